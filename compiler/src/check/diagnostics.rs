@@ -1,0 +1,155 @@
+//! Every diagnostic the check stage emits, one constructor each.
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::span::Span;
+use crate::suggest::did_you_mean;
+
+pub(crate) fn duplicate_step_id(span: Span, id: &str, first: Span, within: &str) -> Diagnostic {
+    Diagnostic::new(Code::DuplicateStepId, format!("step id `{id}` is used twice in {within}"), span)
+        .with_label("second use")
+        .with_secondary(first, "first used here")
+        .with_help("give every step its own id: ids name steps in results, sub-agent step ids and loop bookkeeping")
+}
+
+pub(crate) fn too_many_namespaces(span: Span, name: &str) -> Diagnostic {
+    Diagnostic::new(Code::InvalidWorkflowName, format!("workflow name `{name}` has more than one `:`"), span)
+        .with_label("one `:` at most")
+        .with_help("a workflow name is `namespace:name`, for example `code:review`")
+}
+
+pub(crate) fn name_without_namespace(span: Span, name: &str) -> Diagnostic {
+    Diagnostic::new(Code::NameWithoutNamespace, format!("workflow name `{name}` has no namespace"), span)
+        .with_label("no `namespace:`")
+        .with_help(format!("names are `namespace:name`, for example `team:{name}`"))
+}
+
+pub(crate) fn non_semver_version(span: Span, version: &str) -> Diagnostic {
+    Diagnostic::new(Code::NonSemverVersion, format!("version `{version}` is not `MAJOR.MINOR.PATCH`"), span)
+        .with_label("not a semantic version")
+        .with_help("write it as three numbers, for example `1.0.0`")
+}
+
+pub(crate) fn loop_control_outside_loop(span: Span, keyword: &str) -> Diagnostic {
+    let code = if keyword == "break" { Code::BreakOutsideLoop } else { Code::ContinueOutsideLoop };
+    Diagnostic::new(code, format!("`{keyword}` outside a loop"), span)
+        .with_label(format!("not inside a `while_loop` or `foreach`"))
+        .with_help(format!("`{keyword}` acts on the innermost `while_loop` or `foreach` around it (conditionals in between are fine); move it into a loop body or remove it"))
+}
+
+pub(crate) fn unknown_sub_agent_task(span: Span, name: &str, tasks: &[&str]) -> Diagnostic {
+    let help = did_you_mean(name, tasks.iter().copied()).unwrap_or_else(|| {
+        if tasks.is_empty() {
+            "declare the task under `sub_agent_tasks`".to_owned()
+        } else {
+            format!("the tasks are: {}", tasks.join(", "))
+        }
+    });
+    Diagnostic::new(Code::UnknownSubAgentTask, format!("no sub-agent task is called `{name}`"), span)
+        .with_label("not in `sub_agent_tasks`")
+        .with_help(help)
+}
+
+pub(crate) fn unknown_computed_source(span: Span, field: &str, path: &str, candidates: &[String]) -> Diagnostic {
+    let help = did_you_mean(path, candidates.iter().map(String::as_str))
+        .unwrap_or_else(|| "declare it under state_schema.state or default_state.state (or as an input)".to_owned());
+    Diagnostic::new(Code::UnknownComputedSource, format!("computed field `{field}` reads `{path}`, which is not declared"), span)
+        .with_label("nothing declares this")
+        .with_help(help)
+}
+
+pub(crate) fn invalid_from_path(span: Span, field: &str, path: &str, reason: &str) -> Diagnostic {
+    Diagnostic::new(Code::UnknownComputedSource, format!("computed field `{field}` reads `{path}`: {reason}"), span)
+        .with_label("cannot be read")
+        .with_help("use `this.<field>`, `inputs.<name>`, `global.<name>`, `loop.<name>` or a `{{ expression }}`")
+}
+
+pub(crate) fn computed_cycle(cycle: &[(String, Span)]) -> Diagnostic {
+    let names: Vec<&str> = cycle.iter().map(|(n, _)| n.as_str()).chain(cycle.first().map(|(n, _)| n.as_str())).collect();
+    let mut diagnostic = Diagnostic::new(
+        Code::ComputedCycle,
+        format!("computed fields depend on each other in a cycle: {}", names.join(" -> ")),
+        cycle[0].1,
+    )
+    .with_label(format!("`{}` starts the cycle", cycle[0].0))
+    .with_help("a computed field cannot depend on itself, directly or through others; break the cycle by reading a state field instead");
+    for (name, span) in &cycle[1..] {
+        diagnostic = diagnostic.with_secondary(*span, format!("`{name}` is part of it"));
+    }
+    diagnostic
+}
+
+pub(crate) fn missing_fallback(span: Span, field: &str) -> Diagnostic {
+    Diagnostic::new(Code::MissingFallback, format!("computed field `{field}` says `on_error: use_fallback` but has no `fallback`"), span)
+        .with_label("no fallback given")
+        .with_help("add `fallback: <value>` (it may be `null`), or choose `on_error: propagate` or `ignore`")
+}
+
+pub(crate) fn default_type_mismatch(span: Span, what: &str, expected: &str, found: &str) -> Diagnostic {
+    Diagnostic::new(Code::DefaultTypeMismatch, format!("{what} is {found}, but its declared type is `{expected}`"), span)
+        .with_label(format!("not {expected}"))
+        .with_help(format!("make the value {expected}, or change the declared type"))
+}
+
+pub(crate) fn write_to_input(span: Span, path: &str) -> Diagnostic {
+    Diagnostic::new(Code::WriteToInput, format!("`{path}` writes to an input, and inputs are read-only after start"), span)
+        .with_label("read-only")
+        .with_help("store the value in state instead, e.g. `this.<name>`")
+}
+
+pub(crate) fn write_to_computed(span: Span, path: &str, field: &str) -> Diagnostic {
+    Diagnostic::new(Code::WriteToComputed, format!("`{path}` writes to computed field `{field}`"), span)
+        .with_label("computed fields are derived, not written")
+        .with_help(format!("write to the state field(s) `{field}` is computed from instead"))
+}
+
+pub(crate) fn invalid_write_path(span: Span, path: &str, reason: &str, help: Option<String>) -> Diagnostic {
+    Diagnostic::new(Code::InvalidWritePath, format!("invalid state path `{path}`: {reason}"), span)
+        .with_label("cannot be written")
+        .with_help(help.unwrap_or_else(|| "write to `this.<field>` (workflow state) or `global.<name>` (shared with sub-agents)".to_owned()))
+}
+
+pub(crate) fn missing_update_value(span: Span, operation: &str) -> Diagnostic {
+    Diagnostic::new(Code::MissingUpdateValue, format!("this `{operation}` state update has no `value`"), span)
+        .with_label("`value` missing")
+        .with_help("only `increment`, `decrement` and `delete` can leave out `value`")
+}
+
+pub(crate) fn invalid_response_schema(span: Span, field: &str, reason: &str) -> Diagnostic {
+    Diagnostic::new(Code::InvalidResponseSchema, format!("`{field}` is not a valid JSON Schema: {reason}"), span)
+        .with_label("invalid schema")
+}
+
+pub(crate) fn missing_choices(span: Span, id: &str) -> Diagnostic {
+    Diagnostic::new(Code::MissingChoices, format!("user_input `{id}` asks for a choice but lists no `choices`"), span)
+        .with_label("`input_type: choice`")
+        .with_help("add `choices: [..]`, or use another `input_type`")
+}
+
+pub(crate) fn invalid_pattern(span: Span, reason: &str) -> Diagnostic {
+    Diagnostic::new(Code::InvalidPattern, format!("invalid regular expression: {reason}"), span)
+        .with_label("not an ECMAScript regular expression")
+}
+
+pub(crate) fn legacy_prefix(span: Span, prefix: &str, replacement: &str) -> Diagnostic {
+    Diagnostic::new(Code::LegacyPrefix, format!("`{prefix}.` is a legacy prefix"), span)
+        .with_label(format!("uses `{prefix}.`"))
+        .with_help(format!("write `{replacement}.` instead"))
+}
+
+pub(crate) fn dangerous_transform(span: Span, what: &str) -> Diagnostic {
+    Diagnostic::new(Code::DangerousTransform, format!("this expression contains `{what}`"), span)
+        .with_label("looks like code loading or evaluation")
+        .with_note("expressions run in a sandbox with no access to modules, timers or `eval`; this will be rejected when expressions are compiled")
+}
+
+pub(crate) fn legacy_default_state(span: Span) -> Diagnostic {
+    Diagnostic::new(Code::LegacyDefaultState, "`default_state` uses the legacy flat form", span)
+        .with_label("state fields directly under `default_state`")
+        .with_help("nest them under `default_state.state`")
+}
+
+pub(crate) fn undeclared_write(span: Span, path: &str, field: &str) -> Diagnostic {
+    Diagnostic::new(Code::UndeclaredWrite, format!("`{path}` writes state field `{field}`, which is not declared"), span)
+        .with_label("undeclared field")
+        .with_help(format!("declare `{field}` under state_schema.state or default_state.state, so a typo here cannot go unnoticed"))
+}

@@ -1,0 +1,172 @@
+//! Byte ranges into a workflow's source text, and values that remember where they came from.
+//!
+//! Spans are byte offsets, not lines and columns: those are computed only when a diagnostic is
+//! rendered (see [`crate::source::Source::line_column`]), so every stage can carry spans cheaply.
+//! A span always belongs to the one [`crate::Source`] a stage is working on; diagnostics are
+//! collected per source, so the span itself does not name its file.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use serde::{Deserialize, Deserializer};
+
+/// A half-open byte range `start..end` in one source text.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Span {
+    /// Offset of the first byte.
+    pub start: u32,
+    /// Offset one past the last byte (equal to `start` for a point).
+    pub end: u32,
+}
+
+impl Span {
+    /// The range `start..end`.
+    pub fn new(start: u32, end: u32) -> Self {
+        Span { start, end: end.max(start) }
+    }
+
+    /// A zero-width span at `offset`, for errors that point between characters.
+    pub fn point(offset: u32) -> Self {
+        Span { start: offset, end: offset }
+    }
+
+    /// Length in bytes.
+    pub fn len(self) -> u32 {
+        self.end - self.start
+    }
+
+    /// True for a zero-width span.
+    pub fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+
+    /// The part `range` of this span, where `range` counts bytes from this span's start.
+    /// Used to point inside a scalar whose text stands verbatim in the source.
+    pub fn subspan(self, range: std::ops::Range<usize>) -> Span {
+        let start = self.start.saturating_add(range.start as u32).min(self.end);
+        let end = self.start.saturating_add(range.end as u32).min(self.end);
+        Span::new(start, end)
+    }
+
+    /// The span of a node that serde-saphyr located; unknown locations become an empty span
+    /// at the start of the file rather than an error, since a missing position must never stop
+    /// a diagnostic from being reported.
+    pub(crate) fn from_location(location: &serde_saphyr::Location) -> Span {
+        let span = location.span();
+        match (span.byte_offset(), span.byte_len()) {
+            (Some(offset), Some(len)) => {
+                let start = u32::try_from(offset).unwrap_or(u32::MAX);
+                Span::new(start, start.saturating_add(u32::try_from(len).unwrap_or(0)))
+            }
+            _ => Span::default(),
+        }
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.start, self.end)
+    }
+}
+
+/// A value together with the span of the YAML node it was read from.
+///
+/// Like askama's `WithSpan`, equality, hashing and `Debug` look only at the value, so tests can
+/// build expected trees with [`Spanned::detached`] and compare them with parsed ones.
+#[derive(Clone, Copy, Default)]
+pub struct Spanned<T> {
+    /// The value.
+    pub value: T,
+    /// Where it was written.
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    /// A value read at `span`.
+    pub fn new(value: T, span: Span) -> Self {
+        Spanned { value, span }
+    }
+
+    /// A value with no position, for tests and for values the compiler makes up.
+    pub fn detached(value: T) -> Self {
+        Spanned { value, span: Span::default() }
+    }
+
+    /// The same span around a value computed from this one.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Spanned<U> {
+        Spanned { value: f(self.value), span: self.span }
+    }
+
+    /// A borrowed view with the same span.
+    pub fn as_ref(&self) -> Spanned<&T> {
+        Spanned { value: &self.value, span: self.span }
+    }
+}
+
+impl<T> std::ops::Deref for Spanned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: PartialEq> PartialEq for Spanned<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl<T: Eq> Eq for Spanned<T> {}
+
+impl<T: Hash> Hash for Spanned<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.value.hash(state);
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Spanned<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.value.fmt(f)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let located = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
+        Ok(Spanned { span: Span::from_location(&located.referenced), value: located.value })
+    }
+}
+
+/// The JSON Schema of a spanned value is the value's own: spans are not part of the format.
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Spanned<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spanned_compares_values_only() {
+        assert_eq!(Spanned::new(3, Span::new(1, 2)), Spanned::detached(3));
+        assert_eq!(format!("{:?}", Spanned::new("a", Span::new(4, 5))), "\"a\"");
+    }
+
+    #[test]
+    fn subspan_is_clamped_to_the_parent() {
+        let span = Span::new(10, 20);
+        assert_eq!(span.subspan(2..4), Span::new(12, 14));
+        assert_eq!(span.subspan(5..50), Span::new(15, 20));
+    }
+}

@@ -1,0 +1,64 @@
+//! `wfc`: check AroMCP-format workflows (and, as the later stages land, compile and serve them).
+//!
+//! Exit codes: 0 when everything is valid, 1 when a workflow has errors, 2 on a usage error
+//! (bad arguments, a path that cannot be read).
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "wfc", version, about = "Compile workflow YAML into native state machines and serve them over MCP")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check workflow files: schema, ids, references, loops, computed fields.
+    Check {
+        /// Files or directories (searched recursively for *.yaml and *.yml).
+        #[arg(default_value = "workflows")]
+        paths: Vec<PathBuf>,
+        /// Output format for diagnostics.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// When to colour human output.
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Print the workflow format's JSON Schema.
+    Schema,
+}
+
+/// How `wfc check` prints diagnostics.
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// rustc-style reports on stderr.
+    Human,
+    /// One JSON document on stdout, for editors and CI.
+    Json,
+}
+
+/// Whether human output is coloured.
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    /// When stderr is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { paths, format, color } => commands::check::run(&paths, format, color),
+        Command::Schema => commands::schema::run(),
+    }
+}
