@@ -193,7 +193,7 @@ fn legacy_prefixes(code: &str) -> Vec<(usize, &'static str)> {
                 let boundary = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || matches!(bytes[i - 1], b'_' | b'.' | b'$'));
                 if boundary {
                     for prefix in ["state", "computed", "raw"] {
-                        if code[i..].starts_with(prefix) && bytes.get(i + prefix.len()) == Some(&b'.') {
+                        if bytes[i..].starts_with(prefix.as_bytes()) && bytes.get(i + prefix.len()) == Some(&b'.') {
                             found.push((i, prefix));
                         }
                     }
@@ -214,6 +214,7 @@ mod tests {
         assert_eq!(legacy_prefixes("state.a + this.state.b"), vec![(0, "state")]);
         assert_eq!(legacy_prefixes("'state.x' + computed.y"), vec![(12, "computed")]);
         assert_eq!(legacy_prefixes("mystate.x || raw.y"), vec![(13, "raw")]);
+        assert_eq!(legacy_prefixes("/✗/.test(state.x)"), vec![(11, "state")]);
     }
 
     #[test]

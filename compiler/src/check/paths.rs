@@ -49,7 +49,7 @@ fn take_field(text: &str) -> (&str, &str) {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if text[i..].starts_with("{{") {
+        if bytes[i..].starts_with(b"{{") {
             i = text[i..].find("}}").map_or(bytes.len(), |end| i + end + 2);
             continue;
         }
@@ -131,6 +131,7 @@ mod tests {
         assert_eq!(ok("this.r[{{ loop.item }}]"), ("this".into(), vec![Field("r".into()), Dynamic("{{ loop.item }}".into())]));
         assert_eq!(ok("this.r.{{ loop.item }}"), ("this".into(), vec![Field("r".into()), Dynamic("{{ loop.item }}".into())]));
         assert_eq!(ok("this"), ("this".into(), vec![]));
+        assert_eq!(ok("this.é.ü"), ("this".into(), vec![Field("é".into()), Field("ü".into())]));
     }
 
     #[test]

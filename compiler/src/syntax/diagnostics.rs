@@ -10,7 +10,7 @@ pub(crate) fn yaml_syntax(span: Span, message: &str) -> Diagnostic {
 }
 
 pub(crate) fn input_limit(span: Span, message: &str) -> Diagnostic {
-    Diagnostic::new(Code::InputLimit, format!("the file is too large or too deeply nested: {message}"), span)
+    Diagnostic::new(Code::InputLimit, format!("the file exceeds an input limit: {message}"), span)
         .with_help("workflows are small; split this file or remove the repetition that makes it this big")
 }
 

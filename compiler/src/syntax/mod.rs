@@ -42,37 +42,38 @@ pub fn decode(name: &str, bytes: Vec<u8>) -> Result<Source, Diagnostics> {
     }
 }
 
-/// Parses a workflow. On failure, every problem found is in the returned diagnostics.
-pub fn parse(source: &Source) -> Result<RawWorkflow, Diagnostics> {
+/// Reads `source` as a YAML document with a span on every node, under the input budgets.
+/// This is the syntax-only step, for tools that want the tree (the schema tests, an editor).
+pub fn parse_document(source: &Source) -> Result<Node, Diagnostics> {
     let mut diagnostics = Diagnostics::new(source);
-    let fail = |mut diagnostics: Diagnostics| {
-        diagnostics.sort();
-        Err(diagnostics)
-    };
     if source.text().len() > MAX_FILE_BYTES {
         diagnostics.push(diagnostics::file_too_large(source.text().len(), MAX_FILE_BYTES));
-        return fail(diagnostics);
+        return Err(diagnostics);
     }
-    let document: Option<Node> = match yaml::from_str(source.text()) {
-        Ok(document) => document,
+    match yaml::from_str::<Option<Node>>(source.text()) {
+        Ok(Some(document)) if document.value != NodeValue::Null => Ok(document),
+        Ok(_) => {
+            diagnostics.push(diagnostics::empty_document(crate::span::Span::point(0)));
+            Err(diagnostics)
+        }
         Err(diagnostic) => {
             diagnostics.push(diagnostic);
-            return fail(diagnostics);
+            Err(diagnostics)
         }
-    };
-    let Some(document) = document.filter(|d| d.value != NodeValue::Null) else {
-        diagnostics.push(diagnostics::empty_document(crate::span::Span::point(0)));
-        return fail(diagnostics);
-    };
+    }
+}
+
+/// Parses a workflow. On failure, every problem found is in the returned diagnostics, sorted.
+pub fn parse(source: &Source) -> Result<RawWorkflow, Diagnostics> {
+    let document = parse_document(source)?;
+    let mut diagnostics = Diagnostics::new(source);
     diagnostics.extend(schema::check_shape(&document));
-    if diagnostics.has_errors() {
-        return fail(diagnostics);
-    }
-    match yaml::from_str::<RawWorkflow>(source.text()) {
-        Ok(workflow) => Ok(workflow),
-        Err(diagnostic) => {
-            diagnostics.push(diagnostic);
-            fail(diagnostics)
+    if diagnostics.is_empty() {
+        match yaml::from_str::<RawWorkflow>(source.text()) {
+            Ok(workflow) => return Ok(workflow),
+            Err(diagnostic) => diagnostics.push(diagnostic),
         }
     }
+    diagnostics.sort();
+    Err(diagnostics)
 }

@@ -27,6 +27,7 @@ pub fn format_schema() -> &'static Value {
     SCHEMA.get_or_init(|| {
         let generator = schemars::generate::SchemaSettings::draft07()
             .with_transform(schemars::transform::RecursiveTransform(forbid_null))
+            .with_transform(schemars::transform::RecursiveTransform(enum_from_consts))
             .into_generator();
         generator.into_root_schema_for::<RawWorkflow>().to_value()
     })
@@ -55,6 +56,29 @@ fn forbid_null(schema: &mut schemars::Schema) {
         for (key, value) in inner {
             schema.insert(key, value);
         }
+    }
+}
+
+/// schemars writes a documented unit enum as `oneOf` of `const`s; a plain `enum` lets the
+/// validator report "not one of these values" instead of "matched none of the alternatives".
+/// The variants' docs are kept in the description.
+fn enum_from_consts(schema: &mut schemars::Schema) {
+    let Some(Value::Array(options)) = schema.get("oneOf") else { return };
+    let values: Option<Vec<(Value, Option<String>)>> = options
+        .iter()
+        .map(|o| Some((o.get("const")?.clone(), o.get("description").and_then(Value::as_str).map(str::to_owned))))
+        .collect();
+    let Some(values) = values else { return };
+    let docs: Vec<String> = values
+        .iter()
+        .filter_map(|(value, doc)| Some(format!("`{}`: {}", value.as_str()?, doc.as_deref()?)))
+        .collect();
+    schema.remove("oneOf");
+    schema.insert("type".into(), Value::from("string"));
+    schema.insert("enum".into(), Value::Array(values.into_iter().map(|(v, _)| v).collect()));
+    if !docs.is_empty() {
+        let description = schema.get("description").and_then(Value::as_str).map(|d| format!("{d}\n")).unwrap_or_default();
+        schema.insert("description".into(), Value::from(format!("{description}{}", docs.join("; "))));
     }
 }
 
@@ -142,7 +166,8 @@ impl Context<'_> {
             }
             ValidationErrorKind::Required { property } => {
                 let field = property.as_str().unwrap_or_default();
-                let span = node.as_map().and_then(|m| m.first()).map_or(node.span, |(key, _)| key.span);
+                let first_key = node.as_map().and_then(|m| m.first()).map(|(key, _)| key.span);
+                let span = self.key_span().or(first_key).unwrap_or(node.span);
                 out.push(diag::missing_field(span, field, &self.describe_owner(self.path, node)));
             }
             ValidationErrorKind::Type { .. } => {
@@ -186,7 +211,9 @@ impl Context<'_> {
             ValidationErrorKind::MinItems { limit } => {
                 out.push(diag::too_few_items(node.span, &self.describe_field(), *limit));
             }
-            ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::OneOfMultipleValid { .. } => {
+            ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::OneOfMultipleValid { .. }
+                if matches!(self.path, [.., Segment::Key(group), Segment::Key(_)] if group == "sub_agent_tasks") =>
+            {
                 let both = matches!(kind, ValidationErrorKind::OneOfMultipleValid { .. });
                 let span = self.key_span().unwrap_or(node.span);
                 out.push(diag::task_body(span, self.last_key().unwrap_or("?"), both));
@@ -200,6 +227,10 @@ impl Context<'_> {
     fn unknown_fields(&self, unexpected: &[String], schema_path: &[String], schema: Option<&Value>, out: &mut Vec<Diagnostic>) {
         let node = self.node;
         let step_kind = self.step_kind();
+        if Self::is_step(self.path) && step_kind.is_none() {
+            // Which fields are right depends on the type; its error says all there is to say.
+            return;
+        }
         let in_step_rule = schema_path.iter().any(|s| s == "then");
         for field in unexpected {
             let span = node.as_map().unwrap_or_default().iter().find(|(k, _)| &k.value == field).map_or(node.span, |(k, _)| k.span);

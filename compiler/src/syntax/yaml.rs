@@ -34,14 +34,58 @@ fn options() -> serde_saphyr::Options {
 
 /// Deserializes one YAML document from `text`, or says where and why it cannot.
 pub(crate) fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, Diagnostic> {
-    serde_saphyr::from_str_with_options::<T>(text, options()).map_err(|error| {
-        let span = error.location().map_or_else(|| Span::point(text.len() as u32), |l| Span::from_location(&l));
-        let message = error.to_string();
-        let message = message.lines().next().unwrap_or_default().trim_end_matches('.');
-        if matches!(error, serde_saphyr::Error::Budget { .. }) {
-            diag::input_limit(span, message)
-        } else {
-            diag::yaml_syntax(span, message)
+    serde_saphyr::from_str_with_options::<T>(text, options()).map_err(|error| to_diagnostic(text, &error))
+}
+
+fn to_diagnostic(text: &str, error: &serde_saphyr::Error) -> Diagnostic {
+    use serde_saphyr::{Error, MessageFormatter};
+    let mut original = error;
+    while let Error::AliasError { error, .. } | Error::WithSnippet { error, .. } = original {
+        original = error;
+    }
+    let formatted = serde_saphyr::DefaultMessageFormatter.format_message(original);
+    // Positions are rendered by our own snippet; drop the library's copy of them.
+    let message = match formatted.find(" at line ") {
+        Some(cut) => &formatted[..cut],
+        None => &formatted[..],
+    };
+    let span = error
+        .location()
+        .filter(|l| l.line() > 0)
+        .map(|l| span_at(text, l.line() as usize, l.column() as usize, l.span().len() as usize))
+        .unwrap_or_else(|| Span::point(text.len() as u32));
+    match original {
+        Error::DuplicateMappingKey { key, .. } => {
+            let key = key.as_deref().unwrap_or("?");
+            diag::yaml_syntax(span, &format!("the key `{key}` appears twice in the same mapping"))
         }
-    })
+        Error::Budget { breach, .. } => diag::input_limit(span, &describe_breach(breach)),
+        Error::AliasReplayLimitExceeded { .. }
+        | Error::AliasExpansionLimitExceeded { .. }
+        | Error::AliasReplayStackDepthExceeded { .. } => diag::input_limit(span, message),
+        _ => diag::yaml_syntax(span, message),
+    }
+}
+
+fn describe_breach(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach;
+    match breach {
+        BudgetBreach::Depth { .. } => format!("nesting deeper than {MAX_DEPTH} levels"),
+        BudgetBreach::Nodes { .. } => format!("more than {MAX_NODES} YAML nodes (aliases count as often as they are used)"),
+        BudgetBreach::Aliases { .. } => format!("more than {MAX_ALIASES} alias uses"),
+        BudgetBreach::Anchors { .. } => format!("more than {MAX_ALIASES} anchors"),
+        BudgetBreach::ScalarBytes { .. } => format!("more than {MAX_FILE_BYTES} bytes of text in scalars"),
+        BudgetBreach::Documents { .. } => "more than one YAML document".to_owned(),
+        other => format!("the parser's input budget was exceeded ({other:?})"),
+    }
+}
+
+/// The span of `len` characters from 1-based `line` and `column` (errors carry line and
+/// column, not always byte offsets).
+fn span_at(text: &str, line: usize, column: usize, len: usize) -> Span {
+    let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let rest = &text[line_start.min(text.len())..];
+    let start = line_start + rest.chars().take(column.saturating_sub(1)).map(char::len_utf8).sum::<usize>();
+    let end = start + text[start.min(text.len())..].chars().take(len).map(char::len_utf8).sum::<usize>();
+    Span::new(start as u32, end as u32)
 }
