@@ -284,7 +284,22 @@ fn check_pattern(cx: &mut Checker, pattern: &Spanned<String>) {
 fn check_response_schema(cx: &mut Checker, raw: &Option<RawObject>, field: &str) -> Option<Node> {
     let node = &raw.as_ref()?.0;
     if let Err(error) = jsonschema::meta::validate(&node.to_json()) {
-        cx.report(diag::invalid_response_schema(node.span, field, &error.to_string()));
+        // Point at the offending part of the schema, not the whole of it.
+        let at = error.instance_path().segments().try_fold(node, |node, segment| match segment {
+            jsonschema::paths::LocationSegment::Property(key) => node.get(&key),
+            jsonschema::paths::LocationSegment::Index(i) => match &node.value {
+                crate::syntax::NodeValue::Seq(items) => items.get(i),
+                _ => None,
+            },
+        });
+        let at = at.unwrap_or(node);
+        let json_types = ["string", "number", "integer", "boolean", "object", "array", "null"];
+        let diagnostic = match (error.instance_path().as_str().ends_with("/type"), at.as_str()) {
+            (true, Some(found)) => diag::invalid_response_schema(at.span, field, &format!("`{found}` is not a JSON type"))
+                .with_help_opt(crate::suggest::did_you_mean(found, json_types)),
+            _ => diag::invalid_response_schema(at.span, field, &error.to_string()),
+        };
+        cx.report(diagnostic);
     }
     Some(node.clone())
 }

@@ -10,9 +10,11 @@ use crate::span::Span;
 
 /// Largest workflow file accepted, in bytes.
 pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
-/// Deepest nesting of mappings and sequences accepted (a step nested in a conditional in a
-/// loop costs about two levels per step).
-pub const MAX_DEPTH: usize = 96;
+/// Deepest nesting of mappings and sequences accepted. Each nested step costs two levels, so
+/// this allows about fifteen levels of steps inside steps, far more than a readable workflow
+/// has. The bound keeps the recursive descent of the YAML reader within a 2 MiB thread stack
+/// (test threads, async workers) even in debug builds, where each level costs ~40 KiB.
+pub const MAX_DEPTH: usize = 32;
 /// Most YAML nodes accepted in one file.
 pub const MAX_NODES: usize = 250_000;
 /// Most alias uses (`*name`) accepted in one file.
@@ -63,6 +65,8 @@ fn to_diagnostic(text: &str, error: &serde_saphyr::Error) -> Diagnostic {
         Error::AliasReplayLimitExceeded { .. }
         | Error::AliasExpansionLimitExceeded { .. }
         | Error::AliasReplayStackDepthExceeded { .. } => diag::input_limit(span, message),
+        // The parser's own guard against stack exhaustion, below the depth budget's.
+        _ if message.contains("recursion limit exceeded") => diag::input_limit(span, &format!("nesting deeper than the parser's limit ({message})")),
         _ => diag::yaml_syntax(span, message),
     }
 }

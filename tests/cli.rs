@@ -1,0 +1,107 @@
+//! `wfc check` as a user and a CI job see it: exit codes, the summary line, JSON output, and
+//! hostile input (not UTF-8, too large, many files) handled without a panic.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn wfc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wfc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("wfc runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const VALID: &str = "name: \"t:ok\"\ndescription: d\nversion: \"1.0.0\"\nsteps:\n  - id: a\n    type: user_message\n    message: hi\n";
+
+#[test]
+fn valid_catalog_exits_zero_with_a_summary() {
+    let output = wfc(&["check"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).trim_end().ends_with("4 workflows, 0 errors, 0 warnings"), "{}", stderr(&output));
+}
+
+#[test]
+fn errors_exit_one_and_render_like_rustc() {
+    let output = wfc(&["check", "tests/fixtures/invalid/unknown_step_type.yaml"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains("E0107"), "{text}");
+    assert!(text.contains("tests/fixtures/invalid/unknown_step_type.yaml:7:11"), "{text}");
+    assert!(text.contains("did you mean `shell_command`?"), "{text}");
+    assert!(text.trim_end().ends_with("1 workflow, 1 error, 0 warnings"), "{text}");
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    assert_eq!(wfc(&["check", "no/such/dir"]).status.code(), Some(2));
+    assert_eq!(wfc(&["check", "--format", "xml"]).status.code(), Some(2));
+    assert_eq!(wfc(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn json_format_gives_positions_codes_and_hints() {
+    let output = wfc(&["check", "--format", "json", "tests/fixtures/invalid/unknown_sub_agent_task.yaml"]);
+    assert_eq!(output.status.code(), Some(1));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
+    assert_eq!(document["errors"], 1);
+    let diagnostic = &document["diagnostics"][0];
+    assert_eq!(diagnostic["file"], "tests/fixtures/invalid/unknown_sub_agent_task.yaml");
+    assert_eq!((diagnostic["line"].as_u64(), diagnostic["column"].as_u64()), (Some(9), Some(21)));
+    assert_eq!(diagnostic["end_column"], 27);
+    assert_eq!(diagnostic["severity"], "error");
+    assert_eq!(diagnostic["code"], "E0205");
+    assert_eq!(diagnostic["hint"], "did you mean `review`?");
+}
+
+#[test]
+fn schema_command_prints_the_generated_schema() {
+    let output = wfc(&["schema"]);
+    assert_eq!(output.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    assert!(schema["definitions"]["RawStep"]["properties"]["type"]["enum"].as_array().is_some_and(|e| e.len() == 13));
+}
+
+#[test]
+fn hostile_files_get_diagnostics_not_panics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, bytes: &[u8]| std::fs::write(dir.path().join(name), bytes).expect("write");
+    write("binary.yaml", b"name: \"a:b\"\n\xff\xfe\x00garbage");
+    write("huge.yaml", &vec![b'#'; 50 * 1024 * 1024]);
+    write("deep.yaml", format!("steps: {}{}", "[".repeat(100_000), "]".repeat(100_000)).as_bytes());
+    write("long_line.yaml", format!("name: \"{}\"", "x".repeat(3_000_000)).as_bytes());
+    let output = wfc(&["check", "--format", "json", dir.path().to_str().expect("utf-8 temp path")]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let codes: Vec<&str> = document["diagnostics"].as_array().expect("list").iter().map(|d| d["code"].as_str().expect("code")).collect();
+    assert!(codes.contains(&"E0111"), "not UTF-8: {codes:?}");
+    assert!(codes.iter().filter(|c| **c == "E0110").count() >= 2, "size and depth limits: {codes:?}");
+}
+
+#[test]
+fn ten_thousand_files_are_checked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for i in 0..10_000 {
+        let text = VALID.replace("t:ok", &format!("t:w{i}"));
+        std::fs::write(dir.path().join(format!("w{i:05}.yaml")), text).expect("write");
+    }
+    std::fs::write(dir.path().join("w_bad.yaml"), VALID.replace("user_message", "user_mesage")).expect("write");
+    let output = wfc(&["check", dir.path().to_str().expect("utf-8 temp path")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).trim_end().ends_with("10001 workflows, 1 error, 0 warnings"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_named_file_is_checked_whatever_its_extension() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("workflow.txt");
+    std::fs::write(&path, VALID).expect("write");
+    assert!(Path::new(&path).exists());
+    assert_eq!(wfc(&["check", path.to_str().expect("utf-8")]).status.code(), Some(0));
+}
