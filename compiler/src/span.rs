@@ -47,20 +47,6 @@ impl Span {
         let end = self.start.saturating_add(range.end as u32).min(self.end);
         Span::new(start, end)
     }
-
-    /// The span of a node that serde-saphyr located; unknown locations become an empty span
-    /// at the start of the file rather than an error, since a missing position must never stop
-    /// a diagnostic from being reported.
-    pub(crate) fn from_location(location: &serde_saphyr::Location) -> Span {
-        let span = location.span();
-        match (span.byte_offset(), span.byte_len()) {
-            (Some(offset), Some(len)) => {
-                let start = u32::try_from(offset).unwrap_or(u32::MAX);
-                Span::new(start, start.saturating_add(u32::try_from(len).unwrap_or(0)))
-            }
-            _ => Span::default(),
-        }
-    }
 }
 
 impl fmt::Debug for Span {
@@ -130,10 +116,38 @@ impl<T: fmt::Debug> fmt::Debug for Spanned<T> {
     }
 }
 
+/// The struct name by which a [`Spanned`] asks its deserializer for a span. Only the syntax
+/// stage's node deserializer answers it (with the fields below, in order), as toml's
+/// `serde_spanned` does; spans are read from the spanned YAML tree, never from text directly.
+pub(crate) const SPANNED_NAME: &str = "$__wfc_private_Spanned";
+/// The fields of the [`SPANNED_NAME`] protocol: start offset, end offset, value.
+pub(crate) const SPANNED_FIELDS: [&str; 3] = ["$__wfc_private_start", "$__wfc_private_end", "$__wfc_private_value"];
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let located = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
-        Ok(Spanned { span: Span::from_location(&located.referenced), value: located.value })
+        struct SpannedVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for SpannedVisitor<T> {
+            type Value = Spanned<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a value from a spanned YAML tree")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Spanned<T>, A::Error> {
+                fn expect_key<'de, A: serde::de::MapAccess<'de>>(map: &mut A, field: &str) -> Result<(), A::Error> {
+                    match map.next_key::<&str>()? {
+                        Some(key) if key == field => Ok(()),
+                        _ => Err(serde::de::Error::custom("spans can only be read from a spanned YAML tree")),
+                    }
+                }
+                expect_key(&mut map, SPANNED_FIELDS[0])?;
+                let start: u32 = map.next_value()?;
+                expect_key(&mut map, SPANNED_FIELDS[1])?;
+                let end: u32 = map.next_value()?;
+                expect_key(&mut map, SPANNED_FIELDS[2])?;
+                let value: T = map.next_value()?;
+                Ok(Spanned { value, span: Span::new(start, end) })
+            }
+        }
+        deserializer.deserialize_struct(SPANNED_NAME, &SPANNED_FIELDS, SpannedVisitor(std::marker::PhantomData))
     }
 }
 

@@ -9,6 +9,13 @@ pub(crate) fn yaml_syntax(span: Span, message: &str) -> Diagnostic {
     Diagnostic::new(Code::YamlSyntax, format!("invalid YAML: {message}"), span).with_label("here")
 }
 
+pub(crate) fn duplicate_key(span: Span, key: &str, first: Span) -> Diagnostic {
+    Diagnostic::new(Code::YamlSyntax, format!("invalid YAML: the key `{key}` appears twice in the same mapping"), span)
+        .with_label("second time")
+        .with_secondary(first, "first time")
+        .with_help("remove one of them; YAML mappings cannot repeat a key")
+}
+
 pub(crate) fn input_limit(span: Span, message: &str) -> Diagnostic {
     Diagnostic::new(Code::InputLimit, format!("the file exceeds an input limit: {message}"), span)
         .with_help("workflows are small; split this file or remove the repetition that makes it this big")

@@ -1,12 +1,12 @@
 //! The syntax stage: workflow text to [`RawWorkflow`], a typed mirror of the YAML with a span
 //! on every scalar. No semantics here — only "is this a workflow-shaped document?".
 //!
-//! Three passes, each reporting everything it finds before the next one runs:
+//! Three passes over one parse, each reporting everything it finds before the next one runs:
 //! 1. bytes to text (UTF-8, size limit) and text to a spanned [`Node`] tree (YAML syntax,
 //!    input budgets);
 //! 2. the shape check: the tree against the format's JSON Schema ([`format_schema`]), which
 //!    finds every unknown field, missing field, wrong type and invalid value at once;
-//! 3. the tree's text to [`RawWorkflow`] through serde, which cannot fail once the shape is right
+//! 3. the tree to [`RawWorkflow`] through serde, which cannot fail once the shape is right
 //!    (if it does, that is reported too, never a panic).
 
 mod diagnostics;
@@ -14,6 +14,7 @@ pub mod node;
 pub mod raw;
 mod schema;
 pub mod step_kind;
+mod typed;
 mod yaml;
 
 pub use node::{Node, NodeValue};
@@ -50,7 +51,7 @@ pub fn parse_document(source: &Source) -> Result<Node, Diagnostics> {
         diagnostics.push(diagnostics::file_too_large(source.text().len(), MAX_FILE_BYTES));
         return Err(diagnostics);
     }
-    match yaml::from_str::<Option<Node>>(source.text()) {
+    match yaml::load(source.text()) {
         Ok(Some(document)) if document.value != NodeValue::Null => Ok(document),
         Ok(_) => {
             diagnostics.push(diagnostics::empty_document(crate::span::Span::point(0)));
@@ -69,9 +70,13 @@ pub fn parse(source: &Source) -> Result<RawWorkflow, Diagnostics> {
     let mut diagnostics = Diagnostics::new(source);
     diagnostics.extend(schema::check_shape(&document));
     if diagnostics.is_empty() {
-        match yaml::from_str::<RawWorkflow>(source.text()) {
+        match typed::from_node::<RawWorkflow>(&document) {
             Ok(workflow) => return Ok(workflow),
-            Err(diagnostic) => diagnostics.push(diagnostic),
+            Err(error) => diagnostics.push(diagnostics::shape_mismatch(
+                error.span.unwrap_or(document.span),
+                "the workflow",
+                &error.message,
+            )),
         }
     }
     diagnostics.sort();

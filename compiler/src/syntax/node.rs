@@ -121,6 +121,7 @@ impl fmt::Debug for Node {
     }
 }
 
+/// A node reads itself (with its span) out of a spanned tree; see [`super::typed`].
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let spanned = Spanned::<NodeValue>::deserialize(deserializer)?;
@@ -200,45 +201,9 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeValue, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
-        while let Some(key) = map.next_key::<Spanned<MapKey>>()? {
-            let value = map.next_value::<Node>()?;
-            entries.push((key.map(|k| k.0), value));
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
+            entries.push((key, map.next_value::<Node>()?));
         }
         Ok(NodeValue::Map(entries))
-    }
-}
-
-/// A mapping key: a scalar, kept as the text it denotes. Sequences and mappings as keys are
-/// legal YAML but mean nothing in a workflow, so they are refused where they stand.
-struct MapKey(String);
-
-impl<'de> Deserialize<'de> for MapKey {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = MapKey;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string, number or boolean as a mapping key")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<MapKey, E> {
-                Ok(MapKey(v.to_owned()))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<MapKey, E> {
-                Ok(MapKey(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<MapKey, E> {
-                Ok(MapKey(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<MapKey, E> {
-                Ok(MapKey(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<MapKey, E> {
-                Ok(MapKey(v.to_string()))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<MapKey, E> {
-                Ok(MapKey("null".to_owned()))
-            }
-        }
-        deserializer.deserialize_any(KeyVisitor)
     }
 }

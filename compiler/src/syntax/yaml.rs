@@ -1,95 +1,311 @@
-//! Reading YAML text with serde-saphyr under input budgets, so that no file (a 50 MB blob,
-//! an alias bomb, ten thousand levels of nesting) can make the compiler hang, exhaust memory
-//! or overflow its stack. Every breach is reported as a diagnostic naming the limit.
+//! YAML text to a spanned [`Node`] tree, under input budgets so that no file (a 50 MB blob,
+//! an alias bomb, ten thousand levels of nesting) can make the compiler hang, exhaust memory or
+//! overflow its stack. Every breach is a diagnostic naming the limit.
+//!
+//! The tree is built from the events of granit-parser, the YAML parser serde-saphyr is made on
+//! (and re-exports). Going through serde-saphyr's serde layer would cost about two and a half
+//! times the parse itself per file, and `wfc check` of a catalog is meant to be instant. Plain
+//! scalars are resolved by the YAML 1.2 core schema, as serde-saphyr resolves them.
 
-use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError};
 
 use super::diagnostics as diag;
+use super::node::{Node, NodeValue};
 use crate::diagnostic::Diagnostic;
-use crate::span::Span;
+use crate::span::{Span, Spanned};
 
 /// Largest workflow file accepted, in bytes.
 pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
 /// Deepest nesting of mappings and sequences accepted. Each nested step costs two levels, so
 /// this allows about fifteen levels of steps inside steps, far more than a readable workflow
-/// has. The bound keeps the recursive descent of the YAML reader within a 2 MiB thread stack
-/// (test threads, async workers) even in debug builds, where each level costs ~40 KiB.
+/// has. The bound keeps every recursive walk of the tree (serde, the shape check, dropping it)
+/// well within a 2 MiB thread stack, even in debug builds.
 pub const MAX_DEPTH: usize = 32;
-/// Most YAML nodes accepted in one file.
+/// Most YAML nodes accepted in one file, counting every copy an alias makes.
 pub const MAX_NODES: usize = 250_000;
 /// Most alias uses (`*name`) accepted in one file.
 pub const MAX_ALIASES: usize = 1_000;
 
-fn options() -> serde_saphyr::Options {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = MAX_DEPTH;
-    budget.max_nodes = MAX_NODES;
-    budget.max_aliases = MAX_ALIASES;
-    budget.max_anchors = MAX_ALIASES;
-    budget.max_total_scalar_bytes = MAX_FILE_BYTES;
-    budget.max_documents = 1;
-    let mut options = serde_saphyr::Options::default();
-    options.budget = Some(budget);
-    options.with_snippet = false;
-    options
-}
-
-/// Deserializes one YAML document from `text`, or says where and why it cannot.
-pub(crate) fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, Diagnostic> {
-    serde_saphyr::from_str_with_options::<T>(text, options()).map_err(|error| to_diagnostic(text, &error))
-}
-
-fn to_diagnostic(text: &str, error: &serde_saphyr::Error) -> Diagnostic {
-    use serde_saphyr::{Error, MessageFormatter};
-    let mut original = error;
-    while let Error::AliasError { error, .. } | Error::WithSnippet { error, .. } = original {
-        original = error;
+/// Reads the single YAML document in `text`; `None` if the text holds no document.
+pub(crate) fn load(text: &str) -> Result<Option<Node>, Diagnostic> {
+    let mut loader = Loader { text, stack: Vec::new(), anchors: HashMap::new(), nodes: 0, aliases: 0, documents: 0, root: None };
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|error| scan_error(text, &error))?;
+        let span = Span::new(offset(text, &span.start), offset(text, &span.end));
+        loader.event(event, span)?;
     }
-    let formatted = serde_saphyr::DefaultMessageFormatter.format_message(original);
-    // Positions are rendered by our own snippet; drop the library's copy of them.
-    let message = match formatted.find(" at line ") {
-        Some(cut) => &formatted[..cut],
-        None => &formatted[..],
-    };
-    let span = error
-        .location()
-        .filter(|l| l.line() > 0)
-        .map(|l| span_at(text, l.line() as usize, l.column() as usize, l.span().len() as usize))
-        .unwrap_or_else(|| Span::point(text.len() as u32));
-    match original {
-        Error::DuplicateMappingKey { key, .. } => {
-            let key = key.as_deref().unwrap_or("?");
-            diag::yaml_syntax(span, &format!("the key `{key}` appears twice in the same mapping"))
+    Ok(loader.root)
+}
+
+fn offset(text: &str, marker: &serde_saphyr::granit_parser::Marker) -> u32 {
+    let bytes = marker.byte_offset().unwrap_or_else(|| text.char_indices().nth(marker.index()).map_or(text.len(), |(i, _)| i));
+    u32::try_from(bytes).unwrap_or(u32::MAX)
+}
+
+fn scan_error(text: &str, error: &ScanError) -> Diagnostic {
+    let at = Span::point(offset(text, error.marker()));
+    let message = error.info();
+    if message.contains("recursion limit") {
+        diag::input_limit(at, &format!("nesting deeper than the parser's limit ({message})"))
+    } else {
+        diag::yaml_syntax(at, &message)
+    }
+}
+
+/// A collection being read, with what has been read of it so far.
+enum Open {
+    Seq { items: Vec<Node>, start: u32, anchor: usize },
+    Map { entries: Vec<(Spanned<String>, Node)>, key: Option<Spanned<String>>, start: u32, anchor: usize },
+}
+
+struct Loader<'a> {
+    text: &'a str,
+    stack: Vec<Open>,
+    /// Anchored nodes and how many nodes each contains (an alias costs that many).
+    anchors: HashMap<usize, (Node, usize)>,
+    nodes: usize,
+    aliases: usize,
+    documents: usize,
+    root: Option<Node>,
+}
+
+impl Loader<'_> {
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), Diagnostic> {
+        match event {
+            Event::DocumentStart(..) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(diag::input_limit(span, "more than one YAML document (`---`) in the file"));
+                }
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                self.count(1, span)?;
+                let forced_string = tag.as_ref().is_some_and(|t| t.is_yaml_core_schema_tag("str"));
+                let value = if style == ScalarStyle::Plain && !forced_string { resolve_plain(&value) } else { NodeValue::String(value.into_owned()) };
+                self.finish(Node { value, span }, anchor, 1)?;
+            }
+            Event::SequenceStart(_, anchor, _) => self.open(Open::Seq { items: Vec::new(), start: span.start, anchor }, span)?,
+            Event::MappingStart(_, anchor, _) => {
+                self.open(Open::Map { entries: Vec::new(), key: None, start: span.start, anchor }, span)?;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(open) = self.stack.pop() else { return Err(diag::yaml_syntax(span, "unbalanced collection end")) };
+                let (value, start, anchor) = match open {
+                    Open::Seq { items, start, anchor } => (NodeValue::Seq(items), start, anchor),
+                    Open::Map { entries, start, anchor, .. } => (NodeValue::Map(merge_keys(entries)), start, anchor),
+                };
+                let node = Node { value, span: Span::new(start, span.end.max(start)) };
+                let size = if anchor == 0 { 0 } else { node_count(&node) };
+                self.finish(node, anchor, size)?;
+            }
+            Event::Alias(id) => {
+                self.aliases += 1;
+                if self.aliases > MAX_ALIASES {
+                    return Err(diag::input_limit(span, &format!("more than {MAX_ALIASES} alias uses")));
+                }
+                let Some((node, size)) = self.anchors.get(&id) else {
+                    return Err(diag::yaml_syntax(span, "an alias refers to an anchor that is not defined before it"));
+                };
+                let (mut node, size) = (node.clone(), *size);
+                self.count(size, span)?;
+                node.span = span;
+                self.finish(node, 0, size)?;
+            }
+            _ => {}
         }
-        Error::Budget { breach, .. } => diag::input_limit(span, &describe_breach(breach)),
-        Error::AliasReplayLimitExceeded { .. }
-        | Error::AliasExpansionLimitExceeded { .. }
-        | Error::AliasReplayStackDepthExceeded { .. } => diag::input_limit(span, message),
-        // The parser's own guard against stack exhaustion, below the depth budget's.
-        _ if message.contains("recursion limit exceeded") => diag::input_limit(span, &format!("nesting deeper than the parser's limit ({message})")),
-        _ => diag::yaml_syntax(span, message),
+        Ok(())
+    }
+
+    fn count(&mut self, nodes: usize, span: Span) -> Result<(), Diagnostic> {
+        self.nodes = self.nodes.saturating_add(nodes);
+        if self.nodes > MAX_NODES {
+            return Err(diag::input_limit(span, &format!("more than {MAX_NODES} YAML nodes (aliases count as often as they are used)")));
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, open: Open, span: Span) -> Result<(), Diagnostic> {
+        self.count(1, span)?;
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(diag::input_limit(span, &format!("nesting deeper than {MAX_DEPTH} levels")));
+        }
+        self.stack.push(open);
+        Ok(())
+    }
+
+    /// Places a completed node: as the document, a sequence item, a mapping key or a value.
+    fn finish(&mut self, node: Node, anchor: usize, size: usize) -> Result<(), Diagnostic> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, (node.clone(), size.max(1)));
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Open::Seq { items, .. }) => items.push(node),
+            Some(Open::Map { entries, key, .. }) => match key.take() {
+                None => *key = Some(map_key(node)?),
+                Some(name) => {
+                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == name.value) {
+                        return Err(diag::duplicate_key(name.span, &name.value, first.span));
+                    }
+                    entries.push((name, node));
+                }
+            },
+        }
+        let _ = self.text;
+        Ok(())
     }
 }
 
-fn describe_breach(breach: &serde_saphyr::budget::BudgetBreach) -> String {
-    use serde_saphyr::budget::BudgetBreach;
-    match breach {
-        BudgetBreach::Depth { .. } => format!("nesting deeper than {MAX_DEPTH} levels"),
-        BudgetBreach::Nodes { .. } => format!("more than {MAX_NODES} YAML nodes (aliases count as often as they are used)"),
-        BudgetBreach::Aliases { .. } => format!("more than {MAX_ALIASES} alias uses"),
-        BudgetBreach::Anchors { .. } => format!("more than {MAX_ALIASES} anchors"),
-        BudgetBreach::ScalarBytes { .. } => format!("more than {MAX_FILE_BYTES} bytes of text in scalars"),
-        BudgetBreach::Documents { .. } => "more than one YAML document".to_owned(),
-        other => format!("the parser's input budget was exceeded ({other:?})"),
+/// Mapping keys are scalars, kept as the text they denote.
+fn map_key(node: Node) -> Result<Spanned<String>, Diagnostic> {
+    let text = match node.value {
+        NodeValue::String(s) => s,
+        NodeValue::Null => "null".to_owned(),
+        NodeValue::Bool(b) => b.to_string(),
+        NodeValue::Integer(i) => i.to_string(),
+        NodeValue::Float(f) => f.to_string(),
+        NodeValue::Seq(_) | NodeValue::Map(_) => {
+            return Err(diag::yaml_syntax(node.span, "a mapping key must be a scalar, not a sequence or mapping"));
+        }
+    };
+    Ok(Spanned::new(text, node.span))
+}
+
+/// Applies YAML merge keys: `<<: *base` (or a list of them) adds the entries of the merged
+/// mappings that the mapping does not set itself.
+fn merge_keys(entries: Vec<(Spanned<String>, Node)>) -> Vec<(Spanned<String>, Node)> {
+    if !entries.iter().any(|(k, _)| k.value == "<<") {
+        return entries;
+    }
+    let (merges, mut own): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, v)| {
+        k.value == "<<" && matches!(&v.value, NodeValue::Map(_) | NodeValue::Seq(_))
+    });
+    for (_, merged) in merges {
+        let sources = match merged.value {
+            NodeValue::Seq(items) => items,
+            other => vec![Node { value: other, span: merged.span }],
+        };
+        for source in sources {
+            if let NodeValue::Map(source_entries) = source.value {
+                for (key, value) in source_entries {
+                    if !own.iter().any(|(k, _)| k.value == key.value) {
+                        own.push((key, value));
+                    }
+                }
+            }
+        }
+    }
+    own
+}
+
+fn node_count(node: &Node) -> usize {
+    1 + match &node.value {
+        NodeValue::Seq(items) => items.iter().map(node_count).sum(),
+        NodeValue::Map(entries) => entries.iter().map(|(_, v)| 1 + node_count(v)).sum(),
+        _ => 0,
     }
 }
 
-/// The span of `len` characters from 1-based `line` and `column` (errors carry line and
-/// column, not always byte offsets).
-fn span_at(text: &str, line: usize, column: usize, len: usize) -> Span {
-    let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
-    let rest = &text[line_start.min(text.len())..];
-    let start = line_start + rest.chars().take(column.saturating_sub(1)).map(char::len_utf8).sum::<usize>();
-    let end = start + text[start.min(text.len())..].chars().take(len).map(char::len_utf8).sum::<usize>();
-    Span::new(start as u32, end as u32)
+/// The YAML 1.2 core schema's reading of a plain scalar: null, a boolean, an integer
+/// (decimal, `0o` octal, `0x` hex), a float (with `.inf` and `.nan`), or else a string.
+fn resolve_plain(text: &str) -> NodeValue {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return NodeValue::Null,
+        "true" | "True" | "TRUE" => return NodeValue::Bool(true),
+        "false" | "False" | "FALSE" => return NodeValue::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return NodeValue::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return NodeValue::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return NodeValue::Float(f64::NAN),
+        _ => {}
+    }
+    let integer = |digits: &str, radix: u32| {
+        (!digits.is_empty() && digits.chars().all(|c| c.is_digit(radix))).then(|| {
+            i64::from_str_radix(digits, radix).map_or_else(|_| NodeValue::Float(u64::from_str_radix(digits, radix).map_or(f64::INFINITY, |v| v as f64)), NodeValue::Integer)
+        })
+    };
+    if let Some(hex) = text.strip_prefix("0x") {
+        return integer(hex, 16).unwrap_or_else(|| NodeValue::String(text.to_owned()));
+    }
+    if let Some(octal) = text.strip_prefix("0o") {
+        return integer(octal, 8).unwrap_or_else(|| NodeValue::String(text.to_owned()));
+    }
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse::<i64>().map_or_else(|_| NodeValue::Float(text.parse().unwrap_or(f64::NAN)), NodeValue::Integer);
+    }
+    if is_core_float(unsigned) {
+        if let Ok(value) = text.parse::<f64>() {
+            return NodeValue::Float(value);
+        }
+    }
+    NodeValue::String(text.to_owned())
+}
+
+/// `[0-9]* (\. [0-9]*)? ([eE] [-+]? [0-9]+)?` with at least one digit before the exponent.
+fn is_core_float(text: &str) -> bool {
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (&text[..at], Some(&text[at + 1..])),
+        None => (text, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = digits(whole) && digits(fraction) && !(whole.is_empty() && fraction.is_empty());
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    mantissa_ok && exponent_ok && (mantissa.contains('.') || exponent.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(text: &str) -> NodeValue {
+        load(text).expect("loads").expect("a document").value
+    }
+
+    #[test]
+    fn plain_scalars_follow_the_core_schema() {
+        assert_eq!(resolve_plain("~"), NodeValue::Null);
+        assert_eq!(resolve_plain("True"), NodeValue::Bool(true));
+        assert_eq!(resolve_plain("yes"), NodeValue::String("yes".into()));
+        assert_eq!(resolve_plain("-12"), NodeValue::Integer(-12));
+        assert_eq!(resolve_plain("0x1F"), NodeValue::Integer(31));
+        assert_eq!(resolve_plain("0o17"), NodeValue::Integer(15));
+        assert_eq!(resolve_plain("1.5e3"), NodeValue::Float(1500.0));
+        assert_eq!(resolve_plain(".5"), NodeValue::Float(0.5));
+        assert_eq!(resolve_plain("1.0.0"), NodeValue::String("1.0.0".into()));
+        assert_eq!(resolve_plain("1e"), NodeValue::String("1e".into()));
+        assert_eq!(resolve_plain("99999999999999999999"), NodeValue::Float(1e20));
+    }
+
+    #[test]
+    fn quoted_scalars_stay_strings_and_spans_are_byte_ranges() {
+        let node = load("a: \"1\"\nb: é\n").expect("loads").expect("document");
+        let entries = node.as_map().expect("a mapping");
+        assert_eq!(entries[0].1.value, NodeValue::String("1".into()));
+        assert_eq!(entries[1].0.span, Span::new(7, 8));
+        assert_eq!(entries[1].1.span, Span::new(10, 12));
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys() {
+        let node = load("base: &b {x: 1, y: 2}\nuse: {<<: *b, y: 3}\n").expect("loads").expect("document");
+        let merged = node.get("use").expect("use");
+        assert_eq!(merged.get("x").map(|n| &n.value), Some(&NodeValue::Integer(1)));
+        assert_eq!(merged.get("y").map(|n| &n.value), Some(&NodeValue::Integer(3)));
+    }
+
+    #[test]
+    fn limits_and_errors_are_diagnostics() {
+        assert!(load("a: 1\na: 2\n").is_err());
+        assert!(load("a: 1\n---\nb: 2\n").is_err());
+        assert!(load(&format!("{}{}", "[".repeat(40), "]".repeat(40))).is_err());
+        assert!(load("a: *nothing\n").is_err());
+        assert_eq!(load("# only a comment\n").expect("loads"), None);
+        assert_eq!(value("[1, two]"), NodeValue::Seq(vec![Node::detached(NodeValue::Integer(1)), Node::detached(NodeValue::String("two".into()))]));
+    }
 }
