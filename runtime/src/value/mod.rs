@@ -1,0 +1,255 @@
+//! Values with JavaScript semantics: the one definition of what `a + b`, `a == b`, truthiness,
+//! `String(x)` and property access mean, shared by the expression interpreter and by generated
+//! code (so a workflow behaves the same interpreted and compiled).
+//!
+//! `undefined` is distinct from `null`; numbers are `f64` and print as JavaScript prints them;
+//! strings measure and index in UTF-16 code units; arrays, objects and strings are reference
+//! counted, so cloning a value is cheap. Arrays and objects are copy-on-write: an expression
+//! cannot change a value that state (or another binding) still holds.
+
+mod error;
+pub mod json;
+mod methods;
+pub mod number;
+mod object;
+mod ops;
+mod regexp;
+
+use std::sync::Arc;
+
+pub use error::{EvalError, ErrorKind};
+pub use methods::{Callback, call_global, call_method, push, spread_items};
+pub use object::Object;
+pub use ops::{BinaryOp, binary, loose_equals, same_value_zero, strict_equals, unary, UnaryOp};
+pub use regexp::RegExp;
+
+/// A JavaScript value.
+#[derive(Clone, Debug, Default)]
+pub enum Value {
+    /// `undefined`: a missing property, an absent argument.
+    #[default]
+    Undefined,
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number (IEEE double).
+    Number(f64),
+    /// A string.
+    String(Arc<str>),
+    /// An array.
+    Array(Arc<Vec<Value>>),
+    /// A plain object.
+    Object(Arc<Object>),
+    /// A `Set`, values in insertion order.
+    Set(Arc<Vec<Value>>),
+    /// A regular expression literal.
+    RegExp(Arc<RegExp>),
+}
+
+impl Value {
+    /// A string value.
+    pub fn string(text: impl Into<Arc<str>>) -> Value {
+        Value::String(text.into())
+    }
+
+    /// An array value.
+    pub fn array(items: Vec<Value>) -> Value {
+        Value::Array(Arc::new(items))
+    }
+
+    /// JavaScript truthiness: false for `undefined`, `null`, `false`, `±0`, `NaN` and `""`.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::Undefined | Value::Null => false,
+            Value::Bool(b) => *b,
+            Value::Number(n) => !(*n == 0.0 || n.is_nan()),
+            Value::String(s) => !s.is_empty(),
+            Value::Array(_) | Value::Object(_) | Value::Set(_) | Value::RegExp(_) => true,
+        }
+    }
+
+    /// `typeof`.
+    pub fn type_of(&self) -> &'static str {
+        match self {
+            Value::Undefined => "undefined",
+            Value::Null | Value::Array(_) | Value::Object(_) | Value::Set(_) | Value::RegExp(_) => "object",
+            Value::Bool(_) => "boolean",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+        }
+    }
+
+    /// `Number(x)`.
+    pub fn to_number(&self) -> f64 {
+        match self {
+            Value::Undefined => f64::NAN,
+            Value::Null => 0.0,
+            Value::Bool(b) => f64::from(u8::from(*b)),
+            Value::Number(n) => *n,
+            Value::String(s) => number::parse_js_number(s),
+            other => number::parse_js_number(&other.to_js_string()),
+        }
+    }
+
+    /// `String(x)`: arrays join with `,` (holes, `null` and `undefined` as empty), plain
+    /// objects are `[object Object]`.
+    pub fn to_js_string(&self) -> String {
+        match self {
+            Value::Undefined => "undefined".to_owned(),
+            Value::Null => "null".to_owned(),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => number::to_js_string(*n),
+            Value::String(s) => s.to_string(),
+            Value::Array(items) => join(items, ","),
+            Value::Object(_) => "[object Object]".to_owned(),
+            Value::Set(_) => "[object Set]".to_owned(),
+            Value::RegExp(re) => re.to_string(),
+        }
+    }
+
+    /// The value as a string if it is one, without conversion.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Reads property `key` (`value.key` / `value[key]`). Reading from `undefined` or `null` is
+    /// a `TypeError`, as in JavaScript; a missing property is `undefined`.
+    pub fn get(&self, key: &Value) -> Result<Value, EvalError> {
+        match self {
+            Value::Undefined | Value::Null => Err(EvalError::type_error(format!(
+                "Cannot read properties of {} (reading '{}')",
+                self.to_js_string(),
+                key.to_js_string()
+            ))),
+            Value::String(s) => Ok(match key {
+                Value::Number(n) => utf16_at(s, *n),
+                _ => match key.to_js_string().as_str() {
+                    "length" => Value::Number(utf16_len(s) as f64),
+                    other => array_index(other).map_or(Value::Undefined, |i| utf16_at(s, i as f64)),
+                },
+            }),
+            Value::Array(items) => Ok(match key {
+                Value::Number(n) => index_of(*n).and_then(|i| items.get(i)).cloned().unwrap_or_default(),
+                _ => match key.to_js_string().as_str() {
+                    "length" => Value::Number(items.len() as f64),
+                    other => array_index(other).and_then(|i| items.get(i)).cloned().unwrap_or_default(),
+                },
+            }),
+            Value::Object(object) => Ok(object.get(&key.to_js_string()).cloned().unwrap_or_default()),
+            Value::Set(items) => Ok(match key.to_js_string().as_str() {
+                "size" => Value::Number(items.len() as f64),
+                _ => Value::Undefined,
+            }),
+            Value::RegExp(re) => Ok(match key.to_js_string().as_str() {
+                "source" => Value::string(re.source()),
+                "flags" => Value::string(re.flags()),
+                _ => Value::Undefined,
+            }),
+            Value::Bool(_) | Value::Number(_) => Ok(Value::Undefined),
+        }
+    }
+
+    /// Reads a property by name.
+    pub fn get_named(&self, name: &str) -> Result<Value, EvalError> {
+        self.get(&Value::string(name))
+    }
+
+    /// The value as JSON for state and for the wire. `undefined` has no JSON form and becomes
+    /// `None` (an object property holding it is left out, an array item becomes `null`), as
+    /// `JSON.stringify` does.
+    pub fn to_json(&self) -> Option<serde_json::Value> {
+        json::to_json(self)
+    }
+}
+
+impl From<&serde_json::Value> for Value {
+    fn from(json: &serde_json::Value) -> Value {
+        json::from_json(json)
+    }
+}
+
+/// `Array.prototype.join` over the items' string forms.
+pub(crate) fn join(items: &[Value], separator: &str) -> String {
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(separator);
+        }
+        if !matches!(item, Value::Undefined | Value::Null) {
+            out.push_str(&item.to_js_string());
+        }
+    }
+    out
+}
+
+/// A canonical array index (`"0"`, `"12"`, not `"01"` or `"-1"`).
+pub(crate) fn array_index(key: &str) -> Option<usize> {
+    let valid = !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) && (key == "0" || !key.starts_with('0'));
+    valid.then(|| key.parse().ok()).flatten()
+}
+
+/// A number usable as an array index.
+pub(crate) fn index_of(n: f64) -> Option<usize> {
+    (n >= 0.0 && n.fract() == 0.0 && n < 4_294_967_295.0).then_some(n as usize)
+}
+
+/// Length in UTF-16 code units, as `.length` measures strings.
+pub fn utf16_len(s: &str) -> usize {
+    if s.is_ascii() { s.len() } else { s.chars().map(char::len_utf16).sum() }
+}
+
+/// `s[i]`: the UTF-16 code unit at `i` as a one-unit string (half of a surrogate pair becomes
+/// U+FFFD, since strings here are UTF-8), or `undefined`.
+fn utf16_at(s: &str, n: f64) -> Value {
+    let Some(i) = index_of(n) else { return Value::Undefined };
+    if s.is_ascii() {
+        return s.get(i..=i).map_or(Value::Undefined, Value::string);
+    }
+    let mut position = 0;
+    for c in s.chars() {
+        let width = c.len_utf16();
+        if i < position + width {
+            return Value::string(if width == 1 { c.to_string() } else { '\u{fffd}'.to_string() });
+        }
+        position += width;
+    }
+    Value::Undefined
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truthiness_and_typeof() {
+        for falsy in [Value::Undefined, Value::Null, Value::Bool(false), Value::Number(-0.0), Value::Number(f64::NAN), Value::string("")] {
+            assert!(!falsy.truthy(), "{falsy:?}");
+        }
+        assert!(Value::array(vec![]).truthy());
+        assert_eq!(Value::Null.type_of(), "object");
+    }
+
+    #[test]
+    fn strings_measure_utf16() {
+        let s = Value::string("a😀b");
+        assert_eq!(s.get_named("length").map(|v| v.to_number()).ok(), Some(4.0));
+        assert_eq!(s.get(&Value::Number(3.0)).ok().and_then(|v| v.as_str().map(str::to_owned)), Some("b".to_owned()));
+    }
+
+    #[test]
+    fn reading_from_undefined_is_a_type_error() {
+        let error = Value::Undefined.get_named("x").expect_err("TypeError");
+        assert_eq!(error.kind, ErrorKind::TypeError);
+        assert_eq!(error.message, "Cannot read properties of undefined (reading 'x')");
+    }
+
+    #[test]
+    fn arrays_print_joined() {
+        let v = Value::array(vec![Value::Number(1.0), Value::Null, Value::string("x")]);
+        assert_eq!(v.to_js_string(), "1,,x");
+    }
+}

@@ -1,0 +1,63 @@
+//! Regular expression literals with ECMAScript semantics (regress).
+
+use std::fmt;
+
+use super::EvalError;
+
+/// A compiled `/source/flags` literal.
+#[derive(Debug)]
+pub struct RegExp {
+    regex: regress::Regex,
+    source: String,
+    flags: String,
+}
+
+impl RegExp {
+    /// Compiles `/source/flags`; a bad pattern is a `SyntaxError`, as in JavaScript.
+    pub fn new(source: &str, flags: &str) -> Result<RegExp, EvalError> {
+        let engine_flags: String = flags.chars().filter(|c| "imsuy".contains(*c)).collect();
+        let regex = regress::Regex::with_flags(source, engine_flags.as_str())
+            .map_err(|e| EvalError::syntax_error(format!("Invalid regular expression: /{source}/{flags}: {e}")))?;
+        Ok(RegExp { regex, source: source.to_owned(), flags: flags.to_owned() })
+    }
+
+    /// The pattern as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The flags as written.
+    pub fn flags(&self) -> &str {
+        &self.flags
+    }
+
+    /// Whether the `g` flag is set.
+    pub fn global(&self) -> bool {
+        self.flags.contains('g')
+    }
+
+    /// `test(text)`.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.regex.find(text).is_some()
+    }
+
+    /// Byte ranges of the whole match and of each capture group, for every match (or the first).
+    pub(crate) fn matches(&self, text: &str, all: bool) -> Vec<Vec<Option<std::ops::Range<usize>>>> {
+        let mut out = Vec::new();
+        for m in self.regex.find_iter(text) {
+            let mut groups = vec![Some(m.range())];
+            groups.extend(m.groups().skip(1));
+            out.push(groups);
+            if !all {
+                break;
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for RegExp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "/{}/{}", self.source, self.flags)
+    }
+}
