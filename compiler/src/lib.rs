@@ -19,6 +19,8 @@
 pub mod check;
 mod config;
 pub mod diagnostic;
+pub mod expr;
+pub mod interp;
 pub mod source;
 pub mod span;
 mod suggest;

@@ -1,0 +1,199 @@
+//! The expression IR: the JavaScript subset workflows use, with every name resolved at build
+//! time (a local slot, a state scope, a JS global), so evaluating it does no name lookups.
+//! Both back ends read this: the interpreter (`interp`) and, later, code generation.
+
+use wfc_runtime::value::{BinaryOp, UnaryOp};
+
+/// An expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    /// `undefined`.
+    Undefined,
+    /// `null`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A number literal.
+    Number(f64),
+    /// A string literal.
+    String(String),
+    /// A regular expression literal (checked to compile at build time).
+    Regex {
+        /// The pattern.
+        source: String,
+        /// The flags.
+        flags: String,
+    },
+    /// A template literal: text and expressions alternating, stringified and joined.
+    Template(Vec<TemplatePart>),
+    /// `[a, ...b]`.
+    Array(Vec<Element>),
+    /// `{ a: 1, [k]: v, ...o }`.
+    Object(Vec<Property>),
+    /// A name that was resolved at build time.
+    Name(Name),
+    /// `object.name`, `object[key]`, `object?.name`.
+    Member {
+        /// What is read from.
+        object: Box<Expr>,
+        /// The property.
+        property: Box<Expr>,
+        /// `?.`: `undefined` instead of an error when `object` is `null`/`undefined`.
+        optional: bool,
+    },
+    /// `object.method(args)` (a built-in method).
+    MethodCall {
+        /// The receiver.
+        object: Box<Expr>,
+        /// The method name.
+        method: String,
+        /// The arguments.
+        args: Vec<Argument>,
+        /// `?.` before the method name.
+        optional: bool,
+    },
+    /// A call of a global function (`Math.max`, `parseInt`, `Object.keys`, `new Set`).
+    GlobalCall {
+        /// The dotted name.
+        function: String,
+        /// The arguments.
+        args: Vec<Argument>,
+    },
+    /// A unary operator.
+    Unary(UnaryOp, Box<Expr>),
+    /// A binary operator.
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    /// `&&`, `||`, `??`: the right side runs only when needed.
+    Logical(LogicalOp, Box<Expr>, Box<Expr>),
+    /// `test ? then : otherwise`.
+    Conditional(Box<Expr>, Box<Expr>, Box<Expr>),
+}
+
+/// Part of a template literal.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TemplatePart {
+    /// Literal text.
+    Text(String),
+    /// `${expr}`.
+    Expr(Expr),
+}
+
+/// An array literal element.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Element {
+    /// An item.
+    Item(Expr),
+    /// `...iterable`.
+    Spread(Expr),
+}
+
+/// An object literal member.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Property {
+    /// `key: value` (or shorthand `key`).
+    Static(String, Expr),
+    /// `[key]: value`.
+    Computed(Expr, Expr),
+    /// `...object`.
+    Spread(Expr),
+}
+
+/// `&&`, `||` or `??`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogicalOp {
+    /// `&&`.
+    And,
+    /// `||`.
+    Or,
+    /// `??`.
+    Nullish,
+}
+
+/// A call argument: a value or an arrow function (only built-ins are called, and the ones that
+/// take a function take it as an argument, so functions never need to be values).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Argument {
+    /// A value.
+    Value(Expr),
+    /// `...array`.
+    Spread(Expr),
+    /// An arrow function.
+    Function(Function),
+}
+
+/// An arrow function.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Function {
+    /// One pattern per parameter.
+    pub params: Vec<Pattern>,
+    /// `=> expr` or `=> { statements }`.
+    pub body: Body,
+}
+
+/// What an arrow function runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    /// An expression, whose value is returned.
+    Expr(Box<Expr>),
+    /// Statements; a missing `return` returns `undefined`.
+    Block(Vec<Statement>),
+}
+
+/// A statement of a block body.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Statement {
+    /// `const`/`let` with an initializer.
+    Declare(Pattern, Expr),
+    /// `if (test) { … } else { … }`.
+    If(Expr, Vec<Statement>, Vec<Statement>),
+    /// `return expr;` (`return;` returns `undefined`).
+    Return(Expr),
+    /// An expression evaluated for its effect (`out.push(x)`).
+    Expr(Expr),
+}
+
+/// A binding pattern.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pattern {
+    /// A name, bound to a local slot.
+    Local(usize),
+    /// `[a, , b]`.
+    Array(Vec<Option<Pattern>>),
+    /// `{ a, b: c }`.
+    Object(Vec<(String, Pattern)>),
+    /// A parameter or element that is ignored (`_` is still bound, so this is only for holes).
+    Ignore,
+}
+
+/// A resolved name.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Name {
+    /// A local variable (arrow parameter or `const`), by slot.
+    Local(usize),
+    /// A root the evaluation environment provides (`this`, `inputs`, `input`, `stdout`, …).
+    Root(Root),
+    /// `NaN`.
+    NaN,
+    /// `Infinity`.
+    Infinity,
+}
+
+/// The names an expression can read from its workflow.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Root {
+    /// `this`: state fields and computed fields, computed winning.
+    This,
+    /// `global`: variables shared by a workflow and its sub-agent tasks.
+    Global,
+    /// `inputs` (and the legacy `raw`).
+    Inputs,
+    /// `loop`: `item`, `index`, `iteration` and custom variable names of enclosing loops.
+    Loop,
+    /// The legacy `state` tier.
+    State,
+    /// The legacy `computed` tier.
+    Computed,
+    /// Any other name the site defines: `input` in a transform, `stdout`/`result`/`response`
+    /// in a state-update value, `item`/`task_id` and task inputs in a sub-agent, and so on.
+    Named(String),
+}

@@ -1,0 +1,258 @@
+//! The expression language: the JavaScript subset of aromcp-reference.md §5.3, parsed with oxc at
+//! build time and lowered to a small IR ([`ir::Expr`]) with every name resolved. Templates
+//! (`{{ expr }}` in strings) are split by [`template::scan`]. Problems are returned as
+//! [`ExprIssue`]s with byte ranges in the expression text; the check stage maps them to YAML
+//! lines and columns.
+
+pub mod ir;
+mod lower;
+pub mod template;
+
+use std::ops::Range;
+
+pub use ir::{Expr, Root};
+
+/// A name an expression may read from its workflow, and what it resolves to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RootName {
+    /// The identifier (`this`, `inputs`, `stdout`, `item`).
+    pub name: String,
+    /// What it reads.
+    pub root: Root,
+    /// For legacy names (`state`, `computed`, `raw`): the name to write instead.
+    pub legacy_of: Option<String>,
+}
+
+/// The names visible at an expression site.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Names {
+    /// Identifiers that resolve to workflow data.
+    pub roots: Vec<RootName>,
+    /// What `loop.<name>` may read, innermost loop first (empty outside loops).
+    pub loop_names: Vec<String>,
+    /// Any other bare identifier reads a field of the step's result (`success` in an
+    /// `mcp_call` update value), so none is unknown.
+    pub open: bool,
+    /// Extra advice for an unknown name at this kind of site.
+    pub unknown_hint: Option<String>,
+}
+
+impl Names {
+    /// Adds a root name.
+    pub fn with(mut self, name: &str, root: Root) -> Self {
+        self.roots.push(RootName { name: name.to_owned(), root, legacy_of: None });
+        self
+    }
+
+    /// Adds a legacy root name that warns and names its replacement.
+    pub fn with_legacy(mut self, name: &str, root: Root, replacement: &str) -> Self {
+        self.roots.push(RootName { name: name.to_owned(), root, legacy_of: Some(replacement.to_owned()) });
+        self
+    }
+}
+
+/// What kind of problem an [`ExprIssue`] is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IssueKind {
+    /// The text does not parse as a JavaScript expression.
+    Syntax,
+    /// A construct outside the subset.
+    Unsupported,
+    /// A name that is not defined at this site (with the names that are).
+    UnknownName {
+        /// Names in scope, for "did you mean".
+        candidates: Vec<String>,
+    },
+    /// A function or method the language does not have.
+    UnknownFunction {
+        /// The ones it has.
+        candidates: Vec<String>,
+    },
+    /// A regular expression literal that does not compile.
+    InvalidRegex,
+    /// A `{{` without its `}}`.
+    UnterminatedTemplate,
+    /// A legacy name (a warning).
+    LegacyName {
+        /// What to write instead.
+        replacement: String,
+    },
+}
+
+impl IssueKind {
+    /// Whether the issue stops compilation (everything but legacy names).
+    pub fn is_error(&self) -> bool {
+        !matches!(self, IssueKind::LegacyName { .. })
+    }
+}
+
+/// A problem in an expression, at a byte range of its text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExprIssue {
+    /// What kind.
+    pub kind: IssueKind,
+    /// The message.
+    pub message: String,
+    /// Where, in the expression's text.
+    pub range: Range<usize>,
+    /// The misspelled name, for suggestions.
+    pub subject: Option<String>,
+}
+
+impl ExprIssue {
+    pub(crate) fn new(kind: IssueKind, message: impl Into<String>, range: Range<usize>) -> Self {
+        ExprIssue { kind, message: message.into(), range, subject: None }
+    }
+
+    pub(crate) fn with_subject(mut self, subject: &str) -> Self {
+        self.subject = Some(subject.to_owned());
+        self
+    }
+
+    fn shifted(mut self, by: usize) -> Self {
+        self.range = self.range.start + by..self.range.end + by;
+        self
+    }
+}
+
+/// A compiled expression: the IR and how many local slots evaluating it needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Compiled {
+    /// The expression.
+    pub expr: Expr,
+    /// Local variable slots (arrow parameters, `const`s).
+    pub slots: usize,
+}
+
+/// Compiles one expression. Warnings (legacy names) go to `issues` alongside errors; the
+/// result is `None` if any issue is an error.
+pub fn compile(text: &str, names: &Names, issues: &mut Vec<ExprIssue>) -> Option<Compiled> {
+    lower::lower(text, names, issues).map(|l| Compiled { expr: l.expr, slots: l.slots })
+}
+
+/// A compiled template string: literal text and expressions, or one expression whose value
+/// keeps its type (`"{{ this.files }}"` is the array, not its text).
+#[derive(Clone, Debug, PartialEq)]
+pub enum CompiledTemplate {
+    /// The whole string is one `{{ }}`.
+    Value(Compiled),
+    /// Text with expressions spliced in as strings.
+    Parts(Vec<CompiledPart>),
+}
+
+/// A piece of a compiled template.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CompiledPart {
+    /// Literal text.
+    Text(String),
+    /// An expression, stringified as JavaScript's `String()` would (objects as JSON).
+    Expr(Compiled),
+}
+
+/// Compiles a string that may hold `{{ }}` templates. Issue ranges are in `text`.
+pub fn compile_template(text: &str, names: &Names, issues: &mut Vec<ExprIssue>) -> Option<CompiledTemplate> {
+    let pieces = match template::scan(text) {
+        Ok(pieces) => pieces,
+        Err(template::Unterminated(at)) => {
+            issues.push(ExprIssue::new(IssueKind::UnterminatedTemplate, "this `{{` is never closed with `}}`", at..at + 2));
+            return None;
+        }
+    };
+    let mut compile_at = |range: Range<usize>| {
+        let mut local = Vec::new();
+        let compiled = compile(&text[range.clone()], names, &mut local);
+        issues.extend(local.into_iter().map(|i| i.shifted(range.start)));
+        compiled
+    };
+    if let Some(range) = template::whole_expression(text) {
+        return compile_at(range).map(CompiledTemplate::Value);
+    }
+    let mut parts = Vec::new();
+    let mut failed = false;
+    for piece in pieces {
+        match piece {
+            template::Piece::Text(t) => parts.push(CompiledPart::Text(t)),
+            template::Piece::Expr(range) => match compile_at(range) {
+                Some(compiled) => parts.push(CompiledPart::Expr(compiled)),
+                None => failed = true,
+            },
+        }
+    }
+    (!failed).then_some(CompiledTemplate::Parts(parts))
+}
+
+/// Compiles a condition or `items` expression, which may be written bare or wrapped in one
+/// `{{ }}`. Issue ranges are in `text`.
+pub fn compile_wrapped(text: &str, names: &Names, issues: &mut Vec<ExprIssue>) -> Option<Compiled> {
+    match template::whole_expression(text) {
+        Some(range) => {
+            let mut local = Vec::new();
+            let compiled = compile(&text[range.clone()], names, &mut local);
+            issues.extend(local.into_iter().map(|i| i.shifted(range.start)));
+            compiled
+        }
+        None => compile(text, names, issues),
+    }
+}
+
+/// The names a workflow expression sees outside any special site: its state scopes, the legacy
+/// prefixes, and `loop` when loops enclose it.
+pub fn workflow_names(loop_names: &[String]) -> Names {
+    let mut names = Names::default()
+        .with("this", Root::This)
+        .with("global", Root::Global)
+        .with("inputs", Root::Inputs)
+        .with_legacy("state", Root::State, "this")
+        .with_legacy("computed", Root::Computed, "this")
+        .with_legacy("raw", Root::Inputs, "inputs");
+    if !loop_names.is_empty() {
+        names = names.with("loop", Root::Loop);
+        names.loop_names = loop_names.to_vec();
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str, names: &Names) -> Vec<String> {
+        let mut issues = Vec::new();
+        compile(text, names, &mut issues);
+        issues.into_iter().map(|i| format!("{}@{}..{}", i.message, i.range.start, i.range.end)).collect()
+    }
+
+    #[test]
+    fn resolves_names_and_reports_unknown_ones_where_they_are() {
+        let names = workflow_names(&[]);
+        assert!(errors("this.a + inputs.b", &names).is_empty());
+        assert_eq!(errors("thsi.a", &names), ["`thsi` is not defined here@0..4"]);
+        assert_eq!(errors("x.map(y => y + z)", &Names::default().with("x", Root::Named("x".into()))), ["`z` is not defined here@15..16"]);
+    }
+
+    #[test]
+    fn refuses_constructs_outside_the_subset() {
+        let names = Names::default().with("input", Root::Named("input".into()));
+        assert_eq!(errors("input = 1", &names), ["assignment is not supported in workflow expressions@0..9"]);
+        assert_eq!(errors("eval('1')", &names), ["`eval` is not supported in workflow expressions@0..9"]);
+        assert_eq!(errors("new Date()", &names), ["`new` of anything but `Set` is not supported in workflow expressions@0..10"]);
+        assert_eq!(errors("input.frobnicate()", &names), ["`.frobnicate()` is not a supported method@6..16"]);
+    }
+
+    #[test]
+    fn loop_variables_are_checked_against_enclosing_loops() {
+        assert_eq!(errors("loop.item", &workflow_names(&[])), ["`loop` is not defined here@0..4"]);
+        assert!(errors("loop.item", &workflow_names(&["item".into(), "index".into()])).is_empty());
+        assert_eq!(errors("loop.iteration", &workflow_names(&["item".into()])), ["no enclosing loop defines `loop.iteration`@0..4"]);
+    }
+
+    #[test]
+    fn templates_keep_types_or_splice_text() {
+        let names = workflow_names(&[]);
+        let mut issues = Vec::new();
+        assert!(matches!(compile_template("{{ this.files }}", &names, &mut issues), Some(CompiledTemplate::Value(_))));
+        assert!(matches!(compile_template("n={{ this.n }}", &names, &mut issues), Some(CompiledTemplate::Parts(p)) if p.len() == 2));
+        assert!(compile_template("n={{ thsi.n }}", &names, &mut issues).is_none());
+        assert_eq!(issues[0].range, 5..9);
+    }
+}

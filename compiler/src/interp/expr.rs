@@ -1,0 +1,309 @@
+//! Evaluating the expression IR. Every operator and method is the runtime's
+//! (`wfc_runtime::value`), so interpreted and compiled workflows mean the same thing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use wfc_runtime::value::{self, EvalError, Object, Value};
+
+use crate::expr::ir::{Argument, Body, Element, Expr, Function, LogicalOp, Name, Pattern, Property, Root, Statement, TemplatePart};
+use crate::expr::{Compiled, CompiledPart, CompiledTemplate};
+
+/// Where an expression's roots (`this`, `inputs`, `input`, `stdout`, …) come from.
+pub trait Env {
+    /// The value of a root; `undefined` for a name the environment does not have.
+    fn root(&self, root: &Root) -> Value;
+}
+
+/// An environment held in a map, for `wfc eval`, tests and the MCP transformation tester.
+#[derive(Clone, Debug, Default)]
+pub struct MapEnv(pub HashMap<Root, Value>);
+
+impl Env for MapEnv {
+    fn root(&self, root: &Root) -> Value {
+        self.0.get(root).cloned().unwrap_or_default()
+    }
+}
+
+/// Evaluates a compiled expression.
+pub fn eval(compiled: &Compiled, env: &dyn Env) -> Result<Value, EvalError> {
+    let mut interpreter = Interpreter { env, slots: vec![Value::Undefined; compiled.slots] };
+    interpreter.expr(&compiled.expr)
+}
+
+/// Evaluates a template string: a single `{{ }}` keeps its value's type; otherwise each piece
+/// is turned into text (`undefined`/`null` as nothing, arrays and objects as JSON).
+pub fn render(template: &CompiledTemplate, env: &dyn Env) -> Result<Value, EvalError> {
+    match template {
+        CompiledTemplate::Value(compiled) => eval(compiled, env),
+        CompiledTemplate::Parts(parts) => {
+            let mut out = String::new();
+            for part in parts {
+                match part {
+                    CompiledPart::Text(text) => out.push_str(text),
+                    CompiledPart::Expr(compiled) => match eval(compiled, env)? {
+                        Value::Undefined | Value::Null => {}
+                        value @ (Value::Array(_) | Value::Object(_)) => {
+                            out.push_str(&value::json::stringify(&value, "").unwrap_or_default());
+                        }
+                        other => out.push_str(&other.to_js_string()),
+                    },
+                }
+            }
+            Ok(Value::string(out))
+        }
+    }
+}
+
+struct Interpreter<'e> {
+    env: &'e dyn Env,
+    slots: Vec<Value>,
+}
+
+/// How a block of statements ended.
+enum Flow {
+    Next,
+    Return(Value),
+}
+
+impl Interpreter<'_> {
+    fn expr(&mut self, e: &Expr) -> Result<Value, EvalError> {
+        Ok(match e {
+            Expr::Undefined => Value::Undefined,
+            Expr::Null => Value::Null,
+            Expr::Bool(b) => Value::Bool(*b),
+            Expr::Number(n) => Value::Number(*n),
+            Expr::String(s) => Value::string(s.as_str()),
+            Expr::Regex { source, flags } => Value::RegExp(Arc::new(value::RegExp::new(source, flags)?)),
+            Expr::Template(parts) => {
+                let mut out = String::new();
+                for part in parts {
+                    match part {
+                        TemplatePart::Text(t) => out.push_str(t),
+                        TemplatePart::Expr(e) => out.push_str(&self.expr(e)?.to_js_string()),
+                    }
+                }
+                Value::string(out)
+            }
+            Expr::Array(elements) => {
+                let mut items = Vec::with_capacity(elements.len());
+                for element in elements {
+                    match element {
+                        Element::Item(e) => items.push(self.expr(e)?),
+                        Element::Spread(e) => items.extend(value::spread_items(&self.expr(e)?)?),
+                    }
+                }
+                Value::array(items)
+            }
+            Expr::Object(properties) => {
+                let mut object = Object::new();
+                for property in properties {
+                    match property {
+                        Property::Static(key, e) => object.insert(key.as_str(), self.expr(e)?),
+                        Property::Computed(key, e) => {
+                            let key = self.expr(key)?.to_js_string();
+                            object.insert(key, self.expr(e)?);
+                        }
+                        Property::Spread(e) => spread_into(&mut object, &self.expr(e)?),
+                    }
+                }
+                Value::Object(Arc::new(object))
+            }
+            Expr::Name(Name::Local(slot)) => self.slots[*slot].clone(),
+            Expr::Name(Name::Root(root)) => self.env.root(root),
+            Expr::Name(Name::NaN) => Value::Number(f64::NAN),
+            Expr::Name(Name::Infinity) => Value::Number(f64::INFINITY),
+            Expr::Member { .. } | Expr::MethodCall { .. } => self.chain(e)?.unwrap_or_default(),
+            Expr::GlobalCall { function, args } => {
+                let (values, callback) = self.arguments(args)?;
+                match callback {
+                    Some(f) => value::call_global(function, &values, Some(&mut |a: &[Value]| self.call(f, a))),
+                    None => value::call_global(function, &values, None),
+                }?
+            }
+            Expr::Unary(op, e) => value::unary(*op, &self.expr(e)?),
+            Expr::Binary(op, a, b) => {
+                let a = self.expr(a)?;
+                let b = self.expr(b)?;
+                value::binary(*op, &a, &b)?
+            }
+            Expr::Logical(op, a, b) => {
+                let a = self.expr(a)?;
+                let take_left = match op {
+                    LogicalOp::And => !a.truthy(),
+                    LogicalOp::Or => a.truthy(),
+                    LogicalOp::Nullish => !matches!(a, Value::Undefined | Value::Null),
+                };
+                if take_left { a } else { self.expr(b)? }
+            }
+            Expr::Conditional(test, then, otherwise) => {
+                if self.expr(test)?.truthy() { self.expr(then)? } else { self.expr(otherwise)? }
+            }
+        })
+    }
+
+    /// A member access or method call; `None` when an optional link (`?.`) met
+    /// `null`/`undefined`, which ends the whole chain with `undefined`.
+    fn chain(&mut self, e: &Expr) -> Result<Option<Value>, EvalError> {
+        let object_of = |this: &mut Self, object: &Expr| match object {
+            Expr::Member { .. } | Expr::MethodCall { .. } => this.chain(object),
+            other => this.expr(other).map(Some),
+        };
+        match e {
+            Expr::Member { object, property, optional } => {
+                let Some(target) = object_of(self, object)? else { return Ok(None) };
+                if *optional && matches!(target, Value::Undefined | Value::Null) {
+                    return Ok(None);
+                }
+                let key = self.expr(property)?;
+                target.get(&key).map(Some)
+            }
+            Expr::MethodCall { object, method, args, optional } => {
+                if method == "push" {
+                    if let Expr::Name(Name::Local(slot)) = object.as_ref() {
+                        let (values, _) = self.arguments(args)?;
+                        return value::push(&mut self.slots[*slot], &values).map(Some);
+                    }
+                }
+                let Some(receiver) = object_of(self, object)? else { return Ok(None) };
+                if *optional && matches!(receiver, Value::Undefined | Value::Null) {
+                    return Ok(None);
+                }
+                let (values, callback) = self.arguments(args)?;
+                let result = match callback {
+                    Some(f) => value::call_method(&receiver, method, &values, Some(&mut |a: &[Value]| self.call(f, a))),
+                    None => value::call_method(&receiver, method, &values, None),
+                };
+                result.map(Some)
+            }
+            other => self.expr(other).map(Some),
+        }
+    }
+
+    /// Evaluates value arguments; a function argument is passed on separately.
+    fn arguments<'f>(&mut self, args: &'f [Argument]) -> Result<(Vec<Value>, Option<&'f Function>), EvalError> {
+        let mut values = Vec::with_capacity(args.len());
+        let mut callback = None;
+        for arg in args {
+            match arg {
+                Argument::Value(e) => values.push(self.expr(e)?),
+                Argument::Spread(e) => values.extend(value::spread_items(&self.expr(e)?)?),
+                Argument::Function(f) => callback = Some(f),
+            }
+        }
+        Ok((values, callback))
+    }
+
+    fn call(&mut self, function: &Function, args: &[Value]) -> Result<Value, EvalError> {
+        for (i, pattern) in function.params.iter().enumerate() {
+            self.bind(pattern, args.get(i).cloned().unwrap_or_default())?;
+        }
+        match &function.body {
+            Body::Expr(e) => self.expr(e),
+            Body::Block(statements) => match self.block(statements)? {
+                Flow::Return(value) => Ok(value),
+                Flow::Next => Ok(Value::Undefined),
+            },
+        }
+    }
+
+    fn block(&mut self, statements: &[Statement]) -> Result<Flow, EvalError> {
+        for statement in statements {
+            match statement {
+                Statement::Declare(pattern, e) => {
+                    let value = self.expr(e)?;
+                    self.bind(pattern, value)?;
+                }
+                Statement::Expr(e) => {
+                    self.expr(e)?;
+                }
+                Statement::Return(e) => return Ok(Flow::Return(self.expr(e)?)),
+                Statement::If(test, then, otherwise) => {
+                    let branch = if self.expr(test)?.truthy() { then } else { otherwise };
+                    if let Flow::Return(value) = self.block(branch)? {
+                        return Ok(Flow::Return(value));
+                    }
+                }
+            }
+        }
+        Ok(Flow::Next)
+    }
+
+    fn bind(&mut self, pattern: &Pattern, value: Value) -> Result<(), EvalError> {
+        match pattern {
+            Pattern::Local(slot) => self.slots[*slot] = value,
+            Pattern::Ignore => {}
+            Pattern::Array(items) => {
+                let values = value::spread_items(&value)?;
+                for (i, item) in items.iter().enumerate() {
+                    if let Some(item) = item {
+                        self.bind(item, values.get(i).cloned().unwrap_or_default())?;
+                    }
+                }
+            }
+            Pattern::Object(fields) => {
+                if matches!(value, Value::Undefined | Value::Null) {
+                    return Err(EvalError::type_error(format!("Cannot destructure '{}' as it is {}.", value.to_js_string(), value.to_js_string())));
+                }
+                for (key, field) in fields {
+                    let item = value.get_named(key)?;
+                    self.bind(field, item)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `{...value}`: own enumerable properties of objects, indices of arrays and strings.
+fn spread_into(object: &mut Object, value: &Value) {
+    match value {
+        Value::Object(source) => {
+            for (k, v) in source.entries() {
+                object.insert(k.clone(), v.clone());
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                object.insert(i.to_string(), v.clone());
+            }
+        }
+        Value::String(s) => {
+            for (i, c) in s.chars().enumerate() {
+                object.insert(i.to_string(), Value::string(c.to_string()));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::{Names, compile};
+
+    fn run(text: &str, input: Value) -> Result<String, String> {
+        let names = Names::default().with("input", Root::Named("input".into()));
+        let mut issues = Vec::new();
+        let compiled = compile(text, &names, &mut issues).ok_or_else(|| format!("{issues:?}"))?;
+        let env = MapEnv(HashMap::from([(Root::Named("input".into()), input)]));
+        eval(&compiled, &env).map(|v| value::json::stringify(&v, "").unwrap_or_else(|| "undefined".into())).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn corpus_shaped_transforms() {
+        let files = value::json::parse(r#"["src/a.ts", "node_modules/x.js", "README.md", "lib/b.js"]"#).expect("json");
+        let code = "input.filter(file => { const parts = file.split('/'); const excluded = parts.some(p => ['node_modules'].includes(p)); return !excluded && ['.ts', '.js'].some(ext => file.endsWith(ext)); })";
+        assert_eq!(run(code, files).as_deref(), Ok(r#"["src/a.ts","lib/b.js"]"#));
+        let results = value::json::parse(r#"{"a": {"success": true}, "b": {"success": false}}"#).expect("json");
+        assert_eq!(run("Object.entries(input || {}).filter(([_, r]) => !r.success).map(([f, _]) => f)", results).as_deref(), Ok(r#"["b"]"#));
+    }
+
+    #[test]
+    fn locals_push_and_optional_chains() {
+        assert_eq!(run("(() => 1)", Value::Null).is_err(), true);
+        assert_eq!(run("[1, 2, 3].reduce((acc, x) => { const out = acc; out.push(x * 2); return out; }, [])", Value::Null).as_deref(), Ok("[2,4,6]"));
+        assert_eq!(run("input?.a.b.c", Value::Null).as_deref(), Ok("undefined"));
+        assert!(run("input.a", Value::Undefined).is_err_and(|e| e.contains("Cannot read properties of undefined")));
+    }
+}
