@@ -122,14 +122,24 @@ codes! {
     MissingChoices = ("E0215", "missing-choices", Error),
     /// A `validation.pattern` is not a valid regular expression.
     InvalidPattern = ("E0216", "invalid-pattern", Error),
+    /// A `{{` template is never closed.
+    UnterminatedTemplate = ("E0301", "unterminated-template", Error),
+    /// An expression is not valid JavaScript.
+    ExpressionSyntax = ("E0302", "expression-syntax", Error),
+    /// An expression reads a name that is not defined where it stands.
+    UnknownName = ("E0303", "unknown-name", Error),
+    /// An expression uses JavaScript outside the supported subset.
+    UnsupportedSyntax = ("E0304", "unsupported-syntax", Error),
+    /// An expression calls a function or method the language does not have.
+    UnknownFunction = ("E0305", "unknown-function", Error),
+    /// A regular expression literal does not compile.
+    InvalidRegex = ("E0306", "invalid-regex", Error),
     /// The workflow name has no `namespace:` part.
     NameWithoutNamespace = ("W0201", "name-without-namespace", Warning),
     /// The version is not `MAJOR.MINOR.PATCH`.
     NonSemverVersion = ("W0202", "non-semver-version", Warning),
     /// A legacy `state.`, `computed.` or `raw.` prefix is used.
     LegacyPrefix = ("W0203", "legacy-prefix", Warning),
-    /// A transform contains something that looks like code loading or evaluation.
-    DangerousTransform = ("W0204", "dangerous-transform", Warning),
     /// `default_state` uses the legacy flat form.
     LegacyDefaultState = ("W0205", "legacy-default-state", Warning),
     /// A state update writes a top-level field that nothing declares.

@@ -2,13 +2,13 @@
 //! template, a condition, `items`, a transform, a state-update value, a computed `from`
 //! template), listed with its kind and span.
 //!
-//! Today the check stage runs only lexical checks over these sites (legacy prefixes, code
-//! loading in transforms). The expression compiler parses and scope-checks the same list, so
-//! adding it changes what runs over the sites, not how they are found.
+//! The check stage compiles every site with the names visible there ([`SiteContext::names`])
+//! and reports each problem at its line and column in the YAML source.
 
 use super::Checker;
 use super::diagnostics as diag;
 use super::model::{DependencySource, Scope, Step, StepBody, TaskBody, Workflow};
+use crate::expr::{Names, Root, compile, compile_template, compile_wrapped, workflow_names};
 use crate::span::Spanned;
 use crate::syntax::Node;
 
@@ -36,173 +36,190 @@ pub struct ExpressionSite<'a> {
     pub kind: SiteKind,
     /// The text and where it stands.
     pub text: Spanned<&'a str>,
-    /// How many loops enclose it (0 outside loops); `loop.*` is only defined above 0.
-    pub loop_depth: usize,
+    /// What names it can see.
+    pub context: SiteContext,
 }
 
-/// Every expression site of a workflow, its tasks and its computed fields, in source order of
-/// each part.
+/// The names an expression site can see besides the workflow's scopes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SiteContext {
+    /// What `loop.<name>` may read, innermost loop first; empty outside loops.
+    pub loop_names: Vec<String>,
+    /// Bare names of a sub-agent task (`item`, `index`, `total`, `task_id` and its inputs);
+    /// empty in the main workflow.
+    pub task_names: Vec<String>,
+    /// For a state-update value: whose result it reads.
+    pub result: Option<ResultKind>,
+}
+
+/// The step result a state-update value reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResultKind {
+    /// `stdout`, `stderr`, `exit_code` (`returncode`), `full_output`.
+    Shell,
+    /// `result`, and its top-level fields by their bare names.
+    McpCall,
+    /// `input`.
+    UserInput,
+    /// `response`.
+    AgentResponse,
+}
+
+impl SiteContext {
+    /// The names visible here, for the expression compiler.
+    pub fn names(&self, kind: SiteKind) -> Names {
+        if kind == SiteKind::Transform {
+            let mut names = Names::default().with("input", Root::Named("input".into()));
+            names.unknown_hint = Some("a transform reads what it depends on through `input`: list the path in `from`".into());
+            return names;
+        }
+        let mut names = workflow_names(&self.loop_names);
+        for name in &self.task_names {
+            names = names.with(name, Root::Named(name.clone()));
+        }
+        let result: &[&str] = match self.result {
+            Some(ResultKind::Shell) => &["stdout", "stderr", "exit_code", "returncode", "full_output"],
+            Some(ResultKind::McpCall) => &["result"],
+            Some(ResultKind::UserInput) => &["input"],
+            Some(ResultKind::AgentResponse) => &["response"],
+            None => &[],
+        };
+        for name in result {
+            names = names.with(name, Root::Named((*name).to_owned()));
+        }
+        names.open = self.result == Some(ResultKind::McpCall);
+        names
+    }
+}
+
+/// Every expression site of a workflow, its tasks and its computed fields.
 pub fn expression_sites(workflow: &Workflow) -> Vec<ExpressionSite<'_>> {
     let mut sites = Vec::new();
-    scope_sites(&workflow.scope, &mut sites);
-    step_sites(&workflow.steps, 0, &mut sites);
+    scope_sites(&workflow.scope, &SiteContext::default(), &mut sites);
+    step_sites(&workflow.steps, &SiteContext::default(), &mut sites);
     for task in &workflow.tasks {
-        scope_sites(&task.scope, &mut sites);
+        let mut task_names: Vec<String> = ["item", "index", "total", "task_id"].map(str::to_owned).to_vec();
+        task_names.extend(task.scope.inputs.iter().map(|i| i.name.value.clone()));
+        let context = SiteContext { task_names, ..SiteContext::default() };
+        scope_sites(&task.scope, &context, &mut sites);
         match &task.body {
-            TaskBody::Steps(steps) => step_sites(steps, 0, &mut sites),
-            TaskBody::Prompt { template, context } => {
-                push(&mut sites, SiteKind::Template, template, 0);
-                node_sites(context.as_ref(), SiteKind::Template, 0, &mut sites);
+            TaskBody::Steps(steps) => step_sites(steps, &context, &mut sites),
+            TaskBody::Prompt { template, context: extra } => {
+                push(&mut sites, SiteKind::Template, template, &context);
+                node_sites(extra.as_ref(), SiteKind::Template, &context, &mut sites);
             }
         }
     }
     sites
 }
 
-fn push<'a>(sites: &mut Vec<ExpressionSite<'a>>, kind: SiteKind, text: &'a Spanned<String>, loop_depth: usize) {
-    sites.push(ExpressionSite { kind, text: Spanned::new(text.value.as_str(), text.span), loop_depth });
+fn push<'a>(sites: &mut Vec<ExpressionSite<'a>>, kind: SiteKind, text: &'a Spanned<String>, context: &SiteContext) {
+    sites.push(ExpressionSite { kind, text: Spanned::new(text.value.as_str(), text.span), context: context.clone() });
 }
 
-fn node_sites<'a>(node: Option<&'a Node>, kind: SiteKind, loop_depth: usize, sites: &mut Vec<ExpressionSite<'a>>) {
+fn node_sites<'a>(node: Option<&'a Node>, kind: SiteKind, context: &SiteContext, sites: &mut Vec<ExpressionSite<'a>>) {
     for text in node.into_iter().flat_map(Node::strings) {
-        sites.push(ExpressionSite { kind, text, loop_depth });
+        // A value without `{{` is a literal (or a bare result keyword such as `stdout`).
+        if kind == SiteKind::UpdateValue && !text.value.contains("{{") {
+            continue;
+        }
+        sites.push(ExpressionSite { kind, text, context: context.clone() });
     }
 }
 
-fn scope_sites<'a>(scope: &'a Scope, sites: &mut Vec<ExpressionSite<'a>>) {
+fn scope_sites<'a>(scope: &'a Scope, context: &SiteContext, sites: &mut Vec<ExpressionSite<'a>>) {
     for computed in &scope.computed {
-        push(sites, SiteKind::Transform, &computed.transform, 0);
+        push(sites, SiteKind::Transform, &computed.transform, context);
         for dependency in &computed.from {
             if let DependencySource::Template(_) = dependency.source {
-                push(sites, SiteKind::FromTemplate, &dependency.path, 0);
+                push(sites, SiteKind::FromTemplate, &dependency.path, context);
             }
         }
     }
 }
 
-fn step_sites<'a>(steps: &'a [Step], depth: usize, sites: &mut Vec<ExpressionSite<'a>>) {
+fn step_sites<'a>(steps: &'a [Step], context: &SiteContext, sites: &mut Vec<ExpressionSite<'a>>) {
     for step in steps {
-        let updates = |sites: &mut Vec<ExpressionSite<'a>>, updates: &'a [super::model::StateUpdate]| {
+        let updates = |sites: &mut Vec<ExpressionSite<'a>>, updates: &'a [super::model::StateUpdate], result: ResultKind| {
+            let context = SiteContext { result: Some(result), ..context.clone() };
             for update in updates {
-                node_sites(update.value.as_ref(), SiteKind::UpdateValue, depth, sites);
+                node_sites(update.value.as_ref(), SiteKind::UpdateValue, &context, sites);
             }
+        };
+        let inside_loop = |names: &[&str]| {
+            let mut inner = context.clone();
+            let mut loop_names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+            loop_names.extend(context.loop_names.iter().cloned());
+            inner.loop_names = loop_names;
+            inner
         };
         match &step.body {
             StepBody::UserMessage { message, title, .. } => {
-                push(sites, SiteKind::Template, message, depth);
-                title.iter().for_each(|t| push(sites, SiteKind::Template, t, depth));
+                push(sites, SiteKind::Template, message, context);
+                title.iter().for_each(|t| push(sites, SiteKind::Template, t, context));
             }
             StepBody::McpCall { tool, parameters, updates: u, .. } => {
-                push(sites, SiteKind::Template, tool, depth);
-                node_sites(parameters.as_ref(), SiteKind::Template, depth, sites);
-                updates(sites, u);
+                push(sites, SiteKind::Template, tool, context);
+                node_sites(parameters.as_ref(), SiteKind::Template, context, sites);
+                updates(sites, u, ResultKind::McpCall);
             }
             StepBody::UserInput { prompt, instructions, updates: u, .. } => {
-                push(sites, SiteKind::Template, prompt, depth);
-                instructions.iter().for_each(|t| push(sites, SiteKind::Template, t, depth));
-                updates(sites, u);
+                push(sites, SiteKind::Template, prompt, context);
+                instructions.iter().for_each(|t| push(sites, SiteKind::Template, t, context));
+                updates(sites, u, ResultKind::UserInput);
             }
-            StepBody::AgentPrompt { prompt, context, .. } => {
-                push(sites, SiteKind::Template, prompt, depth);
-                node_sites(context.as_ref(), SiteKind::Template, depth, sites);
+            StepBody::AgentPrompt { prompt, context: extra, .. } => {
+                push(sites, SiteKind::Template, prompt, context);
+                node_sites(extra.as_ref(), SiteKind::Template, context, sites);
             }
-            StepBody::AgentResponse { updates: u, .. } => updates(sites, u),
-            StepBody::ParallelForeach { items, .. } => push(sites, SiteKind::Items, items, depth),
+            StepBody::AgentResponse { updates: u, .. } => updates(sites, u, ResultKind::AgentResponse),
+            StepBody::ParallelForeach { items, .. } => push(sites, SiteKind::Items, items, context),
             StepBody::ShellCommand { command, working_directory, updates: u, .. } => {
-                push(sites, SiteKind::Template, command, depth);
-                working_directory.iter().for_each(|t| push(sites, SiteKind::Template, t, depth));
-                updates(sites, u);
+                push(sites, SiteKind::Template, command, context);
+                working_directory.iter().for_each(|t| push(sites, SiteKind::Template, t, context));
+                updates(sites, u, ResultKind::Shell);
             }
             StepBody::Conditional { condition, then_steps, else_steps } => {
-                push(sites, SiteKind::Condition, condition, depth);
-                step_sites(then_steps, depth, sites);
-                step_sites(else_steps, depth, sites);
+                push(sites, SiteKind::Condition, condition, context);
+                step_sites(then_steps, context, sites);
+                step_sites(else_steps, context, sites);
             }
             StepBody::WhileLoop { condition, body, .. } => {
-                push(sites, SiteKind::Condition, condition, depth + 1);
-                step_sites(body, depth + 1, sites);
+                let inner = inside_loop(&["iteration"]);
+                push(sites, SiteKind::Condition, condition, &inner);
+                step_sites(body, &inner, sites);
             }
-            StepBody::Foreach { items, body, .. } => {
-                push(sites, SiteKind::Items, items, depth);
-                step_sites(body, depth + 1, sites);
+            StepBody::Foreach { items, body, variable_name, index_name } => {
+                push(sites, SiteKind::Items, items, context);
+                step_sites(body, &inside_loop(&[variable_name.as_str(), index_name.as_str(), "iteration"]), sites);
             }
-            StepBody::WaitStep { message, .. } => message.iter().for_each(|t| push(sites, SiteKind::Template, t, depth)),
+            StepBody::WaitStep { message, .. } => message.iter().for_each(|t| push(sites, SiteKind::Template, t, context)),
             StepBody::Break | StepBody::Continue => {}
         }
     }
 }
 
-/// Substrings that suggest a transform is trying to load or evaluate code.
-const DANGEROUS: [&str; 7] = ["eval(", "Function(", "require(", "import ", "import(", "setTimeout", "setInterval"];
-
-/// The lexical checks that run over every site until the expression compiler replaces them.
+/// Compiles every site, reporting each problem at its place in the YAML source.
 pub(crate) fn check_expression_sites(cx: &mut Checker, sites: &[ExpressionSite]) {
     for site in sites {
-        let code_ranges = match site.kind {
-            SiteKind::Template | SiteKind::UpdateValue | SiteKind::FromTemplate => template_bodies(site.text.value),
-            SiteKind::Condition | SiteKind::Items | SiteKind::Transform => vec![0..site.text.value.len()],
-        };
-        let mut warned = Vec::new();
-        for range in code_ranges {
-            for (offset, prefix) in legacy_prefixes(&site.text.value[range.clone()]) {
-                if !warned.contains(&prefix) {
-                    warned.push(prefix);
-                    let start = range.start + offset;
-                    let span = cx.locate(site.text, start..start + prefix.len());
-                    cx.report(diag::legacy_prefix(span, prefix, if prefix == "raw" { "inputs" } else { "this" }));
-                }
+        let names = site.context.names(site.kind);
+        let mut issues = Vec::new();
+        match site.kind {
+            SiteKind::Template | SiteKind::UpdateValue => {
+                compile_template(site.text.value, &names, &mut issues);
+            }
+            SiteKind::Condition | SiteKind::Items | SiteKind::FromTemplate => {
+                compile_wrapped(site.text.value, &names, &mut issues);
+            }
+            SiteKind::Transform => {
+                compile(site.text.value, &names, &mut issues);
             }
         }
-        if site.kind == SiteKind::Transform {
-            if let Some((offset, what)) = DANGEROUS.iter().find_map(|d| site.text.value.find(d).map(|o| (o, *d))) {
-                let span = cx.locate(site.text, offset..offset + what.len());
-                cx.report(diag::dangerous_transform(span, what.trim_end_matches(['(', ' '])));
-            }
+        for issue in issues {
+            let span = cx.locate(site.text, issue.range.clone());
+            cx.report(diag::expression_issue(span, issue));
         }
     }
-}
-
-/// Byte ranges of the bodies of the `{{ … }}` templates in `text`.
-fn template_bodies(text: &str) -> Vec<std::ops::Range<usize>> {
-    let mut ranges = Vec::new();
-    let mut from = 0;
-    while let Some(open) = text[from..].find("{{") {
-        let start = from + open + 2;
-        let end = text[start..].find("}}").map_or(text.len(), |close| start + close);
-        ranges.push(start..end);
-        from = (end + 2).min(text.len());
-    }
-    ranges
-}
-
-/// Offsets of `state.`, `computed.` and `raw.` used as roots (not inside string literals, not
-/// after `.` or an identifier character).
-fn legacy_prefixes(code: &str) -> Vec<(usize, &'static str)> {
-    let bytes = code.as_bytes();
-    let mut found = Vec::new();
-    let mut quote: Option<u8> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match quote {
-            Some(_) if b == b'\\' => i += 1,
-            Some(q) if b == q => quote = None,
-            Some(_) => {}
-            None if matches!(b, b'\'' | b'"' | b'`') => quote = Some(b),
-            None => {
-                let boundary = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || matches!(bytes[i - 1], b'_' | b'.' | b'$'));
-                if boundary {
-                    for prefix in ["state", "computed", "raw"] {
-                        if bytes[i..].starts_with(prefix.as_bytes()) && bytes.get(i + prefix.len()) == Some(&b'.') {
-                            found.push((i, prefix));
-                        }
-                    }
-                }
-            }
-        }
-        i += 1;
-    }
-    found
 }
 
 #[cfg(test)]
@@ -210,17 +227,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_legacy_roots_outside_strings_only() {
-        assert_eq!(legacy_prefixes("state.a + this.state.b"), vec![(0, "state")]);
-        assert_eq!(legacy_prefixes("'state.x' + computed.y"), vec![(12, "computed")]);
-        assert_eq!(legacy_prefixes("mystate.x || raw.y"), vec![(13, "raw")]);
-        assert_eq!(legacy_prefixes("/✗/.test(state.x)"), vec![(11, "state")]);
-    }
-
-    #[test]
-    fn finds_template_bodies() {
-        let text = "a {{ x }} b {{ y }}";
-        let bodies: Vec<&str> = template_bodies(text).into_iter().map(|r| &text[r]).collect();
-        assert_eq!(bodies, [" x ", " y "]);
+    fn transforms_see_only_input_and_update_values_see_their_results() {
+        let transform = SiteContext::default().names(SiteKind::Transform);
+        assert_eq!(transform.roots.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["input"]);
+        let shell = SiteContext { result: Some(ResultKind::Shell), ..SiteContext::default() }.names(SiteKind::UpdateValue);
+        assert!(shell.roots.iter().any(|r| r.name == "stdout") && !shell.open);
+        let mcp = SiteContext { result: Some(ResultKind::McpCall), ..SiteContext::default() }.names(SiteKind::UpdateValue);
+        assert!(mcp.open);
     }
 }

@@ -7,6 +7,7 @@ mod diagnostics;
 pub mod expressions;
 pub mod model;
 mod paths;
+mod position;
 mod scope;
 mod steps;
 
@@ -52,18 +53,17 @@ impl Checker<'_> {
         self.diagnostics.push(diagnostic);
     }
 
-    /// The span of bytes `range` of a scalar's value. Exact when the value stands verbatim in
-    /// the source (plain scalars, and quoted ones without escapes); otherwise the whole scalar.
+    /// The span of bytes `range` of a scalar's value in the source, through quotes, escapes and
+    /// block-scalar indentation; the whole scalar if the two cannot be aligned.
     pub(crate) fn locate(&self, text: Spanned<&str>, range: std::ops::Range<usize>) -> Span {
         let written = self.source.slice(text.span);
-        if written == text.value {
-            return text.span.subspan(range);
+        match position::value_offsets(written, text.value) {
+            Some(offsets) => {
+                let at = |i: usize| text.span.start + offsets[i.min(offsets.len() - 1)] as u32;
+                Span::new(at(range.start), at(range.end))
+            }
+            None => text.span,
         }
-        let quoted = written.len() >= 2 && (written.starts_with('"') || written.starts_with('\''));
-        if quoted && written[1..].starts_with(text.value) {
-            return Span::new(text.span.start + 1, text.span.end).subspan(range);
-        }
-        text.span
     }
 }
 

@@ -114,7 +114,9 @@ impl Lowerer<'_, '_> {
             ),
             E::ObjectExpression(object) => self.object(object),
             E::ParenthesizedExpression(p) => self.expr(&p.expression),
-            E::StaticMemberExpression(m) => self.member(&m.object, Expr::String(m.property.name.to_string()), m.optional, Some(&m.property.name)),
+            E::StaticMemberExpression(m) => {
+                self.member(&m.object, Expr::String(m.property.name.to_string()), m.optional, Some((&m.property.name, m.property.span)))
+            }
             E::ComputedMemberExpression(m) => {
                 let property = self.expr(&m.expression);
                 self.member(&m.object, property, m.optional, None)
@@ -122,7 +124,7 @@ impl Lowerer<'_, '_> {
             E::ChainExpression(chain) => match &chain.expression {
                 ast::ChainElement::CallExpression(call) => self.call(call),
                 ast::ChainElement::StaticMemberExpression(m) => {
-                    self.member(&m.object, Expr::String(m.property.name.to_string()), m.optional, Some(&m.property.name))
+                    self.member(&m.object, Expr::String(m.property.name.to_string()), m.optional, Some((&m.property.name, m.property.span)))
                 }
                 ast::ChainElement::ComputedMemberExpression(m) => {
                     let property = self.expr(&m.expression);
@@ -260,7 +262,7 @@ impl Lowerer<'_, '_> {
                     IssueKind::LegacyName { replacement: replacement.clone() },
                     format!("`{name}.` is a legacy prefix"),
                     range(span),
-                ));
+                ).with_subject(name));
             }
             return Expr::Name(Name::Root(entry.root.clone()));
         }
@@ -270,7 +272,9 @@ impl Lowerer<'_, '_> {
         let mut candidates: Vec<String> = self.scopes.iter().flatten().map(|(n, _)| n.clone()).collect();
         candidates.extend(self.names.roots.iter().map(|r| r.name.clone()));
         candidates.extend(["undefined", "NaN", "Infinity", "Math", "JSON", "Object", "Array"].map(str::to_owned));
-        let why = if ["Math", "JSON", "Object", "Array", "Number", "String", "Boolean", "parseInt", "parseFloat", "isNaN", "Set"].contains(&name) {
+        let why = if name == "loop" {
+            "`loop` is only defined inside a `while_loop` or `foreach`".to_owned()
+        } else if ["Math", "JSON", "Object", "Array", "Number", "String", "Boolean", "parseInt", "parseFloat", "isNaN", "Set"].contains(&name) {
             format!("`{name}` can only be called (e.g. `{name}.…(…)` or `{name}(…)`)")
         } else {
             match &self.names.unknown_hint {
@@ -282,14 +286,14 @@ impl Lowerer<'_, '_> {
         Expr::Undefined
     }
 
-    fn member(&mut self, object: &ast::Expression, property: Expr, optional: bool, static_name: Option<&str>) -> Expr {
+    fn member(&mut self, object: &ast::Expression, property: Expr, optional: bool, static_name: Option<(&str, oxc_span::Span)>) -> Expr {
         // `loop.x` is checked against the loops around the expression.
-        if let (ast::Expression::Identifier(id), Some(field)) = (object, static_name) {
+        if let (ast::Expression::Identifier(id), Some((field, field_span))) = (object, static_name) {
             if id.name == "loop" && self.local("loop").is_none() && self.names.roots.iter().any(|r| r.root == Root::Loop) {
                 if !self.names.loop_names.iter().any(|n| n == field) {
                     let candidates = self.names.loop_names.clone();
                     self.issues.push(
-                        ExprIssue::new(IssueKind::UnknownName { candidates }, format!("no enclosing loop defines `loop.{field}`"), range(object.span()))
+                        ExprIssue::new(IssueKind::UnknownName { candidates }, format!("no enclosing loop defines `loop.{field}`"), range(field_span))
                             .with_subject(field),
                     );
                 }

@@ -241,9 +241,9 @@ mod tests {
 
     #[test]
     fn loop_variables_are_checked_against_enclosing_loops() {
-        assert_eq!(errors("loop.item", &workflow_names(&[])), ["`loop` is not defined here@0..4"]);
+        assert_eq!(errors("loop.item", &workflow_names(&[])), ["`loop` is only defined inside a `while_loop` or `foreach`@0..4"]);
         assert!(errors("loop.item", &workflow_names(&["item".into(), "index".into()])).is_empty());
-        assert_eq!(errors("loop.iteration", &workflow_names(&["item".into()])), ["no enclosing loop defines `loop.iteration`@0..4"]);
+        assert_eq!(errors("loop.iteration", &workflow_names(&["item".into()])), ["no enclosing loop defines `loop.iteration`@5..14"]);
     }
 
     #[test]
