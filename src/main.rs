@@ -33,6 +33,17 @@ enum Command {
     },
     /// Print the workflow format's JSON Schema.
     Schema,
+    /// Evaluate one expression, e.g. `wfc eval 'input.length' --input '[1,2]'`.
+    Eval {
+        /// The expression (bare, or wrapped in `{{ }}`).
+        expression: String,
+        /// JSON bound to `input` (as in a computed field's transform).
+        #[arg(long, default_value = "null")]
+        input: String,
+        /// A JSON object of roots: `this`, `inputs`, `global`, `loop`, or any name (`stdout`).
+        #[arg(long, default_value = "{}")]
+        scope: String,
+    },
 }
 
 /// How `wfc check` prints diagnostics.
@@ -60,5 +71,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { paths, format, color } => commands::check::run(&paths, format, color),
         Command::Schema => commands::schema::run(),
+        Command::Eval { expression, input, scope } => commands::eval::run(&expression, &input, &scope),
     }
 }

@@ -18,6 +18,7 @@
 
 pub mod check;
 mod config;
+pub mod playground;
 pub mod diagnostic;
 pub mod expr;
 pub mod interp;

@@ -6,7 +6,6 @@
 //! and reports each problem at its line and column in the YAML source.
 
 use super::Checker;
-use super::diagnostics as diag;
 use super::model::{DependencySource, Scope, Step, StepBody, TaskBody, Workflow};
 use crate::expr::{Names, Root, compile, compile_template, compile_wrapped, workflow_names};
 use crate::span::Spanned;
@@ -217,7 +216,7 @@ pub(crate) fn check_expression_sites(cx: &mut Checker, sites: &[ExpressionSite])
         }
         for issue in issues {
             let span = cx.locate(site.text, issue.range.clone());
-            cx.report(diag::expression_issue(span, issue));
+            cx.report(crate::expr::diagnostics::issue(span, issue));
         }
     }
 }

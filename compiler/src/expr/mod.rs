@@ -4,6 +4,7 @@
 //! [`ExprIssue`]s with byte ranges in the expression text; the check stage maps them to YAML
 //! lines and columns.
 
+pub(crate) mod diagnostics;
 pub mod ir;
 mod lower;
 pub mod template;

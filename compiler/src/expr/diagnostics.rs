@@ -1,0 +1,35 @@
+//! Every diagnostic the expression compiler's problems become, one place for their wording.
+
+use super::{ExprIssue, IssueKind};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::span::Span;
+use crate::suggest::did_you_mean;
+
+/// A problem the expression compiler found, at its place in the YAML source.
+pub(crate) fn issue(span: Span, issue: ExprIssue) -> Diagnostic {
+    let suggestion = |candidates: &[String]| {
+        issue.subject.as_deref().and_then(|subject| did_you_mean(subject, candidates.iter().map(String::as_str)))
+    };
+    match &issue.kind {
+        IssueKind::Syntax => Diagnostic::new(Code::ExpressionSyntax, format!("invalid expression: {}", issue.message), span)
+            .with_label("here")
+            .with_note("expressions are JavaScript; strings inside YAML strings need their own quotes"),
+        IssueKind::Unsupported => Diagnostic::new(Code::UnsupportedSyntax, issue.message.clone(), span)
+            .with_label("not in the expression language")
+            .with_note("workflow expressions are a side-effect-free subset of JavaScript (docs/expressions.md)"),
+        IssueKind::UnknownName { candidates } => Diagnostic::new(Code::UnknownName, issue.message.clone(), span)
+            .with_label("unknown name")
+            .with_help_opt(suggestion(candidates)),
+        IssueKind::UnknownFunction { candidates } => Diagnostic::new(Code::UnknownFunction, issue.message.clone(), span)
+            .with_label("not a supported function")
+            .with_help_opt(suggestion(candidates)),
+        IssueKind::InvalidRegex => Diagnostic::new(Code::InvalidRegex, issue.message.clone(), span).with_label("invalid regular expression"),
+        IssueKind::UnterminatedTemplate => Diagnostic::new(Code::UnterminatedTemplate, issue.message.clone(), span)
+            .with_label("opened here")
+            .with_help("close it with `}}`, or write `\\{{` for literal braces"),
+        IssueKind::LegacyName { replacement } => Diagnostic::new(Code::LegacyPrefix, issue.message.clone(), span)
+            .with_label(format!("uses `{}`", issue.subject.as_deref().unwrap_or("a legacy name")))
+            .with_help(format!("write `{replacement}.` instead")),
+    }
+}
+

@@ -1,0 +1,95 @@
+//! Evaluating one expression against data given by hand: `wfc eval` in the terminal, and the
+//! MCP tool `workflow_test_transformation` (the same function), so an author can try a
+//! transform or a condition without running a workflow.
+
+use std::collections::HashMap;
+
+use wfc_runtime::value::{EvalError, Value};
+
+use crate::diagnostic::Diagnostics;
+use crate::expr::{Names, Root, compile_wrapped, workflow_names};
+use crate::interp::{MapEnv, eval};
+use crate::source::Source;
+
+/// Why an evaluation produced no value.
+#[derive(Debug)]
+pub enum EvalFailure {
+    /// The expression does not compile.
+    Compile(Diagnostics),
+    /// It compiled, and threw.
+    Runtime(EvalError),
+}
+
+/// Evaluates `text` (bare, or wrapped in one `{{ }}`) with `input` bound to `input` and each
+/// key of `scope` bound as a root: `this`, `global`, `inputs`, `loop` (whose keys become the
+/// loop variables), the legacy `state`/`computed`/`raw`, or any other name (`stdout`, `item`).
+pub fn evaluate(text: &str, input: Value, scope: &serde_json::Map<String, serde_json::Value>) -> Result<Value, EvalFailure> {
+    let loop_names: Vec<String> = scope.get("loop").and_then(|l| l.as_object()).map(|l| l.keys().cloned().collect()).unwrap_or_default();
+    let mut names: Names = workflow_names(if scope.contains_key("loop") { &loop_names } else { &[] });
+    if scope.contains_key("loop") && loop_names.is_empty() {
+        names = names.with("loop", Root::Loop);
+    }
+    let mut env = HashMap::from([(Root::Named("input".to_owned()), input)]);
+    names = names.with("input", Root::Named("input".to_owned()));
+    for (key, value) in scope {
+        let root = match key.as_str() {
+            "this" => Root::This,
+            "global" => Root::Global,
+            "inputs" | "raw" => Root::Inputs,
+            "loop" => Root::Loop,
+            "state" => Root::State,
+            "computed" => Root::Computed,
+            other => {
+                names = names.with(other, Root::Named(other.to_owned()));
+                Root::Named(other.to_owned())
+            }
+        };
+        env.insert(root, Value::from(value));
+    }
+    let source = Source::new("<expression>", text);
+    let mut issues = Vec::new();
+    let compiled = compile_wrapped(text, &names, &mut issues);
+    let mut diagnostics = Diagnostics::new(&source);
+    for issue in issues.into_iter().filter(|i| i.kind.is_error()) {
+        let span = crate::span::Span::new(issue.range.start as u32, issue.range.end as u32);
+        diagnostics.push(crate::expr::diagnostics::issue(span, issue));
+    }
+    match compiled {
+        Some(compiled) if !diagnostics.has_errors() => eval(&compiled, &MapEnv(env)).map_err(EvalFailure::Runtime),
+        _ => Err(EvalFailure::Compile(diagnostics)),
+    }
+}
+
+/// A value as `wfc eval` prints it: JSON (two-space indent), except `undefined`, `NaN` and
+/// `±Infinity`, which JSON cannot show, printed as JavaScript names them.
+pub fn display(value: &Value) -> String {
+    match value {
+        Value::Undefined => "undefined".to_owned(),
+        Value::Number(n) if !n.is_finite() => value.to_js_string(),
+        other => wfc_runtime::value::json::stringify(other, "  ").unwrap_or_else(|| "undefined".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str, input: &str, scope: &str) -> String {
+        let scope: serde_json::Map<String, serde_json::Value> = serde_json::from_str(scope).expect("scope");
+        match evaluate(text, wfc_runtime::value::json::parse(input).expect("input"), &scope) {
+            Ok(value) => display(&value),
+            Err(EvalFailure::Runtime(e)) => e.to_string(),
+            Err(EvalFailure::Compile(d)) => d.iter().map(|d| d.code.id()).collect::<Vec<_>>().join(","),
+        }
+    }
+
+    #[test]
+    fn evaluates_with_input_and_scope() {
+        assert_eq!(run("input * 2", "21", "{}"), "42");
+        assert_eq!(run("{{ this.n + loop.index }}", "null", r#"{"this": {"n": 1}, "loop": {"index": 2}}"#), "3");
+        assert_eq!(run("stdout.trim()", "null", r#"{"stdout": " hi\n"}"#), "\"hi\"");
+        assert_eq!(run("input.x", "null", "{}"), "TypeError: Cannot read properties of null (reading 'x')");
+        assert_eq!(run("thsi.n", "null", "{}"), "E0303");
+        assert_eq!(run("input.missing", "{}", "{}"), "undefined");
+    }
+}
