@@ -7,7 +7,7 @@ const readline = require('readline');
 
 // wfc strings are UTF-8, so a lone UTF-16 surrogate (half of an emoji, from slicing) becomes
 // U+FFFD; compare against node's string made well-formed the same way.
-const wellFormed = s => (typeof s.toWellFormed === 'function' ? s.toWellFormed() : s);
+const wellFormed = s => s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 
 function encode(v) {
   if (v === undefined) return { $undefined: true };
