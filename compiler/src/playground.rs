@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
-use wfc_runtime::value::{EvalError, Value};
+use wfc_runtime::value::{EvalError, MapScope, Value};
 
 use crate::diagnostic::Diagnostics;
 use crate::expr::{Names, Root, compile_wrapped, workflow_names};
-use crate::interp::{MapEnv, eval};
+use crate::interp::eval;
 use crate::source::Source;
 
 /// Why an evaluation produced no value.
@@ -29,7 +29,7 @@ pub fn evaluate(text: &str, input: Value, scope: &serde_json::Map<String, serde_
     if scope.contains_key("loop") && loop_names.is_empty() {
         names = names.with("loop", Root::Loop);
     }
-    let mut env = HashMap::from([(Root::Named("input".to_owned()), input)]);
+    let mut env = HashMap::from([("input".to_owned(), input)]);
     names = names.with("input", Root::Named("input".to_owned()));
     for (key, value) in scope {
         let root = match key.as_str() {
@@ -44,7 +44,7 @@ pub fn evaluate(text: &str, input: Value, scope: &serde_json::Map<String, serde_
                 Root::Named(other.to_owned())
             }
         };
-        env.insert(root, Value::from(value));
+        env.insert(root.name().to_owned(), Value::from(value));
     }
     let source = Source::new("<expression>", text);
     let mut issues = Vec::new();
@@ -55,7 +55,7 @@ pub fn evaluate(text: &str, input: Value, scope: &serde_json::Map<String, serde_
         diagnostics.push(crate::expr::diagnostics::issue(span, issue));
     }
     match compiled {
-        Some(compiled) if !diagnostics.has_errors() => eval(&compiled, &MapEnv(env)).map_err(EvalFailure::Runtime),
+        Some(compiled) if !diagnostics.has_errors() => eval(&compiled, &MapScope(env)).map_err(EvalFailure::Runtime),
         _ => Err(EvalFailure::Compile(diagnostics)),
     }
 }

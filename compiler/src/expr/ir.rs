@@ -197,3 +197,18 @@ pub enum Root {
     /// in a state-update value, `item`/`task_id` and task inputs in a sub-agent, and so on.
     Named(String),
 }
+
+impl Root {
+    /// The name a [`wfc_runtime::value::Scope`] is asked for.
+    pub fn name(&self) -> &str {
+        match self {
+            Root::This => "this",
+            Root::Global => "global",
+            Root::Inputs => "inputs",
+            Root::Loop => "loop",
+            Root::State => "state",
+            Root::Computed => "computed",
+            Root::Named(name) => name,
+        }
+    }
+}

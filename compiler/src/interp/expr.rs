@@ -1,39 +1,22 @@
 //! Evaluating the expression IR. Every operator and method is the runtime's
 //! (`wfc_runtime::value`), so interpreted and compiled workflows mean the same thing.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use wfc_runtime::value::{self, EvalError, Object, Value};
+use wfc_runtime::value::{self, EvalError, Object, Scope, Value};
 
-use crate::expr::ir::{Argument, Body, Element, Expr, Function, LogicalOp, Name, Pattern, Property, Root, Statement, TemplatePart};
+use crate::expr::ir::{Argument, Body, Element, Expr, Function, LogicalOp, Name, Pattern, Property, Statement, TemplatePart};
 use crate::expr::{Compiled, CompiledPart, CompiledTemplate};
 
-/// Where an expression's roots (`this`, `inputs`, `input`, `stdout`, …) come from.
-pub trait Env {
-    /// The value of a root; `undefined` for a name the environment does not have.
-    fn root(&self, root: &Root) -> Value;
-}
-
-/// An environment held in a map, for `wfc eval`, tests and the MCP transformation tester.
-#[derive(Clone, Debug, Default)]
-pub struct MapEnv(pub HashMap<Root, Value>);
-
-impl Env for MapEnv {
-    fn root(&self, root: &Root) -> Value {
-        self.0.get(root).cloned().unwrap_or_default()
-    }
-}
-
 /// Evaluates a compiled expression.
-pub fn eval(compiled: &Compiled, env: &dyn Env) -> Result<Value, EvalError> {
+pub fn eval(compiled: &Compiled, env: &dyn Scope) -> Result<Value, EvalError> {
     let mut interpreter = Interpreter { env, slots: vec![Value::Undefined; compiled.slots] };
     interpreter.expr(&compiled.expr)
 }
 
 /// Evaluates a template string: a single `{{ }}` keeps its value's type; otherwise each piece
 /// is turned into text (`undefined`/`null` as nothing, arrays and objects as JSON).
-pub fn render(template: &CompiledTemplate, env: &dyn Env) -> Result<Value, EvalError> {
+pub fn render(template: &CompiledTemplate, env: &dyn Scope) -> Result<Value, EvalError> {
     match template {
         CompiledTemplate::Value(compiled) => eval(compiled, env),
         CompiledTemplate::Parts(parts) => {
@@ -56,7 +39,7 @@ pub fn render(template: &CompiledTemplate, env: &dyn Env) -> Result<Value, EvalE
 }
 
 struct Interpreter<'e> {
-    env: &'e dyn Env,
+    env: &'e dyn Scope,
     slots: Vec<Value>,
 }
 
@@ -110,7 +93,7 @@ impl Interpreter<'_> {
                 Value::Object(Arc::new(object))
             }
             Expr::Name(Name::Local(slot)) => self.slots[*slot].clone(),
-            Expr::Name(Name::Root(root)) => self.env.root(root),
+            Expr::Name(Name::Root(root)) => self.env.root(root.name()),
             Expr::Name(Name::NaN) => Value::Number(f64::NAN),
             Expr::Name(Name::Infinity) => Value::Number(f64::INFINITY),
             Expr::Member { .. } | Expr::MethodCall { .. } => self.chain(e)?.unwrap_or_default(),
@@ -280,13 +263,13 @@ fn spread_into(object: &mut Object, value: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expr::{Names, compile};
+    use crate::expr::{Names, Root, compile};
 
     fn run(text: &str, input: Value) -> Result<String, String> {
         let names = Names::default().with("input", Root::Named("input".into()));
         let mut issues = Vec::new();
         let compiled = compile(text, &names, &mut issues).ok_or_else(|| format!("{issues:?}"))?;
-        let env = MapEnv(HashMap::from([(Root::Named("input".into()), input)]));
+        let env = value::MapScope(std::collections::HashMap::from([("input".to_owned(), input)]));
         eval(&compiled, &env).map(|v| value::json::stringify(&v, "").unwrap_or_else(|| "undefined".into())).map_err(|e| e.to_string())
     }
 

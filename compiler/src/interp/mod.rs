@@ -4,4 +4,4 @@
 
 mod expr;
 
-pub use expr::{Env, MapEnv, eval, render};
+pub use expr::{eval, render};

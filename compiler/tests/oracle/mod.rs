@@ -9,8 +9,8 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use serde_json::{Value as Json, json};
 use wfc_compiler::expr::{Names, Root, compile, compile_wrapped};
-use wfc_compiler::interp::{MapEnv, eval};
-use wfc_runtime::value::Value;
+use wfc_compiler::interp::eval;
+use wfc_runtime::value::{MapScope, Value};
 
 /// One expression to evaluate, with its data written as JavaScript literals.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,7 +72,7 @@ impl Drop for NodeOracle {
 fn literal(text: &str) -> Value {
     let mut issues = Vec::new();
     let compiled = compile(text, &Names::default(), &mut issues).unwrap_or_else(|| panic!("literal {text:?}: {issues:?}"));
-    eval(&compiled, &MapEnv::default()).unwrap_or_else(|e| panic!("literal {text:?}: {e}"))
+    eval(&compiled, &MapScope::default()).unwrap_or_else(|e| panic!("literal {text:?}: {e}"))
 }
 
 fn root_of(name: &str) -> Root {
@@ -91,8 +91,8 @@ fn root_of(name: &str) -> Root {
 /// compile is `{"$compile_error": …}`.
 pub fn ours(case: &Case) -> Json {
     let mut names = Names::default().with("input", Root::Named("input".into()));
-    let mut env = MapEnv::default();
-    env.0.insert(Root::Named("input".into()), literal(&case.input));
+    let mut env = MapScope::default();
+    env.0.insert("input".to_owned(), literal(&case.input));
     for (name, text) in &case.scope {
         let value = literal(text);
         if name == "loop" {
@@ -101,7 +101,7 @@ pub fn ours(case: &Case) -> Json {
             }
         }
         names = names.with(name, root_of(name));
-        env.0.insert(root_of(name), value);
+        env.0.insert(root_of(name).name().to_owned(), value);
     }
     let mut issues = Vec::new();
     let Some(compiled) = compile_wrapped(&case.expr, &names, &mut issues) else {

@@ -23,6 +23,24 @@ pub use object::Object;
 pub use ops::{BinaryOp, binary, loose_equals, same_value_zero, strict_equals, unary, UnaryOp};
 pub use regexp::RegExp;
 
+/// Where an expression's roots come from: `this`, `inputs`, `global`, `loop`, the legacy
+/// `state`/`computed`, and the names a site adds (`input`, `stdout`, `item`, …). Both the
+/// interpreter and generated code read roots only through this.
+pub trait Scope {
+    /// The value of root `name`; `undefined` if there is none.
+    fn root(&self, name: &str) -> Value;
+}
+
+/// A scope held in a map, for `wfc eval`, tests and the MCP transformation tester.
+#[derive(Clone, Debug, Default)]
+pub struct MapScope(pub std::collections::HashMap<String, Value>);
+
+impl Scope for MapScope {
+    fn root(&self, name: &str) -> Value {
+        self.0.get(name).cloned().unwrap_or_default()
+    }
+}
+
 /// A JavaScript value.
 #[derive(Clone, Debug, Default)]
 pub enum Value {
