@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod codegen;
 mod config;
 pub mod playground;
 pub mod diagnostic;

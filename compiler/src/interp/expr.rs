@@ -87,7 +87,7 @@ impl Interpreter<'_> {
                             let key = self.expr(key)?.to_js_string();
                             object.insert(key, self.expr(e)?);
                         }
-                        Property::Spread(e) => spread_into(&mut object, &self.expr(e)?),
+                        Property::Spread(e) => value::spread_into(&mut object, &self.expr(e)?),
                     }
                 }
                 Value::Object(Arc::new(object))
@@ -225,38 +225,13 @@ impl Interpreter<'_> {
                 }
             }
             Pattern::Object(fields) => {
-                if matches!(value, Value::Undefined | Value::Null) {
-                    return Err(EvalError::type_error(format!("Cannot destructure '{}' as it is {}.", value.to_js_string(), value.to_js_string())));
-                }
                 for (key, field) in fields {
-                    let item = value.get_named(key)?;
+                    let item = value::destructure_field(&value, key)?;
                     self.bind(field, item)?;
                 }
             }
         }
         Ok(())
-    }
-}
-
-/// `{...value}`: own enumerable properties of objects, indices of arrays and strings.
-fn spread_into(object: &mut Object, value: &Value) {
-    match value {
-        Value::Object(source) => {
-            for (k, v) in source.entries() {
-                object.insert(k.clone(), v.clone());
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                object.insert(i.to_string(), v.clone());
-            }
-        }
-        Value::String(s) => {
-            for (i, c) in s.chars().enumerate() {
-                object.insert(i.to_string(), Value::string(c.to_string()));
-            }
-        }
-        _ => {}
     }
 }
 

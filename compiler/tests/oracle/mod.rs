@@ -7,27 +7,15 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
+pub mod cases;
+
 use serde_json::{Value as Json, json};
-use wfc_compiler::expr::{Names, Root, compile, compile_wrapped};
+use wfc_compiler::expr::{Names, compile, compile_wrapped};
 use wfc_compiler::interp::eval;
 use wfc_runtime::value::{MapScope, Value};
 
-/// One expression to evaluate, with its data written as JavaScript literals.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Case {
-    /// The expression.
-    pub expr: String,
-    /// A JavaScript literal bound to `input`.
-    pub input: String,
-    /// Other roots (`this`, `inputs`, `loop`, `stdout`, …) as JavaScript literals.
-    pub scope: Vec<(String, String)>,
-}
-
-impl Case {
-    pub fn new(expr: impl Into<String>, input: impl Into<String>) -> Self {
-        Case { expr: expr.into(), input: input.into(), scope: Vec::new() }
-    }
-}
+pub use cases::Case;
+use cases::{names_for, root_of};
 
 /// A node process that evaluates cases one line at a time, kept alive for a whole test.
 pub struct NodeOracle {
@@ -38,8 +26,10 @@ pub struct NodeOracle {
 
 impl NodeOracle {
     pub fn start() -> NodeOracle {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracle/node_eval.js");
+        // Embedded, so every crate that includes this module finds the script.
+        let script = include_str!("node_eval.js");
         let mut child = Command::new("node")
+            .arg("-e")
             .arg(script)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -75,39 +65,29 @@ fn literal(text: &str) -> Value {
     eval(&compiled, &MapScope::default()).unwrap_or_else(|e| panic!("literal {text:?}: {e}"))
 }
 
-fn root_of(name: &str) -> Root {
-    match name {
-        "this" => Root::This,
-        "inputs" => Root::Inputs,
-        "global" => Root::Global,
-        "loop" => Root::Loop,
-        "state" => Root::State,
-        "computed" => Root::Computed,
-        other => Root::Named(other.to_owned()),
+/// The roots a case's expression reads, evaluated from their literals.
+pub fn scope_for(case: &Case) -> MapScope {
+    let mut scope = MapScope::default();
+    scope.0.insert("input".to_owned(), literal(&case.input));
+    for (name, text) in &case.scope {
+        scope.0.insert(root_of(name).name().to_owned(), literal(text));
     }
+    scope
 }
 
 /// The case evaluated by wfc's interpreter, in the oracle's encoding; a case wfc refuses to
 /// compile is `{"$compile_error": …}`.
 pub fn ours(case: &Case) -> Json {
-    let mut names = Names::default().with("input", Root::Named("input".into()));
-    let mut env = MapScope::default();
-    env.0.insert("input".to_owned(), literal(&case.input));
-    for (name, text) in &case.scope {
-        let value = literal(text);
-        if name == "loop" {
-            if let Value::Object(object) = &value {
-                names.loop_names = object.entries().into_iter().map(|(k, _)| k.to_string()).collect();
-            }
-        }
-        names = names.with(name, root_of(name));
-        env.0.insert(root_of(name).name().to_owned(), value);
-    }
     let mut issues = Vec::new();
-    let Some(compiled) = compile_wrapped(&case.expr, &names, &mut issues) else {
+    let Some(compiled) = compile_wrapped(&case.expr, &names_for(case), &mut issues) else {
         return json!({ "$compile_error": issues.iter().map(|i| i.message.clone()).collect::<Vec<_>>() });
     };
-    match eval(&compiled, &env) {
+    encode_result(eval(&compiled, &scope_for(case)))
+}
+
+/// A result in the oracle's encoding: the value, or the kind of error.
+pub fn encode_result(result: Result<Value, wfc_runtime::value::EvalError>) -> Json {
+    match result {
         Ok(value) => encode(&value),
         Err(error) => json!({ "$error": error.kind.name() }),
     }

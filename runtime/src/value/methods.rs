@@ -669,6 +669,38 @@ pub fn call_global(name: &str, args: &[Value], callback: Option<Callback<'_>>) -
     }
 }
 
+/// `{...value}`: copies own enumerable properties (of objects, and the indices of arrays and
+/// strings) into `object`; other values add nothing.
+pub fn spread_into(object: &mut Object, value: &Value) {
+    match value {
+        Value::Object(source) => {
+            for (k, v) in source.entries() {
+                object.insert(k.clone(), v.clone());
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                object.insert(i.to_string(), v.clone());
+            }
+        }
+        Value::String(s) => {
+            for (i, c) in s.chars().enumerate() {
+                object.insert(i.to_string(), Value::string(c.to_string()));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Reads `key` for an object destructuring pattern (`({a}) => …`): a `TypeError` on
+/// `null`/`undefined`, as in JavaScript.
+pub fn destructure_field(value: &Value, key: &str) -> Result<Value, EvalError> {
+    if matches!(value, Value::Undefined | Value::Null) {
+        return Err(EvalError::type_error(format!("Cannot destructure '{}' as it is {}.", value.to_js_string(), value.to_js_string())));
+    }
+    value.get_named(key)
+}
+
 /// `[...value]`: the items an iterable spreads into.
 pub fn spread_items(value: &Value) -> Result<Vec<Value>, EvalError> {
     match value {

@@ -1,0 +1,301 @@
+//! The conformance corpus: expressions and the data they run on, shared by the interpreter's
+//! conformance test and the compiled fixture crate (`fixtures/expressions`), so the
+//! interpreter, the generated code and node are all judged on the same cases.
+
+use std::path::Path;
+
+use wfc_compiler::Source;
+use wfc_compiler::expr::template::{Piece, scan};
+use wfc_compiler::expr::{Names, Root};
+use wfc_compiler::syntax::{Node, NodeValue, parse_document};
+
+/// One expression to evaluate, with its data written as JavaScript literals.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Case {
+    /// The expression.
+    pub expr: String,
+    /// A JavaScript literal bound to `input`.
+    pub input: String,
+    /// Other roots (`this`, `inputs`, `loop`, `stdout`, …) as JavaScript literals.
+    pub scope: Vec<(String, String)>,
+}
+
+impl Case {
+    pub fn new(expr: impl Into<String>, input: impl Into<String>) -> Self {
+        Case { expr: expr.into(), input: input.into(), scope: Vec::new() }
+    }
+}
+
+/// `../shared/corpus/aromcp` beside the workspace root (the directory holding `Cargo.lock`),
+/// whichever crate of the workspace is asking.
+pub fn corpus_dir() -> std::path::PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest.ancestors().find(|dir| dir.join("Cargo.lock").exists()).expect("the workspace root holds Cargo.lock");
+    root.join("../shared/corpus/aromcp")
+}
+
+/// Every case: the operator matrix, the built-ins, and the AroMCP corpus's expressions.
+pub fn all_cases() -> Vec<Case> {
+    operator_cases().into_iter().chain(method_cases()).chain(corpus_cases()).collect()
+}
+
+/// The root a scope entry binds.
+pub fn root_of(name: &str) -> Root {
+    match name {
+        "this" => Root::This,
+        "inputs" => Root::Inputs,
+        "global" => Root::Global,
+        "loop" => Root::Loop,
+        "state" => Root::State,
+        "computed" => Root::Computed,
+        other => Root::Named(other.to_owned()),
+    }
+}
+
+/// The names a case's expression sees: `input` and its scope (the loop variables are the keys
+/// of the `loop` literal, which is always a plain object literal here).
+pub fn names_for(case: &Case) -> Names {
+    let mut names = Names::default().with("input", Root::Named("input".into()));
+    for (name, text) in &case.scope {
+        if name == "loop" {
+            names.loop_names = object_literal_keys(text);
+        }
+        names = names.with(name, root_of(name));
+    }
+    names
+}
+
+/// The keys of a `({a: 1, b: 'x'})` literal, in order.
+fn object_literal_keys(text: &str) -> Vec<String> {
+    let inner = text.trim().trim_start_matches("({").trim_end_matches("})");
+    inner.split(',').filter_map(|field| field.split(':').next()).map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect()
+}
+
+const VALUES: &[&str] = &[
+    "0", "-0", "1", "1.5", "-7", "NaN", "Infinity", "''", "'0'", "'1'", "'abc'", "'10'", "'9'", " ' 12 '",
+    "true", "false", "null", "undefined", "[]", "[1]", "[1, 2]", "{}", "({a: 1})", "'é😀'",
+];
+
+pub fn operator_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for a in VALUES {
+        for b in VALUES {
+            for op in ["+", "==", "<", "===", "-"] {
+                cases.push(Case::new(format!("input[0] {op} input[1]"), format!("[{a}, {b}]")));
+            }
+        }
+        for op in ["!", "-", "+", "typeof "] {
+            cases.push(Case::new(format!("{op}input"), *a));
+        }
+        for op in ["*", "/", "%", "**", "<=", ">", ">=", "!=", "!==", "&&", "||", "??"] {
+            cases.push(Case::new(format!("input {op} 2"), *a));
+            cases.push(Case::new(format!("3 {op} input"), *a));
+        }
+        cases.push(Case::new("input ? 'yes' : 'no'", *a));
+        cases.push(Case::new("String(input)", *a));
+        cases.push(Case::new("Number(input)", *a));
+        cases.push(Case::new("JSON.stringify(input)", *a));
+        cases.push(Case::new("`<${input}>`", *a));
+        cases.push(Case::new("[input].join('-')", *a));
+        cases.push(Case::new("input?.length", *a));
+        cases.push(Case::new("input.length", *a));
+    }
+    cases
+}
+
+/// Built-ins on edge cases: (expression, inputs it runs against).
+const METHOD_CASES: &[(&str, &[&str])] = &[
+    ("input.filter(x => x > 1)", &["[1, 2, 3]", "[]", "['2', 0, NaN]"]),
+    ("input.map((x, i) => x * i)", &["[1, 2, 3]", "[]"]),
+    ("input.reduce((a, b) => a + b, 0)", &["[1, 2, 3]", "[]", "['a', 'b']"]),
+    ("input.reduce((a, b) => a + b)", &["[1, 2, 3]", "[]"]),
+    ("input.some(x => x === 2)", &["[1, 2]", "[]"]),
+    ("input.every(x => x > 0)", &["[1, 2]", "[]", "[0]"]),
+    ("input.find(x => x.id === 2)", &["[{id: 1}, {id: 2, n: 'b'}]", "[]"]),
+    ("input.findIndex(x => x === 'b')", &["['a', 'b']", "['a']"]),
+    ("input.includes(NaN)", &["[NaN]", "[1]"]),
+    ("input.includes(2)", &["[1, 2]", "'a2'"]),
+    ("input.indexOf(2)", &["[1, 2, 2]", "[NaN]"]),
+    ("input.slice(1)", &["[1, 2, 3]", "'hello'", "'😀ab'"]),
+    ("input.slice(-2, -1)", &["[1, 2, 3]", "'hello'"]),
+    ("input.slice(2, 1)", &["[1, 2, 3]"]),
+    ("input.concat([4], 5, [[6]])", &["[1]"]),
+    ("input.join()", &["[1, null, undefined, [2, 3]]", "[]"]),
+    ("input.join(' | ')", &["['a', 'b']"]),
+    ("input.sort()", &["[10, 9, 1, 100]", "['b', 'a', 'B', undefined, 'é']", "[true, false, null]"]),
+    ("input.sort((a, b) => a - b)", &["[10, 9, 1, 100]", "[3, 1, 2]"]),
+    ("input.sort((a, b) => b.n - a.n).map(x => x.k)", &["[{k: 'a', n: 1}, {k: 'b', n: 3}, {k: 'c', n: 3}]"]),
+    ("input.flatMap(x => [x, x * 10])", &["[1, 2]"]),
+    ("input.flatMap(x => x)", &["[[1], 2, [[3]]]"]),
+    ("input.reduce((out, x) => { const copy = out; copy.push(x + 1); return copy; }, [])", &["[1, 2]"]),
+    ("input.map(x => { const out = []; out.push(x, x); return out; })", &["[1, 2]"]),
+    ("input.length", &["[1, 2]", "'😀'", "'é'", "''"]),
+    ("input.split(',')", &["'a,b,,c'", "''", "'abc'"]),
+    ("input.split('')", &["'abc'", "''"]),
+    ("input.split(/\\s+/)", &["'a  b\\tc'", "' lead'"]),
+    ("input.split(/(,)/)", &["'a,b'"]),
+    ("input.split(',', 2)", &["'a,b,c'"]),
+    ("input.trim()", &["'  x \\n'", "'\\u00a0y\\t'"]),
+    ("input.startsWith('ab')", &["'abc'", "'xab'"]),
+    ("input.endsWith('.ts')", &["'a.ts'", "'a.tsx'"]),
+    ("input.includes('b')", &["'abc'", "'xyz'"]),
+    ("input.toUpperCase()", &["'abc é ß'"]),
+    ("input.toLowerCase()", &["'ABC É'"]),
+    ("input.substring(1, 3)", &["'hello'", "'h'"]),
+    ("input.substring(3, 1)", &["'hello'"]),
+    ("input.substring(-5, 2)", &["'hello'"]),
+    ("input.replace('a', 'b')", &["'aaa'", "'xyz'"]),
+    ("input.replace(/a/g, 'b')", &["'aaa'"]),
+    ("input.replace(/(\\w+)@(\\w+)/, '$2 at $1')", &["'me@host'"]),
+    ("input.replace('x', '$&$&')", &["'axb'"]),
+    ("input.match(/\\d+/)", &["'ab12cd34'", "'none'"]),
+    ("input.match(/\\d+/g)", &["'ab12cd34'", "'none'"]),
+    ("input.indexOf('c')", &["'abcabc'", "'xyz'"]),
+    ("input.padStart(5, '0')", &["'42'", "'123456'"]),
+    ("input.padStart(6, 'ab')", &["'1'"]),
+    ("input.padEnd(4)", &["'a'"]),
+    ("input.localeCompare('b')", &["'a'", "'b'", "'c'"]),
+    ("input.toString()", &["'s'", "[1, [2]]", "true"]),
+    ("input.at(-1)", &["[1, 2, 3]", "[]"]),
+    ("input.toFixed(2)", &["1.005", "2.5", "-1.5", "0", "-0.001", "1e21", "123.456"]),
+    ("input.toFixed(0)", &["2.5", "0.5", "-0.5", "1.45"]),
+    ("input.toString(16)", &["255", "-255"]),
+    ("Object.keys(input)", &["({b: 1, a: 2, 10: 3, 2: 4})", "[5, 6]", "'ab'", "null"]),
+    ("Object.values(input)", &["({b: 1, a: 2, 10: 3, 2: 4})"]),
+    ("Object.entries(input)", &["({x: 1, y: [2]})", "{}"]),
+    ("Object.assign({}, input, {z: 1})", &["({a: 1})", "null"]),
+    ("Object.fromEntries(input)", &["[['a', 1], ['b', 2]]"]),
+    ("JSON.parse(input)", &["'{\"a\": [1, 2.5, null], \"b\": \"x\"}'", "'[1,'", "'\"\\\\u00e9\"'", "'{\"2\":1,\"1\":2}'"]),
+    ("JSON.stringify(input)", &["({a: undefined, b: [undefined, NaN], c: 'q\"\\n'})", "undefined", "-0", "1e21"]),
+    ("JSON.stringify(input, null, 2)", &["({a: [1, {}], b: {}})"]),
+    ("Math.min(...input)", &["[3, 1, 2]", "[]", "['2', 1]", "[NaN, 1]"]),
+    ("Math.max(...input)", &["[3, 1, 2]", "[]", "[-0, 0]"]),
+    ("Math.round(input)", &["2.5", "-2.5", "0.49999999999999994", "-0.4", "1e16"]),
+    ("Math.floor(input)", &["-1.5", "'3.7'"]),
+    ("Math.ceil(input)", &["-1.5", "1.2"]),
+    ("Math.abs(input)", &["-3", "'-2'", "null"]),
+    ("parseInt(input)", &["'42px'", "'0x1A'", "'  -7.9'", "'abc'", "3.99", "''"]),
+    ("parseInt(input, 16)", &["'ff'", "'0xff'"]),
+    ("parseFloat(input)", &["'3.14abc'", "'.5'", "'-1e3x'", "'x'", "'Infinityx'"]),
+    ("isNaN(input)", &["'abc'", "'12'", "undefined", "null"]),
+    ("Number(input)", &["' 12 '", "'1e3'", "'0b101'", "'12px'", "[5]", "[1, 2]"]),
+    ("Boolean(input)", &["''", "'0'", "[]"]),
+    ("Array.isArray(input)", &["[]", "{}"]),
+    ("Array.from(input)", &["'ab'", "new Set([1, 1, 2])", "({length: 2, 0: 'a'})"]),
+    ("Array.from(input, (x, i) => x + i)", &["[1, 2]"]),
+    ("new Set(input).size", &["[1, 1, '1', NaN, NaN]", "'hello'"]),
+    ("new Set(input).has(2)", &["[1, 2]", "[]"]),
+    ("[...new Set(input)]", &["[3, 1, 3, 2]"]),
+    ("[...input, 9]", &["[1, 2]", "'ab'"]),
+    ("({...input, z: 1})", &["({a: 1, z: 0})", "[7, 8]", "null"]),
+    ("({[input]: 1, ['k' + input]: 2})", &["'x'", "3"]),
+    ("`${input.a}-${input.b ?? 'none'}`", &["({a: 1})", "({a: null, b: 0})"]),
+    ("input?.a?.b", &["null", "({a: null})", "({a: {b: 2}})"]),
+    ("input.a.b", &["({})"]),
+    ("input['a-b']", &["({'a-b': 1})"]),
+    ("'a' in input", &["({a: undefined})", "{}", "[1]", "'abc'"]),
+    ("0 in input", &["[1]", "[]"]),
+    ("input.map(([k, v]) => k + v)", &["[['a', 1], ['b', 2]]"]),
+    ("input.map(({a, b: c}) => a + c)", &["[{a: 1, b: 2}]", "[null]"]),
+    ("input.filter(x => { if (x > 2) { return true; } else if (x === 1) { return true; } return false; })", &["[1, 2, 3]"]),
+    ("input.map(x => { let y = x * 2; return y; })", &["[1, 2]"]),
+    ("input.x.y", &["({x: null})", "({})"]),
+    ("input.map(x => x.length)", &["['a', 'bb', '😀']"]),
+    ("typeof input.length", &["[]", "'x'"]),
+    ("input / 0", &["1", "-1", "0"]),
+    ("input % 3", &["-7", "7.5", "'8'"]),
+    ("0.1 + 0.2 + input", &["0"]),
+    ("input * 1e21", &["1", "1.5"]),
+    ("input / 3", &["1", "2"]),
+    ("input.repeat(3)", &["'ab'"]),
+    ("input.charAt(1)", &["'abc'", "''"]),
+    ("input.replaceAll('a', 'b')", &["'aXa'"]),
+    ("input.trimStart() + '|' + input.trimEnd()", &["'  a  '"]),
+    ("Number.isInteger(input)", &["5", "5.5", "'5'"]),
+    ("input.reverse()", &["[1, 2, 3]"]),
+];
+
+pub fn method_cases() -> Vec<Case> {
+    METHOD_CASES.iter().flat_map(|(expr, inputs)| inputs.iter().map(move |input| Case::new(*expr, *input))).collect()
+}
+
+/// A scope in which the corpus's templates and conditions can run.
+fn corpus_scope() -> Vec<(String, String)> {
+    [
+        ("this", "({counter: 5, doubled: 10, total_files: 3, has_files: true, changed_files: ['a.ts', 'b.js'], code_files: ['a.ts'], typescript_files: ['a.ts'], javascript_files: [], final_files: ['a.ts', 'b.js', 'c.py', 'd.ts', 'e.ts', 'f.ts'], processed_count: 2, failed_files: ['x'], hints_completed: false, lint_completed: true, typescript_completed: false, is_typescript_file: true, all_steps_completed: false, can_continue: true, outdated_deps: [], security_risks: [1], attempt_number: 1})"),
+        ("state", "({attempt_number: 2})"),
+        ("loop", "({iteration: 1, item: 'x', index: 0})"),
+        ("success", "true"),
+        ("errors", "['e1']"),
+        ("file_path", "'src/a.ts'"),
+        ("max_attempts", "5"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// Inputs the corpus transforms are run against: the data they were written for and data they
+/// were not, so both results and errors are compared.
+const TRANSFORM_INPUTS: &[&str] = &[
+    "'src/test.ts\\nsrc/another.js\\nREADME.md\\nnode_modules/test.js\\n.git/config\\ndist/build.js'",
+    "['src/a.ts', 'lib/b.jsx', 'node_modules/c.js', 'x.py', 'build/y.ts']",
+    "[['a.ts'], ['b.js']]",
+    "[[], ['b.js']]",
+    "[{a: {success: true}, b: {success: false}}, ['a', 'b']]",
+    "({'a.ts': {success: true}, 'b.ts': {success: false}})",
+    "({hints: {success: true}, lint: null, typescript: {success: true}})",
+    "[true, {hints: null, lint: null, typescript: null}]",
+    "[false, true, true]",
+    "[1, 5, false]",
+    "'{\"dependencies\": {\"a\": \"1.0.0\"}}'",
+    "'a 1.0.0 1.0.0 2.0.0 outdated\\nb 1.2.0 1.3.0 1.3.0'",
+    "[[{name: 'a', current: '1.0.0', wanted: '1.0.0', latest: '2.0.0'}], {a: '1.0.0'}]",
+    "5",
+    "null",
+];
+
+fn collect_corpus(node: &Node, key: Option<&str>, transforms: &mut Vec<String>, templates: &mut Vec<String>) {
+    match &node.value {
+        NodeValue::String(s) => {
+            if key == Some("transform") {
+                transforms.push(s.clone());
+            } else if let Ok(pieces) = scan(s) {
+                for piece in pieces {
+                    if let Piece::Expr(range) = piece {
+                        templates.push(s[range].to_owned());
+                    }
+                }
+                if key == Some("condition") && !s.contains("{{") {
+                    templates.push(s.clone());
+                }
+            }
+        }
+        NodeValue::Seq(items) => items.iter().for_each(|n| collect_corpus(n, key, transforms, templates)),
+        NodeValue::Map(entries) => entries.iter().for_each(|(k, v)| collect_corpus(v, Some(&k.value), transforms, templates)),
+        _ => {}
+    }
+}
+
+pub fn corpus_cases() -> Vec<Case> {
+    let dir = corpus_dir();
+    let (mut transforms, mut templates) = (Vec::new(), Vec::new());
+    for entry in std::fs::read_dir(&dir).expect("corpus directory") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let source = Source::new(path.display().to_string(), std::fs::read_to_string(&path).expect("readable"));
+            let document = parse_document(&source).expect("corpus parses");
+            collect_corpus(&document, None, &mut transforms, &mut templates);
+        }
+    }
+    transforms.sort();
+    transforms.dedup();
+    templates.sort();
+    templates.dedup();
+    assert!(transforms.len() >= 15 && templates.len() >= 20, "corpus extraction found {} transforms, {} templates", transforms.len(), templates.len());
+    let mut cases: Vec<Case> =
+        transforms.iter().flat_map(|t| TRANSFORM_INPUTS.iter().map(move |input| Case::new(t.trim(), *input))).collect();
+    cases.extend(templates.iter().map(|t| Case { expr: t.trim().to_owned(), input: "null".into(), scope: corpus_scope() }));
+    cases
+}
+
