@@ -59,7 +59,7 @@ pub fn static_type(e: &Expr) -> StaticType {
 
 /// A function `fn <name>(scope) -> Result<Value, EvalError>` evaluating `compiled`.
 pub fn expression_fn(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStream) -> TokenStream {
-    let generator = Generator { rt: quote!(#runtime::value) };
+    let generator = Generator { rt: quote!(#runtime::value), labels: std::cell::Cell::new(0) };
     let body = generator.expr(&compiled.expr);
     let rt = &generator.rt;
     let scope = hidden("scope");
@@ -74,6 +74,7 @@ pub fn expression_fn(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStre
             unreachable_code, // statements after `return` in a block body, as written
             unused_parens, // every generated operation is parenthesized, so nesting never depends on precedence
             unused_braces, // every generated value is a block, for the same reason
+            unused_labels, // an inlined arrow body is labelled whether or not it has a `return`
             clippy::all, // generated code is checked against node, not against style
         )]
         pub fn #name(#scope: &dyn #rt::Scope) -> ::core::result::Result<#rt::Value, #rt::EvalError> {
@@ -85,6 +86,8 @@ pub fn expression_fn(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStre
 
 struct Generator {
     rt: TokenStream,
+    /// Counter for unique loop-body labels.
+    labels: std::cell::Cell<usize>,
 }
 
 fn f64_literal(n: f64) -> TokenStream {
@@ -189,7 +192,27 @@ impl Generator {
                 let n = f64_literal(*n);
                 quote!(#rt::Value::Number(#n))
             }
-            Expr::String(s) => quote!(#rt::Value::string(#s)),
+            Expr::String(s) => {
+                let cell = super::ident::hidden_static("text");
+                quote!({
+                    static #cell: ::std::sync::OnceLock<#rt::Value> = ::std::sync::OnceLock::new();
+                    #cell.get_or_init(|| #rt::Value::string(#s)).clone()
+                })
+            }
+            Expr::Array(elements) if !elements.is_empty() && elements.iter().all(is_constant_item) => {
+                // A literal array of literals is built once; values are copy-on-write, so
+                // sharing it is indistinguishable from building it afresh.
+                let cell = super::ident::hidden_static("array");
+                let items = elements.iter().filter_map(|e| match e {
+                    Element::Item(Expr::String(s)) => Some(quote!(#rt::Value::string(#s))),
+                    Element::Item(other) => Some(self.dynamic(other)),
+                    Element::Spread(_) => None,
+                });
+                quote!({
+                    static #cell: ::std::sync::OnceLock<#rt::Value> = ::std::sync::OnceLock::new();
+                    #cell.get_or_init(|| #rt::Value::array(::std::vec![#(#items),*])).clone()
+                })
+            }
             Expr::Regex { source, flags } => {
                 let cell = super::ident::hidden_static("regex");
                 quote!({
@@ -263,7 +286,32 @@ impl Generator {
                     return quote!({ let args = #values; #rt::push(&mut #slots[#slot], &args)? });
                 }
                 let object = self.expr(object);
-                quote!({ let target = #object; let args = #values; #rt::call_method(&target, #method, &args, #callback)? })
+                let generic = quote!({ let args = #values; #rt::call_method(&target, #method, &args, #callback)? });
+                match (method.as_str(), args.as_slice()) {
+                    ("filter" | "map" | "some" | "every" | "find" | "findIndex" | "forEach", [Argument::Function(f)]) => {
+                        let inline = self.inline_array_loop(method, f);
+                        quote!({ let target = #object; match &target { #rt::Value::Array(items) => #inline, _ => #generic } })
+                    }
+                    ("startsWith" | "endsWith" | "includes", [Argument::Value(needle)]) => {
+                        let test = match method.as_str() {
+                            "startsWith" => quote!(s.starts_with(&**t)),
+                            "endsWith" => quote!(s.ends_with(&**t)),
+                            _ => quote!(s.contains(&**t)),
+                        };
+                        let needle = self.expr(needle);
+                        let values = quote!([needle]);
+                        let generic = quote!({ let args = #values; #rt::call_method(&target, #method, &args, ::core::option::Option::None)? });
+                        quote!({
+                            let target = #object;
+                            let needle = #needle;
+                            match (&target, &needle) {
+                                (#rt::Value::String(s), #rt::Value::String(t)) => #rt::Value::Bool(#test),
+                                _ => #generic,
+                            }
+                        })
+                    }
+                    _ => quote!({ let target = #object; #generic }),
+                }
             }
             Expr::GlobalCall { function, args } => {
                 let (values, callback) = self.arguments(args);
@@ -370,7 +418,49 @@ impl Generator {
             Argument::Value(e) => Some(self.expr(e)),
             _ => None,
         });
-        (quote!(::std::vec![#(#values),*] as ::std::vec::Vec<#rt::Value>), callback)
+        let values: Vec<TokenStream> = values.collect();
+        let n = values.len();
+        (quote!([#(#values),*] as [#rt::Value; #n]), callback)
+    }
+
+    /// `items.filter(x => …)` and its kin as a plain loop over the array, the arrow's body
+    /// inlined: no closure, no argument array, no method lookup. Same results as the runtime's
+    /// methods (which handle every receiver that is not an array).
+    fn inline_array_loop(&self, method: &str, f: &Function) -> TokenStream {
+        let rt = &self.rt;
+        let label = syn::Lifetime::new(&format!("'__wfc_body{}", self.labels.get()), proc_macro2::Span::call_site());
+        self.labels.set(self.labels.get() + 1);
+        let binds = f.params.iter().enumerate().map(|(i, p)| match i {
+            0 => self.bind(p, quote!(item.clone())),
+            1 => self.bind(p, quote!(#rt::Value::Number(index as f64))),
+            2 => self.bind(p, quote!(#rt::Value::Array(items.clone()))),
+            _ => self.bind(p, quote!(#rt::Value::Undefined)),
+        });
+        let body = match &f.body {
+            Body::Expr(e) => self.expr(e),
+            Body::Block(statements) => {
+                let statements = self.statements(statements, Some(&label));
+                quote!(#label: { #statements #rt::Value::Undefined })
+            }
+        };
+        let (init, step, finish) = match method {
+            "filter" => (quote!(let mut out = ::std::vec::Vec::new();), quote!(if result.truthy() { out.push(item.clone()); }), quote!(#rt::Value::array(out))),
+            "map" => (quote!(let mut out = ::std::vec::Vec::with_capacity(items.len());), quote!(out.push(result);), quote!(#rt::Value::array(out))),
+            "some" => (quote!(let mut out = false;), quote!(if result.truthy() { out = true; break; }), quote!(#rt::Value::Bool(out))),
+            "every" => (quote!(let mut out = true;), quote!(if !result.truthy() { out = false; break; }), quote!(#rt::Value::Bool(out))),
+            "find" => (quote!(let mut out = #rt::Value::Undefined;), quote!(if result.truthy() { out = item.clone(); break; }), quote!(out)),
+            "findIndex" => (quote!(let mut out = -1.0;), quote!(if result.truthy() { out = index as f64; break; }), quote!(#rt::Value::Number(out))),
+            _ => (quote!(), quote!(let _ = result;), quote!(#rt::Value::Undefined)),
+        };
+        quote!({
+            #init
+            for (index, item) in items.iter().enumerate() {
+                #(#binds)*
+                let result: #rt::Value = #body;
+                #step
+            }
+            #finish
+        })
     }
 
     fn function(&self, f: &Function) -> TokenStream {
@@ -383,14 +473,16 @@ impl Generator {
                 quote!(::core::result::Result::Ok(#v))
             }
             Body::Block(statements) => {
-                let statements = self.statements(statements);
+                let statements = self.statements(statements, None);
                 quote!(#statements ::core::result::Result::Ok(#rt::Value::Undefined))
             }
         };
         quote!(|#args: &[#rt::Value]| -> ::core::result::Result<#rt::Value, #rt::EvalError> { #(#binds)* #body })
     }
 
-    fn statements(&self, statements: &[Statement]) -> TokenStream {
+    /// Statements of a block body. `return` leaves the closure, or, for a body inlined into a
+    /// loop, breaks out of the block labelled `label` with the value.
+    fn statements(&self, statements: &[Statement], label: Option<&syn::Lifetime>) -> TokenStream {
         let out = statements.iter().map(|statement| match statement {
             Statement::Declare(pattern, e) => {
                 let v = self.expr(e);
@@ -402,10 +494,13 @@ impl Generator {
             }
             Statement::Return(e) => {
                 let v = self.expr(e);
-                quote!(return ::core::result::Result::Ok(#v);)
+                match label {
+                    Some(label) => quote!(break #label (#v);),
+                    None => quote!(return ::core::result::Result::Ok(#v);),
+                }
             }
             Statement::If(test, then, otherwise) => {
-                let (test, then, otherwise) = (self.boolean(test), self.statements(then), self.statements(otherwise));
+                let (test, then, otherwise) = (self.boolean(test), self.statements(then, label), self.statements(otherwise, label));
                 quote!(if #test { #then } else { #otherwise })
             }
         });
@@ -433,6 +528,11 @@ impl Generator {
             }
         }
     }
+}
+
+/// A literal that can be built once for all evaluations.
+fn is_constant_item(element: &Element) -> bool {
+    matches!(element, Element::Item(Expr::String(_) | Expr::Number(_) | Expr::Bool(_) | Expr::Null | Expr::Undefined))
 }
 
 /// Whether a member/call chain has a `?.` link (then it needs the short-circuiting form).

@@ -243,20 +243,10 @@ fn resolve_plain(text: &str) -> NodeValue {
     NodeValue::String(text.to_owned())
 }
 
-/// `[0-9]* (\. [0-9]*)? ([eE] [-+]? [0-9]+)?` with at least one digit before the exponent.
+/// A YAML 1.2 core-schema float: a decimal literal (the same grammar as JavaScript's) that has
+/// a fraction or an exponent; plain digits are integers.
 fn is_core_float(text: &str) -> bool {
-    let (mantissa, exponent) = match text.find(['e', 'E']) {
-        Some(at) => (&text[..at], Some(&text[at + 1..])),
-        None => (text, None),
-    };
-    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    let mantissa_ok = digits(whole) && digits(fraction) && !(whole.is_empty() && fraction.is_empty());
-    let exponent_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-        !e.is_empty() && digits(e)
-    });
-    mantissa_ok && exponent_ok && (mantissa.contains('.') || exponent.is_some())
+    wfc_runtime::value::number::is_decimal_literal(text) && (text.contains('.') || text.contains(['e', 'E']))
 }
 
 #[cfg(test)]

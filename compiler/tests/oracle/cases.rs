@@ -277,6 +277,33 @@ fn collect_corpus(node: &Node, key: Option<&str>, transforms: &mut Vec<String>, 
     }
 }
 
+/// The transform of computed field `field` in the corpus (for the benchmarks).
+pub fn corpus_transform(field: &str) -> String {
+    fn find(node: &Node, field: &str) -> Option<String> {
+        match &node.value {
+            NodeValue::Map(entries) => entries.iter().find_map(|(k, v)| {
+                if k.value == field {
+                    v.get("transform").and_then(Node::as_str).map(str::to_owned)
+                } else {
+                    find(v, field)
+                }
+            }),
+            NodeValue::Seq(items) => items.iter().find_map(|n| find(n, field)),
+            _ => None,
+        }
+    }
+    let mut paths: Vec<_> = std::fs::read_dir(corpus_dir()).expect("corpus directory").map(|e| e.expect("entry").path()).collect();
+    paths.sort();
+    paths
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .find_map(|path| {
+            let source = Source::new(path.display().to_string(), std::fs::read_to_string(path).expect("readable"));
+            find(&parse_document(&source).expect("corpus parses"), field)
+        })
+        .unwrap_or_else(|| panic!("no computed field `{field}` in the corpus"))
+}
+
 pub fn corpus_cases() -> Vec<Case> {
     let dir = corpus_dir();
     let (mut transforms, mut templates) = (Vec::new(), Vec::new());

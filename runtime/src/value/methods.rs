@@ -77,67 +77,71 @@ fn relative(value: &Value, len: usize, default: usize) -> usize {
 
 fn array_method(items: &Arc<Vec<Value>>, name: &str, args: &[Value], callback: Option<Callback<'_>>) -> Option<Result<Value, EvalError>> {
     let array = || Value::Array(items.clone());
-    let each = |callback: Callback<'_>, mut visit: Box<dyn FnMut(usize, &Value, Value) -> Result<bool, EvalError> + '_>| {
+    fn each(
+        items: &Arc<Vec<Value>>,
+        callback: Callback<'_>,
+        mut visit: impl FnMut(usize, &Value, Value) -> Result<bool, EvalError>,
+    ) -> Result<(), EvalError> {
         for (i, item) in items.iter().enumerate() {
-            let result = callback(&[item.clone(), Value::Number(i as f64), array()])?;
+            let result = callback(&[item.clone(), Value::Number(i as f64), Value::Array(items.clone())])?;
             if !visit(i, item, result)? {
                 break;
             }
         }
-        Ok::<(), EvalError>(())
-    };
+        Ok(())
+    }
     Some(match name {
         "filter" => need_callback(callback, name).and_then(|f| {
             let mut out = Vec::new();
-            each(f, Box::new(|_, item, keep| {
+            each(items, f, |_, item, keep| {
                 if keep.truthy() {
                     out.push(item.clone());
                 }
                 Ok(true)
-            }))?;
+            })?;
             Ok(Value::array(out))
         }),
         "map" => need_callback(callback, name).and_then(|f| {
             let mut out = Vec::with_capacity(items.len());
-            each(f, Box::new(|_, _, mapped| {
+            each(items, f, |_, _, mapped| {
                 out.push(mapped);
                 Ok(true)
-            }))?;
+            })?;
             Ok(Value::array(out))
         }),
         "flatMap" => need_callback(callback, name).and_then(|f| {
             let mut out = Vec::with_capacity(items.len());
-            each(f, Box::new(|_, _, mapped| {
+            each(items, f, |_, _, mapped| {
                 match mapped {
                     Value::Array(inner) => out.extend(inner.iter().cloned()),
                     other => out.push(other),
                 }
                 Ok(true)
-            }))?;
+            })?;
             Ok(Value::array(out))
         }),
-        "forEach" => need_callback(callback, name).and_then(|f| each(f, Box::new(|_, _, _| Ok(true))).map(|()| Value::Undefined)),
+        "forEach" => need_callback(callback, name).and_then(|f| each(items, f, |_, _, _| Ok(true)).map(|()| Value::Undefined)),
         "some" | "every" => need_callback(callback, name).and_then(|f| {
             let want = name == "some";
             let mut found = !want;
-            each(f, Box::new(|_, _, result| {
+            each(items, f, |_, _, result| {
                 if result.truthy() == want {
                     found = want;
                     return Ok(false);
                 }
                 Ok(true)
-            }))?;
+            })?;
             Ok(Value::Bool(found))
         }),
         "find" | "findIndex" => need_callback(callback, name).and_then(|f| {
             let mut found = None;
-            each(f, Box::new(|i, item, result| {
+            each(items, f, |i, item, result| {
                 if result.truthy() {
                     found = Some((i, item.clone()));
                     return Ok(false);
                 }
                 Ok(true)
-            }))?;
+            })?;
             Ok(match (name, found) {
                 ("find", Some((_, item))) => item,
                 ("find", None) => Value::Undefined,
@@ -249,7 +253,13 @@ fn from_units(units: &[u16]) -> Value {
 }
 
 fn string_method(s: &Arc<str>, name: &str, args: &[Value]) -> Option<Result<Value, EvalError>> {
-    let text = || arg(args, 0).to_js_string();
+    // The first argument as text, borrowed when it already is a string (the common case).
+    let text = || -> std::borrow::Cow<'_, str> {
+        match arg(args, 0) {
+            Value::String(t) => std::borrow::Cow::Borrowed(&**t),
+            other => std::borrow::Cow::Owned(other.to_js_string()),
+        }
+    };
     let bool_value = |b: bool| Ok(Value::Bool(b));
     Some(match name {
         "trim" => Ok(Value::string(s.trim_matches(number::is_js_whitespace))),
@@ -258,6 +268,9 @@ fn string_method(s: &Arc<str>, name: &str, args: &[Value]) -> Option<Result<Valu
         "toUpperCase" => Ok(Value::string(s.to_uppercase())),
         "toLowerCase" => Ok(Value::string(s.to_lowercase())),
         "toString" => Ok(Value::String(s.clone())),
+        // Without a position argument, prefix and suffix tests on UTF-8 agree with UTF-16.
+        "startsWith" if args.len() < 2 => bool_value(s.starts_with(&*text())),
+        "endsWith" if args.len() < 2 => bool_value(s.ends_with(&*text())),
         "startsWith" => {
             let all = units(s);
             let start = relative(arg(args, 1), all.len(), 0);
@@ -268,12 +281,20 @@ fn string_method(s: &Arc<str>, name: &str, args: &[Value]) -> Option<Result<Valu
             let end = relative(arg(args, 1), all.len(), all.len());
             bool_value(all[..end].ends_with(&units(&text())))
         }
-        "includes" => bool_value(s.contains(text().as_str())),
+        "includes" => bool_value(s.contains(&*text())),
+        "indexOf" if s.is_ascii() && args.len() < 2 => {
+            Ok(Value::Number(s.find(&*text()).map_or(-1.0, |i| i as f64)))
+        }
         "indexOf" => {
             let (all, needle) = (units(s), units(&text()));
             let start = relative(arg(args, 1), all.len(), 0);
             let found = (start..=all.len()).find(|&i| all[i..].starts_with(&needle));
             Ok(Value::Number(found.map_or(-1.0, |i| i as f64)))
+        }
+        "slice" if s.is_ascii() => {
+            let start = relative(arg(args, 0), s.len(), 0);
+            let end = relative(arg(args, 1), s.len(), s.len());
+            Ok(Value::string(s.get(start..end.max(start)).unwrap_or_default()))
         }
         "slice" => {
             let all = units(s);

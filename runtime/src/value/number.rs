@@ -88,8 +88,9 @@ pub fn parse_js_number(text: &str) -> f64 {
     }
 }
 
-/// `digits [. digits] [e [+-] digits]` or `. digits [...]`: what JavaScript accepts as a decimal.
-fn is_decimal_literal(text: &str) -> bool {
+/// `digits [. digits] [e [+-] digits]` or `. digits [...]`: what JavaScript accepts as an
+/// unsigned decimal literal.
+pub fn is_decimal_literal(text: &str) -> bool {
     let (mantissa, exponent) = match text.find(['e', 'E']) {
         Some(at) => (&text[..at], Some(&text[at + 1..])),
         None => (text, None),
