@@ -245,6 +245,9 @@ impl Generator {
                         quote!(#items.extend(#rt::spread_items(&#v)?);)
                     }
                 });
+                if elements.is_empty() {
+                    return quote!(#rt::Value::array(::std::vec::Vec::new()));
+                }
                 quote!({ let mut #items: ::std::vec::Vec<#rt::Value> = ::std::vec::Vec::new(); #(#pushes)* #rt::Value::array(#items) })
             }
             Expr::Object(properties) => {
@@ -256,7 +259,8 @@ impl Generator {
                     }
                     Property::Computed(key, e) => {
                         let (k, v) = (self.expr(key), self.expr(e));
-                        quote!({ let key = #k.to_js_string(); #object.insert(key, #v); })
+                        let key = hidden("key");
+                        quote!({ let #key = #k.to_js_string(); #object.insert(#key, #v); })
                     }
                     Property::Spread(e) => {
                         let v = self.expr(e);
@@ -282,40 +286,46 @@ impl Generator {
             }
             Expr::MethodCall { object, method, args, .. } => {
                 let (values, callback) = self.arguments(args);
+                let (target, call_args, needle) = (hidden("target"), hidden("call_args"), hidden("needle"));
                 if let (Expr::Name(Name::Local(slot)), "push") = (object.as_ref(), method.as_str()) {
-                    return quote!({ let args = #values; #rt::push(&mut #slots[#slot], &args)? });
+                    return quote!({ let #call_args = #values; #rt::push(&mut #slots[#slot], &#call_args)? });
                 }
                 let object = self.expr(object);
-                let generic = quote!({ let args = #values; #rt::call_method(&target, #method, &args, #callback)? });
+                let generic = quote!({ let #call_args = #values; #rt::call_method(&#target, #method, &#call_args, #callback)? });
                 match (method.as_str(), args.as_slice()) {
                     ("filter" | "map" | "some" | "every" | "find" | "findIndex" | "forEach", [Argument::Function(f)]) => {
                         let inline = self.inline_array_loop(method, f);
-                        quote!({ let target = #object; match &target { #rt::Value::Array(items) => #inline, _ => #generic } })
+                        let items = hidden("items");
+                        quote!({ let #target = #object; match &#target { #rt::Value::Array(#items) => #inline, _ => #generic } })
                     }
-                    ("startsWith" | "endsWith" | "includes", [Argument::Value(needle)]) => {
+                    ("startsWith" | "endsWith" | "includes", [Argument::Value(needle_expr)]) => {
+                        let (text, sought) = (hidden("text"), hidden("sought"));
                         let test = match method.as_str() {
-                            "startsWith" => quote!(s.starts_with(&**t)),
-                            "endsWith" => quote!(s.ends_with(&**t)),
-                            _ => quote!(s.contains(&**t)),
+                            "startsWith" => quote!(#text.starts_with(&**#sought)),
+                            "endsWith" => quote!(#text.ends_with(&**#sought)),
+                            _ => quote!(#text.contains(&**#sought)),
                         };
-                        let needle = self.expr(needle);
-                        let values = quote!([needle]);
-                        let generic = quote!({ let args = #values; #rt::call_method(&target, #method, &args, ::core::option::Option::None)? });
+                        let needle_value = self.expr(needle_expr);
+                        let generic = quote!({
+                            let #call_args = [#needle];
+                            #rt::call_method(&#target, #method, &#call_args, ::core::option::Option::None)?
+                        });
                         quote!({
-                            let target = #object;
-                            let needle = #needle;
-                            match (&target, &needle) {
-                                (#rt::Value::String(s), #rt::Value::String(t)) => #rt::Value::Bool(#test),
+                            let #target = #object;
+                            let #needle = #needle_value;
+                            match (&#target, &#needle) {
+                                (#rt::Value::String(#text), #rt::Value::String(#sought)) => #rt::Value::Bool(#test),
                                 _ => #generic,
                             }
                         })
                     }
-                    _ => quote!({ let target = #object; #generic }),
+                    _ => quote!({ let #target = #object; #generic }),
                 }
             }
             Expr::GlobalCall { function, args } => {
                 let (values, callback) = self.arguments(args);
-                quote!({ let args = #values; #rt::call_global(#function, &args, #callback)? })
+                let call_args = hidden("call_args");
+                quote!({ let #call_args = #values; #rt::call_global(#function, &#call_args, #callback)? })
             }
             Expr::Unary(op, a) => {
                 let (op, a) = (unary_op(*op), self.expr(a));
@@ -323,7 +333,8 @@ impl Generator {
             }
             Expr::Binary(op, a, b) => {
                 let (op, a, b) = (binary_op(*op), self.expr(a), self.expr(b));
-                quote!({ let a = #a; let b = #b; #rt::binary(#rt::BinaryOp::#op, &a, &b)? })
+                let (left, right) = (hidden("left"), hidden("right"));
+                quote!({ let #left = #a; let #right = #b; #rt::binary(#rt::BinaryOp::#op, &#left, &#right)? })
             }
             Expr::Logical(op, a, b) => {
                 let (a, b) = (self.expr(a), self.expr(b));
@@ -367,16 +378,17 @@ impl Generator {
             }
             Expr::MethodCall { object, method, args, optional } => {
                 let (values, callback) = self.arguments(args);
+                let call_args = hidden("call_args");
                 if let (Expr::Name(Name::Local(slot)), "push") = (object.as_ref(), method.as_str()) {
-                    return quote!({ let args = #values; ::core::option::Option::Some(#rt::push(&mut #slots[#slot], &args)?) });
+                    return quote!({ let #call_args = #values; ::core::option::Option::Some(#rt::push(&mut #slots[#slot], &#call_args)?) });
                 }
                 let object = object_of(object);
                 let guard = if *optional { quote!(if #nullish { ::core::option::Option::None } else) } else { quote!() };
                 quote!(match #object {
                     ::core::option::Option::None => ::core::option::Option::None,
                     ::core::option::Option::Some(#target) => #guard {
-                        let args = #values;
-                        ::core::option::Option::Some(#rt::call_method(&#target, #method, &args, #callback)?)
+                        let #call_args = #values;
+                        ::core::option::Option::Some(#rt::call_method(&#target, #method, &#call_args, #callback)?)
                     },
                 })
             }
@@ -390,7 +402,7 @@ impl Generator {
     /// The value arguments as a `Vec<Value>` expression, and the callback (or `None`).
     fn arguments(&self, args: &[Argument]) -> (TokenStream, TokenStream) {
         let rt = &self.rt;
-        let list = hidden("args");
+        let list = hidden("list");
         let mut callback = quote!(::core::option::Option::None);
         let pushes: Vec<TokenStream> = args
             .iter()
@@ -428,12 +440,13 @@ impl Generator {
     /// methods (which handle every receiver that is not an array).
     fn inline_array_loop(&self, method: &str, f: &Function) -> TokenStream {
         let rt = &self.rt;
+        let (items, item, index, out, result) = (hidden("items"), hidden("item"), hidden("index"), hidden("out"), hidden("result"));
         let label = syn::Lifetime::new(&format!("'__wfc_body{}", self.labels.get()), proc_macro2::Span::call_site());
         self.labels.set(self.labels.get() + 1);
         let binds = f.params.iter().enumerate().map(|(i, p)| match i {
-            0 => self.bind(p, quote!(item.clone())),
-            1 => self.bind(p, quote!(#rt::Value::Number(index as f64))),
-            2 => self.bind(p, quote!(#rt::Value::Array(items.clone()))),
+            0 => self.bind(p, quote!(#item.clone())),
+            1 => self.bind(p, quote!(#rt::Value::Number(#index as f64))),
+            2 => self.bind(p, quote!(#rt::Value::Array(#items.clone()))),
             _ => self.bind(p, quote!(#rt::Value::Undefined)),
         });
         let body = match &f.body {
@@ -444,19 +457,19 @@ impl Generator {
             }
         };
         let (init, step, finish) = match method {
-            "filter" => (quote!(let mut out = ::std::vec::Vec::new();), quote!(if result.truthy() { out.push(item.clone()); }), quote!(#rt::Value::array(out))),
-            "map" => (quote!(let mut out = ::std::vec::Vec::with_capacity(items.len());), quote!(out.push(result);), quote!(#rt::Value::array(out))),
-            "some" => (quote!(let mut out = false;), quote!(if result.truthy() { out = true; break; }), quote!(#rt::Value::Bool(out))),
-            "every" => (quote!(let mut out = true;), quote!(if !result.truthy() { out = false; break; }), quote!(#rt::Value::Bool(out))),
-            "find" => (quote!(let mut out = #rt::Value::Undefined;), quote!(if result.truthy() { out = item.clone(); break; }), quote!(out)),
-            "findIndex" => (quote!(let mut out = -1.0;), quote!(if result.truthy() { out = index as f64; break; }), quote!(#rt::Value::Number(out))),
-            _ => (quote!(), quote!(let _ = result;), quote!(#rt::Value::Undefined)),
+            "filter" => (quote!(let mut #out = ::std::vec::Vec::new();), quote!(if #result.truthy() { #out.push(#item.clone()); }), quote!(#rt::Value::array(#out))),
+            "map" => (quote!(let mut #out = ::std::vec::Vec::with_capacity(#items.len());), quote!(#out.push(#result);), quote!(#rt::Value::array(#out))),
+            "some" => (quote!(let mut #out = false;), quote!(if #result.truthy() { #out = true; break; }), quote!(#rt::Value::Bool(#out))),
+            "every" => (quote!(let mut #out = true;), quote!(if !#result.truthy() { #out = false; break; }), quote!(#rt::Value::Bool(#out))),
+            "find" => (quote!(let mut #out = #rt::Value::Undefined;), quote!(if #result.truthy() { #out = #item.clone(); break; }), quote!(#out)),
+            "findIndex" => (quote!(let mut #out = -1.0;), quote!(if #result.truthy() { #out = #index as f64; break; }), quote!(#rt::Value::Number(#out))),
+            _ => (quote!(), quote!(let _ = #result;), quote!(#rt::Value::Undefined)),
         };
         quote!({
             #init
-            for (index, item) in items.iter().enumerate() {
+            for (#index, #item) in #items.iter().enumerate() {
                 #(#binds)*
-                let result: #rt::Value = #body;
+                let #result: #rt::Value = #body;
                 #step
             }
             #finish
