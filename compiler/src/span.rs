@@ -39,14 +39,6 @@ impl Span {
     pub fn is_empty(self) -> bool {
         self.start == self.end
     }
-
-    /// The part `range` of this span, where `range` counts bytes from this span's start.
-    /// Used to point inside a scalar whose text stands verbatim in the source.
-    pub fn subspan(self, range: std::ops::Range<usize>) -> Span {
-        let start = self.start.saturating_add(range.start as u32).min(self.end);
-        let end = self.start.saturating_add(range.end as u32).min(self.end);
-        Span::new(start, end)
-    }
 }
 
 impl fmt::Debug for Span {
@@ -76,16 +68,6 @@ impl<T> Spanned<T> {
     /// A value with no position, for tests and for values the compiler makes up.
     pub fn detached(value: T) -> Self {
         Spanned { value, span: Span::default() }
-    }
-
-    /// The same span around a value computed from this one.
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Spanned<U> {
-        Spanned { value: f(self.value), span: self.span }
-    }
-
-    /// A borrowed view with the same span.
-    pub fn as_ref(&self) -> Spanned<&T> {
-        Spanned { value: &self.value, span: self.span }
     }
 }
 
@@ -175,12 +157,5 @@ mod tests {
     fn spanned_compares_values_only() {
         assert_eq!(Spanned::new(3, Span::new(1, 2)), Spanned::detached(3));
         assert_eq!(format!("{:?}", Spanned::new("a", Span::new(4, 5))), "\"a\"");
-    }
-
-    #[test]
-    fn subspan_is_clamped_to_the_parent() {
-        let span = Span::new(10, 20);
-        assert_eq!(span.subspan(2..4), Span::new(12, 14));
-        assert_eq!(span.subspan(5..50), Span::new(15, 20));
     }
 }
