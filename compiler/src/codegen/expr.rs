@@ -290,20 +290,57 @@ impl Generator {
                 if let (Expr::Name(Name::Local(slot)), "push") = (object.as_ref(), method.as_str()) {
                     return quote!({ let #call_args = #values; #rt::push(&mut #slots[#slot], &#call_args)? });
                 }
+                let object_expr = object.as_ref();
                 let object = self.expr(object);
                 let generic = quote!({ let #call_args = #values; #rt::call_method(&#target, #method, &#call_args, #callback)? });
                 match (method.as_str(), args.as_slice()) {
                     ("filter" | "map" | "some" | "every" | "find" | "findIndex" | "forEach", [Argument::Function(f)]) => {
-                        let inline = self.inline_array_loop(method, f);
                         let items = hidden("items");
+                        // `Object.entries(x).filter(([k, v]) => …)`: loop over the object's
+                        // properties without building the array of pairs first.
+                        if let Expr::GlobalCall { function, args: source_args } = object_expr
+                            && function == "Object.entries"
+                            && f.params.len() <= 2
+                        {
+                            if let [Argument::Value(source_expr)] = source_args.as_slice() {
+                                let fused = self.inline_loop(method, f, LoopSource::Entries);
+                                let entries_value = self.expr(source_expr);
+                                let object_name = hidden("object");
+                                let via_entries = quote!({
+                                    let #target = #rt::call_global("Object.entries", &[#object_name.clone()], ::core::option::Option::None)?;
+                                    #generic
+                                });
+                                return quote!({
+                                    let #object_name = #entries_value;
+                                    match &#object_name { #rt::Value::Object(#items) => #fused, _ => #via_entries }
+                                });
+                            }
+                        }
+                        let inline = self.inline_loop(method, f, LoopSource::Array);
                         quote!({ let #target = #object; match &#target { #rt::Value::Array(#items) => #inline, _ => #generic } })
                     }
-                    ("startsWith" | "endsWith" | "includes", [Argument::Value(needle_expr)]) => {
+                    ("includes", [Argument::Value(needle_expr)]) => {
+                        let (text, sought, items) = (hidden("text"), hidden("sought"), hidden("items"));
+                        let needle_value = self.expr(needle_expr);
+                        let generic = quote!({
+                            let #call_args = [#needle];
+                            #rt::call_method(&#target, #method, &#call_args, ::core::option::Option::None)?
+                        });
+                        quote!({
+                            let #target = #object;
+                            let #needle = #needle_value;
+                            match (&#target, &#needle) {
+                                (#rt::Value::String(#text), #rt::Value::String(#sought)) => #rt::Value::Bool(#text.contains(&**#sought)),
+                                (#rt::Value::Array(#items), _) => #rt::Value::Bool(#items.iter().any(|#text| #rt::same_value_zero(#text, &#needle))),
+                                _ => #generic,
+                            }
+                        })
+                    }
+                    ("startsWith" | "endsWith", [Argument::Value(needle_expr)]) => {
                         let (text, sought) = (hidden("text"), hidden("sought"));
                         let test = match method.as_str() {
                             "startsWith" => quote!(#text.starts_with(&**#sought)),
-                            "endsWith" => quote!(#text.ends_with(&**#sought)),
-                            _ => quote!(#text.contains(&**#sought)),
+                            _ => quote!(#text.ends_with(&**#sought)),
                         };
                         let needle_value = self.expr(needle_expr);
                         let generic = quote!({
@@ -438,17 +475,38 @@ impl Generator {
     /// `items.filter(x => …)` and its kin as a plain loop over the array, the arrow's body
     /// inlined: no closure, no argument array, no method lookup. Same results as the runtime's
     /// methods (which handle every receiver that is not an array).
-    fn inline_array_loop(&self, method: &str, f: &Function) -> TokenStream {
+    fn inline_loop(&self, method: &str, f: &Function, source: LoopSource) -> TokenStream {
         let rt = &self.rt;
         let (items, item, index, out, result) = (hidden("items"), hidden("item"), hidden("index"), hidden("out"), hidden("result"));
+        let (key, property) = (hidden("key"), hidden("property"));
         let label = syn::Lifetime::new(&format!("'__wfc_body{}", self.labels.get()), proc_macro2::Span::call_site());
         self.labels.set(self.labels.get() + 1);
-        let binds = f.params.iter().enumerate().map(|(i, p)| match i {
-            0 => self.bind(p, quote!(#item.clone())),
-            1 => self.bind(p, quote!(#rt::Value::Number(#index as f64))),
-            2 => self.bind(p, quote!(#rt::Value::Array(#items.clone()))),
-            _ => self.bind(p, quote!(#rt::Value::Undefined)),
-        });
+        // The current element: an array item, or an `[key, value]` pair built only when needed.
+        let (header, element) = match source {
+            LoopSource::Array => (quote!(for (#index, #item) in #items.iter().enumerate()), quote!(#item.clone())),
+            LoopSource::Entries => (
+                quote!(for (#index, (#key, #property)) in #items.entries().into_iter().enumerate()),
+                quote!(#rt::Value::array(::std::vec![#rt::Value::String(#key.clone()), #property.clone()])),
+            ),
+        };
+        let binds: Vec<TokenStream> = f
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match (i, p, source) {
+                (0, Pattern::Array(parts), LoopSource::Entries) => {
+                    let pair = [quote!(#rt::Value::String(#key.clone())), quote!(#property.clone())];
+                    let binds = parts.iter().enumerate().filter_map(|(k, part)| {
+                        part.as_ref().map(|part| self.bind(part, pair.get(k).cloned().unwrap_or_else(|| quote!(#rt::Value::Undefined))))
+                    });
+                    quote!(#(#binds)*)
+                }
+                (0, p, _) => self.bind(p, element.clone()),
+                (1, p, _) => self.bind(p, quote!(#rt::Value::Number(#index as f64))),
+                (2, p, _) => self.bind(p, quote!(#rt::Value::Array(#items.clone()))),
+                (_, p, _) => self.bind(p, quote!(#rt::Value::Undefined)),
+            })
+            .collect();
         let body = match &f.body {
             Body::Expr(e) => self.expr(e),
             Body::Block(statements) => {
@@ -457,17 +515,17 @@ impl Generator {
             }
         };
         let (init, step, finish) = match method {
-            "filter" => (quote!(let mut #out = ::std::vec::Vec::new();), quote!(if #result.truthy() { #out.push(#item.clone()); }), quote!(#rt::Value::array(#out))),
+            "filter" => (quote!(let mut #out = ::std::vec::Vec::new();), quote!(if #result.truthy() { #out.push(#element); }), quote!(#rt::Value::array(#out))),
             "map" => (quote!(let mut #out = ::std::vec::Vec::with_capacity(#items.len());), quote!(#out.push(#result);), quote!(#rt::Value::array(#out))),
             "some" => (quote!(let mut #out = false;), quote!(if #result.truthy() { #out = true; break; }), quote!(#rt::Value::Bool(#out))),
             "every" => (quote!(let mut #out = true;), quote!(if !#result.truthy() { #out = false; break; }), quote!(#rt::Value::Bool(#out))),
-            "find" => (quote!(let mut #out = #rt::Value::Undefined;), quote!(if #result.truthy() { #out = #item.clone(); break; }), quote!(#out)),
+            "find" => (quote!(let mut #out = #rt::Value::Undefined;), quote!(if #result.truthy() { #out = #element; break; }), quote!(#out)),
             "findIndex" => (quote!(let mut #out = -1.0;), quote!(if #result.truthy() { #out = #index as f64; break; }), quote!(#rt::Value::Number(#out))),
             _ => (quote!(), quote!(let _ = #result;), quote!(#rt::Value::Undefined)),
         };
         quote!({
             #init
-            for (#index, #item) in #items.iter().enumerate() {
+            #header {
                 #(#binds)*
                 let #result: #rt::Value = #body;
                 #step
@@ -532,7 +590,8 @@ impl Generator {
                 let binds = items.iter().enumerate().filter_map(|(i, item)| {
                     item.as_ref().map(|p| self.bind(p, quote!(#list.get(#i).cloned().unwrap_or_default())))
                 });
-                quote!({ let #list = #rt::spread_items(&#value)?; #(#binds)* })
+                let source = hidden("source");
+                quote!({ let #source = #value; let #list = #rt::destructure_items(&#source)?; #(#binds)* })
             }
             Pattern::Object(fields) => {
                 let source = hidden("source");
@@ -541,6 +600,15 @@ impl Generator {
             }
         }
     }
+}
+
+/// What an inlined array-method loop walks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LoopSource {
+    /// The items of an array.
+    Array,
+    /// The `[key, value]` pairs of an object, as `Object.entries` would list them.
+    Entries,
 }
 
 /// A literal that can be built once for all evaluations.

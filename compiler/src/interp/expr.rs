@@ -217,7 +217,7 @@ impl Interpreter<'_> {
             Pattern::Local(slot) => self.slots[*slot] = value,
             Pattern::Ignore => {}
             Pattern::Array(items) => {
-                let values = value::spread_items(&value)?;
+                let values = value::destructure_items(&value)?;
                 for (i, item) in items.iter().enumerate() {
                     if let Some(item) = item {
                         self.bind(item, values.get(i).cloned().unwrap_or_default())?;

@@ -722,6 +722,15 @@ pub fn destructure_field(value: &Value, key: &str) -> Result<Value, EvalError> {
     value.get_named(key)
 }
 
+/// The items an array pattern (`([k, v]) => …`) destructures: borrowed from an array or a
+/// set, built for a string.
+pub fn destructure_items(value: &Value) -> Result<std::borrow::Cow<'_, [Value]>, EvalError> {
+    match value {
+        Value::Array(items) | Value::Set(items) => Ok(std::borrow::Cow::Borrowed(items.as_slice())),
+        other => spread_items(other).map(std::borrow::Cow::Owned),
+    }
+}
+
 /// `[...value]`: the items an iterable spreads into.
 pub fn spread_items(value: &Value) -> Result<Vec<Value>, EvalError> {
     match value {
