@@ -391,6 +391,19 @@ fn split(s: &str, separator: &Value, limit: &Value) -> Result<Value, EvalError> 
     };
     let parts: Vec<Value> = match separator {
         Value::Undefined => vec![Value::string(s)],
+        // `/\s+/`, the usual way to split words, without running the regex engine: JavaScript's
+        // `\s` is exactly its white space, so splitting at runs of it gives the same parts.
+        Value::RegExp(re) if re.source() == "\\s+" && !re.flags().contains(['y', 'u', 'v']) => {
+            let mut parts = Vec::new();
+            let mut rest = s;
+            while let Some(start) = rest.find(number::is_js_whitespace) {
+                parts.push(Value::string(&rest[..start]));
+                let run = rest[start..].find(|c: char| !number::is_js_whitespace(c)).map_or(rest.len() - start, |n| n);
+                rest = &rest[start + run..];
+            }
+            parts.push(Value::string(rest));
+            parts
+        }
         Value::RegExp(re) => {
             let mut parts = Vec::new();
             let mut last = 0;
