@@ -254,8 +254,13 @@ impl Generator {
                 let object = hidden("object");
                 let inserts = properties.iter().map(|property| match property {
                     Property::Static(key, e) => {
+                        // The key's shared string is made once, not at every evaluation.
                         let v = self.expr(e);
-                        quote!(#object.insert(#key, #v);)
+                        let cell = super::ident::hidden_static("key");
+                        quote!({
+                            static #cell: ::std::sync::OnceLock<::std::sync::Arc<str>> = ::std::sync::OnceLock::new();
+                            #object.insert(#cell.get_or_init(|| ::std::sync::Arc::from(#key)).clone(), #v);
+                        })
                     }
                     Property::Computed(key, e) => {
                         let (k, v) = (self.expr(key), self.expr(e));
