@@ -324,40 +324,29 @@ impl Generator {
                         let inline = self.inline_loop(method, f, LoopSource::Array);
                         quote!({ let #target = #object; match &#target { #rt::Value::Array(#items) => #inline, _ => #generic } })
                     }
-                    ("includes", [Argument::Value(needle_expr)]) => {
+                    ("includes" | "startsWith" | "endsWith", [Argument::Value(needle_expr)]) => {
+                        // String tests (and array `includes`) without dispatch; anything else
+                        // goes to the runtime, which knows every receiver.
                         let (text, sought, items) = (hidden("text"), hidden("sought"), hidden("items"));
-                        let needle_value = self.expr(needle_expr);
-                        let generic = quote!({
-                            let #call_args = [#needle];
-                            #rt::call_method(&#target, #method, &#call_args, ::core::option::Option::None)?
-                        });
-                        quote!({
-                            let #target = #object;
-                            let #needle = #needle_value;
-                            match (&#target, &#needle) {
-                                (#rt::Value::String(#text), #rt::Value::String(#sought)) => #rt::Value::Bool(#text.contains(&**#sought)),
-                                (#rt::Value::Array(#items), _) => #rt::Value::Bool(#items.iter().any(|#text| #rt::same_value_zero(#text, &#needle))),
-                                _ => #generic,
-                            }
-                        })
-                    }
-                    ("startsWith" | "endsWith", [Argument::Value(needle_expr)]) => {
-                        let (text, sought) = (hidden("text"), hidden("sought"));
                         let test = match method.as_str() {
                             "startsWith" => quote!(#text.starts_with(&**#sought)),
-                            _ => quote!(#text.ends_with(&**#sought)),
+                            "endsWith" => quote!(#text.ends_with(&**#sought)),
+                            _ => quote!(#text.contains(&**#sought)),
                         };
-                        let needle_value = self.expr(needle_expr);
-                        let generic = quote!({
-                            let #call_args = [#needle];
-                            #rt::call_method(&#target, #method, &#call_args, ::core::option::Option::None)?
+                        let array_arm = (method == "includes").then(|| {
+                            quote!((#rt::Value::Array(#items), _) => #rt::Value::Bool(#items.iter().any(|#text| #rt::same_value_zero(#text, &#needle))),)
                         });
+                        let needle_value = self.expr(needle_expr);
                         quote!({
                             let #target = #object;
                             let #needle = #needle_value;
                             match (&#target, &#needle) {
                                 (#rt::Value::String(#text), #rt::Value::String(#sought)) => #rt::Value::Bool(#test),
-                                _ => #generic,
+                                #array_arm
+                                _ => {
+                                    let #call_args = [#needle];
+                                    #rt::call_method(&#target, #method, &#call_args, ::core::option::Option::None)?
+                                }
                             }
                         })
                     }
