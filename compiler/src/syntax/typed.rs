@@ -74,13 +74,12 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'_> {
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
-        fields: &'static [&'static str],
+        _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, NodeError> {
         if name == SPANNED_NAME {
             return visitor.visit_map(SpannedFields { span: self.0.span, value: Some(self), field: 0 });
         }
-        let _ = fields;
         self.deserialize_any(visitor)
     }
 
@@ -120,14 +119,13 @@ impl<'de> de::Deserializer<'de> for KeyDeserializer<'_> {
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
-        fields: &'static [&'static str],
+        _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, NodeError> {
         if name == SPANNED_NAME {
             let text = StrDeserializer::<NodeError>::new(self.0.value.as_str());
             return visitor.visit_map(SpannedFields { span: self.0.span, value: Some(text), field: 0 });
         }
-        let _ = fields;
         self.deserialize_any(visitor)
     }
 

@@ -30,7 +30,7 @@ pub const MAX_ALIASES: usize = 1_000;
 
 /// Reads the single YAML document in `text`; `None` if the text holds no document.
 pub(crate) fn load(text: &str) -> Result<Option<Node>, Diagnostic> {
-    let mut loader = Loader { text, stack: Vec::new(), anchors: HashMap::new(), nodes: 0, aliases: 0, documents: 0, root: None };
+    let mut loader = Loader { stack: Vec::new(), anchors: HashMap::new(), nodes: 0, aliases: 0, documents: 0, root: None };
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|error| scan_error(text, &error))?;
         let span = Span::new(offset(text, &span.start), offset(text, &span.end));
@@ -60,8 +60,7 @@ enum Open {
     Map { entries: Vec<(Spanned<String>, Node)>, key: Option<Spanned<String>>, start: u32, anchor: usize },
 }
 
-struct Loader<'a> {
-    text: &'a str,
+struct Loader {
     stack: Vec<Open>,
     /// Anchored nodes and how many nodes each contains (an alias costs that many).
     anchors: HashMap<usize, (Node, usize)>,
@@ -71,7 +70,7 @@ struct Loader<'a> {
     root: Option<Node>,
 }
 
-impl Loader<'_> {
+impl Loader {
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), Diagnostic> {
         match event {
             Event::DocumentStart(..) => {
@@ -153,7 +152,6 @@ impl Loader<'_> {
                 }
             },
         }
-        let _ = self.text;
         Ok(())
     }
 }
