@@ -334,18 +334,30 @@ impl Generator {
                             _ => quote!(#text.contains(&**#sought)),
                         };
                         let array_arm = (method == "includes").then(|| {
-                            quote!((#rt::Value::Array(#items), _) => #rt::Value::Bool(#items.iter().any(|#text| #rt::same_value_zero(#text, &#needle))),)
+                            quote!((#rt::Value::Array(#items), _) => #rt::Value::Bool(#items.iter().any(|#text| #rt::same_value_zero(#text, #needle))),)
                         });
-                        let needle_value = self.expr(needle_expr);
+                        // Both operands are only read: a local is borrowed in place (no reference
+                        // count traffic) unless evaluating the needle could rebind a local.
+                        let target_ref = match object_expr {
+                            Expr::Name(Name::Local(slot)) if !writes_locals(needle_expr) => quote!(&#slots[#slot]),
+                            _ => quote!(&#object),
+                        };
+                        let needle_ref = match needle_expr {
+                            Expr::Name(Name::Local(slot)) => quote!(&#slots[#slot]),
+                            other => {
+                                let value = self.expr(other);
+                                quote!(&#value)
+                            }
+                        };
                         quote!({
-                            let #target = #object;
-                            let #needle = #needle_value;
-                            match (&#target, &#needle) {
+                            let #target = #target_ref;
+                            let #needle = #needle_ref;
+                            match (#target, #needle) {
                                 (#rt::Value::String(#text), #rt::Value::String(#sought)) => #rt::Value::Bool(#test),
                                 #array_arm
                                 _ => {
-                                    let #call_args = [#needle];
-                                    #rt::call_method(&#target, #method, &#call_args, ::core::option::Option::None)?
+                                    let #call_args = [#needle.clone()];
+                                    #rt::call_method(#target, #method, &#call_args, ::core::option::Option::None)?
                                 }
                             }
                         })
@@ -603,6 +615,35 @@ enum LoopSource {
     Array,
     /// The `[key, value]` pairs of an object, as `Object.entries` would list them.
     Entries,
+}
+
+/// Whether evaluating `e` can assign a local slot: an arrow function binds its parameters,
+/// `push` appends to a local.
+fn writes_locals(e: &Expr) -> bool {
+    let args_write = |args: &[Argument]| {
+        args.iter().any(|a| match a {
+            Argument::Function(_) => true,
+            Argument::Value(e) | Argument::Spread(e) => writes_locals(e),
+        })
+    };
+    match e {
+        Expr::MethodCall { method, .. } if method == "push" => true,
+        Expr::MethodCall { object, args, .. } => writes_locals(object) || args_write(args),
+        Expr::GlobalCall { args, .. } => args_write(args),
+        Expr::Member { object, property, .. } => writes_locals(object) || writes_locals(property),
+        Expr::Unary(_, a) => writes_locals(a),
+        Expr::Binary(_, a, b) | Expr::Logical(_, a, b) => writes_locals(a) || writes_locals(b),
+        Expr::Conditional(a, b, c) => writes_locals(a) || writes_locals(b) || writes_locals(c),
+        Expr::Template(parts) => parts.iter().any(|p| matches!(p, TemplatePart::Expr(e) if writes_locals(e))),
+        Expr::Array(elements) => elements.iter().any(|el| match el {
+            Element::Item(e) | Element::Spread(e) => writes_locals(e),
+        }),
+        Expr::Object(properties) => properties.iter().any(|p| match p {
+            Property::Static(_, e) | Property::Spread(e) => writes_locals(e),
+            Property::Computed(k, e) => writes_locals(k) || writes_locals(e),
+        }),
+        _ => false,
+    }
 }
 
 /// A literal that can be built once for all evaluations.
