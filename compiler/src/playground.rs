@@ -32,18 +32,11 @@ pub fn evaluate(text: &str, input: Value, scope: &serde_json::Map<String, serde_
     let mut env = HashMap::from([("input".to_owned(), input)]);
     names = names.with("input", Root::Named("input".to_owned()));
     for (key, value) in scope {
-        let root = match key.as_str() {
-            "this" => Root::This,
-            "global" => Root::Global,
-            "inputs" | "raw" => Root::Inputs,
-            "loop" => Root::Loop,
-            "state" => Root::State,
-            "computed" => Root::Computed,
-            other => {
-                names = names.with(other, Root::Named(other.to_owned()));
-                Root::Named(other.to_owned())
-            }
-        };
+        // `raw` is the legacy name of `inputs`; any other unknown key becomes a name of its own.
+        let root = if key == "raw" { Root::Inputs } else { Root::from_name(key) };
+        if let Root::Named(name) = &root {
+            names = names.with(name, root.clone());
+        }
         env.insert(root.name().to_owned(), Value::from(value));
     }
     let source = Source::new("<expression>", text);

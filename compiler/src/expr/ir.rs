@@ -199,6 +199,19 @@ pub enum Root {
 }
 
 impl Root {
+    /// The root called `name`: one of the workflow's scopes, or a site-defined name.
+    pub fn from_name(name: &str) -> Root {
+        match name {
+            "this" => Root::This,
+            "global" => Root::Global,
+            "inputs" => Root::Inputs,
+            "loop" => Root::Loop,
+            "state" => Root::State,
+            "computed" => Root::Computed,
+            other => Root::Named(other.to_owned()),
+        }
+    }
+
     /// The name a [`wfc_runtime::value::Scope`] is asked for.
     pub fn name(&self) -> &str {
         match self {

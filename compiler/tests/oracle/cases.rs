@@ -39,19 +39,6 @@ pub fn all_cases() -> Vec<Case> {
     operator_cases().into_iter().chain(method_cases()).chain(corpus_cases()).collect()
 }
 
-/// The root a scope entry binds.
-pub fn root_of(name: &str) -> Root {
-    match name {
-        "this" => Root::This,
-        "inputs" => Root::Inputs,
-        "global" => Root::Global,
-        "loop" => Root::Loop,
-        "state" => Root::State,
-        "computed" => Root::Computed,
-        other => Root::Named(other.to_owned()),
-    }
-}
-
 /// The names a case's expression sees: `input` and its scope (the loop variables are the keys
 /// of the `loop` literal, which is always a plain object literal here).
 pub fn names_for(case: &Case) -> Names {
@@ -60,7 +47,7 @@ pub fn names_for(case: &Case) -> Names {
         if name == "loop" {
             names.loop_names = object_literal_keys(text);
         }
-        names = names.with(name, root_of(name));
+        names = names.with(name, Root::from_name(name));
     }
     names
 }

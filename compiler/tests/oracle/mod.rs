@@ -15,7 +15,7 @@ use wfc_compiler::interp::eval;
 use wfc_runtime::value::{MapScope, Value};
 
 pub use cases::Case;
-use cases::{names_for, root_of};
+use cases::names_for;
 
 /// A node process that evaluates cases one line at a time, kept alive for a whole test.
 pub struct NodeOracle {
@@ -70,7 +70,7 @@ pub fn scope_for(case: &Case) -> MapScope {
     let mut scope = MapScope::default();
     scope.0.insert("input".to_owned(), literal(&case.input));
     for (name, text) in &case.scope {
-        scope.0.insert(root_of(name).name().to_owned(), literal(text));
+        scope.0.insert(name.clone(), literal(text));
     }
     scope
 }
