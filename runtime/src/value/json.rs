@@ -202,6 +202,19 @@ mod tests {
     }
 
     #[test]
+    fn converts_to_and_from_serde_json_like_stringify() {
+        let value = parse(r#"{"b": [1, 2.5], "a": null}"#).expect("json");
+        let json = to_json(&value).expect("not undefined");
+        assert_eq!(json, serde_json::json!({"b": [1, 2.5], "a": null}));
+        assert!(super::super::strict_equals(&from_json(&json).get_named("a").expect("a"), &Value::Null));
+        let mut object = Object::new();
+        object.insert("gone", Value::Undefined);
+        object.insert("kept", Value::array(vec![Value::Undefined, Value::Number(f64::NAN)]));
+        assert_eq!(to_json(&Value::Object(Arc::new(object))), Some(serde_json::json!({"kept": [null, null]})));
+        assert_eq!(to_json(&Value::Undefined), None);
+    }
+
+    #[test]
     fn invalid_json_is_a_syntax_error() {
         assert_eq!(parse("{oops}").expect_err("invalid").kind, super::super::ErrorKind::SyntaxError);
         assert_eq!(parse("1 2").expect_err("trailing").kind, super::super::ErrorKind::SyntaxError);
