@@ -134,9 +134,14 @@ pub fn check_paths(paths: &[PathBuf]) -> io::Result<CheckReport> {
     let files = files
         .into_iter()
         .map(|path| {
-            let bytes = std::fs::read(&path)?;
+            // A file over the size limit is refused after reading one byte past the limit,
+            // not after reading all of it.
+            let file = std::fs::File::open(&path)?;
+            let file_size = file.metadata()?.len();
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut io::Read::take(file, syntax::MAX_FILE_BYTES as u64 + 1), &mut bytes)?;
             let name = path.display().to_string();
-            let (workflow, diagnostics) = match syntax::decode(&name, bytes) {
+            let (workflow, diagnostics) = match syntax::decode(&name, bytes, file_size) {
                 Ok(source) => check_source(&source),
                 Err(diagnostics) => (None, diagnostics),
             };

@@ -21,7 +21,7 @@ pub(crate) fn input_limit(span: Span, message: &str) -> Diagnostic {
         .with_help("workflows are small; split this file or remove the repetition that makes it this big")
 }
 
-pub(crate) fn file_too_large(size: usize, limit: usize) -> Diagnostic {
+pub(crate) fn file_too_large(size: u64, limit: usize) -> Diagnostic {
     Diagnostic::new(
         Code::InputLimit,
         format!("the file is {size} bytes, more than the {limit}-byte limit for a workflow"),

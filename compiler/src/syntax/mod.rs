@@ -27,15 +27,17 @@ use crate::diagnostic::Diagnostics;
 use crate::source::Source;
 
 /// Turns file contents into a [`Source`], or reports why they are not workflow text.
-pub fn decode(name: &str, bytes: Vec<u8>) -> Result<Source, Diagnostics> {
+/// `file_size` is the file's length on disk: a caller may read no more than
+/// [`MAX_FILE_BYTES`] + 1 bytes of a huge file and still get the right size reported.
+pub fn decode(name: &str, bytes: Vec<u8>, file_size: u64) -> Result<Source, Diagnostics> {
     let fail = |diagnostic| {
         let source = Source::new(name, "");
         let mut diagnostics = Diagnostics::new(&source);
         diagnostics.push(diagnostic);
         diagnostics
     };
-    if bytes.len() > MAX_FILE_BYTES {
-        return Err(fail(diagnostics::file_too_large(bytes.len(), MAX_FILE_BYTES)));
+    if bytes.len() > MAX_FILE_BYTES || file_size > MAX_FILE_BYTES as u64 {
+        return Err(fail(diagnostics::file_too_large(file_size.max(bytes.len() as u64), MAX_FILE_BYTES)));
     }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Source::new(name, text)),
@@ -48,7 +50,7 @@ pub fn decode(name: &str, bytes: Vec<u8>) -> Result<Source, Diagnostics> {
 pub fn parse_document(source: &Source) -> Result<Node, Diagnostics> {
     let mut diagnostics = Diagnostics::new(source);
     if source.text().len() > MAX_FILE_BYTES {
-        diagnostics.push(diagnostics::file_too_large(source.text().len(), MAX_FILE_BYTES));
+        diagnostics.push(diagnostics::file_too_large(source.text().len() as u64, MAX_FILE_BYTES));
         return Err(diagnostics);
     }
     match yaml::load(source.text()) {
