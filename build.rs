@@ -1,9 +1,9 @@
-//! Checks every workflow in `workflows/` at build time, so an invalid workflow fails
-//! `cargo build` with its full diagnostics. (Code generation joins this step when the
-//! state-machine compiler lands.)
+//! Checks every workflow in `workflows/` and embeds the catalog, so an invalid workflow fails
+//! `cargo build` with its full diagnostics.
 
 fn main() {
-    if let Err(message) = wfc_compiler::Config::new().workflows_dir("workflows").check_for_build() {
+    let out_dir = std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR for build scripts");
+    if let Err(message) = wfc_compiler::Config::new().workflows_dir("workflows").compile_for_build(std::path::Path::new(&out_dir)) {
         eprintln!("{message}");
         std::process::exit(1);
     }

@@ -5,6 +5,11 @@
 
 mod commands;
 
+/// The embedded catalog: `WORKFLOWS`, written by `build.rs`.
+mod catalog {
+    include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
+}
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -44,6 +49,23 @@ enum Command {
         #[arg(long, default_value = "{}")]
         scope: String,
     },
+    /// Print a workflow's state machine as a diagram (steps, branches, loops, sub-agents).
+    Graph {
+        /// A workflow of the embedded catalog (`dev:test-fix-loop`) or a YAML file.
+        workflow: String,
+        /// The diagram language.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+}
+
+/// How `wfc graph` draws.
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    /// Mermaid flowchart (renders in GitHub Markdown).
+    Mermaid,
+    /// Graphviz dot.
+    Dot,
 }
 
 /// How `wfc check` prints diagnostics.
@@ -72,5 +94,12 @@ fn main() -> ExitCode {
         Command::Check { paths, format, color } => commands::check::run(&paths, format, color),
         Command::Schema => commands::schema::run(),
         Command::Eval { expression, input, scope } => commands::eval::run(&expression, &input, &scope),
+        Command::Graph { workflow, format } => {
+            let format = match format {
+                GraphFormat::Mermaid => wfc_compiler::ir::graph::Format::Mermaid,
+                GraphFormat::Dot => wfc_compiler::ir::graph::Format::Dot,
+            };
+            commands::graph::run(&workflow, format)
+        }
     }
 }

@@ -105,3 +105,22 @@ fn a_named_file_is_checked_whatever_its_extension() {
     assert!(Path::new(&path).exists());
     assert_eq!(wfc(&["check", path.to_str().expect("utf-8")]).status.code(), Some(0));
 }
+
+#[test]
+fn graph_draws_every_catalog_workflow_and_refuses_unknown_names() {
+    for name in ["dev:test-fix-loop", "release:checklist", "code:parallel-review", "deps:report"] {
+        let mermaid = wfc(&["graph", name]);
+        assert_eq!(mermaid.status.code(), Some(0), "{name}: {}", stderr(&mermaid));
+        let text = String::from_utf8_lossy(&mermaid.stdout).into_owned();
+        assert!(text.starts_with("flowchart TD\n"), "{text}");
+        insta::assert_snapshot!(format!("graph_{}", name.replace(':', "_")), text);
+        let dot = wfc(&["graph", name, "--format", "dot"]);
+        assert!(String::from_utf8_lossy(&dot.stdout).starts_with("digraph workflow {"), "{name}");
+    }
+    let missing = wfc(&["graph", "no:such"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("`no:such` is neither a file nor a workflow of the catalog (code:parallel-review,"), "{}", stderr(&missing));
+    let invalid = wfc(&["graph", "tests/fixtures/invalid/unknown_step_type.yaml"]);
+    assert_eq!(invalid.status.code(), Some(1));
+    assert!(stderr(&invalid).contains("E0107"));
+}

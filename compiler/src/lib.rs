@@ -23,12 +23,13 @@ pub mod playground;
 pub mod diagnostic;
 pub mod expr;
 pub mod interp;
+pub mod ir;
 pub mod source;
 pub mod span;
 mod suggest;
 pub mod syntax;
 
-pub use config::{CheckReport, CheckedFile, Config, check_paths, check_source};
+pub use config::{CheckReport, CheckedFile, Config, check_paths, check_source, definition_hash};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity};
 pub use source::Source;
 pub use span::{Span, Spanned};

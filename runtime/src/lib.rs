@@ -12,3 +12,5 @@
 #![warn(missing_docs)]
 
 pub mod value;
+pub mod catalog;
+pub mod machine;

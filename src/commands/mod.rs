@@ -1,5 +1,38 @@
-//! One module per subcommand.
+//! One module per subcommand, and what several of them share.
 
 pub(crate) mod check;
 pub(crate) mod eval;
+pub(crate) mod graph;
 pub(crate) mod schema;
+
+use std::process::ExitCode;
+
+use wfc_compiler::check::Workflow;
+use wfc_compiler::{Source, check_paths, check_source};
+
+use crate::catalog::WORKFLOWS;
+
+/// A workflow named on the command line: a file if one exists at that path, otherwise a
+/// workflow of the embedded catalog. Diagnostics and "not found" go to stderr; the error is
+/// the exit code to return.
+pub(crate) fn load_workflow(name_or_path: &str) -> Result<Workflow, ExitCode> {
+    let path = std::path::Path::new(name_or_path);
+    let (workflow, diagnostics) = if path.is_file() {
+        let report = check_paths(&[path.to_path_buf()]).map_err(|error| {
+            eprintln!("wfc: cannot read {name_or_path}: {error}");
+            ExitCode::from(2)
+        })?;
+        let file = report.files.into_iter().next().expect("a file path yields one checked file");
+        (file.workflow, file.diagnostics)
+    } else if let Some(entry) = wfc_runtime::catalog::find(WORKFLOWS, name_or_path) {
+        check_source(&Source::new(entry.path, entry.source))
+    } else {
+        let names: Vec<&str> = WORKFLOWS.iter().map(|e| e.name).collect();
+        eprintln!("wfc: `{name_or_path}` is neither a file nor a workflow of the catalog ({})", names.join(", "));
+        return Err(ExitCode::from(2));
+    };
+    workflow.ok_or_else(|| {
+        eprint!("{}", diagnostics.render_plain());
+        ExitCode::from(1)
+    })
+}

@@ -6,7 +6,7 @@
 //! and reports each problem at its line and column in the YAML source.
 
 use super::Checker;
-use super::model::{DependencySource, Scope, Step, StepBody, TaskBody, Workflow};
+use super::model::{DependencySource, PathSegment, Scope, Step, StepBody, Task, TaskBody, WritePath, Workflow};
 use crate::expr::{Names, Root, compile, compile_template, compile_wrapped, workflow_names};
 use crate::span::Spanned;
 use crate::syntax::Node;
@@ -76,14 +76,7 @@ impl SiteContext {
         for name in &self.task_names {
             names = names.with(name, Root::Named(name.clone()));
         }
-        let result: &[&str] = match self.result {
-            Some(ResultKind::Shell) => &["stdout", "stderr", "exit_code", "returncode", "full_output"],
-            Some(ResultKind::McpCall) => &["result"],
-            Some(ResultKind::UserInput) => &["input"],
-            Some(ResultKind::AgentResponse) => &["response"],
-            None => &[],
-        };
-        for name in result {
+        for name in self.result.map_or(&[][..], ResultKind::names) {
             names = names.with(name, Root::Named((*name).to_owned()));
         }
         names.open = self.result == Some(ResultKind::McpCall);
@@ -91,15 +84,68 @@ impl SiteContext {
     }
 }
 
+impl SiteContext {
+    /// The context of a sub-agent task's expressions: its bare names.
+    pub fn for_task(task: &Task) -> SiteContext {
+        let mut task_names: Vec<String> = ["item", "index", "total", "task_id"].map(str::to_owned).to_vec();
+        task_names.extend(task.scope.inputs.iter().map(|i| i.name.value.clone()));
+        SiteContext { task_names, ..SiteContext::default() }
+    }
+
+    /// The context inside a loop's body (and its condition) that binds `loop.<name>` for
+    /// each of `names`; they shadow an outer loop's.
+    pub fn inside_loop(&self, names: &[&str]) -> SiteContext {
+        let mut loop_names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        loop_names.extend(self.loop_names.iter().cloned());
+        SiteContext { loop_names, ..self.clone() }
+    }
+
+    /// The context of a state-update value (and a dynamic write-path key) of a step that
+    /// produces `result`.
+    pub fn reading(&self, result: ResultKind) -> SiteContext {
+        SiteContext { result: Some(result), ..self.clone() }
+    }
+}
+
+impl ResultKind {
+    /// The names under which an update value reads the result; written bare (`value: stdout`,
+    /// `value: response.summary`) they are keywords too.
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            ResultKind::Shell => &["stdout", "stderr", "exit_code", "returncode", "full_output"],
+            ResultKind::McpCall => &["result"],
+            ResultKind::UserInput => &["input"],
+            ResultKind::AgentResponse => &["response"],
+        }
+    }
+
+    /// What a step of this body produces for its state updates, if anything.
+    pub fn of(body: &StepBody) -> Option<ResultKind> {
+        match body {
+            StepBody::McpCall { .. } => Some(ResultKind::McpCall),
+            StepBody::UserInput { .. } => Some(ResultKind::UserInput),
+            StepBody::AgentResponse { .. } => Some(ResultKind::AgentResponse),
+            StepBody::ShellCommand { .. } => Some(ResultKind::Shell),
+            _ => None,
+        }
+    }
+}
+
+/// The `loop.*` names a `foreach` binds.
+pub fn foreach_loop_names<'a>(variable_name: &'a str, index_name: &'a str) -> [&'a str; 3] {
+    [variable_name, index_name, "iteration"]
+}
+
+/// The `loop.*` names a `while_loop` binds.
+pub const WHILE_LOOP_NAMES: [&str; 1] = ["iteration"];
+
 /// Every expression site of a workflow, its tasks and its computed fields.
 pub fn expression_sites(workflow: &Workflow) -> Vec<ExpressionSite<'_>> {
     let mut sites = Vec::new();
     scope_sites(&workflow.scope, &SiteContext::default(), &mut sites);
     step_sites(&workflow.steps, &SiteContext::default(), &mut sites);
     for task in &workflow.tasks {
-        let mut task_names: Vec<String> = ["item", "index", "total", "task_id"].map(str::to_owned).to_vec();
-        task_names.extend(task.scope.inputs.iter().map(|i| i.name.value.clone()));
-        let context = SiteContext { task_names, ..SiteContext::default() };
+        let context = SiteContext::for_task(task);
         scope_sites(&task.scope, &context, &mut sites);
         match &task.body {
             TaskBody::Steps(steps) => step_sites(steps, &context, &mut sites),
@@ -126,6 +172,13 @@ fn node_sites<'a>(node: Option<&'a Node>, kind: SiteKind, context: &SiteContext,
     }
 }
 
+fn write_path_sites<'a>(path: &'a WritePath, context: &SiteContext, sites: &mut Vec<ExpressionSite<'a>>) {
+    // The whole path as a template holds exactly the keys' `{{ }}` expressions, at their places.
+    if path.segments.iter().any(|s| matches!(s, PathSegment::Dynamic(_))) {
+        push(sites, SiteKind::Template, &path.text, context);
+    }
+}
+
 fn scope_sites<'a>(scope: &'a Scope, context: &SiteContext, sites: &mut Vec<ExpressionSite<'a>>) {
     for computed in &scope.computed {
         push(sites, SiteKind::Transform, &computed.transform, context);
@@ -139,44 +192,37 @@ fn scope_sites<'a>(scope: &'a Scope, context: &SiteContext, sites: &mut Vec<Expr
 
 fn step_sites<'a>(steps: &'a [Step], context: &SiteContext, sites: &mut Vec<ExpressionSite<'a>>) {
     for step in steps {
-        let updates = |sites: &mut Vec<ExpressionSite<'a>>, updates: &'a [super::model::StateUpdate], result: ResultKind| {
-            let context = SiteContext { result: Some(result), ..context.clone() };
+        if let Some(result) = ResultKind::of(&step.body) {
+            let context = context.reading(result);
+            let (updates, stored) = step.body.writes();
             for update in updates {
                 node_sites(update.value.as_ref(), SiteKind::UpdateValue, &context, sites);
+                write_path_sites(&update.path, &context, sites);
             }
-        };
-        let inside_loop = |names: &[&str]| {
-            let mut inner = context.clone();
-            let mut loop_names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-            loop_names.extend(context.loop_names.iter().cloned());
-            inner.loop_names = loop_names;
-            inner
-        };
+            stored.into_iter().for_each(|path| write_path_sites(path, &context, sites));
+        }
         match &step.body {
             StepBody::UserMessage { message, title, .. } => {
                 push(sites, SiteKind::Template, message, context);
                 title.iter().for_each(|t| push(sites, SiteKind::Template, t, context));
             }
-            StepBody::McpCall { tool, parameters, updates: u, .. } => {
+            StepBody::McpCall { tool, parameters, .. } => {
                 push(sites, SiteKind::Template, tool, context);
                 node_sites(parameters.as_ref(), SiteKind::Template, context, sites);
-                updates(sites, u, ResultKind::McpCall);
             }
-            StepBody::UserInput { prompt, instructions, updates: u, .. } => {
+            StepBody::UserInput { prompt, instructions, .. } => {
                 push(sites, SiteKind::Template, prompt, context);
                 instructions.iter().for_each(|t| push(sites, SiteKind::Template, t, context));
-                updates(sites, u, ResultKind::UserInput);
             }
             StepBody::AgentPrompt { prompt, context: extra, .. } => {
                 push(sites, SiteKind::Template, prompt, context);
                 node_sites(extra.as_ref(), SiteKind::Template, context, sites);
             }
-            StepBody::AgentResponse { updates: u, .. } => updates(sites, u, ResultKind::AgentResponse),
+            StepBody::AgentResponse { .. } | StepBody::Break | StepBody::Continue => {}
             StepBody::ParallelForeach { items, .. } => push(sites, SiteKind::Items, items, context),
-            StepBody::ShellCommand { command, working_directory, updates: u, .. } => {
+            StepBody::ShellCommand { command, working_directory, .. } => {
                 push(sites, SiteKind::Template, command, context);
                 working_directory.iter().for_each(|t| push(sites, SiteKind::Template, t, context));
-                updates(sites, u, ResultKind::Shell);
             }
             StepBody::Conditional { condition, then_steps, else_steps } => {
                 push(sites, SiteKind::Condition, condition, context);
@@ -184,16 +230,15 @@ fn step_sites<'a>(steps: &'a [Step], context: &SiteContext, sites: &mut Vec<Expr
                 step_sites(else_steps, context, sites);
             }
             StepBody::WhileLoop { condition, body, .. } => {
-                let inner = inside_loop(&["iteration"]);
+                let inner = context.inside_loop(&WHILE_LOOP_NAMES);
                 push(sites, SiteKind::Condition, condition, &inner);
                 step_sites(body, &inner, sites);
             }
             StepBody::Foreach { items, body, variable_name, index_name } => {
                 push(sites, SiteKind::Items, items, context);
-                step_sites(body, &inside_loop(&[variable_name.as_str(), index_name.as_str(), "iteration"]), sites);
+                step_sites(body, &context.inside_loop(&foreach_loop_names(variable_name, index_name)), sites);
             }
             StepBody::WaitStep { message, .. } => message.iter().for_each(|t| push(sites, SiteKind::Template, t, context)),
-            StepBody::Break | StepBody::Continue => {}
         }
     }
 }

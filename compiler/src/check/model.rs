@@ -3,7 +3,7 @@
 //! format's small enums and free-form [`Node`] values.
 
 use crate::span::Spanned;
-use crate::syntax::{ExecutionContext, InputType, MessageFormat, MessageType, Node, OnError, Operation, Strategy, ValueType};
+use crate::syntax::{ExecutionContext, InputType, MessageFormat, MessageType, Node, OnError, Operation, Strategy, FieldType};
 
 /// A workflow that passed every check.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,7 +87,7 @@ pub struct Input {
     /// Its name.
     pub name: Spanned<String>,
     /// Its type; `None` when only an initial value declares it (legacy `default_state.inputs`).
-    pub value_type: Option<ValueType>,
+    pub value_type: Option<FieldType>,
     /// What it means.
     pub description: String,
     /// Whether `workflow_start` must be given it. An input with a default is never required.
@@ -102,7 +102,7 @@ pub struct StateField {
     /// Its name.
     pub name: Spanned<String>,
     /// Its declared type, if `state_schema.state` gives one.
-    pub value_type: Option<ValueType>,
+    pub value_type: Option<FieldType>,
     /// Its value at start, if `default_state` gives one.
     pub initial: Option<Node>,
 }
@@ -281,11 +281,26 @@ pub enum StepBody {
         execution_context: ExecutionContext,
     },
     Conditional { condition: Spanned<String>, then_steps: Vec<Step>, else_steps: Vec<Step> },
-    WhileLoop { condition: Spanned<String>, body: Vec<Step>, max_iterations: u32 },
+    /// `fail_at_limit`: `error_handling.strategy: fail` makes reaching `max_iterations` fail the
+    /// workflow instead of leaving the loop with a warning.
+    WhileLoop { condition: Spanned<String>, body: Vec<Step>, max_iterations: u32, fail_at_limit: bool },
     Foreach { items: Spanned<String>, variable_name: String, index_name: String, body: Vec<Step> },
     Break,
     Continue,
     WaitStep { message: Option<Spanned<String>>, timeout_seconds: Option<f64> },
+}
+
+impl StepBody {
+    /// The state updates of a step, and the path its whole result is stored at
+    /// (`store_result`, `store_response`), if any.
+    pub fn writes(&self) -> (&[StateUpdate], Option<&WritePath>) {
+        match self {
+            StepBody::McpCall { updates, store_result, .. } => (updates, store_result.as_ref()),
+            StepBody::AgentResponse { updates, store_response, .. } => (updates, store_response.as_ref()),
+            StepBody::UserInput { updates, .. } | StepBody::ShellCommand { updates, .. } => (updates, None),
+            _ => (&[], None),
+        }
+    }
 }
 
 /// Defaults the format gives when a field is not written.

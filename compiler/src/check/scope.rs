@@ -7,7 +7,7 @@ use super::diagnostics as diag;
 use super::model::{Computed, Dependency, DependencySource, Input, Scope, StateField};
 use super::paths::{first_field, parse_path, rest_as_strings};
 use crate::span::Spanned;
-use crate::syntax::{IdentMap, Node, NodeValue, OnError, RawComputed, RawDefaultState, RawFrom, RawInput, RawStateSchema, ValueType};
+use crate::syntax::{IdentMap, Node, NodeValue, OnError, RawComputed, RawDefaultState, RawFrom, RawInput, RawStateSchema, FieldType};
 
 /// The raw declarations a scope is built from.
 pub(crate) struct Declarations<'a> {
@@ -110,14 +110,14 @@ fn collect_state(cx: &mut Checker, decl: &Declarations) -> Vec<StateField> {
 
 /// Reports `value` if it is not of `value_type`. `null` is accepted for every type: it is how a
 /// workflow says "no value yet".
-fn check_value_type(cx: &mut Checker, value: &Node, value_type: ValueType, what: &str) {
+fn check_value_type(cx: &mut Checker, value: &Node, value_type: FieldType, what: &str) {
     let matches = match (&value.value, value_type) {
         (NodeValue::Null, _) => true,
-        (NodeValue::String(_), ValueType::String) => true,
-        (NodeValue::Integer(_) | NodeValue::Float(_), ValueType::Number) => true,
-        (NodeValue::Bool(_), ValueType::Boolean) => true,
-        (NodeValue::Map(_), ValueType::Object) => true,
-        (NodeValue::Seq(_), ValueType::Array) => true,
+        (NodeValue::String(_), FieldType::String) => true,
+        (NodeValue::Integer(_) | NodeValue::Float(_), FieldType::Number) => true,
+        (NodeValue::Bool(_), FieldType::Boolean) => true,
+        (NodeValue::Map(_), FieldType::Object) => true,
+        (NodeValue::Seq(_), FieldType::Array) => true,
         _ => false,
     };
     if !matches {
@@ -125,7 +125,7 @@ fn check_value_type(cx: &mut Checker, value: &Node, value_type: ValueType, what:
             t @ ("array" | "object" | "integer") => format!("an {t}"),
             t => format!("a {t}"),
         };
-        cx.report(diag::default_type_mismatch(value.span, what, value_type.as_str(), &found));
+        cx.report(diag::default_type_mismatch(value.span, what, value_type.name(), &found));
     }
 }
 

@@ -133,6 +133,7 @@ fn check_step(cx: &mut Checker, sc: &mut StepContext, raw: &RawStep, loop_depth:
             condition: text(&raw.condition),
             body: check_steps(cx, sc, raw.body.as_deref().unwrap_or_default(), loop_depth + 1),
             max_iterations: raw.max_iterations.map_or(defaults::MAX_ITERATIONS, |m| m.value),
+            fail_at_limit: raw.error_handling.as_ref().and_then(|e| e.strategy).is_some_and(|s| s.value == Strategy::Fail),
         },
         StepKind::Foreach => StepBody::Foreach {
             items: text(&raw.items),
@@ -183,24 +184,13 @@ fn check_update(cx: &mut Checker, scope: &Scope, raw: &RawStateUpdate) -> Option
     let operation = raw.operation.map_or(Operation::Set, |o| o.value);
     if raw.value.is_none() && operation.needs_value() {
         let span = raw.operation.map_or(raw.path.span, |o| o.span);
-        let name = raw.operation.map_or("set", |_| operation_name(operation));
+        let name = raw.operation.map_or("set", |_| operation.name());
         cx.report(diag::missing_update_value(span, name));
     }
     let path = check_write_path(cx, scope, &raw.path)?;
     Some(StateUpdate { path, value: raw.value.clone(), operation })
 }
 
-fn operation_name(operation: Operation) -> &'static str {
-    match operation {
-        Operation::Set => "set",
-        Operation::Increment => "increment",
-        Operation::Decrement => "decrement",
-        Operation::Multiply => "multiply",
-        Operation::Append => "append",
-        Operation::Merge => "merge",
-        Operation::Delete => "delete",
-    }
-}
 
 /// Checks a path a step writes to: a known writable tier, a field below it, no empty
 /// segments, not a computed field, and (a warning) a declared field.

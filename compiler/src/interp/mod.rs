@@ -1,7 +1,9 @@
-//! The interpreter back end: runs the IR directly (for `wfc eval`, dev mode and as the oracle
-//! that generated code is tested against). Today it evaluates expressions; the state-machine
-//! interpreter joins it with the `ir` stage.
+//! The interpreter back end: runs the ir directly — expressions for `wfc eval`, whole
+//! workflows behind the runtime's `Machine` contract for dev mode — and is the oracle that
+//! generated code is tested against.
 
 mod expr;
+mod machine;
 
 pub use expr::{eval, render};
+pub use machine::{Interpreted, SERVER_STEP_BUDGET, StartError};

@@ -10,6 +10,10 @@
 use serde::{Deserialize, Deserializer};
 use schemars::JsonSchema;
 
+pub use wfc_runtime::machine::answer::InputType;
+pub use wfc_runtime::machine::update::Operation;
+pub use wfc_runtime::machine::{FieldType, Strategy};
+
 use super::node::{Node, NodeValue};
 use crate::span::Spanned;
 
@@ -59,34 +63,6 @@ pub struct RawConfig {
     pub max_retries: Option<Spanned<u32>>,
 }
 
-/// The JSON type of an input or a state field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ValueType {
-    /// Text.
-    String,
-    /// A number (an IEEE double, as in JavaScript).
-    Number,
-    /// `true` or `false`.
-    Boolean,
-    /// A mapping of names to values.
-    Object,
-    /// A list of values.
-    Array,
-}
-
-impl ValueType {
-    /// The name as written in a workflow.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ValueType::String => "string",
-            ValueType::Number => "number",
-            ValueType::Boolean => "boolean",
-            ValueType::Object => "object",
-            ValueType::Array => "array",
-        }
-    }
-}
 
 /// An input declaration.
 #[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
@@ -94,7 +70,7 @@ impl ValueType {
 pub struct RawInput {
     /// The input's type.
     #[serde(rename = "type")]
-    pub value_type: Spanned<ValueType>,
+    pub value_type: Spanned<FieldType>,
     /// What the input means, shown to agents.
     pub description: Spanned<String>,
     /// Whether `workflow_start` must be given this input (default `true`).
@@ -166,10 +142,10 @@ impl JsonSchema for RawDefaultState {
 pub struct RawStateSchema {
     /// Types of the inputs tier.
     #[serde(default)]
-    pub inputs: Option<IdentMap<Spanned<ValueType>>>,
+    pub inputs: Option<IdentMap<Spanned<FieldType>>>,
     /// Types of the `this.*` state fields.
     #[serde(default)]
-    pub state: Option<IdentMap<Spanned<ValueType>>>,
+    pub state: Option<IdentMap<Spanned<FieldType>>>,
     /// Fields computed from others by a JavaScript transform, refreshed when what they read changes.
     #[serde(default)]
     pub computed: Option<IdentMap<RawComputed>>,
@@ -476,22 +452,6 @@ pub enum MessageFormat {
     Code,
 }
 
-/// Type of a `user_input` answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum InputType {
-    /// Any text.
-    String,
-    /// A number.
-    Number,
-    /// yes/no, true/false, 1/0, on/off.
-    Boolean,
-    /// One of `choices`.
-    Choice,
-    /// A JSON value.
-    Json,
-}
-
 /// Where a `shell_command` runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -543,33 +503,6 @@ pub struct RawStateUpdate {
     pub operation: Option<Spanned<Operation>>,
 }
 
-/// How a state write combines its value with the current one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Operation {
-    /// Replace.
-    Set,
-    /// Add (default 1).
-    Increment,
-    /// Subtract (default 1).
-    Decrement,
-    /// Multiply.
-    Multiply,
-    /// Push onto an array, creating it if absent.
-    Append,
-    /// Shallow-merge an object into an object.
-    Merge,
-    /// Remove the field.
-    Delete,
-}
-
-impl Operation {
-    /// Whether a `value` must be written with this operation.
-    pub fn needs_value(self) -> bool {
-        !matches!(self, Operation::Increment | Operation::Decrement | Operation::Delete)
-    }
-}
-
 /// What happens when a step fails.
 #[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -591,20 +524,6 @@ pub struct RawErrorHandling {
     /// Message recorded when the step fails.
     #[serde(default)]
     pub error_message: Option<Spanned<String>>,
-}
-
-/// An `error_handling` strategy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    /// Fail the workflow (default).
-    Fail,
-    /// Run the step again, up to `max_retries` times, with backoff.
-    Retry,
-    /// Record the error and go on.
-    Continue,
-    /// Use `fallback_value` as the step's result.
-    Fallback,
 }
 
 /// A mapping from identifiers to `T`, in source order, with the span of every key.

@@ -129,7 +129,7 @@ impl StepKind {
                 "execution_context",
             ],
             StepKind::Conditional => &["then_steps", "else_steps"],
-            StepKind::WhileLoop => &["max_iterations"],
+            StepKind::WhileLoop => &["max_iterations", "error_handling"],
             StepKind::Foreach => &["variable_name", "index_name"],
             StepKind::Break | StepKind::Continue => &[],
             StepKind::WaitStep => &["message", "timeout_seconds"],

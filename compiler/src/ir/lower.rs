@@ -1,0 +1,511 @@
+//! The checked model to flat machines. Every expression is compiled again here with the names
+//! the check stage compiled it with ([`SiteContext`]), so it cannot fail on a checked workflow;
+//! if it does, that is a compiler bug, reported as a [`LowerError`] rather than a panic.
+
+use std::fmt;
+
+use super::refresh::plan;
+use super::*;
+use crate::check::expressions::{foreach_loop_names, ResultKind, SiteContext, SiteKind, WHILE_LOOP_NAMES};
+use crate::check::{self, DependencySource, PathSegment, StepBody, TaskBody, WriteScope};
+use crate::expr::{ExprIssue, compile, compile_template, compile_wrapped};
+use crate::syntax::{ExecutionContext, MessageFormat, MessageType, Node, NodeValue};
+
+/// An expression the check stage accepted failed to compile: a bug in wfc.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LowerError {
+    /// The workflow.
+    pub workflow: String,
+    /// The expression.
+    pub text: String,
+    /// What the compiler said.
+    pub message: String,
+}
+
+impl fmt::Display for LowerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "internal error in wfc lowering `{}`: `{}` did not compile ({})", self.workflow, self.text, self.message)
+    }
+}
+
+impl std::error::Error for LowerError {}
+
+/// Lowers a checked workflow.
+pub fn lower(workflow: &check::Workflow) -> Result<Workflow, LowerError> {
+    let cx = Lowering { workflow: &workflow.name.value };
+    let main = cx.program(&workflow.name.value, &workflow.scope, &workflow.steps, &SiteContext::default(), &workflow.tasks)?;
+    let tasks = workflow
+        .tasks
+        .iter()
+        .map(|task| {
+            let context = SiteContext::for_task(task);
+            match &task.body {
+                TaskBody::Steps(steps) => cx.program(&task.name.value, &task.scope, steps, &context, &workflow.tasks),
+                TaskBody::Prompt { template, context: extra } => {
+                    let mut definition = vec![("prompt".to_owned(), Template::Text(cx.template(&template.value, &context)?))];
+                    if let Some(extra) = extra {
+                        definition.push(("context".to_owned(), cx.node(extra, &context)?));
+                    }
+                    let prompt = Op::Client(ClientOp { step: "prompt".to_owned(), kind: "agent_prompt", definition, handling: Handling::Nothing });
+                    let mut program = cx.program(&task.name.value, &task.scope, &[], &context, &workflow.tasks)?;
+                    program.ops.insert(0, prompt);
+                    Ok(program)
+                }
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Workflow {
+        name: workflow.name.value.clone(),
+        description: workflow.description.clone(),
+        version: workflow.version.clone(),
+        timeout_seconds: workflow.timeout_seconds,
+        main,
+        tasks,
+    })
+}
+
+struct Lowering<'w> {
+    workflow: &'w str,
+}
+
+/// The loop being lowered: where `continue` goes and the `break` jumps to patch.
+struct OpenLoop {
+    next: Pc,
+    breaks: Vec<usize>,
+}
+
+struct Builder<'t> {
+    ops: Vec<Op>,
+    loops: Vec<OpenLoop>,
+    loop_depth: usize,
+    tasks: &'t [check::Task],
+}
+
+impl Builder<'_> {
+    fn pc(&self) -> Pc {
+        self.ops.len() as Pc
+    }
+
+    fn push(&mut self, op: Op) -> usize {
+        self.ops.push(op);
+        self.ops.len() - 1
+    }
+
+    fn patch(&mut self, at: usize, target: Pc) {
+        match &mut self.ops[at] {
+            Op::Branch { otherwise: to, .. } | Op::Jump { to, .. } | Op::LoopNext { exit: to, .. } => *to = target,
+            other => unreachable!("only jumps are patched, not {other:?}"),
+        }
+    }
+}
+
+impl Lowering<'_> {
+    fn program(
+        &self,
+        name: &str,
+        scope: &check::Scope,
+        steps: &[check::Step],
+        context: &SiteContext,
+        tasks: &[check::Task],
+    ) -> Result<Program, LowerError> {
+        let computed = scope.computed.iter().map(|c| self.computed(c, context)).collect::<Result<Vec<_>, _>>()?;
+        let mut builder = Builder { ops: Vec::new(), loops: Vec::new(), loop_depth: 0, tasks };
+        self.steps(&mut builder, steps, context)?;
+        builder.push(Op::Done);
+        Ok(Program {
+            name: name.to_owned(),
+            inputs: scope
+                .inputs
+                .iter()
+                .map(|i| Input {
+                    name: i.name.value.clone(),
+                    field_type: i.value_type,
+                    required: i.required,
+                    default: i.default.as_ref().map(Node::to_json),
+                })
+                .collect(),
+            state: scope
+                .state
+                .iter()
+                .map(|f| StateField {
+                    name: f.name.value.clone(),
+                    field_type: f.value_type,
+                    initial: f.initial.as_ref().map(Node::to_json),
+                })
+                .collect(),
+            refresh: plan(&computed),
+            computed,
+            ops: builder.ops,
+            loop_depth: builder.loop_depth,
+        })
+    }
+
+    fn computed(&self, computed: &check::Computed, context: &SiteContext) -> Result<Computed, LowerError> {
+        let from = computed
+            .from
+            .iter()
+            .map(|dependency| {
+                let path = |tier, name: Option<&String>, rest: &[String]| Source::Path { tier, path: name.into_iter().chain(rest).cloned().collect() };
+                Ok(match &dependency.source {
+                    DependencySource::Input(name, rest) => path(SourceTier::Inputs, Some(name), rest),
+                    DependencySource::State(name, rest) => path(SourceTier::State, Some(name), rest),
+                    DependencySource::Computed(name, rest) => path(SourceTier::Computed, Some(name), rest),
+                    DependencySource::Global(rest) => path(SourceTier::Global, None, rest),
+                    DependencySource::Loop(rest) => path(SourceTier::Loop, None, rest),
+                    DependencySource::Template(_) => Source::Template(self.wrapped(&dependency.path.value, context, SiteKind::FromTemplate)?),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let text = &computed.transform.value;
+        let transform = self.compiled(text, compile(text, &context.names(SiteKind::Transform), &mut Vec::new()))?;
+        Ok(Computed {
+            name: computed.name.value.clone(),
+            from,
+            from_is_list: computed.from_is_list,
+            transform,
+            on_error: computed.on_error,
+            fallback: computed.fallback.as_ref().map_or(serde_json::Value::Null, Node::to_json),
+        })
+    }
+
+    fn steps(&self, b: &mut Builder, steps: &[check::Step], context: &SiteContext) -> Result<(), LowerError> {
+        for step in steps {
+            self.step(b, step, context)?;
+        }
+        Ok(())
+    }
+
+    fn step(&self, b: &mut Builder, step: &check::Step, context: &SiteContext) -> Result<(), LowerError> {
+        let id = step.id.value.clone();
+        let reading = ResultKind::of(&step.body).map(|kind| context.reading(kind));
+        let result_context = reading.as_ref().unwrap_or(context);
+        let (updates, stored) = step.body.writes();
+        let updates = self.updates(updates, result_context)?;
+        let store = stored.map(|path| self.write_path(path, result_context)).transpose()?;
+        let text = |t: &crate::span::Spanned<String>| self.template(&t.value, context).map(Template::Text);
+        let op = match &step.body {
+            StepBody::UserMessage { message, message_type, format, title } => {
+                let mut definition = vec![
+                    field("message", text(message)?),
+                    field("message_type", json(message_type_name(*message_type))),
+                    field("format", json(format_name(*format))),
+                ];
+                if let Some(title) = title {
+                    definition.push(field("title", text(title)?));
+                }
+                client(id, "user_message", definition, Handling::Nothing)
+            }
+            StepBody::McpCall { tool, parameters, timeout, error_handling, .. } => {
+                let mut definition = vec![field("tool", text(tool)?)];
+                if let Some(parameters) = parameters {
+                    definition.push(field("parameters", self.node(parameters, context)?));
+                }
+                if let Some(timeout) = timeout {
+                    definition.push(field("timeout", json(*timeout)));
+                }
+                let handling = Handling::ToolResult { store, updates, on_failure: on_failure(error_handling) };
+                client(id, "mcp_call", definition, handling)
+            }
+            StepBody::UserInput {
+                prompt,
+                instructions,
+                input_type,
+                choices,
+                validation,
+                required,
+                default,
+                max_retries,
+                variable_name,
+                error_handling,
+                ..
+            } => {
+                let mut definition = vec![field("prompt", text(prompt)?)];
+                if let Some(instructions) = instructions {
+                    definition.push(field("instructions", text(instructions)?));
+                }
+                definition.push(field("input_type", json(input_type.name())));
+                if !choices.is_empty() {
+                    definition.push(field("choices", Template::Json(choices.iter().map(Node::to_json).collect())));
+                }
+                definition.push(field("required", json(*required)));
+                if let Some(default) = default {
+                    definition.push(field("default", Template::Json(default.to_json())));
+                }
+                let mut rules = rules(validation, *required);
+                rules.choices = choices.iter().map(Node::to_json).collect();
+                let answer = AnswerRules {
+                    input_type: *input_type,
+                    rules,
+                    default: default.as_ref().map(Node::to_json),
+                    max_retries: *max_retries,
+                    variable: variable_name.as_ref().map(|v| v.value.clone()),
+                    updates,
+                    on_failure: on_failure(error_handling),
+                };
+                client(id, "user_input", definition, Handling::Answer(Box::new(answer)))
+            }
+            StepBody::AgentPrompt { prompt, context: extra, expected_response, timeout, max_retries } => {
+                let mut definition = vec![field("prompt", text(prompt)?)];
+                if let Some(extra) = extra {
+                    definition.push(field("context", self.node(extra, context)?));
+                }
+                if let Some(expected) = expected_response {
+                    definition.push(field("expected_response", Template::Json(expected.to_json())));
+                }
+                definition.push(field("timeout", json(*timeout)));
+                definition.push(field("max_retries", json(*max_retries)));
+                client(id, "agent_prompt", definition, Handling::Nothing)
+            }
+            StepBody::AgentResponse { response_schema, validation, error_handling, .. } => {
+                let schema = response_schema.as_ref().map(Node::to_json);
+                let mut definition = Vec::new();
+                if let Some(schema) = &schema {
+                    definition.push(field("response_schema", Template::Json(schema.clone())));
+                }
+                let handling =
+                    Handling::Reply { schema, rules: rules(validation, false), updates, store, on_failure: on_failure(error_handling) };
+                client(id, "agent_response", definition, handling)
+            }
+            StepBody::ParallelForeach { items, task, max_parallel, timeout_seconds, .. } => Op::Spawn(SpawnOp {
+                step: id,
+                items: self.wrapped(&items.value, context, SiteKind::Items)?,
+                task: *task,
+                task_name: b.tasks[*task].name.value.clone(),
+                task_inputs: b.tasks[*task].scope.inputs.iter().map(|i| i.name.value.clone()).collect(),
+                max_parallel: *max_parallel,
+                timeout_seconds: *timeout_seconds,
+            }),
+            StepBody::ShellCommand { command, working_directory, timeout, error_handling, execution_context, .. } => {
+                let working_directory = working_directory.as_ref().map(|w| self.template(&w.value, context)).transpose()?;
+                match execution_context {
+                    ExecutionContext::Server => Op::Shell(ShellOp {
+                        step: id,
+                        command: self.template(&command.value, context)?,
+                        working_directory,
+                        timeout_seconds: *timeout,
+                        updates,
+                        on_failure: on_failure(error_handling),
+                    }),
+                    ExecutionContext::Client => {
+                        let mut definition = vec![field("command", text(command)?)];
+                        if let Some(directory) = working_directory {
+                            definition.push(field("working_directory", Template::Text(directory)));
+                        }
+                        definition.push(field("timeout", json(*timeout)));
+                        client(id, "shell_command", definition, Handling::ShellOutput { updates, on_failure: on_failure(error_handling) })
+                    }
+                }
+            }
+            StepBody::WaitStep { message, timeout_seconds } => {
+                let message = match message.as_ref().filter(|m| !m.value.trim().is_empty()) {
+                    Some(message) => self.template(&message.value, context)?,
+                    None => CompiledTemplate::Parts(vec![crate::expr::CompiledPart::Text("Waiting for the next client request".to_owned())]),
+                };
+                Op::Wait { step: id, message, timeout_seconds: *timeout_seconds }
+            }
+            StepBody::Conditional { condition, then_steps, else_steps } => {
+                let condition = self.wrapped(&condition.value, context, SiteKind::Condition)?;
+                let branch = b.push(Op::Branch { step: id, condition, otherwise: 0 });
+                self.steps(b, then_steps, context)?;
+                if else_steps.is_empty() {
+                    let end = b.pc();
+                    b.patch(branch, end);
+                } else {
+                    let skip_else = b.push(Op::Jump { to: 0, step: None });
+                    let else_start = b.pc();
+                    b.patch(branch, else_start);
+                    self.steps(b, else_steps, context)?;
+                    let end = b.pc();
+                    b.patch(skip_else, end);
+                }
+                return Ok(());
+            }
+            StepBody::WhileLoop { condition, body, max_iterations, fail_at_limit } => {
+                let inner = context.inside_loop(&WHILE_LOOP_NAMES);
+                let kind = LoopKind::While {
+                    condition: self.wrapped(&condition.value, &inner, SiteKind::Condition)?,
+                    max_iterations: *max_iterations,
+                    fail_at_limit: *fail_at_limit,
+                };
+                return self.lower_loop(b, id, kind, body, &inner);
+            }
+            StepBody::Foreach { items, variable_name, index_name, body } => {
+                let kind = LoopKind::Foreach {
+                    items: self.wrapped(&items.value, context, SiteKind::Items)?,
+                    variable_name: variable_name.clone(),
+                    index_name: index_name.clone(),
+                };
+                let inner = context.inside_loop(&foreach_loop_names(variable_name, index_name));
+                return self.lower_loop(b, id, kind, body, &inner);
+            }
+            StepBody::Break => {
+                let at = b.push(Op::Jump { to: 0, step: Some(id) });
+                b.loops.last_mut().expect("the check stage keeps break inside loops").breaks.push(at);
+                return Ok(());
+            }
+            StepBody::Continue => {
+                let next = b.loops.last().expect("the check stage keeps continue inside loops").next;
+                Op::Jump { to: next, step: Some(id) }
+            }
+        };
+        b.push(op);
+        Ok(())
+    }
+
+    /// `LoopStart; LoopNext(exit); body…; Jump(LoopNext); LoopEnd` — `continue` jumps to
+    /// `LoopNext`, `break` to `LoopEnd`.
+    fn lower_loop(&self, b: &mut Builder, step: String, kind: LoopKind, body: &[check::Step], inner: &SiteContext) -> Result<(), LowerError> {
+        let depth = b.loops.len();
+        b.loop_depth = b.loop_depth.max(depth + 1);
+        b.push(Op::LoopStart { step: step.clone(), depth, kind: kind.clone() });
+        let next = b.pc();
+        let test = b.push(Op::LoopNext { step, depth, kind, exit: 0 });
+        b.loops.push(OpenLoop { next, breaks: Vec::new() });
+        self.steps(b, body, inner)?;
+        b.push(Op::Jump { to: next, step: None });
+        let end = b.pc();
+        b.push(Op::LoopEnd { depth });
+        let open = b.loops.pop().expect("pushed above");
+        b.patch(test, end);
+        for at in open.breaks {
+            b.patch(at, end);
+        }
+        Ok(())
+    }
+
+    fn updates(&self, updates: &[check::StateUpdate], context: &SiteContext) -> Result<Vec<Update>, LowerError> {
+        updates
+            .iter()
+            .map(|update| {
+                let value = update.value.as_ref().map(|value| self.update_value(value, context)).transpose()?;
+                Ok(Update { path: self.write_path(&update.path, context)?, value, operation: update.operation })
+            })
+            .collect()
+    }
+
+    fn update_value(&self, value: &Node, context: &SiteContext) -> Result<UpdateValue, LowerError> {
+        if let NodeValue::String(text) = &value.value {
+            let keywords = context.result.map_or(&[][..], ResultKind::names);
+            let path: Vec<&str> = text.trim().split('.').collect();
+            if keywords.contains(&path[0]) && path.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_')) {
+                return Ok(UpdateValue::Result(path.into_iter().map(str::to_owned).collect()));
+            }
+        }
+        self.node(value, context).map(UpdateValue::Value)
+    }
+
+    fn write_path(&self, path: &check::WritePath, context: &SiteContext) -> Result<WritePath, LowerError> {
+        let segments = path
+            .segments
+            .iter()
+            .map(|segment| {
+                Ok(match segment {
+                    PathSegment::Field(name) => Segment::Field(name.clone()),
+                    PathSegment::Index(i) => Segment::Index(*i),
+                    PathSegment::Dynamic(text) => Segment::Key(self.template(text, context)?),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let tier = match path.scope {
+            WriteScope::State => WriteTier::State,
+            WriteScope::Global => WriteTier::Global,
+        };
+        Ok(WritePath { text: path.text.value.clone(), tier, segments })
+    }
+
+    /// A free-form value: constant where it holds no template.
+    fn node(&self, node: &Node, context: &SiteContext) -> Result<Template, LowerError> {
+        if node.strings().iter().all(|s| !s.value.contains("{{")) {
+            return Ok(Template::Json(node.to_json()));
+        }
+        Ok(match &node.value {
+            NodeValue::String(text) => Template::Text(self.template(text, context)?),
+            NodeValue::Seq(items) => Template::Array(items.iter().map(|i| self.node(i, context)).collect::<Result<_, _>>()?),
+            NodeValue::Map(entries) => {
+                Template::Object(entries.iter().map(|(k, v)| Ok((k.value.clone(), self.node(v, context)?))).collect::<Result<_, _>>()?)
+            }
+            _ => Template::Json(node.to_json()),
+        })
+    }
+
+    fn template(&self, text: &str, context: &SiteContext) -> Result<CompiledTemplate, LowerError> {
+        let mut issues = Vec::new();
+        let compiled = compile_template(text, &context.names(SiteKind::Template), &mut issues);
+        self.compiled_with(text, compiled, &issues)
+    }
+
+    fn wrapped(&self, text: &str, context: &SiteContext, kind: SiteKind) -> Result<Compiled, LowerError> {
+        let mut issues = Vec::new();
+        let compiled = compile_wrapped(text, &context.names(kind), &mut issues);
+        self.compiled_with(text, compiled, &issues)
+    }
+
+    fn compiled(&self, text: &str, compiled: Option<Compiled>) -> Result<Compiled, LowerError> {
+        self.compiled_with(text, compiled, &[])
+    }
+
+    fn compiled_with<T>(&self, text: &str, compiled: Option<T>, issues: &[ExprIssue]) -> Result<T, LowerError> {
+        compiled.ok_or_else(|| LowerError {
+            workflow: self.workflow.to_owned(),
+            text: text.to_owned(),
+            message: issues.iter().map(|i| i.message.as_str()).collect::<Vec<_>>().join("; "),
+        })
+    }
+}
+
+fn client(step: String, kind: &'static str, definition: Vec<(String, Template)>, handling: Handling) -> Op {
+    Op::Client(ClientOp { step, kind, definition, handling })
+}
+
+fn field(name: &str, value: Template) -> (String, Template) {
+    (name.to_owned(), value)
+}
+
+fn json(value: impl Into<serde_json::Value>) -> Template {
+    Template::Json(value.into())
+}
+
+fn rules(validation: &check::Validation, required: bool) -> Rules {
+    Rules {
+        required,
+        choices: Vec::new(),
+        allowed_values: validation.allowed_values.iter().flatten().map(Node::to_json).collect(),
+        pattern: validation.pattern.as_ref().map(|p| p.value.clone()),
+        min_length: validation.min_length,
+        max_length: validation.max_length,
+        min: validation.min,
+        max: validation.max,
+        message: validation.message.as_ref().map(|m| m.value.clone()),
+    }
+}
+
+fn on_failure(handling: &check::ErrorHandling) -> OnFailure {
+    OnFailure {
+        strategy: handling.strategy,
+        max_retries: handling.max_retries,
+        retry_delay: handling.retry_delay,
+        fallback: handling.fallback_value.as_ref().map(Node::to_json),
+        message: handling.error_message.as_ref().map(|m| m.value.clone()),
+    }
+}
+
+
+
+
+
+fn message_type_name(message_type: MessageType) -> &'static str {
+    match message_type {
+        MessageType::Info => "info",
+        MessageType::Warning => "warning",
+        MessageType::Error => "error",
+        MessageType::Success => "success",
+    }
+}
+
+fn format_name(format: MessageFormat) -> &'static str {
+    match format {
+        MessageFormat::Text => "text",
+        MessageFormat::Markdown => "markdown",
+        MessageFormat::Code => "code",
+    }
+}

@@ -1,0 +1,169 @@
+//! What a `user_input` step does with an answer: convert it to the step's `input_type`, then
+//! check it against the step's rules. A refused answer is re-asked (up to `max_retries`) with
+//! the message from here.
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::{RegExp, Value, strict_equals, utf16_len};
+
+/// Type of a `user_input` answer: what the answer is converted to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum InputType {
+    /// Any text.
+    String,
+    /// A number.
+    Number,
+    /// yes/no, true/false, 1/0, on/off.
+    Boolean,
+    /// One of `choices`.
+    Choice,
+    /// A JSON value.
+    Json,
+}
+
+impl InputType {
+    /// The name as written in a workflow.
+    pub fn name(self) -> &'static str {
+        match self {
+            InputType::String => "string",
+            InputType::Number => "number",
+            InputType::Boolean => "boolean",
+            InputType::Choice => "choice",
+            InputType::Json => "json",
+        }
+    }
+}
+
+/// The rules an answer must meet. Borrowed from the step, so generated code keeps them in
+/// statics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rules<'a> {
+    /// Whether an empty answer is refused.
+    pub required: bool,
+    /// The choices of a `choice` input.
+    pub choices: &'a [Value],
+    /// The only values allowed.
+    pub allowed_values: &'a [Value],
+    /// A pattern a text answer must match (ECMAScript syntax).
+    pub pattern: Option<&'a RegExp>,
+    /// Fewest characters of a text answer.
+    pub min_length: Option<u32>,
+    /// Most characters of a text answer.
+    pub max_length: Option<u32>,
+    /// Smallest number.
+    pub min: Option<f64>,
+    /// Largest number.
+    pub max: Option<f64>,
+    /// What to say instead of the built-in message when the pattern does not match.
+    pub message: Option<&'a str>,
+}
+
+/// Converts `answer` to `input_type`. Non-text answers of the right type pass through.
+pub fn convert(input_type: InputType, answer: &Value) -> Result<Value, String> {
+    let text = match answer {
+        Value::String(text) => text.trim().to_owned(),
+        other => return convert_value(input_type, other),
+    };
+    match input_type {
+        InputType::String | InputType::Choice => Ok(Value::string(text)),
+        InputType::Number => match text.parse::<f64>() {
+            Ok(n) if n.is_finite() => Ok(Value::Number(n)),
+            _ => Err(format!("`{text}` is not a number")),
+        },
+        InputType::Boolean => match text.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "y" | "1" | "on" => Ok(Value::Bool(true)),
+            "false" | "no" | "n" | "0" | "off" => Ok(Value::Bool(false)),
+            _ => Err(format!("`{text}` is not yes or no (true/yes/y/1/on or false/no/n/0/off)")),
+        },
+        InputType::Json => crate::value::json::parse(&text).map_err(|e| format!("the answer is not JSON: {}", e.message)),
+    }
+}
+
+fn convert_value(input_type: InputType, answer: &Value) -> Result<Value, String> {
+    match (input_type, answer) {
+        // No answer: `validate` decides whether one was required.
+        (_, Value::Undefined | Value::Null) => Ok(Value::Undefined),
+        (InputType::String, other) => Ok(Value::string(other.to_js_string())),
+        (InputType::Number, Value::Number(n)) if n.is_finite() => Ok(answer.clone()),
+        (InputType::Boolean, Value::Bool(_)) | (InputType::Choice | InputType::Json, _) => Ok(answer.clone()),
+        _ => Err(format!("expected a {} answer", input_type_name(input_type))),
+    }
+}
+
+fn input_type_name(input_type: InputType) -> &'static str {
+    match input_type {
+        InputType::String => "text",
+        InputType::Number => "number",
+        InputType::Boolean => "yes/no",
+        InputType::Choice => "choice",
+        InputType::Json => "JSON",
+    }
+}
+
+/// Checks a converted answer against the rules.
+pub fn validate(value: &Value, rules: &Rules) -> Result<(), String> {
+    let empty = matches!(value, Value::Undefined | Value::Null) || value.as_str().is_some_and(str::is_empty);
+    if empty {
+        return if rules.required { Err("an answer is required".to_owned()) } else { Ok(()) };
+    }
+    let listed = |list: &[Value]| list.is_empty() || list.iter().any(|allowed| strict_equals(allowed, value));
+    if !listed(rules.choices) || !listed(rules.allowed_values) {
+        let list = if rules.choices.is_empty() { rules.allowed_values } else { rules.choices };
+        let options: Vec<String> = list.iter().map(Value::to_js_string).collect();
+        return Err(format!("`{}` is not one of: {}", value.to_js_string(), options.join(", ")));
+    }
+    if let Some(text) = value.as_str() {
+        let length = utf16_len(text);
+        if let Some(min) = rules.min_length.filter(|min| length < *min as usize) {
+            return Err(format!("the answer is {length} characters long; at least {min} are needed"));
+        }
+        if let Some(max) = rules.max_length.filter(|max| length > *max as usize) {
+            return Err(format!("the answer is {length} characters long; at most {max} are allowed"));
+        }
+        if let Some(pattern) = rules.pattern.filter(|p| !p.is_match(text)) {
+            return Err(rules.message.map_or_else(|| format!("the answer does not match /{}/", pattern.source()), str::to_owned));
+        }
+    }
+    if let Value::Number(n) = value {
+        if let Some(min) = rules.min.filter(|min| n < min) {
+            return Err(format!("{} is less than the minimum, {}", value.to_js_string(), Value::Number(min).to_js_string()));
+        }
+        if let Some(max) = rules.max.filter(|max| n > max) {
+            return Err(format!("{} is more than the maximum, {}", value.to_js_string(), Value::Number(max).to_js_string()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_convert_to_their_type() {
+        assert_eq!(convert(InputType::Number, &Value::string(" 2.5 ")).map(|v| v.to_number()), Ok(2.5));
+        assert_eq!(convert(InputType::Number, &Value::string("two")).map(|_| ()), Err("`two` is not a number".to_owned()));
+        assert!(matches!(convert(InputType::Boolean, &Value::string("Yes")), Ok(Value::Bool(true))));
+        assert!(matches!(convert(InputType::Boolean, &Value::Bool(false)), Ok(Value::Bool(false))));
+        assert!(matches!(convert(InputType::Json, &Value::string("[1]")), Ok(Value::Array(_))));
+        assert_eq!(convert(InputType::String, &Value::Number(3.0)).map(|v| v.to_js_string()), Ok("3".to_owned()));
+        assert!(convert(InputType::Number, &Value::string("1e999")).is_err());
+    }
+
+    #[test]
+    fn rules_refuse_with_a_reason() {
+        let choices = [Value::string("a"), Value::string("b")];
+        let rules = Rules { required: true, choices: &choices, ..Rules::default() };
+        assert_eq!(validate(&Value::string(""), &rules), Err("an answer is required".to_owned()));
+        assert_eq!(validate(&Value::string("c"), &rules), Err("`c` is not one of: a, b".to_owned()));
+        assert_eq!(validate(&Value::string("a"), &rules), Ok(()));
+        let pattern = RegExp::new("^[a-z]+$", "").expect("pattern");
+        let rules = Rules { pattern: Some(&pattern), max_length: Some(3), ..Rules::default() };
+        assert_eq!(validate(&Value::string("abcd"), &rules), Err("the answer is 4 characters long; at most 3 are allowed".to_owned()));
+        assert_eq!(validate(&Value::string("A1"), &rules), Err("the answer does not match /^[a-z]+$/".to_owned()));
+        let rules = Rules { min: Some(1.0), max: Some(10.0), ..Rules::default() };
+        assert_eq!(validate(&Value::Number(11.0), &rules), Err("11 is more than the maximum, 10".to_owned()));
+    }
+}

@@ -1,0 +1,174 @@
+//! The state tiers of one instance — `inputs`, `this` (declared and written fields), the
+//! cached computed values and `global` — and the views expressions read (`this` is state ∪
+//! computed, computed wins).
+
+use std::cell::OnceCell;
+
+use serde::{Deserialize, Serialize};
+
+use super::update::describe;
+use crate::value::{Object, Value};
+
+/// The JSON type of an input or a state field (`state_schema`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    /// Text.
+    String,
+    /// A number (an IEEE double, as in JavaScript).
+    Number,
+    /// `true` or `false`.
+    Boolean,
+    /// A mapping of names to values.
+    Object,
+    /// A list of values.
+    Array,
+}
+
+impl FieldType {
+    /// The name as written in a workflow.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::String => "string",
+            FieldType::Number => "number",
+            FieldType::Boolean => "boolean",
+            FieldType::Object => "object",
+            FieldType::Array => "array",
+        }
+    }
+
+    /// Whether `value` may be stored in a field of this type (`null` may go anywhere: it is
+    /// how a workflow says "not yet").
+    pub fn accepts(self, value: &Value) -> bool {
+        matches!(
+            (self, value),
+            (_, Value::Null)
+                | (FieldType::String, Value::String(_))
+                | (FieldType::Number, Value::Number(_))
+                | (FieldType::Boolean, Value::Bool(_))
+                | (FieldType::Object, Value::Object(_))
+                | (FieldType::Array, Value::Array(_))
+        )
+    }
+
+    /// The message for a value this type refuses.
+    pub fn mismatch(self, path: &str, value: &Value) -> String {
+        format!("`{path}` is declared {}, but the value written is {} ({})", self.name(), describe(value), brief(value))
+    }
+}
+
+fn brief(value: &Value) -> String {
+    let text = value.to_json().map_or_else(|| "undefined".to_owned(), |j| j.to_string());
+    match text.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
+}
+
+/// The state of one instance. Writes go through [`State::tier_mut`], which forgets the cached
+/// `this` view.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    /// `inputs.*`, fixed at start.
+    pub inputs: Object,
+    /// `this.*` fields written by the workflow (and their initial values).
+    pub state: Object,
+    /// Computed fields' cached values.
+    pub computed: Object,
+    /// `global.*`.
+    pub global: Object,
+    this: OnceCell<Value>,
+}
+
+/// A tier that can be written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// `this.*`.
+    State,
+    /// Computed values (written only by the machine's refresh).
+    Computed,
+    /// `global.*`.
+    Global,
+}
+
+impl State {
+    /// The `this` view: state fields overlaid by computed ones.
+    pub fn this(&self) -> Value {
+        self.this
+            .get_or_init(|| {
+                let mut view = self.state.clone();
+                for (key, value) in self.computed.entries() {
+                    view.insert(key.clone(), value.clone());
+                }
+                Value::Object(view.into())
+            })
+            .clone()
+    }
+
+    /// A tier to write to.
+    pub fn tier_mut(&mut self, tier: Tier) -> &mut Object {
+        self.this.take();
+        match tier {
+            Tier::State => &mut self.state,
+            Tier::Computed => &mut self.computed,
+            Tier::Global => &mut self.global,
+        }
+    }
+
+    /// The value of a state root: `this`, `inputs`, `global` and the legacy `state`/`computed`.
+    pub fn root(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "this" => self.this(),
+            "inputs" => Value::Object(self.inputs.clone().into()),
+            "global" => Value::Object(self.global.clone().into()),
+            "state" => Value::Object(self.state.clone().into()),
+            "computed" => Value::Object(self.computed.clone().into()),
+            _ => return None,
+        })
+    }
+
+    /// Every tier as JSON: `{inputs, state, computed, global}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let tier = |object: &Object| Value::Object(object.clone().into()).to_json().unwrap_or_default();
+        serde_json::json!({
+            "inputs": tier(&self.inputs),
+            "state": tier(&self.state),
+            "computed": tier(&self.computed),
+            "global": tier(&self.global),
+        })
+    }
+
+    /// The tiers back from [`State::to_json`].
+    pub fn from_json(json: &serde_json::Value) -> State {
+        let tier = |name: &str| match json.get(name).map(Value::from) {
+            Some(Value::Object(object)) => (*object).clone(),
+            _ => Object::new(),
+        };
+        State { inputs: tier("inputs"), state: tier("state"), computed: tier("computed"), global: tier("global"), this: OnceCell::new() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_is_state_overlaid_by_computed_and_follows_writes() {
+        let mut state = State::default();
+        state.tier_mut(Tier::State).insert("a", Value::Number(1.0));
+        state.tier_mut(Tier::State).insert("b", Value::Number(2.0));
+        state.tier_mut(Tier::Computed).insert("b", Value::Number(20.0));
+        assert_eq!(state.this().to_json().expect("JSON").to_string(), r#"{"a":1,"b":20}"#);
+        state.tier_mut(Tier::State).insert("a", Value::Number(5.0));
+        assert_eq!(state.this().get_named("a").expect("read").to_number(), 5.0);
+        assert_eq!(State::from_json(&state.to_json()).this().to_json(), state.this().to_json());
+    }
+
+    #[test]
+    fn declared_types_refuse_other_values_but_null() {
+        assert!(FieldType::Number.accepts(&Value::Number(1.0)) && FieldType::Number.accepts(&Value::Null));
+        assert!(!FieldType::Number.accepts(&Value::string("1")));
+        assert_eq!(FieldType::Number.mismatch("this.count", &Value::string("1")), "`this.count` is declared number, but the value written is string (\"1\")");
+    }
+}
