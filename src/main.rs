@@ -49,6 +49,11 @@ enum Command {
         #[arg(long, default_value = "{}")]
         scope: String,
     },
+    /// Print the Rust a workflow compiles to (formatted).
+    Expand {
+        /// A workflow of the embedded catalog (`dev:test-fix-loop`) or a YAML file.
+        workflow: String,
+    },
     /// Print a workflow's state machine as a diagram (steps, branches, loops, sub-agents).
     Graph {
         /// A workflow of the embedded catalog (`dev:test-fix-loop`) or a YAML file.
@@ -94,6 +99,7 @@ fn main() -> ExitCode {
         Command::Check { paths, format, color } => commands::check::run(&paths, format, color),
         Command::Schema => commands::schema::run(),
         Command::Eval { expression, input, scope } => commands::eval::run(&expression, &input, &scope),
+        Command::Expand { workflow } => commands::expand::run(&workflow),
         Command::Graph { workflow, format } => {
             let format = match format {
                 GraphFormat::Mermaid => wfc_compiler::ir::graph::Format::Mermaid,

@@ -124,3 +124,24 @@ fn graph_draws_every_catalog_workflow_and_refuses_unknown_names() {
     assert_eq!(invalid.status.code(), Some(1));
     assert!(stderr(&invalid).contains("E0107"));
 }
+
+#[test]
+fn expand_prints_the_generated_rust_of_every_project_workflow() {
+    let mut files: Vec<_> = ["workflows", "tests/fixtures/machines"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)).expect("directory"))
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    files.sort();
+    for path in files {
+        let relative = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).expect("inside the repository").display().to_string();
+        let output = wfc(&["expand", &relative]);
+        assert_eq!(output.status.code(), Some(0), "{relative}: {}", stderr(&output));
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(text.contains("pub fn workflow() -> &'static ::wfc_runtime::machine::program::Workflow<"), "{relative}");
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().replace(':', "_");
+        insta::assert_snapshot!(format!("expand_{name}"), text);
+    }
+    let output = wfc(&["expand", "dev:test-fix-loop"]);
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("/// `dev:test-fix-loop` 1.0.0"), "the catalog is searched by name");
+}

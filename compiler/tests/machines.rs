@@ -38,7 +38,7 @@ impl Run {
 /// (by step id); user messages and waits are acknowledged.
 fn run(yaml: &str, inputs: Json, mut answer: impl FnMut(&str, u32) -> Event) -> Run {
     let workflow = lower(yaml);
-    let mut machine = Interpreted::start(Arc::new(workflow.main), &inputs, Object::new()).expect("starts");
+    let mut machine = Interpreted::start(workflow.main, &inputs, Object::new()).expect("starts");
     let mut log = Vec::new();
     let mut event = Event::Start;
     for _ in 0..10_000 {
@@ -396,7 +396,7 @@ steps:
     message: "{{ inputs.name }} {{ inputs.retries }}"
 "#,
     );
-    let program = Arc::new(lower(&yaml).main);
+    let program = lower(&yaml).main;
     let start = |inputs: Json| Interpreted::start(Arc::clone(&program), &inputs, Object::new()).map(|m| m.state().to_json()["inputs"].clone());
     assert_eq!(start(json!({"name": "ada"})), Ok(json!({"name": "ada", "retries": 3})));
     assert_eq!(start(json!({})).map_err(|e| e.0), Err("`t:machine` needs the input `name`".to_owned()));
@@ -440,7 +440,7 @@ steps:
     // The task runs as a machine of its own, with the task names bound.
     let task = &handed["tasks"][1];
     let bindings: Object = task["context"].as_object().expect("context").iter().map(|(k, v)| (k.as_str().into(), Value::from(v))).collect();
-    let mut machine = Interpreted::start(Arc::new(workflow.tasks[0].clone()), &task["inputs"], bindings).expect("task starts");
+    let mut machine = Interpreted::start(Arc::clone(&workflow.tasks[0]), &task["inputs"], bindings).expect("task starts");
     let Ok(Yield::Client(step)) = machine.resume(Event::Start) else { panic!("a message") };
     assert_eq!(step.definition["message"], "reviewing b.rs (1 of 3)");
 }

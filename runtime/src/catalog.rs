@@ -1,8 +1,10 @@
 //! The catalog a binary embeds: every workflow `build.rs` checked and compiled, with what
 //! discovery tools (`workflow_list`, `workflow_get_info`) report about it.
 
+use crate::machine::program::{ExprFn, Workflow};
+
 /// One embedded workflow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct Entry {
     /// `namespace:name`.
     pub name: &'static str,
@@ -17,6 +19,8 @@ pub struct Entry {
     /// A hash of the source: an instance started under one definition is not resumed under
     /// another without being asked to.
     pub definition_hash: &'static str,
+    /// Its compiled machines (built on first use).
+    pub machines: fn() -> &'static Workflow<ExprFn>,
 }
 
 /// The entry called `name`.

@@ -14,3 +14,4 @@
 pub mod value;
 pub mod catalog;
 pub mod machine;
+pub use serde_json;

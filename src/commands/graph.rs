@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use wfc_compiler::ir::{self, graph};
 
-use super::load_workflow;
+use super::{load_workflow, print_out};
 
 pub(crate) fn run(workflow: &str, format: graph::Format) -> ExitCode {
     let checked = match load_workflow(workflow) {
@@ -12,10 +12,7 @@ pub(crate) fn run(workflow: &str, format: graph::Format) -> ExitCode {
         Err(code) => return code,
     };
     match ir::lower(&checked) {
-        Ok(lowered) => {
-            print!("{}", graph::render(&lowered, format));
-            ExitCode::SUCCESS
-        }
+        Ok(lowered) => print_out(&graph::render(&lowered, format)),
         Err(error) => {
             eprintln!("wfc: {error}");
             ExitCode::from(1)

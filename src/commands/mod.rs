@@ -2,6 +2,7 @@
 
 pub(crate) mod check;
 pub(crate) mod eval;
+pub(crate) mod expand;
 pub(crate) mod graph;
 pub(crate) mod schema;
 
@@ -11,6 +12,19 @@ use wfc_compiler::check::Workflow;
 use wfc_compiler::{Source, check_paths, check_source};
 
 use crate::catalog::WORKFLOWS;
+
+/// Prints `text` to stdout. A closed pipe (`wfc expand x | head`) ends the output quietly.
+pub(crate) fn print_out(text: &str) -> ExitCode {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("wfc: cannot write the output: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
 
 /// A workflow named on the command line: a file if one exists at that path, otherwise a
 /// workflow of the embedded catalog. Diagnostics and "not found" go to stderr; the error is

@@ -90,7 +90,7 @@ struct Generator {
     labels: std::cell::Cell<usize>,
 }
 
-fn f64_literal(n: f64) -> TokenStream {
+pub(super) fn f64_literal(n: f64) -> TokenStream {
     if n.is_nan() {
         quote!(f64::NAN)
     } else if n.is_infinite() {

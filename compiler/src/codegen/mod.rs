@@ -5,8 +5,20 @@
 
 mod expr;
 pub mod ident;
+mod machine;
 
 pub use expr::{expression_fn, static_type, StaticType};
+pub use machine::workflow_module;
+
+/// A module name for a workflow: `dev:test-fix-loop` → `dev_test_fix_loop`.
+pub fn module_name(workflow: &str) -> syn::Ident {
+    let mut name: String = workflow.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert(0, '_');
+    }
+    // `self`, `crate`, `type`, … cannot name a module; a raw identifier can, except `_`.
+    syn::parse_str::<syn::Ident>(&name).unwrap_or_else(|_| quote::format_ident!("{name}_"))
+}
 
 /// Formats generated items as Rust source.
 pub fn format(tokens: proc_macro2::TokenStream) -> Result<String, syn::Error> {

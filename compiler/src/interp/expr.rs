@@ -24,13 +24,7 @@ pub fn render(template: &CompiledTemplate, env: &dyn Scope) -> Result<Value, Eva
             for part in parts {
                 match part {
                     CompiledPart::Text(text) => out.push_str(text),
-                    CompiledPart::Expr(compiled) => match eval(compiled, env)? {
-                        Value::Undefined | Value::Null => {}
-                        value @ (Value::Array(_) | Value::Object(_)) => {
-                            out.push_str(&value::json::stringify(&value, "").unwrap_or_default());
-                        }
-                        other => out.push_str(&other.to_js_string()),
-                    },
+                    CompiledPart::Expr(compiled) => value::push_template_piece(&mut out, &eval(compiled, env)?),
                 }
             }
             Ok(Value::string(out))

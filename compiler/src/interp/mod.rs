@@ -6,4 +6,4 @@ mod expr;
 mod machine;
 
 pub use expr::{eval, render};
-pub use machine::{Interpreted, SERVER_STEP_BUDGET, StartError};
+pub use machine::Interpreted;

@@ -61,7 +61,7 @@ pub fn render(workflow: &Workflow, format: Format) -> String {
     }
 }
 
-fn collect(title: String, program: &Program, prefix: &str) -> Cluster {
+fn collect<X>(title: String, program: &Program<X>, prefix: &str) -> Cluster {
     let id = |pc: Pc| format!("{prefix}_{pc}");
     let target = |pc: Pc| id(visible_target(program, pc));
     let mut nodes = Vec::new();
@@ -99,7 +99,7 @@ fn collect(title: String, program: &Program, prefix: &str) -> Cluster {
 }
 
 /// The first drawn operation reached from `pc`, following jumps and loop bookkeeping.
-fn visible_target(program: &Program, mut pc: Pc) -> Pc {
+fn visible_target<X>(program: &Program<X>, mut pc: Pc) -> Pc {
     // A jump chain is at most as long as the program; the bound guards against a malformed one.
     for _ in 0..=program.ops.len() {
         match &program.ops[pc as usize] {

@@ -3,12 +3,13 @@
 //! if it does, that is a compiler bug, reported as a [`LowerError`] rather than a panic.
 
 use std::fmt;
+use std::sync::Arc;
 
 use super::refresh::plan;
 use super::*;
 use crate::check::expressions::{foreach_loop_names, ResultKind, SiteContext, SiteKind, WHILE_LOOP_NAMES};
 use crate::check::{self, DependencySource, PathSegment, StepBody, TaskBody, WriteScope};
-use crate::expr::{ExprIssue, compile, compile_template, compile_wrapped};
+use crate::expr::{CompiledTemplate, ExprIssue, compile, compile_template, compile_wrapped};
 use crate::syntax::{ExecutionContext, MessageFormat, MessageType, Node, NodeValue};
 
 /// An expression the check stage accepted failed to compile: a bug in wfc.
@@ -40,16 +41,16 @@ pub fn lower(workflow: &check::Workflow) -> Result<Workflow, LowerError> {
         .map(|task| {
             let context = SiteContext::for_task(task);
             match &task.body {
-                TaskBody::Steps(steps) => cx.program(&task.name.value, &task.scope, steps, &context, &workflow.tasks),
+                TaskBody::Steps(steps) => cx.program(&task.name.value, &task.scope, steps, &context, &workflow.tasks).map(Arc::new),
                 TaskBody::Prompt { template, context: extra } => {
-                    let mut definition = vec![("prompt".to_owned(), Template::Text(cx.template(&template.value, &context)?))];
+                    let mut definition = vec![("prompt".to_owned(), cx.template(&template.value, &context)?)];
                     if let Some(extra) = extra {
                         definition.push(("context".to_owned(), cx.node(extra, &context)?));
                     }
                     let prompt = Op::Client(ClientOp { step: "prompt".to_owned(), kind: "agent_prompt", definition, handling: Handling::Nothing });
                     let mut program = cx.program(&task.name.value, &task.scope, &[], &context, &workflow.tasks)?;
                     program.ops.insert(0, prompt);
-                    Ok(program)
+                    Ok(Arc::new(program))
                 }
             }
         })
@@ -59,7 +60,7 @@ pub fn lower(workflow: &check::Workflow) -> Result<Workflow, LowerError> {
         description: workflow.description.clone(),
         version: workflow.version.clone(),
         timeout_seconds: workflow.timeout_seconds,
-        main,
+        main: Arc::new(main),
         tasks,
     })
 }
@@ -75,7 +76,7 @@ struct OpenLoop {
 }
 
 struct Builder<'t> {
-    ops: Vec<Op>,
+    ops: Vec<Op<IrExpr>>,
     loops: Vec<OpenLoop>,
     loop_depth: usize,
     tasks: &'t [check::Task],
@@ -86,7 +87,7 @@ impl Builder<'_> {
         self.ops.len() as Pc
     }
 
-    fn push(&mut self, op: Op) -> usize {
+    fn push(&mut self, op: Op<IrExpr>) -> usize {
         self.ops.push(op);
         self.ops.len() - 1
     }
@@ -107,7 +108,7 @@ impl Lowering<'_> {
         steps: &[check::Step],
         context: &SiteContext,
         tasks: &[check::Task],
-    ) -> Result<Program, LowerError> {
+    ) -> Result<Program<IrExpr>, LowerError> {
         let computed = scope.computed.iter().map(|c| self.computed(c, context)).collect::<Result<Vec<_>, _>>()?;
         let mut builder = Builder { ops: Vec::new(), loops: Vec::new(), loop_depth: 0, tasks };
         self.steps(&mut builder, steps, context)?;
@@ -140,7 +141,7 @@ impl Lowering<'_> {
         })
     }
 
-    fn computed(&self, computed: &check::Computed, context: &SiteContext) -> Result<Computed, LowerError> {
+    fn computed(&self, computed: &check::Computed, context: &SiteContext) -> Result<Computed<IrExpr>, LowerError> {
         let from = computed
             .from
             .iter()
@@ -157,7 +158,8 @@ impl Lowering<'_> {
             })
             .collect::<Result<_, _>>()?;
         let text = &computed.transform.value;
-        let transform = self.compiled(text, compile(text, &context.names(SiteKind::Transform), &mut Vec::new()))?;
+        let mut issues = Vec::new();
+        let transform = IrExpr::Expr(self.compiled_with(text, compile(text, &context.names(SiteKind::Transform), &mut issues), &issues)?);
         Ok(Computed {
             name: computed.name.value.clone(),
             from,
@@ -182,7 +184,7 @@ impl Lowering<'_> {
         let (updates, stored) = step.body.writes();
         let updates = self.updates(updates, result_context)?;
         let store = stored.map(|path| self.write_path(path, result_context)).transpose()?;
-        let text = |t: &crate::span::Spanned<String>| self.template(&t.value, context).map(Template::Text);
+        let text = |t: &crate::span::Spanned<String>| self.template(&t.value, context);
         let op = match &step.body {
             StepBody::UserMessage { message, message_type, format, title } => {
                 let mut definition = vec![
@@ -225,11 +227,11 @@ impl Lowering<'_> {
                 }
                 definition.push(field("input_type", json(input_type.name())));
                 if !choices.is_empty() {
-                    definition.push(field("choices", Template::Json(choices.iter().map(Node::to_json).collect())));
+                    definition.push(field("choices", json(choices.iter().map(Node::to_json).collect::<Vec<_>>())));
                 }
                 definition.push(field("required", json(*required)));
                 if let Some(default) = default {
-                    definition.push(field("default", Template::Json(default.to_json())));
+                    definition.push(field("default", json(default.to_json())));
                 }
                 let mut rules = rules(validation, *required);
                 rules.choices = choices.iter().map(Node::to_json).collect();
@@ -250,7 +252,7 @@ impl Lowering<'_> {
                     definition.push(field("context", self.node(extra, context)?));
                 }
                 if let Some(expected) = expected_response {
-                    definition.push(field("expected_response", Template::Json(expected.to_json())));
+                    definition.push(field("expected_response", json(expected.to_json())));
                 }
                 definition.push(field("timeout", json(*timeout)));
                 definition.push(field("max_retries", json(*max_retries)));
@@ -260,7 +262,7 @@ impl Lowering<'_> {
                 let schema = response_schema.as_ref().map(Node::to_json);
                 let mut definition = Vec::new();
                 if let Some(schema) = &schema {
-                    definition.push(field("response_schema", Template::Json(schema.clone())));
+                    definition.push(field("response_schema", json(schema.clone())));
                 }
                 let handling =
                     Handling::Reply { schema, rules: rules(validation, false), updates, store, on_failure: on_failure(error_handling) };
@@ -289,7 +291,7 @@ impl Lowering<'_> {
                     ExecutionContext::Client => {
                         let mut definition = vec![field("command", text(command)?)];
                         if let Some(directory) = working_directory {
-                            definition.push(field("working_directory", Template::Text(directory)));
+                            definition.push(field("working_directory", directory));
                         }
                         definition.push(field("timeout", json(*timeout)));
                         client(id, "shell_command", definition, Handling::ShellOutput { updates, on_failure: on_failure(error_handling) })
@@ -299,7 +301,7 @@ impl Lowering<'_> {
             StepBody::WaitStep { message, timeout_seconds } => {
                 let message = match message.as_ref().filter(|m| !m.value.trim().is_empty()) {
                     Some(message) => self.template(&message.value, context)?,
-                    None => CompiledTemplate::Parts(vec![crate::expr::CompiledPart::Text("Waiting for the next client request".to_owned())]),
+                    None => json("Waiting for the next client request"),
                 };
                 Op::Wait { step: id, message, timeout_seconds: *timeout_seconds }
             }
@@ -354,7 +356,7 @@ impl Lowering<'_> {
 
     /// `LoopStart; LoopNext(exit); body…; Jump(LoopNext); LoopEnd` — `continue` jumps to
     /// `LoopNext`, `break` to `LoopEnd`.
-    fn lower_loop(&self, b: &mut Builder, step: String, kind: LoopKind, body: &[check::Step], inner: &SiteContext) -> Result<(), LowerError> {
+    fn lower_loop(&self, b: &mut Builder, step: String, kind: LoopKind<IrExpr>, body: &[check::Step], inner: &SiteContext) -> Result<(), LowerError> {
         let depth = b.loops.len();
         b.loop_depth = b.loop_depth.max(depth + 1);
         b.push(Op::LoopStart { step: step.clone(), depth, kind: kind.clone() });
@@ -373,7 +375,7 @@ impl Lowering<'_> {
         Ok(())
     }
 
-    fn updates(&self, updates: &[check::StateUpdate], context: &SiteContext) -> Result<Vec<Update>, LowerError> {
+    fn updates(&self, updates: &[check::StateUpdate], context: &SiteContext) -> Result<Vec<Update<IrExpr>>, LowerError> {
         updates
             .iter()
             .map(|update| {
@@ -383,7 +385,7 @@ impl Lowering<'_> {
             .collect()
     }
 
-    fn update_value(&self, value: &Node, context: &SiteContext) -> Result<UpdateValue, LowerError> {
+    fn update_value(&self, value: &Node, context: &SiteContext) -> Result<UpdateValue<IrExpr>, LowerError> {
         if let NodeValue::String(text) = &value.value {
             let keywords = context.result.map_or(&[][..], ResultKind::names);
             let path: Vec<&str> = text.trim().split('.').collect();
@@ -394,7 +396,7 @@ impl Lowering<'_> {
         self.node(value, context).map(UpdateValue::Value)
     }
 
-    fn write_path(&self, path: &check::WritePath, context: &SiteContext) -> Result<WritePath, LowerError> {
+    fn write_path(&self, path: &check::WritePath, context: &SiteContext) -> Result<WritePath<IrExpr>, LowerError> {
         let segments = path
             .segments
             .iter()
@@ -414,34 +416,38 @@ impl Lowering<'_> {
     }
 
     /// A free-form value: constant where it holds no template.
-    fn node(&self, node: &Node, context: &SiteContext) -> Result<Template, LowerError> {
+    fn node(&self, node: &Node, context: &SiteContext) -> Result<IrExpr, LowerError> {
+        self.node_template(node, context).map(IrExpr::Value)
+    }
+
+    fn node_template(&self, node: &Node, context: &SiteContext) -> Result<Template, LowerError> {
         if node.strings().iter().all(|s| !s.value.contains("{{")) {
             return Ok(Template::Json(node.to_json()));
         }
         Ok(match &node.value {
-            NodeValue::String(text) => Template::Text(self.template(text, context)?),
-            NodeValue::Seq(items) => Template::Array(items.iter().map(|i| self.node(i, context)).collect::<Result<_, _>>()?),
-            NodeValue::Map(entries) => {
-                Template::Object(entries.iter().map(|(k, v)| Ok((k.value.clone(), self.node(v, context)?))).collect::<Result<_, _>>()?)
-            }
+            NodeValue::String(text) => Template::Text(self.compiled_template(text, context)?),
+            NodeValue::Seq(items) => Template::Array(items.iter().map(|i| self.node_template(i, context)).collect::<Result<_, _>>()?),
+            NodeValue::Map(entries) => Template::Object(
+                entries.iter().map(|(k, v)| Ok((k.value.clone(), self.node_template(v, context)?))).collect::<Result<_, _>>()?,
+            ),
             _ => Template::Json(node.to_json()),
         })
     }
 
-    fn template(&self, text: &str, context: &SiteContext) -> Result<CompiledTemplate, LowerError> {
+    fn template(&self, text: &str, context: &SiteContext) -> Result<IrExpr, LowerError> {
+        self.compiled_template(text, context).map(IrExpr::Template)
+    }
+
+    fn compiled_template(&self, text: &str, context: &SiteContext) -> Result<CompiledTemplate, LowerError> {
         let mut issues = Vec::new();
         let compiled = compile_template(text, &context.names(SiteKind::Template), &mut issues);
         self.compiled_with(text, compiled, &issues)
     }
 
-    fn wrapped(&self, text: &str, context: &SiteContext, kind: SiteKind) -> Result<Compiled, LowerError> {
+    fn wrapped(&self, text: &str, context: &SiteContext, kind: SiteKind) -> Result<IrExpr, LowerError> {
         let mut issues = Vec::new();
         let compiled = compile_wrapped(text, &context.names(kind), &mut issues);
-        self.compiled_with(text, compiled, &issues)
-    }
-
-    fn compiled(&self, text: &str, compiled: Option<Compiled>) -> Result<Compiled, LowerError> {
-        self.compiled_with(text, compiled, &[])
+        self.compiled_with(text, compiled, &issues).map(IrExpr::Expr)
     }
 
     fn compiled_with<T>(&self, text: &str, compiled: Option<T>, issues: &[ExprIssue]) -> Result<T, LowerError> {
@@ -453,16 +459,16 @@ impl Lowering<'_> {
     }
 }
 
-fn client(step: String, kind: &'static str, definition: Vec<(String, Template)>, handling: Handling) -> Op {
+fn client(step: String, kind: &'static str, definition: Vec<(String, IrExpr)>, handling: Handling<IrExpr>) -> Op<IrExpr> {
     Op::Client(ClientOp { step, kind, definition, handling })
 }
 
-fn field(name: &str, value: Template) -> (String, Template) {
+fn field(name: &str, value: IrExpr) -> (String, IrExpr) {
     (name.to_owned(), value)
 }
 
-fn json(value: impl Into<serde_json::Value>) -> Template {
-    Template::Json(value.into())
+fn json(value: impl Into<serde_json::Value>) -> IrExpr {
+    IrExpr::Value(Template::Json(value.into()))
 }
 
 fn rules(validation: &check::Validation, required: bool) -> Rules {

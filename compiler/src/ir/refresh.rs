@@ -5,7 +5,7 @@
 use super::{Computed, Refresh, Source, SourceTier};
 
 /// The plans for a program's computed fields (sorted by dependency).
-pub(super) fn plan(computed: &[Computed]) -> Refresh {
+pub(super) fn plan<X>(computed: &[Computed<X>]) -> Refresh {
     let mut state_fields: Vec<&str> = Vec::new();
     for field in computed {
         for source in &field.from {
@@ -28,7 +28,7 @@ pub(super) fn plan(computed: &[Computed]) -> Refresh {
 }
 
 /// The fields that read something `written` matches, directly or through other fields.
-fn dependents(computed: &[Computed], written: impl Fn(SourceTier, &[String]) -> bool) -> Vec<usize> {
+fn dependents<X>(computed: &[Computed<X>], written: impl Fn(SourceTier, &[String]) -> bool) -> Vec<usize> {
     let mut affected: Vec<usize> = Vec::new();
     for (index, field) in computed.iter().enumerate() {
         let reads_affected = field.from.iter().any(|source| match source {
@@ -48,15 +48,14 @@ fn dependents(computed: &[Computed], written: impl Fn(SourceTier, &[String]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expr::{Compiled, Expr};
-    use crate::syntax::OnError;
+    use super::super::OnError;
 
-    fn field(name: &str, from: &[(SourceTier, &str)]) -> Computed {
+    fn field(name: &str, from: &[(SourceTier, &str)]) -> Computed<()> {
         Computed {
             name: name.to_owned(),
             from: from.iter().map(|(tier, path)| Source::Path { tier: *tier, path: vec![(*path).to_owned()] }).collect(),
             from_is_list: from.len() > 1,
-            transform: Compiled { expr: Expr::Undefined, slots: 0 },
+            transform: (),
             on_error: OnError::UseFallback,
             fallback: serde_json::Value::Null,
         }

@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 
 pub use wfc_runtime::machine::answer::InputType;
 pub use wfc_runtime::machine::update::Operation;
+pub use wfc_runtime::machine::program::OnError;
 pub use wfc_runtime::machine::{FieldType, Strategy};
 
 use super::node::{Node, NodeValue};
@@ -149,18 +150,6 @@ pub struct RawStateSchema {
     /// Fields computed from others by a JavaScript transform, refreshed when what they read changes.
     #[serde(default)]
     pub computed: Option<IdentMap<RawComputed>>,
-}
-
-/// What a computed field does when its transform throws.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OnError {
-    /// Take the `fallback` value.
-    UseFallback,
-    /// Fail the update that triggered the refresh, leaving state unchanged.
-    Propagate,
-    /// Remove the field.
-    Ignore,
 }
 
 /// A computed field.

@@ -1,5 +1,5 @@
 //! The conformance corpus: expressions and the data they run on, shared by the interpreter's
-//! conformance test and the compiled fixture crate (`fixtures/expressions`), so the
+//! conformance test and the compiled fixture crate (`fixtures/compiled`), so the
 //! interpreter, the generated code and node are all judged on the same cases.
 
 use std::path::Path;

@@ -11,11 +11,14 @@
 //! (`user_input` conversion and validation) and [`State`] (the four state tiers).
 
 pub mod answer;
+mod instance;
+pub mod program;
 mod state;
 pub mod update;
 
 use serde::{Deserialize, Serialize};
 
+pub use instance::{Instance, SERVER_STEP_BUDGET, StartError};
 pub use state::{FieldType, State, Tier};
 
 use crate::value::Value;

@@ -190,6 +190,16 @@ impl From<&serde_json::Value> for Value {
     }
 }
 
+/// Appends a template piece (`{{ expr }}` amid text): `undefined` and `null` as nothing,
+/// arrays and objects as JSON, anything else as `String(value)`.
+pub fn push_template_piece(out: &mut String, value: &Value) {
+    match value {
+        Value::Undefined | Value::Null => {}
+        Value::Array(_) | Value::Object(_) => out.push_str(&json::stringify(value, "").unwrap_or_default()),
+        other => out.push_str(&other.to_js_string()),
+    }
+}
+
 /// `Array.prototype.join` over the items' string forms.
 pub(crate) fn join(items: &[Value], separator: &str) -> String {
     let mut out = String::new();

@@ -1,0 +1,767 @@
+//! An instance of a [`Program`]: its state, open loop frames and program counter, behind the
+//! [`Machine`] contract. The interpreter and generated code both run workflows through this;
+//! they differ only in how an expression is evaluated (`X`).
+
+use std::sync::Arc;
+
+use super::answer::{self, Rules as AnswerRulesRef};
+use super::program::{
+    ClientOp, Expression, Handling, LoopKind, OnError, OnFailure, Op, Pc, Program, Rules, Segment, ShellOp, Source, SourceTier, SpawnOp,
+    Update, UpdateValue, WritePath, WriteTier,
+};
+use super::update::{self, Segment as UpdateSegment};
+use super::{ClientStep, Effect, Event, Frame, Machine, MachineStatus, ShellOutput, Snapshot, State, StepError, Strategy, Tier, Yield};
+use crate::value::{Object, RegExp, Scope, Value};
+
+/// Server-side operations one [`Machine::resume`] may run before it must reach a client step:
+/// a loop of server steps only must not spin the server.
+pub const SERVER_STEP_BUDGET: u32 = 100_000;
+
+/// A running workflow or task.
+#[derive(Debug)]
+pub struct Instance<X: Expression> {
+    program: Arc<Program<X>>,
+    state: State,
+    /// Task bindings (`item`, `index`, `total`, `task_id`); empty for a workflow.
+    bindings: Object,
+    frames: Vec<LoopFrame>,
+    /// The `loop` root, rebuilt when a frame changes.
+    loop_view: Value,
+    pc: Pc,
+    /// Whether the operation at `pc` has yielded and waits for its outcome.
+    waiting: bool,
+    attempt: u32,
+    status: MachineStatus,
+    failure: Option<StepError>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct LoopFrame {
+    iteration: u32,
+    items: Option<Arc<Vec<Value>>>,
+    /// `(variable_name, index_name)` of a `foreach`.
+    names: Option<(String, String)>,
+}
+
+/// Why an instance could not start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl<X: Expression> Instance<X> {
+    /// A new instance: declared defaults applied, required inputs and input types enforced,
+    /// initial state set, every computed field computed. `bindings` are a task's bare names.
+    pub fn start(program: Arc<Program<X>>, inputs: &serde_json::Value, bindings: Object) -> Result<Instance<X>, StartError> {
+        let given = match inputs {
+            serde_json::Value::Object(map) => map,
+            serde_json::Value::Null => &serde_json::Map::new(),
+            other => return Err(StartError(format!("inputs must be an object, not {other}"))),
+        };
+        if let Some(unknown) = given.keys().find(|k| !program.inputs.iter().any(|i| &i.name == *k)) {
+            let declared: Vec<&str> = program.inputs.iter().map(|i| i.name.as_str()).collect();
+            let takes = if declared.is_empty() { "no inputs".to_owned() } else { declared.join(", ") };
+            return Err(StartError(format!("`{}` takes no input `{unknown}` (it takes: {takes})", program.name)));
+        }
+        let mut state = State::default();
+        for input in &program.inputs {
+            let value = match (given.get(&input.name), &input.default) {
+                (Some(value), _) => Value::from(value),
+                (None, Some(default)) => Value::from(default),
+                (None, None) if input.required => {
+                    return Err(StartError(format!("`{}` needs the input `{}`", program.name, input.name)));
+                }
+                (None, None) => continue,
+            };
+            if let Some(field_type) = input.field_type.filter(|t| !t.accepts(&value)) {
+                return Err(StartError(field_type.mismatch(&format!("inputs.{}", input.name), &value)));
+            }
+            state.inputs.insert(input.name.as_str(), value);
+        }
+        for field in &program.state {
+            if let Some(initial) = &field.initial {
+                state.state.insert(field.name.as_str(), Value::from(initial));
+            }
+        }
+        let mut machine = Instance {
+            frames: vec![LoopFrame::default(); program.loop_depth],
+            program,
+            state,
+            bindings,
+            loop_view: Value::Undefined,
+            pc: 0,
+            waiting: false,
+            attempt: 0,
+            status: MachineStatus::Running,
+            failure: None,
+        };
+        let all: Vec<usize> = (0..machine.program.computed.len()).collect();
+        let mut state = machine.state.clone();
+        machine.refresh(&mut state, &all).map_err(|e| StartError(format!("computed field `{}`: {}", e.step_id, e.message)))?;
+        machine.state = state;
+        Ok(machine)
+    }
+
+    /// The instance's state tiers.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    fn step_error(&self, step: &str, message: impl Into<String>) -> StepError {
+        StepError::new(step, message)
+    }
+
+    fn scope<'a>(&'a self, state: &'a State, result: Option<&'a ResultNames>) -> MachineScope<'a> {
+        MachineScope { state, loop_view: &self.loop_view, bindings: &self.bindings, result }
+    }
+
+    fn run(&mut self, event: Event) -> Result<Yield, StepError> {
+        if self.waiting {
+            self.waiting = false;
+            if let Some(yielded) = self.outcome(event)? {
+                return Ok(yielded);
+            }
+        }
+        let mut budget = SERVER_STEP_BUDGET;
+        loop {
+            budget = budget.checked_sub(1).ok_or_else(|| {
+                self.step_error(
+                    self.current_step(),
+                    format!("ran {SERVER_STEP_BUDGET} server-side steps without reaching a client step; a loop of server steps is spinning"),
+                )
+            })?;
+            if let Some(yielded) = self.execute()? {
+                return Ok(yielded);
+            }
+        }
+    }
+
+    fn current_step(&self) -> &str {
+        step_of(&self.program.ops[self.pc as usize]).unwrap_or("")
+    }
+
+    /// Runs the operation at `pc`; `Some` when it yields.
+    fn execute(&mut self) -> Result<Option<Yield>, StepError> {
+        let program = Arc::clone(&self.program);
+        let op = &program.ops[self.pc as usize];
+        match op {
+            Op::Client(client) => {
+                self.attempt = 1;
+                return self.hand_out(client).map(Some);
+            }
+            Op::Shell(shell) => {
+                self.attempt = 1;
+                return self.shell_effect(shell).map(Some);
+            }
+            Op::Wait { step, message, timeout_seconds } => {
+                let message = message.eval(&self.scope(&self.state, None)).map_err(|e| self.step_error(step, e.to_string()))?;
+                self.waiting = true;
+                let effect = Effect::Wait { step_id: step.clone(), message: message.to_js_string(), timeout_seconds: *timeout_seconds };
+                return Ok(Some(Yield::Effect(effect)));
+            }
+            Op::Spawn(spawn) => return self.spawn(spawn).map(Some),
+            Op::Branch { step, condition, otherwise } => {
+                let holds = self.eval(step, condition)?.truthy();
+                self.pc = if holds { self.pc + 1 } else { *otherwise };
+            }
+            Op::LoopStart { step, depth, kind } => {
+                let frame = match kind {
+                    LoopKind::While { .. } => LoopFrame::default(),
+                    LoopKind::Foreach { items, variable_name, index_name } => match self.eval(step, items)? {
+                        Value::Array(items) => LoopFrame { iteration: 0, items: Some(items), names: Some((variable_name.clone(), index_name.clone())) },
+                        other => {
+                            return Err(self.step_error(step, format!("foreach items must be an array, got {}", update::describe(&other))));
+                        }
+                    },
+                };
+                self.frames[*depth] = frame;
+                self.pc += 1;
+            }
+            Op::LoopNext { step, depth, kind, exit } => return self.loop_next(step, *depth, kind, *exit),
+            Op::LoopEnd { depth } => {
+                self.frames[*depth] = LoopFrame::default();
+                self.loop_changed(*depth)?;
+                self.pc += 1;
+            }
+            Op::Jump { to, .. } => self.pc = *to,
+            Op::Done => {
+                self.status = MachineStatus::Completed;
+                return Ok(Some(Yield::Done));
+            }
+        }
+        Ok(None)
+    }
+
+    fn loop_next(&mut self, step: &str, depth: usize, kind: &LoopKind<X>, exit: Pc) -> Result<Option<Yield>, StepError> {
+        let iteration = self.frames[depth].iteration;
+        match kind {
+            LoopKind::While { condition, max_iterations, fail_at_limit } => {
+                if iteration >= *max_iterations {
+                    let message = format!("`{step}` reached its limit of {max_iterations} iterations");
+                    if *fail_at_limit {
+                        return Err(self.step_error(step, message));
+                    }
+                    self.waiting = true;
+                    self.attempt = 1;
+                    let definition = serde_json::json!({"message": format!("{message} and stopped"), "message_type": "warning", "format": "text"});
+                    return Ok(Some(Yield::Client(ClientStep { id: format!("{step}.max_iterations"), kind: "user_message", definition, attempt: 1 })));
+                }
+                self.frames[depth].iteration = iteration + 1;
+                self.loop_changed(depth + 1)?;
+                if !self.eval(step, condition)?.truthy() {
+                    self.pc = exit;
+                    return Ok(None);
+                }
+            }
+            LoopKind::Foreach { .. } => {
+                let count = self.frames[depth].items.as_ref().map_or(0, |items| items.len());
+                if iteration as usize >= count {
+                    self.pc = exit;
+                    return Ok(None);
+                }
+                self.frames[depth].iteration = iteration + 1;
+                self.loop_changed(depth + 1)?;
+            }
+        }
+        self.pc += 1;
+        Ok(None)
+    }
+
+    /// Rebuilds the `loop` root from the open frames (inner names shadow outer ones) and
+    /// refreshes the computed fields that read `loop`.
+    fn loop_changed(&mut self, open: usize) -> Result<(), StepError> {
+        let mut view = Object::new();
+        for frame in &self.frames[..open] {
+            view.insert("iteration", Value::Number(f64::from(frame.iteration)));
+            if let (Some((variable, index)), Some(items)) = (&frame.names, &frame.items) {
+                let at = frame.iteration.saturating_sub(1) as usize;
+                view.insert(variable.as_str(), items.get(at).cloned().unwrap_or_default());
+                view.insert(index.as_str(), Value::Number(at as f64));
+            }
+        }
+        self.loop_view = if open == 0 { Value::Undefined } else { Value::Object(view.into()) };
+        if !self.program.refresh.loops.is_empty() {
+            let plan = self.program.refresh.loops.clone();
+            let mut state = self.state.clone();
+            self.refresh(&mut state, &plan)?;
+            self.state = state;
+        }
+        Ok(())
+    }
+
+    fn eval(&self, step: &str, expression: &X) -> Result<Value, StepError> {
+        expression.eval(&self.scope(&self.state, None)).map_err(|e| self.step_error(step, e.to_string()))
+    }
+
+    fn hand_out(&mut self, client: &ClientOp<X>) -> Result<Yield, StepError> {
+        let scope = self.scope(&self.state, None);
+        let mut definition = serde_json::Map::new();
+        for (name, template) in &client.definition {
+            let value = template.eval(&scope).map_err(|e| self.step_error(&client.step, format!("`{name}`: {e}")))?;
+            if let Some(json) = value.to_json() {
+                definition.insert(name.clone(), json);
+            }
+        }
+        self.waiting = true;
+        Ok(Yield::Client(ClientStep { id: client.step.clone(), kind: client.kind, definition: definition.into(), attempt: self.attempt }))
+    }
+
+    fn shell_effect(&mut self, shell: &ShellOp<X>) -> Result<Yield, StepError> {
+        let scope = self.scope(&self.state, None);
+        let text = |template: &X| template.eval(&scope).map(|v| v.to_js_string()).map_err(|e| self.step_error(&shell.step, e.to_string()));
+        let command = text(&shell.command)?;
+        let working_directory = shell.working_directory.as_ref().map(text).transpose()?;
+        self.waiting = true;
+        Ok(Yield::Effect(Effect::Shell {
+            step_id: shell.step.clone(),
+            command,
+            working_directory,
+            timeout_seconds: shell.timeout_seconds,
+            attempt: self.attempt,
+        }))
+    }
+
+    fn spawn(&mut self, spawn: &SpawnOp<X>) -> Result<Yield, StepError> {
+        let items = match self.eval(&spawn.step, &spawn.items)? {
+            Value::Array(items) => items,
+            other => return Err(self.step_error(&spawn.step, format!("parallel_foreach items must be an array, got {}", update::describe(&other)))),
+        };
+        let total = items.len();
+        let tasks: Vec<serde_json::Value> = items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let task_id = format!("{}.item{index}", spawn.task_name);
+                let inputs = task_inputs(&spawn.task_inputs, item);
+                serde_json::json!({
+                    "task_id": task_id,
+                    "context": {"item": item.to_json(), "index": index, "total": total, "task_id": task_id},
+                    "inputs": Value::Object(inputs.into()).to_json(),
+                })
+            })
+            .collect();
+        let mut definition = serde_json::json!({
+            "items": Value::Array(items.clone()).to_json(),
+            "sub_agent_task": spawn.task_name,
+            "max_parallel": spawn.max_parallel,
+            "tasks": tasks,
+        });
+        if let Some(timeout) = spawn.timeout_seconds {
+            definition["timeout_seconds"] = timeout.into();
+        }
+        self.waiting = true;
+        self.attempt = 1;
+        Ok(Yield::Client(ClientStep { id: spawn.step.clone(), kind: "parallel_foreach", definition, attempt: 1 }))
+    }
+
+    /// Applies what happened to the operation at `pc`; `Some` when the step is handed out
+    /// again (a refused answer, a retry).
+    fn outcome(&mut self, event: Event) -> Result<Option<Yield>, StepError> {
+        let program = Arc::clone(&self.program);
+        let op = &program.ops[self.pc as usize];
+        let step = step_of(op).unwrap_or_default().to_owned();
+        let unexpected = |event: &Event| StepError::new(&step, format!("step `{step}` was answered with {}", event_name(event)));
+        match (op, event) {
+            (Op::Client(client), Event::Done(result)) => self.client_result(client, result),
+            (Op::Client(client), Event::Failed(cause)) => {
+                let (on_failure, updates) = failure_handling(&client.handling);
+                self.failed(&client.step, on_failure, cause, updates)
+            }
+            (Op::Shell(shell), Event::Shell(output)) => match shell_failure(&output) {
+                Some(cause) => self.failed(&shell.step, &shell.on_failure, cause, &shell.updates),
+                None => self.finish_with(&shell.step, &shell.updates, None, ResultNames::shell(&output)),
+            },
+            // The warning that a loop reached its cap was shown: leave the loop.
+            (Op::LoopNext { exit, .. }, Event::Done(_)) => {
+                self.pc = *exit;
+                Ok(None)
+            }
+            (Op::Wait { .. }, Event::Waited) => self.advance(),
+            (Op::Spawn(_), Event::Done(_)) => {
+                self.pc += 1;
+                Ok(None)
+            }
+            (_, event) => Err(unexpected(&event)),
+        }
+    }
+
+    fn client_result(&mut self, client: &ClientOp<X>, result: Value) -> Result<Option<Yield>, StepError> {
+        let step = client.step.as_str();
+        match &client.handling {
+            Handling::Nothing => {
+                self.pc += 1;
+                Ok(None)
+            }
+            Handling::ToolResult { store, updates, on_failure } => {
+                match self.apply(updates, store.as_ref().map(|s| (s, result.clone())), &ResultNames::tool(result)) {
+                    Ok(()) => self.advance(),
+                    Err(cause) => self.failed(step, on_failure, cause, &[]),
+                }
+            }
+            Handling::Answer(rules) => {
+                let answer = match (&result, &rules.default) {
+                    (Value::Undefined | Value::Null, Some(default)) => Value::from(default),
+                    (Value::String(s), Some(default)) if s.trim().is_empty() => Value::from(default),
+                    _ => result,
+                };
+                let checked = answer::convert(rules.input_type, &answer).and_then(|value| {
+                    with_rules(&rules.rules, |r| answer::validate(&value, r)).map(|()| value)
+                });
+                let value = match checked {
+                    Ok(value) => value,
+                    Err(reason) if self.attempt <= rules.max_retries => return self.ask_again(client, &reason).map(Some),
+                    Err(reason) => return self.failed(step, &rules.on_failure, format!("the answer was refused: {reason}"), &[]),
+                };
+                let variable = rules.variable.as_ref().map(|name| WritePath {
+                    text: format!("this.{name}"),
+                    tier: WriteTier::State,
+                    segments: vec![Segment::Field(name.clone())],
+                });
+                let store = variable.as_ref().map(|path| (path, value.clone()));
+                match self.apply(&rules.updates, store, &ResultNames::one("input", value)) {
+                    Ok(()) => self.advance(),
+                    Err(cause) => self.failed(step, &rules.on_failure, cause, &[]),
+                }
+            }
+            Handling::Reply { schema, rules, updates, store, on_failure } => {
+                let checked = check_reply(schema.as_ref(), rules, &result);
+                let outcome = checked.and_then(|()| {
+                    self.apply(updates, store.as_ref().map(|s| (s, result.clone())), &ResultNames::one("response", result.clone()))
+                });
+                match outcome {
+                    Ok(()) => self.advance(),
+                    Err(cause) => self.failed(step, on_failure, cause, &[]),
+                }
+            }
+            Handling::ShellOutput { updates, on_failure } => {
+                let output = ShellOutput {
+                    stdout: result.get_named("stdout").ok().filter(|v| !matches!(v, Value::Undefined)).map(|v| v.to_js_string()).unwrap_or_default(),
+                    stderr: result.get_named("stderr").ok().filter(|v| !matches!(v, Value::Undefined)).map(|v| v.to_js_string()).unwrap_or_default(),
+                    exit_code: result.get_named("exit_code").ok().and_then(|v| if let Value::Number(n) = v { Some(n as i32) } else { None }),
+                    failure: None,
+                };
+                match shell_failure(&output) {
+                    Some(cause) => self.failed(step, on_failure, cause, updates),
+                    None => self.finish_with(step, updates, None, ResultNames::shell(&output)),
+                }
+            }
+        }
+    }
+
+    fn advance(&mut self) -> Result<Option<Yield>, StepError> {
+        self.pc += 1;
+        Ok(None)
+    }
+
+    fn finish_with(&mut self, step: &str, updates: &[Update<X>], store: Option<(&WritePath<X>, Value)>, names: ResultNames) -> Result<Option<Yield>, StepError> {
+        self.apply(updates, store, &names).map_err(|cause| self.step_error(step, cause))?;
+        self.advance()
+    }
+
+    /// A failed step, by its `error_handling`: fail, retry (hand it out again), continue
+    /// (skip its updates) or fallback (apply `updates` as if it had produced the fallback).
+    fn failed(&mut self, step: &str, on_failure: &OnFailure, cause: String, fallback_updates: &[Update<X>]) -> Result<Option<Yield>, StepError> {
+        match on_failure.strategy {
+            Strategy::Retry if self.attempt <= on_failure.max_retries => {
+                self.attempt += 1;
+                self.waiting = true;
+                let program = Arc::clone(&self.program);
+                match &program.ops[self.pc as usize] {
+                    Op::Shell(shell) => self.shell_effect(shell).map(Some),
+                    Op::Client(client) => self.ask_again(client, &cause).map(Some),
+                    _ => Err(self.step_error(step, cause)),
+                }
+            }
+            Strategy::Continue => self.advance(),
+            Strategy::Fallback => {
+                let value = on_failure.fallback.as_ref().map(Value::from).unwrap_or(Value::Null);
+                let names = ResultNames::fallback(value);
+                self.apply(fallback_updates, None, &names).map_err(|cause| self.step_error(step, cause))?;
+                self.advance()
+            }
+            Strategy::Fail | Strategy::Retry => Err(self.step_error(step, on_failure.message.clone().unwrap_or(cause))),
+        }
+    }
+
+    fn ask_again(&mut self, client: &ClientOp<X>, reason: &str) -> Result<Yield, StepError> {
+        self.attempt += 1;
+        let attempt = self.attempt;
+        let mut yielded = self.hand_out(client)?;
+        if let Yield::Client(step) = &mut yielded {
+            step.attempt = attempt;
+            if let serde_json::Value::Object(definition) = &mut step.definition {
+                definition.insert("error".to_owned(), reason.into());
+            }
+        }
+        Ok(yielded)
+    }
+
+    /// Applies a step's writes all or nothing: into a copy of the state, with the computed
+    /// fields they affect refreshed; the copy replaces the state only if every write and
+    /// refresh succeeded.
+    fn apply(&mut self, updates: &[Update<X>], store: Option<(&WritePath<X>, Value)>, names: &ResultNames) -> Result<(), String> {
+        let mut next = self.state.clone();
+        let mut written_state: Vec<String> = Vec::new();
+        let mut written_global = false;
+        let mut write = |next: &mut State, path: &WritePath<X>, operation, value: Value| -> Result<(), String> {
+            let scope = self.scope(&self.state, Some(names));
+            let segments = path
+                .segments
+                .iter()
+                .map(|segment| match segment {
+                    Segment::Field(name) => Ok(UpdateSegment::Field(name.clone())),
+                    Segment::Index(i) => Ok(UpdateSegment::Index(*i)),
+                    Segment::Key(key) => key.eval(&scope).map(|k| UpdateSegment::from_value(&k)).map_err(|e| e.to_string()),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let tier = match path.tier {
+                WriteTier::State => Tier::State,
+                WriteTier::Global => Tier::Global,
+            };
+            update::apply(next.tier_mut(tier), &segments, operation, value).map_err(|e| format!("writing `{}`: {e}", path.text))?;
+            match (path.tier, segments.first()) {
+                (WriteTier::State, Some(UpdateSegment::Field(field))) => {
+                    if let Some(declared) = self.program.state.iter().find(|f| &f.name == field)
+                        && let Some(field_type) = declared.field_type
+                        && let Some(value) = next.state.get(field).filter(|v| !field_type.accepts(v))
+                    {
+                        return Err(field_type.mismatch(&format!("this.{field}"), value));
+                    }
+                    written_state.push(field.clone());
+                }
+                _ => written_global = true,
+            }
+            Ok(())
+        };
+        if let Some((path, value)) = &store {
+            write(&mut next, path, update::Operation::Set, value.clone())?;
+        }
+        for update in updates {
+            let value = match &update.value {
+                None => Value::Undefined,
+                Some(UpdateValue::Result(path)) => names.read(path),
+                Some(UpdateValue::Value(template)) => template.eval(&self.scope(&self.state, Some(names))).map_err(|e| e.to_string())?,
+            };
+            write(&mut next, &update.path, update.operation, value)?;
+        }
+        let mut plan: Vec<usize> = written_state.iter().flat_map(|field| self.program.refresh.after_state(field).iter().copied()).collect();
+        if written_global {
+            plan.extend(&self.program.refresh.global);
+        }
+        plan.sort_unstable();
+        plan.dedup();
+        self.refresh(&mut next, &plan).map_err(|e| format!("computed field `{}`: {}", e.step_id, e.message))?;
+        self.state = next;
+        Ok(())
+    }
+
+    /// Recomputes the computed fields at `plan` (indices in dependency order) into `state`.
+    fn refresh(&self, state: &mut State, plan: &[usize]) -> Result<(), StepError> {
+        for &index in plan {
+            let field = &self.program.computed[index];
+            let inputs: Vec<Value> = field
+                .from
+                .iter()
+                .map(|source| match source {
+                    Source::Path { tier, path } => Ok(read_path(state, &self.loop_view, *tier, path)),
+                    Source::Template(template) => template.eval(&self.scope(state, None)),
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|e| StepError::new(&field.name, e.to_string()))?;
+            let input = if field.from_is_list { Value::array(inputs) } else { inputs.into_iter().next().unwrap_or_default() };
+            let scope = InputScope(input);
+            let computed = state.tier_mut(Tier::Computed);
+            match (field.transform.eval(&scope), field.on_error) {
+                (Ok(value), _) => computed.insert(field.name.as_str(), value),
+                (Err(_), OnError::UseFallback) => computed.insert(field.name.as_str(), Value::from(&field.fallback)),
+                (Err(_), OnError::Ignore) => drop(computed.remove(&field.name)),
+                (Err(error), OnError::Propagate) => return Err(StepError::new(&field.name, error.to_string())),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<X: Expression> Machine for Instance<X> {
+    fn resume(&mut self, event: Event) -> Result<Yield, StepError> {
+        match self.status {
+            MachineStatus::Completed => return Ok(Yield::Done),
+            MachineStatus::Failed => return Err(self.failure.clone().unwrap_or_else(|| StepError::new("", "the workflow failed"))),
+            MachineStatus::Running => {}
+        }
+        let outcome = self.run(event);
+        if let Err(error) = &outcome {
+            self.status = MachineStatus::Failed;
+            self.failure = Some(error.clone());
+        }
+        outcome
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            pc: self.pc,
+            attempt: self.attempt,
+            frames: self
+                .frames
+                .iter()
+                .map(|f| Frame { iteration: f.iteration, items: f.items.as_ref().and_then(|items| Value::Array(items.clone()).to_json()) })
+                .collect(),
+            state: self.state.to_json(),
+            status: self.status,
+        }
+    }
+}
+
+/// The names a step's result adds to update values (`stdout`, `result`, `input`, …).
+struct ResultNames {
+    names: Vec<(&'static str, Value)>,
+    /// An `mcp_call` result, whose top-level fields are readable by bare name.
+    open: Option<Value>,
+}
+
+impl ResultNames {
+    fn one(name: &'static str, value: Value) -> Self {
+        ResultNames { names: vec![(name, value)], open: None }
+    }
+
+    fn tool(result: Value) -> Self {
+        ResultNames { names: vec![("result", result.clone())], open: Some(result) }
+    }
+
+    fn shell(output: &ShellOutput) -> Self {
+        let exit_code = output.exit_code.map_or(Value::Null, |c| Value::Number(f64::from(c)));
+        let mut full = Object::new();
+        full.insert("stdout", Value::string(output.stdout.as_str()));
+        full.insert("stderr", Value::string(output.stderr.as_str()));
+        full.insert("exit_code", exit_code.clone());
+        ResultNames {
+            names: vec![
+                ("stdout", Value::string(output.stdout.as_str())),
+                ("stderr", Value::string(output.stderr.as_str())),
+                ("exit_code", exit_code.clone()),
+                ("returncode", exit_code),
+                ("full_output", Value::Object(full.into())),
+            ],
+            open: None,
+        }
+    }
+
+    /// Every result name reads the fallback value.
+    fn fallback(value: Value) -> Self {
+        let names = ["stdout", "stderr", "exit_code", "returncode", "full_output", "result", "input", "response"];
+        ResultNames { names: names.into_iter().map(|n| (n, value.clone())).collect(), open: None }
+    }
+
+    fn get(&self, name: &str) -> Option<Value> {
+        match self.names.iter().find(|(n, _)| *n == name) {
+            Some((_, value)) => Some(value.clone()),
+            None => self.open.as_ref().and_then(|result| result.get_named(name).ok()),
+        }
+    }
+
+    /// A bare keyword path (`response.summary.score`); a missing step is `undefined`.
+    fn read(&self, path: &[String]) -> Value {
+        let mut value = self.get(&path[0]).unwrap_or_default();
+        for segment in &path[1..] {
+            value = value.get_named(segment).unwrap_or_default();
+        }
+        value
+    }
+}
+
+/// What expressions of a running machine read.
+struct MachineScope<'a> {
+    state: &'a State,
+    loop_view: &'a Value,
+    bindings: &'a Object,
+    result: Option<&'a ResultNames>,
+}
+
+impl Scope for MachineScope<'_> {
+    fn root(&self, name: &str) -> Value {
+        if name == "loop" {
+            return self.loop_view.clone();
+        }
+        if let Some(value) = self.state.root(name) {
+            return value;
+        }
+        // A task's bare names: its context (`item`, `index`, …), then its inputs.
+        if let Some(value) = self.bindings.get(name).or_else(|| self.state.inputs.get(name)) {
+            return value.clone();
+        }
+        self.result.and_then(|r| r.get(name)).unwrap_or_default()
+    }
+}
+
+/// A transform's scope: only `input`.
+struct InputScope(Value);
+
+impl Scope for InputScope {
+    fn root(&self, name: &str) -> Value {
+        if name == "input" { self.0.clone() } else { Value::Undefined }
+    }
+}
+
+fn read_path(state: &State, loop_view: &Value, tier: SourceTier, path: &[String]) -> Value {
+    let root = match tier {
+        SourceTier::Inputs => Value::Object(state.inputs.clone().into()),
+        SourceTier::State => Value::Object(state.state.clone().into()),
+        SourceTier::Computed => Value::Object(state.computed.clone().into()),
+        SourceTier::Global => Value::Object(state.global.clone().into()),
+        SourceTier::Loop => loop_view.clone(),
+    };
+    path.iter().fold(root, |value, segment| value.get_named(segment).unwrap_or_default())
+}
+
+fn with_rules<T>(rules: &Rules, check: impl FnOnce(&AnswerRulesRef) -> Result<T, String>) -> Result<T, String> {
+    let choices: Vec<Value> = rules.choices.iter().map(Value::from).collect();
+    let allowed: Vec<Value> = rules.allowed_values.iter().map(Value::from).collect();
+    let pattern = rules.pattern.as_deref().map(|p| RegExp::new(p, "")).transpose().map_err(|e| e.to_string())?;
+    check(&AnswerRulesRef {
+        required: rules.required,
+        choices: &choices,
+        allowed_values: &allowed,
+        pattern: pattern.as_ref(),
+        min_length: rules.min_length,
+        max_length: rules.max_length,
+        min: rules.min,
+        max: rules.max,
+        message: rules.message.as_deref(),
+    })
+}
+
+fn check_reply(schema: Option<&serde_json::Value>, rules: &Rules, reply: &Value) -> Result<(), String> {
+    if let Some(schema) = schema {
+        let json = reply.to_json().unwrap_or_default();
+        let validator = jsonschema::validator_for(schema).map_err(|e| format!("the response schema does not compile: {e}"))?;
+        let problems: Vec<String> = validator.iter_errors(&json).map(|e| format!("{} (at `{}`)", e, e.instance_path())).collect();
+        if !problems.is_empty() {
+            return Err(format!("the response does not match the response schema: {}", problems.join("; ")));
+        }
+    }
+    with_rules(rules, |r| answer::validate(reply, r))
+}
+
+fn shell_failure(output: &ShellOutput) -> Option<String> {
+    match (&output.failure, output.exit_code) {
+        (Some(failure), _) => Some(failure.clone()),
+        (None, Some(0)) => None,
+        (None, Some(code)) => {
+            let stderr = output.stderr.trim();
+            Some(if stderr.is_empty() { format!("the command exited with code {code}") } else { format!("the command exited with code {code}: {stderr}") })
+        }
+        (None, None) => Some("the command was killed".to_owned()),
+    }
+}
+
+/// A client step's `error_handling`, and the updates its fallback value goes through.
+fn failure_handling<X>(handling: &Handling<X>) -> (&OnFailure, &[Update<X>]) {
+    static FAIL: OnFailure = OnFailure { strategy: Strategy::Fail, max_retries: 0, retry_delay: 0.0, fallback: None, message: None };
+    match handling {
+        Handling::Nothing => (&FAIL, &[]),
+        Handling::ToolResult { on_failure, updates, .. }
+        | Handling::Reply { on_failure, updates, .. }
+        | Handling::ShellOutput { on_failure, updates } => (on_failure, updates),
+        Handling::Answer(rules) => (&rules.on_failure, &rules.updates),
+    }
+}
+
+fn task_inputs(declared: &[String], item: &Value) -> Object {
+    let mut inputs = Object::new();
+    for (i, name) in declared.iter().enumerate() {
+        match item {
+            Value::Object(fields) if fields.get(name).is_some() => inputs.insert(name.as_str(), fields.get(name).cloned().unwrap_or_default()),
+            Value::Object(_) => {}
+            other if i == 0 => inputs.insert(name.as_str(), other.clone()),
+            _ => {}
+        }
+    }
+    inputs
+}
+
+fn step_of<X>(op: &Op<X>) -> Option<&str> {
+    match op {
+        Op::Client(client) => Some(&client.step),
+        Op::Shell(shell) => Some(&shell.step),
+        Op::Spawn(spawn) => Some(&spawn.step),
+        Op::Wait { step, .. } | Op::Branch { step, .. } | Op::LoopStart { step, .. } | Op::LoopNext { step, .. } => Some(step),
+        Op::Jump { step, .. } => step.as_deref(),
+        Op::LoopEnd { .. } | Op::Done => None,
+    }
+}
+
+fn event_name(event: &Event) -> &'static str {
+    match event {
+        Event::Start => "a start",
+        Event::Done(_) => "a result",
+        Event::Failed(_) => "a failure",
+        Event::Shell(_) => "shell output",
+        Event::Waited => "the end of a wait",
+    }
+}
