@@ -10,7 +10,7 @@ use super::*;
 use crate::check::expressions::{foreach_loop_names, ResultKind, SiteContext, SiteKind, WHILE_LOOP_NAMES};
 use crate::check::{self, DependencySource, PathSegment, StepBody, TaskBody, WriteScope};
 use crate::expr::{CompiledTemplate, ExprIssue, compile, compile_template, compile_wrapped};
-use crate::syntax::{ExecutionContext, MessageFormat, MessageType, Node, NodeValue};
+use crate::syntax::{ExecutionContext, FieldType, MessageFormat, MessageType, Node, NodeValue};
 
 /// An expression the check stage accepted failed to compile: a bug in wfc.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +80,7 @@ struct Builder<'t> {
     loops: Vec<OpenLoop>,
     loop_depth: usize,
     tasks: &'t [check::Task],
+    scope: &'t check::Scope,
 }
 
 impl Builder<'_> {
@@ -110,7 +111,7 @@ impl Lowering<'_> {
         tasks: &[check::Task],
     ) -> Result<Program<IrExpr>, LowerError> {
         let computed = scope.computed.iter().map(|c| self.computed(c, context)).collect::<Result<Vec<_>, _>>()?;
-        let mut builder = Builder { ops: Vec::new(), loops: Vec::new(), loop_depth: 0, tasks };
+        let mut builder = Builder { ops: Vec::new(), loops: Vec::new(), loop_depth: 0, tasks, scope };
         self.steps(&mut builder, steps, context)?;
         builder.push(Op::Done);
         Ok(Program {
@@ -182,7 +183,7 @@ impl Lowering<'_> {
         let reading = ResultKind::of(&step.body).map(|kind| context.reading(kind));
         let result_context = reading.as_ref().unwrap_or(context);
         let (updates, stored) = step.body.writes();
-        let updates = self.updates(updates, result_context)?;
+        let updates = self.updates(b.scope, updates, result_context)?;
         let store = stored.map(|path| self.write_path(path, result_context)).transpose()?;
         let text = |t: &crate::span::Spanned<String>| self.template(&t.value, context);
         let op = match &step.body {
@@ -375,11 +376,14 @@ impl Lowering<'_> {
         Ok(())
     }
 
-    fn updates(&self, updates: &[check::StateUpdate], context: &SiteContext) -> Result<Vec<Update<IrExpr>>, LowerError> {
+    fn updates(&self, scope: &check::Scope, updates: &[check::StateUpdate], context: &SiteContext) -> Result<Vec<Update<IrExpr>>, LowerError> {
         updates
             .iter()
             .map(|update| {
-                let value = update.value.as_ref().map(|value| self.update_value(value, context)).transpose()?;
+                let mut value = update.value.as_ref().map(|value| self.update_value(value, context)).transpose()?;
+                if let Some(UpdateValue::Value(IrExpr::Value(Template::Json(literal)))) = &mut value {
+                    typed_literal(scope, &update.path, literal);
+                }
                 Ok(Update { path: self.write_path(&update.path, context)?, value, operation: update.operation })
             })
             .collect()
@@ -456,6 +460,23 @@ impl Lowering<'_> {
             text: text.to_owned(),
             message: issues.iter().map(|i| i.message.as_str()).collect::<Vec<_>>().join("; "),
         })
+    }
+}
+
+/// A literal written as text to a state field declared `boolean` or `number` (`value: "true"`)
+/// is the value it spells: YAML authors quote scalars out of habit, and the field's
+/// declaration says what was meant.
+fn typed_literal(scope: &check::Scope, path: &check::WritePath, literal: &mut serde_json::Value) {
+    let (WriteScope::State, [PathSegment::Field(field)], serde_json::Value::String(text)) = (path.scope, path.segments.as_slice(), &*literal) else {
+        return;
+    };
+    let converted = match scope.state_field(field).and_then(|f| f.value_type) {
+        Some(FieldType::Boolean) => text.trim().parse::<bool>().ok().map(serde_json::Value::Bool),
+        Some(FieldType::Number) => text.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(serde_json::Value::Number),
+        _ => None,
+    };
+    if let Some(converted) = converted {
+        *literal = converted;
     }
 }
 
