@@ -488,3 +488,43 @@ fn corpus_test_simple_runs_to_completion() {
     assert_eq!(run.log, ["user_message: Counter is 5, doubled is 10", "shell run_echo #1: echo 'Hello from workflow'"]);
     assert_eq!(run.state()["state"], json!({"counter": 5, "message": "Hello from workflow\n"}));
 }
+
+#[test]
+fn a_machine_restored_from_a_snapshot_at_any_yield_finishes_the_same() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/machines/loops.yaml");
+    let program = lower(&std::fs::read_to_string(path).expect("fixture")).main;
+    let answer = |event: &Result<Yield, StepError>| match event {
+        Ok(Yield::Client(_)) => Event::Done(Value::from(&json!({"ok": true}))),
+        Ok(Yield::Effect(Effect::Wait { .. })) => Event::Waited,
+        Ok(Yield::Effect(Effect::Shell { .. })) => stdout("x"),
+        other => panic!("unexpected {other:?}"),
+    };
+    // Uninterrupted, counting yields.
+    let mut machine = Interpreted::start(Arc::clone(&program), &json!({}), Object::new()).expect("starts");
+    let mut yielded = machine.resume(Event::Start);
+    let mut yields = 0;
+    while !matches!(yielded, Ok(Yield::Done)) {
+        yielded = machine.resume(answer(&yielded));
+        yields += 1;
+    }
+    let expected = machine.state().to_json();
+    // Interrupted after each yield in turn: snapshot, through JSON text, restore, go on.
+    for stop in 0..yields {
+        let mut machine = Interpreted::start(Arc::clone(&program), &json!({}), Object::new()).expect("starts");
+        let mut yielded = machine.resume(Event::Start);
+        for _ in 0..stop {
+            yielded = machine.resume(answer(&yielded));
+        }
+        let text = serde_json::to_string(&machine.snapshot()).expect("serializes");
+        let snapshot = serde_json::from_str(&text).expect("deserializes");
+        let mut restored = Interpreted::restore(Arc::clone(&program), &snapshot).expect("restores");
+        assert_eq!(restored.snapshot(), machine.snapshot(), "the snapshot survives a round trip (stop {stop})");
+        while !matches!(yielded, Ok(Yield::Done)) {
+            yielded = restored.resume(answer(&yielded));
+        }
+        assert_eq!(restored.state().to_json(), expected, "restored after yield {stop}");
+    }
+    let mut broken = machine.snapshot();
+    broken.frames.clear();
+    assert!(Interpreted::restore(program, &broken).is_err_and(|e| e.0.contains("does not fit")));
+}

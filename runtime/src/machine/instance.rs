@@ -10,7 +10,7 @@ use super::program::{
     Update, UpdateValue, WritePath, WriteTier,
 };
 use super::update::{self, Segment as UpdateSegment};
-use super::{ClientStep, Effect, Event, Frame, Machine, MachineStatus, ShellOutput, Snapshot, State, StepError, Strategy, Tier, Yield};
+use super::{ClientStep, Effect, Event, Failure, Frame, Machine, MachineStatus, ShellOutput, Snapshot, State, StepError, Strategy, Tier, Yield};
 use crate::value::{Object, RegExp, Scope, Value};
 
 /// Server-side operations one [`Machine::resume`] may run before it must reach a client step:
@@ -106,6 +106,50 @@ impl<X: Expression> Instance<X> {
         machine.refresh(&mut state, &all).map_err(|e| StartError(format!("computed field `{}`: {}", e.step_id, e.message)))?;
         machine.state = state;
         Ok(machine)
+    }
+
+    /// An instance back from a [`Snapshot`] of the same program (the store checks the
+    /// definition hash before this is called); a snapshot that cannot belong to the program is
+    /// refused.
+    pub fn restore(program: Arc<Program<X>>, snapshot: &Snapshot) -> Result<Instance<X>, StartError> {
+        if snapshot.pc as usize >= program.ops.len() || snapshot.frames.len() != program.loop_depth {
+            return Err(StartError(format!(
+                "the snapshot does not fit `{}`: it stands at operation {} with {} loop frames; the program has {} operations and {} frames",
+                program.name,
+                snapshot.pc,
+                snapshot.frames.len(),
+                program.ops.len(),
+                program.loop_depth
+            )));
+        }
+        let object = |json: &serde_json::Value| match Value::from(json) {
+            Value::Object(object) => (*object).clone(),
+            _ => Object::new(),
+        };
+        let frames = snapshot
+            .frames
+            .iter()
+            .map(|f| LoopFrame {
+                iteration: f.iteration,
+                items: f.items.as_ref().and_then(|items| match Value::from(items) {
+                    Value::Array(items) => Some(items),
+                    _ => None,
+                }),
+                names: f.names.clone(),
+            })
+            .collect();
+        Ok(Instance {
+            program,
+            state: State::from_json(&snapshot.state),
+            bindings: object(&snapshot.bindings),
+            frames,
+            loop_view: if snapshot.loop_view.is_null() { Value::Undefined } else { Value::from(&snapshot.loop_view) },
+            pc: snapshot.pc,
+            waiting: snapshot.waiting,
+            attempt: snapshot.attempt,
+            status: snapshot.status,
+            failure: snapshot.failure.as_ref().map(|f| StepError::new(&f.step_id, &f.message)),
+        })
     }
 
     /// The instance's state tiers.
@@ -564,16 +608,25 @@ impl<X: Expression> Machine for Instance<X> {
     }
 
     fn snapshot(&self) -> Snapshot {
+        let json = |value: Value| value.to_json().unwrap_or_default();
         Snapshot {
             pc: self.pc,
+            waiting: self.waiting,
             attempt: self.attempt,
             frames: self
                 .frames
                 .iter()
-                .map(|f| Frame { iteration: f.iteration, items: f.items.as_ref().and_then(|items| Value::Array(items.clone()).to_json()) })
+                .map(|f| Frame {
+                    iteration: f.iteration,
+                    items: f.items.as_ref().map(|items| json(Value::Array(items.clone()))),
+                    names: f.names.clone(),
+                })
                 .collect(),
+            loop_view: json(self.loop_view.clone()),
             state: self.state.to_json(),
+            bindings: json(Value::Object(self.bindings.clone().into())),
             status: self.status,
+            failure: self.failure.as_ref().map(|f| Failure { step_id: f.step_id.clone(), message: f.message.clone() }),
         }
     }
 }

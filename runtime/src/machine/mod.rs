@@ -141,22 +141,41 @@ impl std::fmt::Display for StepError {
 impl std::error::Error for StepError {}
 
 /// A machine at rest, as data: the same shape for compiled and interpreted machines, so the
-/// differential tests compare them and the store keeps either.
+/// differential tests compare them and the store keeps either. [`Instance::restore`] takes it
+/// back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// Where the machine stands (an ir state number).
     pub pc: u32,
+    /// Whether the operation at `pc` was handed out and waits for its outcome.
+    pub waiting: bool,
     /// Attempts made at the current step (0 before the first).
     pub attempt: u32,
-    /// Open loops, outermost first.
+    /// One per loop depth of the program, outermost first (closed ones at their defaults).
     pub frames: Vec<Frame>,
+    /// What `loop.*` reads at `pc`.
+    pub loop_view: serde_json::Value,
     /// Every state tier.
     pub state: serde_json::Value,
+    /// A sub-agent task's bare names (`item`, `index`, `total`, `task_id`).
+    pub bindings: serde_json::Value,
     /// Whether the machine finished or failed.
     pub status: MachineStatus,
+    /// Why it failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
 }
 
-/// An open loop.
+/// A step failure, as data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The step.
+    pub step_id: String,
+    /// The cause.
+    pub message: String,
+}
+
+/// A loop frame.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct Frame {
     /// Iterations started, so `loop.iteration` (1-based) inside the body.
@@ -164,6 +183,9 @@ pub struct Frame {
     /// The items of a `foreach`, evaluated once when it was entered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<serde_json::Value>,
+    /// A `foreach`'s `variable_name` and `index_name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<(String, String)>,
 }
 
 /// Whether a machine can still run.
