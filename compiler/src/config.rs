@@ -13,11 +13,10 @@ use crate::syntax;
 ///
 /// ```no_run
 /// // build.rs
-/// fn main() {
-///     if let Err(message) = wfc_compiler::Config::new().workflows_dir("workflows").check_for_build() {
-///         eprintln!("{message}");
-///         std::process::exit(1);
-///     }
+/// let out_dir = std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR");
+/// if let Err(message) = wfc_compiler::Config::new().workflows_dir("workflows").compile_for_build(std::path::Path::new(&out_dir)) {
+///     eprintln!("{message}");
+///     std::process::exit(1);
 /// }
 /// ```
 #[derive(Clone, Debug, Default)]
@@ -105,7 +104,7 @@ impl Config {
     fn check_report_for_build(&self) -> Result<CheckReport, String> {
         let dir = self.dir();
         println!("cargo::rerun-if-changed={}", dir.display());
-        let report = check_paths(&[dir.clone()]).map_err(|e| format!("cannot read workflows in {}: {e}", dir.display()))?;
+        let report = check_paths(std::slice::from_ref(&dir)).map_err(|e| format!("cannot read workflows in {}: {e}", dir.display()))?;
         for file in &report.files {
             println!("cargo::rerun-if-changed={}", file.path.display());
             for line in file.diagnostics.render_plain().lines().filter(|_| !file.diagnostics.has_errors()) {

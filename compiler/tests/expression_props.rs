@@ -77,7 +77,7 @@ fn expression() -> impl Strategy<Value = String> {
 }
 
 fn config() -> Config {
-    let seed = std::env::var("WFC_PROPTEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_0f_3c);
+    let seed = std::env::var("WFC_PROPTEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_0f3c);
     Config { cases: 2_000, rng_seed: RngSeed::Fixed(seed), failure_persistence: None, ..Config::default() }
 }
 

@@ -32,7 +32,7 @@ pub(crate) fn non_semver_version(span: Span, version: &str) -> Diagnostic {
 pub(crate) fn loop_control_outside_loop(span: Span, keyword: &str) -> Diagnostic {
     let code = if keyword == "break" { Code::BreakOutsideLoop } else { Code::ContinueOutsideLoop };
     Diagnostic::new(code, format!("`{keyword}` outside a loop"), span)
-        .with_label(format!("not inside a `while_loop` or `foreach`"))
+        .with_label("not inside a `while_loop` or `foreach`")
         .with_help(format!("`{keyword}` acts on the innermost `while_loop` or `foreach` around it (conditionals in between are fine); move it into a loop body or remove it"))
 }
 

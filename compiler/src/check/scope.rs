@@ -111,15 +111,15 @@ fn collect_state(cx: &mut Checker, decl: &Declarations) -> Vec<StateField> {
 /// Reports `value` if it is not of `value_type`. `null` is accepted for every type: it is how a
 /// workflow says "no value yet".
 fn check_value_type(cx: &mut Checker, value: &Node, value_type: FieldType, what: &str) {
-    let matches = match (&value.value, value_type) {
-        (NodeValue::Null, _) => true,
-        (NodeValue::String(_), FieldType::String) => true,
-        (NodeValue::Integer(_) | NodeValue::Float(_), FieldType::Number) => true,
-        (NodeValue::Bool(_), FieldType::Boolean) => true,
-        (NodeValue::Map(_), FieldType::Object) => true,
-        (NodeValue::Seq(_), FieldType::Array) => true,
-        _ => false,
-    };
+    let matches = matches!(
+        (&value.value, value_type),
+        (NodeValue::Null, _)
+            | (NodeValue::String(_), FieldType::String)
+            | (NodeValue::Integer(_) | NodeValue::Float(_), FieldType::Number)
+            | (NodeValue::Bool(_), FieldType::Boolean)
+            | (NodeValue::Map(_), FieldType::Object)
+            | (NodeValue::Seq(_), FieldType::Array)
+    );
     if !matches {
         let found = match value.type_name() {
             t @ ("array" | "object" | "integer") => format!("an {t}"),
@@ -142,10 +142,10 @@ fn check_computed(cx: &mut Checker, scope: &Scope, all: &IdentMap<RawComputed>, 
         })
         .collect();
     let on_error = raw.on_error.map_or(OnError::UseFallback, |o| o.value);
-    if let (Some(on_error), None) = (&raw.on_error, &raw.fallback) {
-        if on_error.value == OnError::UseFallback {
-            cx.report(diag::missing_fallback(on_error.span, &name.value));
-        }
+    if let (Some(on_error), None) = (&raw.on_error, &raw.fallback)
+        && on_error.value == OnError::UseFallback
+    {
+        cx.report(diag::missing_fallback(on_error.span, &name.value));
     }
     Computed { name: name.clone(), from, from_is_list, transform: raw.transform.clone(), on_error, fallback: raw.fallback.clone() }
 }

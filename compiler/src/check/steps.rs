@@ -234,15 +234,15 @@ pub(crate) fn check_write_path(cx: &mut Checker, scope: &Scope, path: &Spanned<S
         cx.report(diag::invalid_write_path(path.span, text, "it names a whole scope, not a field in it", None));
         return None;
     }
-    if write_scope == WriteScope::State {
-        if let Some(field) = first_field(&parsed.segments) {
-            if scope.computed_field(field).is_some() {
-                cx.report(diag::write_to_computed(path.span, text, field));
-                return None;
-            }
-            if scope.state_field(field).is_none() {
-                cx.report(diag::undeclared_write(path.span, text, field));
-            }
+    if write_scope == WriteScope::State
+        && let Some(field) = first_field(&parsed.segments)
+    {
+        if scope.computed_field(field).is_some() {
+            cx.report(diag::write_to_computed(path.span, text, field));
+            return None;
+        }
+        if scope.state_field(field).is_none() {
+            cx.report(diag::undeclared_write(path.span, text, field));
         }
     }
     let segments: Vec<PathSegment> = parsed.segments;

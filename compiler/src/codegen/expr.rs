@@ -306,20 +306,19 @@ impl Generator {
                         if let Expr::GlobalCall { function, args: source_args } = object_expr
                             && function == "Object.entries"
                             && f.params.len() <= 2
+                            && let [Argument::Value(source_expr)] = source_args.as_slice()
                         {
-                            if let [Argument::Value(source_expr)] = source_args.as_slice() {
-                                let fused = self.inline_loop(method, f, LoopSource::Entries);
-                                let entries_value = self.expr(source_expr);
-                                let object_name = hidden("object");
-                                let via_entries = quote!({
-                                    let #target = #rt::call_global("Object.entries", &[#object_name.clone()], ::core::option::Option::None)?;
-                                    #generic
-                                });
-                                return quote!({
-                                    let #object_name = #entries_value;
-                                    match &#object_name { #rt::Value::Object(#items) => #fused, _ => #via_entries }
-                                });
-                            }
+                            let fused = self.inline_loop(method, f, LoopSource::Entries);
+                            let entries_value = self.expr(source_expr);
+                            let object_name = hidden("object");
+                            let via_entries = quote!({
+                                let #target = #rt::call_global("Object.entries", &[#object_name.clone()], ::core::option::Option::None)?;
+                                #generic
+                            });
+                            return quote!({
+                                let #object_name = #entries_value;
+                                match &#object_name { #rt::Value::Object(#items) => #fused, _ => #via_entries }
+                            });
                         }
                         let inline = self.inline_loop(method, f, LoopSource::Array);
                         quote!({ let #target = #object; match &#target { #rt::Value::Array(#items) => #inline, _ => #generic } })

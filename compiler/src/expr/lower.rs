@@ -288,16 +288,17 @@ impl Lowerer<'_, '_> {
 
     fn member(&mut self, object: &ast::Expression, property: Expr, optional: bool, static_name: Option<(&str, oxc_span::Span)>) -> Expr {
         // `loop.x` is checked against the loops around the expression.
-        if let (ast::Expression::Identifier(id), Some((field, field_span))) = (object, static_name) {
-            if id.name == "loop" && self.local("loop").is_none() && self.names.roots.iter().any(|r| r.root == Root::Loop) {
-                if !self.names.loop_names.iter().any(|n| n == field) {
-                    let candidates = self.names.loop_names.clone();
-                    self.issues.push(
-                        ExprIssue::new(IssueKind::UnknownName { candidates }, format!("no enclosing loop defines `loop.{field}`"), range(field_span))
-                            .with_subject(field),
-                    );
-                }
-            }
+        if let (ast::Expression::Identifier(id), Some((field, field_span))) = (object, static_name)
+            && id.name == "loop"
+            && self.local("loop").is_none()
+            && self.names.roots.iter().any(|r| r.root == Root::Loop)
+            && !self.names.loop_names.iter().any(|n| n == field)
+        {
+            let candidates = self.names.loop_names.clone();
+            self.issues.push(
+                ExprIssue::new(IssueKind::UnknownName { candidates }, format!("no enclosing loop defines `loop.{field}`"), range(field_span))
+                    .with_subject(field),
+            );
         }
         Expr::Member { object: Box::new(self.expr(object)), property: Box::new(property), optional }
     }

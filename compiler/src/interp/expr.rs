@@ -136,11 +136,11 @@ impl Interpreter<'_> {
                 target.get(&key).map(Some)
             }
             Expr::MethodCall { object, method, args, optional } => {
-                if method == "push" {
-                    if let Expr::Name(Name::Local(slot)) = object.as_ref() {
-                        let (values, _) = self.arguments(args)?;
-                        return value::push(&mut self.slots[*slot], &values).map(Some);
-                    }
+                if method == "push"
+                    && let Expr::Name(Name::Local(slot)) = object.as_ref()
+                {
+                    let (values, _) = self.arguments(args)?;
+                    return value::push(&mut self.slots[*slot], &values).map(Some);
                 }
                 let Some(receiver) = object_of(self, object)? else { return Ok(None) };
                 if *optional && matches!(receiver, Value::Undefined | Value::Null) {
@@ -253,7 +253,7 @@ mod tests {
 
     #[test]
     fn locals_push_and_optional_chains() {
-        assert_eq!(run("(() => 1)", Value::Null).is_err(), true);
+        assert!(run("(() => 1)", Value::Null).is_err());
         assert_eq!(run("[1, 2, 3].reduce((acc, x) => { const out = acc; out.push(x * 2); return out; }, [])", Value::Null).as_deref(), Ok("[2,4,6]"));
         assert_eq!(run("input?.a.b.c", Value::Null).as_deref(), Ok("undefined"));
         assert!(run("input.a", Value::Undefined).is_err_and(|e| e.contains("Cannot read properties of undefined")));

@@ -6,6 +6,7 @@
 //! (and re-exports). Going through serde-saphyr's serde layer would cost about two and a half
 //! times the parse itself per file, and `wfc check` of a catalog is meant to be instant. Plain
 //! scalars are resolved by the YAML 1.2 core schema, as serde-saphyr resolves them.
+#![allow(clippy::result_large_err, reason = "the error is the one diagnostic that stops loading a file, built at most once per file")]
 
 use std::collections::HashMap;
 
@@ -233,10 +234,10 @@ fn resolve_plain(text: &str) -> NodeValue {
     if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse::<i64>().map_or_else(|_| NodeValue::Float(text.parse().unwrap_or(f64::NAN)), NodeValue::Integer);
     }
-    if is_core_float(unsigned) {
-        if let Ok(value) = text.parse::<f64>() {
-            return NodeValue::Float(value);
-        }
+    if is_core_float(unsigned)
+        && let Ok(value) = text.parse::<f64>()
+    {
+        return NodeValue::Float(value);
     }
     NodeValue::String(text.to_owned())
 }

@@ -41,7 +41,7 @@ pub fn to_js_string(n: f64) -> String {
             out.push_str(&digits[1..]);
         }
         out.push('e');
-        out.push(if n_exp - 1 >= 0 { '+' } else { '-' });
+        out.push(if n_exp > 0 { '+' } else { '-' });
         out.push_str(&(n_exp - 1).abs().to_string());
     }
     out
@@ -200,7 +200,7 @@ mod tests {
         assert_eq!(parse_int_prefix("ff", Some(16.0)), 255.0);
         assert_eq!(parse_int_prefix("0x1A", Some(10.0)), 0.0);
         assert!(parse_int_prefix("px", None).is_nan());
-        assert_eq!(parse_float_prefix("3.14abc"), 3.14);
+        assert_eq!(parse_float_prefix("2.5abc"), 2.5);
         assert_eq!(parse_float_prefix("  -2e3x"), -2000.0);
         assert!(parse_float_prefix("abc").is_nan());
     }
