@@ -82,11 +82,11 @@ impl<X: Expression> Instance<X> {
             if let Some(field_type) = input.field_type.filter(|t| !t.accepts(&value)) {
                 return Err(StartError(field_type.mismatch(&format!("inputs.{}", input.name), &value)));
             }
-            state.inputs.insert(input.name.as_str(), value);
+            state.tier_mut(Tier::Inputs).insert(input.name.as_str(), value);
         }
         for field in &program.state {
             if let Some(initial) = &field.initial {
-                state.state.insert(field.name.as_str(), Value::from(initial));
+                state.tier_mut(Tier::State).insert(field.name.as_str(), Value::from(initial));
             }
         }
         let mut machine = Instance {
@@ -723,10 +723,10 @@ impl Scope for InputScope {
 
 fn read_path(state: &State, loop_view: &Value, tier: SourceTier, path: &[String]) -> Value {
     let root = match tier {
-        SourceTier::Inputs => Value::Object(state.inputs.clone().into()),
-        SourceTier::State => Value::Object(state.state.clone().into()),
-        SourceTier::Computed => Value::Object(state.computed.clone().into()),
-        SourceTier::Global => Value::Object(state.global.clone().into()),
+        SourceTier::Inputs => Value::Object(Arc::clone(&state.inputs)),
+        SourceTier::State => Value::Object(Arc::clone(&state.state)),
+        SourceTier::Computed => Value::Object(Arc::clone(&state.computed)),
+        SourceTier::Global => Value::Object(Arc::clone(&state.global)),
         SourceTier::Loop => loop_view.clone(),
     };
     path.iter().fold(root, |value, segment| value.get_named(segment).unwrap_or_default())

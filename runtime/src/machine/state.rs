@@ -3,6 +3,7 @@
 //! computed, computed wins).
 
 use std::cell::OnceCell;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -66,24 +67,28 @@ fn brief(value: &Value) -> String {
     }
 }
 
-/// The state of one instance. Writes go through [`State::tier_mut`], which forgets the cached
-/// `this` view.
+/// The state of one instance. Tiers are shared (an expression reading `inputs` or a copy of the
+/// state taken for an all-or-nothing write costs a reference count, not a copy); writes go
+/// through [`State::tier_mut`], which copies a tier only while it is shared and forgets the
+/// cached `this` view.
 #[derive(Clone, Debug, Default)]
 pub struct State {
     /// `inputs.*`, fixed at start.
-    pub inputs: Object,
+    pub inputs: Arc<Object>,
     /// `this.*` fields written by the workflow (and their initial values).
-    pub state: Object,
+    pub state: Arc<Object>,
     /// Computed fields' cached values.
-    pub computed: Object,
+    pub computed: Arc<Object>,
     /// `global.*`.
-    pub global: Object,
+    pub global: Arc<Object>,
     this: OnceCell<Value>,
 }
 
 /// A tier that can be written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tier {
+    /// `inputs.*` (written only when the instance starts).
+    Inputs,
     /// `this.*`.
     State,
     /// Computed values (written only by the machine's refresh).
@@ -97,7 +102,7 @@ impl State {
     pub fn this(&self) -> Value {
         self.this
             .get_or_init(|| {
-                let mut view = self.state.clone();
+                let mut view = (*self.state).clone();
                 for (key, value) in self.computed.entries() {
                     view.insert(key.clone(), value.clone());
                 }
@@ -109,28 +114,29 @@ impl State {
     /// A tier to write to.
     pub fn tier_mut(&mut self, tier: Tier) -> &mut Object {
         self.this.take();
-        match tier {
+        Arc::make_mut(match tier {
+            Tier::Inputs => &mut self.inputs,
             Tier::State => &mut self.state,
             Tier::Computed => &mut self.computed,
             Tier::Global => &mut self.global,
-        }
+        })
     }
 
     /// The value of a state root: `this`, `inputs`, `global` and the legacy `state`/`computed`.
     pub fn root(&self, name: &str) -> Option<Value> {
         Some(match name {
             "this" => self.this(),
-            "inputs" => Value::Object(self.inputs.clone().into()),
-            "global" => Value::Object(self.global.clone().into()),
-            "state" => Value::Object(self.state.clone().into()),
-            "computed" => Value::Object(self.computed.clone().into()),
+            "inputs" => Value::Object(Arc::clone(&self.inputs)),
+            "global" => Value::Object(Arc::clone(&self.global)),
+            "state" => Value::Object(Arc::clone(&self.state)),
+            "computed" => Value::Object(Arc::clone(&self.computed)),
             _ => return None,
         })
     }
 
     /// Every tier as JSON: `{inputs, state, computed, global}`.
     pub fn to_json(&self) -> serde_json::Value {
-        let tier = |object: &Object| Value::Object(object.clone().into()).to_json().unwrap_or_default();
+        let tier = |object: &Arc<Object>| Value::Object(Arc::clone(object)).to_json().unwrap_or_default();
         serde_json::json!({
             "inputs": tier(&self.inputs),
             "state": tier(&self.state),
@@ -142,8 +148,8 @@ impl State {
     /// The tiers back from [`State::to_json`].
     pub fn from_json(json: &serde_json::Value) -> State {
         let tier = |name: &str| match json.get(name).map(Value::from) {
-            Some(Value::Object(object)) => (*object).clone(),
-            _ => Object::new(),
+            Some(Value::Object(object)) => object,
+            _ => Arc::default(),
         };
         State { inputs: tier("inputs"), state: tier("state"), computed: tier("computed"), global: tier("global"), this: OnceCell::new() }
     }
