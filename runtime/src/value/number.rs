@@ -13,6 +13,11 @@ pub fn to_js_string(n: f64) -> String {
     if n.is_infinite() {
         return if n > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
     }
+    // Integers below 2^53 (counters, lengths, indices) print as themselves: the common case,
+    // without the shortest-digits search.
+    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+        return (n as i64).to_string();
+    }
     // Rust's `{:e}` gives the shortest digits that round-trip, e.g. "-1.2345e-7".
     let formatted = format!("{:e}", n.abs());
     let (mantissa, exponent) = formatted.split_once('e').expect("`{:e}` always has an exponent");
