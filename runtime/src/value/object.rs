@@ -23,12 +23,11 @@ impl Object {
         self.properties.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
     }
 
-    /// Sets `key`, keeping its place if it exists.
-    pub fn insert(&mut self, key: impl Into<Arc<str>>, value: Value) {
-        let key = key.into();
-        match self.properties.iter_mut().find(|(k, _)| *k == key) {
+    /// Sets `key`, keeping its place if it exists (and then without allocating the key).
+    pub fn insert<K: Into<Arc<str>> + AsRef<str>>(&mut self, key: K, value: Value) {
+        match self.properties.iter_mut().find(|(k, _)| **k == *key.as_ref()) {
             Some((_, slot)) => *slot = value,
-            None => self.properties.push((key, value)),
+            None => self.properties.push((key.into(), value)),
         }
     }
 
