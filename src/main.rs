@@ -36,6 +36,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
     },
+    /// Serve the embedded workflows to an agent over MCP (stdio).
+    Serve {
+        /// The directory shell steps run in (default: $MCP_FILE_ROOT, else the current directory).
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Bytes kept of each of a shell command's stdout and stderr.
+        #[arg(long, default_value_t = 1024 * 1024)]
+        shell_output_cap: usize,
+    },
     /// Print the workflow format's JSON Schema.
     Schema,
     /// Evaluate one expression, e.g. `wfc eval 'input.length' --input '[1,2]'`.
@@ -97,6 +106,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { paths, format, color } => commands::check::run(&paths, format, color),
+        Command::Serve { root, shell_output_cap } => commands::serve::run(commands::serve::Options { project_root: root, shell_output_cap }),
         Command::Schema => commands::schema::run(),
         Command::Eval { expression, input, scope } => commands::eval::run(&expression, &input, &scope),
         Command::Expand { workflow } => commands::expand::run(&workflow),

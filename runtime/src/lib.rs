@@ -15,3 +15,7 @@ pub mod value;
 pub mod catalog;
 pub mod machine;
 pub use serde_json;
+#[cfg(feature = "server")]
+pub mod engine;
+#[cfg(feature = "server")]
+pub mod mcp;

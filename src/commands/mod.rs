@@ -5,6 +5,7 @@ pub(crate) mod eval;
 pub(crate) mod expand;
 pub(crate) mod graph;
 pub(crate) mod schema;
+pub(crate) mod serve;
 
 use std::process::ExitCode;
 

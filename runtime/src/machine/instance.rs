@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use serde::Deserialize;
+
 use super::answer::{self, Rules as AnswerRulesRef};
 use super::program::{
     ClientOp, Expression, Handling, LoopKind, OnError, OnFailure, Op, Pc, Program, Rules, Segment, ShellOp, Source, SourceTier, SpawnOp,
@@ -41,6 +43,33 @@ struct LoopFrame {
     items: Option<Arc<Vec<Value>>>,
     /// `(variable_name, index_name)` of a `foreach`.
     names: Option<(String, String)>,
+}
+
+/// What a batch of writes touched, so the computed fields that read it are refreshed.
+#[derive(Default)]
+struct Written {
+    /// Top-level `this.*` fields.
+    state: Vec<String>,
+    /// Whether anything under `global.*` changed.
+    global: bool,
+}
+
+/// A write a client asks for (`workflow_update_state`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ClientWrite {
+    /// `this.count`, `this.results[2].name`, `global.seen`.
+    pub path: String,
+    /// The value (not needed by `increment`, `decrement` and `delete`).
+    #[serde(default)]
+    pub value: Option<serde_json::Value>,
+    /// How it combines with the current value (default `set`).
+    #[serde(default = "set")]
+    pub operation: update::Operation,
+}
+
+fn set() -> update::Operation {
+    update::Operation::Set
 }
 
 /// Why an instance could not start.
@@ -373,6 +402,9 @@ impl<X: Expression> Instance<X> {
         let unexpected = |event: &Event| StepError::new(&step, format!("step `{step}` was answered with {}", event_name(event)));
         match (op, event) {
             (Op::Client(client), Event::Done(result)) => self.client_result(client, result),
+            // The client did the step and wrote its results itself (AroMCP's implicit
+            // completion): nothing of the step's own writes is applied.
+            (Op::Client(_) | Op::Spawn(_), Event::Acknowledged) => self.advance(),
             (Op::Client(client), Event::Failed(cause)) => {
                 let (on_failure, updates) = failure_handling(&client.handling);
                 self.failed(&client.step, on_failure, cause, updates)
@@ -382,7 +414,7 @@ impl<X: Expression> Instance<X> {
                 None => self.finish_with(&shell.step, &shell.updates, None, ResultNames::shell(&output)),
             },
             // The warning that a loop reached its cap was shown: leave the loop.
-            (Op::LoopNext { exit, .. }, Event::Done(_)) => {
+            (Op::LoopNext { exit, .. }, Event::Done(_) | Event::Acknowledged) => {
                 self.pc = *exit;
                 Ok(None)
             }
@@ -511,8 +543,7 @@ impl<X: Expression> Instance<X> {
     /// refresh succeeded.
     fn apply(&mut self, updates: &[Update<X>], store: Option<(&WritePath<X>, Value)>, names: &ResultNames) -> Result<(), String> {
         let mut next = self.state.clone();
-        let mut written_state: Vec<String> = Vec::new();
-        let mut written_global = false;
+        let mut written = Written::default();
         let mut write = |next: &mut State, path: &WritePath<X>, operation, value: Value| -> Result<(), String> {
             let scope = self.scope(&self.state, Some(names));
             let segments = path
@@ -524,24 +555,7 @@ impl<X: Expression> Instance<X> {
                     Segment::Key(key) => key.eval(&scope).map(|k| UpdateSegment::from_value(&k)).map_err(|e| e.to_string()),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let tier = match path.tier {
-                WriteTier::State => Tier::State,
-                WriteTier::Global => Tier::Global,
-            };
-            update::apply(next.tier_mut(tier), &segments, operation, value).map_err(|e| format!("writing `{}`: {e}", path.text))?;
-            match (path.tier, segments.first()) {
-                (WriteTier::State, Some(UpdateSegment::Field(field))) => {
-                    if let Some(declared) = self.program.state.iter().find(|f| &f.name == field)
-                        && let Some(field_type) = declared.field_type
-                        && let Some(value) = next.state.get(field).filter(|v| !field_type.accepts(v))
-                    {
-                        return Err(field_type.mismatch(&format!("this.{field}"), value));
-                    }
-                    written_state.push(field.clone());
-                }
-                _ => written_global = true,
-            }
-            Ok(())
+            self.write_into(next, &mut written, path.tier, &segments, operation, value).map_err(|e| format!("writing `{}`: {e}", path.text))
         };
         if let Some((path, value)) = &store {
             write(&mut next, path, update::Operation::Set, value.clone())?;
@@ -554,8 +568,62 @@ impl<X: Expression> Instance<X> {
             };
             write(&mut next, &update.path, update.operation, value)?;
         }
-        let mut plan: Vec<usize> = written_state.iter().flat_map(|field| self.program.refresh.after_state(field).iter().copied()).collect();
-        if written_global {
+        self.commit(next, &written)
+    }
+
+    /// Applies a client's writes (`workflow_update_state`) all or nothing, as a step's writes
+    /// are: declared types enforced, affected computed fields refreshed. Paths are
+    /// `this.<field>…` (or the legacy `state.<field>…`) and `global.<field>…`; `computed.*`,
+    /// `inputs.*` and `loop.*` are not writable.
+    pub fn write(&mut self, writes: &[ClientWrite]) -> Result<(), String> {
+        let mut next = self.state.clone();
+        let mut written = Written::default();
+        for write in writes {
+            let (tier, segments) = update::parse_path(&write.path)?;
+            let value = write.value.as_ref().map(Value::from).unwrap_or_default();
+            self.write_into(&mut next, &mut written, tier, &segments, write.operation, value)
+                .map_err(|e| format!("writing `{}`: {e}", write.path))?;
+        }
+        self.commit(next, &written)
+    }
+
+    /// Takes `global` as the `global.*` tier (sub-agent tasks share it with their workflow),
+    /// refreshing the computed fields that read it.
+    pub fn adopt_global(&mut self, global: Arc<Object>) -> Result<(), String> {
+        if Arc::ptr_eq(&self.state.global, &global) {
+            return Ok(());
+        }
+        let mut next = self.state.clone();
+        next.global = global;
+        self.commit(next, &Written { state: Vec::new(), global: true })
+    }
+
+    /// One write into `next`, checked against the declared type of the field it lands in.
+    fn write_into(&self, next: &mut State, written: &mut Written, tier: WriteTier, segments: &[UpdateSegment], operation: update::Operation, value: Value) -> Result<(), String> {
+        let target = match tier {
+            WriteTier::State => Tier::State,
+            WriteTier::Global => Tier::Global,
+        };
+        update::apply(next.tier_mut(target), segments, operation, value)?;
+        match (tier, segments.first()) {
+            (WriteTier::State, Some(UpdateSegment::Field(field))) => {
+                if let Some(declared) = self.program.state.iter().find(|f| &f.name == field)
+                    && let Some(field_type) = declared.field_type
+                    && let Some(value) = next.state.get(field).filter(|v| !field_type.accepts(v))
+                {
+                    return Err(field_type.mismatch(&format!("this.{field}"), value));
+                }
+                written.state.push(field.clone());
+            }
+            _ => written.global = true,
+        }
+        Ok(())
+    }
+
+    /// Refreshes the computed fields that read what was written, then makes `next` the state.
+    fn commit(&mut self, mut next: State, written: &Written) -> Result<(), String> {
+        let mut plan: Vec<usize> = written.state.iter().flat_map(|field| self.program.refresh.after_state(field).iter().copied()).collect();
+        if written.global {
             plan.extend(&self.program.refresh.global);
         }
         plan.sort_unstable();
@@ -816,5 +884,6 @@ fn event_name(event: &Event) -> &'static str {
         Event::Failed(_) => "a failure",
         Event::Shell(_) => "shell output",
         Event::Waited => "the end of a wait",
+        Event::Acknowledged => "an acknowledgement",
     }
 }

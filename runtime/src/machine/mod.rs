@@ -18,7 +18,7 @@ pub mod update;
 
 use serde::{Deserialize, Serialize};
 
-pub use instance::{Instance, SERVER_STEP_BUDGET, StartError};
+pub use instance::{ClientWrite, Instance, SERVER_STEP_BUDGET, StartError};
 pub use state::{FieldType, State, Tier};
 
 use crate::value::Value;
@@ -45,6 +45,10 @@ pub enum Event {
     Done(Value),
     /// The client could not do its step; the step's `error_handling` decides what follows.
     Failed(String),
+    /// The client moved on from its step without reporting a result (AroMCP's implicit
+    /// completion: it wrote what it had to with `workflow_update_state`). The step's own
+    /// writes are not applied.
+    Acknowledged,
     /// The engine ran the shell command.
     Shell(ShellOutput),
     /// A wait step is over.

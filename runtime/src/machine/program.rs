@@ -46,6 +46,17 @@ pub enum OnError {
     Ignore,
 }
 
+impl OnError {
+    /// The name as written in a workflow.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnError::UseFallback => "use_fallback",
+            OnError::Propagate => "propagate",
+            OnError::Ignore => "ignore",
+        }
+    }
+}
+
 /// A workflow's machines: its own and one per sub-agent task.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Workflow<X> {

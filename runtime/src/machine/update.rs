@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::program::WriteTier;
 use crate::value::{Object, Value};
 
 /// How a state write combines its value with the current one.
@@ -174,6 +175,44 @@ fn combine(current: Value, operation: Operation, value: Value) -> Result<Option<
 }
 
 
+/// A client's write path (`workflow_update_state`): `this.results[2].name`, the legacy
+/// `state.count`, or `global.seen`. Reading tiers (`computed`, `inputs`, `loop`) are refused
+/// with the reason.
+pub fn parse_path(text: &str) -> Result<(WriteTier, Vec<Segment>), String> {
+    let root_end = text.find(['.', '[']).unwrap_or(text.len());
+    let tier = match &text[..root_end] {
+        "this" | "state" => WriteTier::State,
+        "global" => WriteTier::Global,
+        "computed" => return Err(format!("`{text}` is a computed field: write the state it is computed from")),
+        "inputs" | "raw" => return Err(format!("`{text}` is an input: inputs are fixed when the workflow starts")),
+        "loop" => return Err(format!("`{text}` is a loop variable: only the loop sets it")),
+        _ => return Err(format!("`{text}` is not a writable path: write `this.<field>` or `global.<field>`")),
+    };
+    let mut segments = Vec::new();
+    let mut rest = &text[root_end..];
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            if end == 0 {
+                return Err(format!("`{text}` has an empty field name"));
+            }
+            segments.push(Segment::Field(after[..end].to_owned()));
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let end = after.find(']').ok_or_else(|| format!("`{text}` has an unclosed `[`"))?;
+            let index = after[..end].trim().parse().map_err(|_| format!("`{text}`: `[{}]` is not an array index", &after[..end]))?;
+            segments.push(Segment::Index(index));
+            rest = &after[end + 1..];
+        } else {
+            return Err(format!("`{text}` is not a path: expected `.` or `[` after `{}`", &text[..text.len() - rest.len()]));
+        }
+    }
+    if !matches!(segments.first(), Some(Segment::Field(_))) {
+        return Err(format!("`{text}` names no field"));
+    }
+    Ok((tier, segments))
+}
+
 /// A value's type as users read it in messages (`array`, not JavaScript's `object`).
 pub fn describe(value: &Value) -> &'static str {
     match value {
@@ -236,5 +275,25 @@ mod tests {
         );
         assert_eq!(apply(&mut root, &[field("s"), field("x")], Operation::Set, Value::Null).expect_err("scalar"), "cannot set property `x` of a string value");
         assert_eq!(json(&root), before);
+    }
+
+    #[test]
+    fn client_paths_name_a_writable_tier_and_fields() {
+        assert_eq!(parse_path("this.results[2].name"), Ok((WriteTier::State, vec![field("results"), Segment::Index(2), field("name")])));
+        assert_eq!(parse_path("state.count"), Ok((WriteTier::State, vec![field("count")])));
+        assert_eq!(parse_path("global.seen"), Ok((WriteTier::Global, vec![field("seen")])));
+        for (path, reason) in [
+            ("computed.doubled", "computed field"),
+            ("inputs.name", "fixed when the workflow starts"),
+            ("loop.item", "only the loop sets it"),
+            ("count", "write `this.<field>`"),
+            ("this", "names no field"),
+            ("this..x", "empty field name"),
+            ("this.x[a]", "not an array index"),
+            ("this.x[1", "unclosed"),
+        ] {
+            let error = parse_path(path).expect_err(path);
+            assert!(error.contains(reason), "{path}: {error}");
+        }
     }
 }

@@ -1,0 +1,181 @@
+//! What the engine serves: a workflow's description and a way to start its machines, whether
+//! they were compiled into the binary or are interpreted from a file (`wfc serve --dev`).
+
+use std::sync::Arc;
+
+use crate::catalog::Entry;
+use crate::machine::program::{Expression, Input, Program, Source, SourceTier, Workflow};
+use crate::machine::{ClientWrite, Instance, Machine, StartError, State};
+use crate::value::Object;
+
+/// A running machine, as the engine drives it: the [`Machine`] contract plus the state access
+/// the MCP tools need.
+pub trait Live: Machine + Send {
+    /// The state tiers.
+    fn state(&self) -> &State;
+    /// A client's writes, all or nothing.
+    fn write(&mut self, writes: &[ClientWrite]) -> Result<(), String>;
+    /// Takes the shared `global.*` tier of the workflow a task belongs to.
+    fn adopt_global(&mut self, global: Arc<Object>) -> Result<(), String>;
+}
+
+impl<X: Expression + 'static> Live for Instance<X> {
+    fn state(&self) -> &State {
+        Instance::state(self)
+    }
+
+    fn write(&mut self, writes: &[ClientWrite]) -> Result<(), String> {
+        Instance::write(self, writes)
+    }
+
+    fn adopt_global(&mut self, global: Arc<Object>) -> Result<(), String> {
+        Instance::adopt_global(self, global)
+    }
+}
+
+/// A computed field as `workflow_state_dependencies` reports it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ComputedInfo {
+    /// The field.
+    pub field: String,
+    /// What it reads (`this.items`, `inputs.limit`, `computed.total`, or a template).
+    pub dependencies: Vec<String>,
+    /// The computed fields that read it.
+    pub dependents: Vec<String>,
+    /// `use_fallback`, `propagate` or `ignore`.
+    pub on_error: &'static str,
+    /// The value taken with `use_fallback`.
+    pub fallback: serde_json::Value,
+}
+
+/// The machines of one workflow, whatever evaluates their expressions.
+trait Machines: Send + Sync {
+    fn start(&self, task: Option<usize>, inputs: &serde_json::Value, bindings: Object) -> Result<Box<dyn Live>, StartError>;
+    fn inputs(&self) -> &[Input];
+    fn computed(&self, task: Option<usize>) -> Vec<ComputedInfo>;
+}
+
+struct Programs<X> {
+    main: Arc<Program<X>>,
+    tasks: Vec<Arc<Program<X>>>,
+}
+
+impl<X: Expression + 'static> Programs<X> {
+    fn program(&self, task: Option<usize>) -> Option<&Arc<Program<X>>> {
+        match task {
+            None => Some(&self.main),
+            Some(index) => self.tasks.get(index),
+        }
+    }
+}
+
+impl<X: Expression + 'static> Machines for Programs<X> {
+    fn start(&self, task: Option<usize>, inputs: &serde_json::Value, bindings: Object) -> Result<Box<dyn Live>, StartError> {
+        let program = self.program(task).ok_or_else(|| StartError(format!("the workflow has no sub-agent task number {task:?}")))?;
+        Ok(Box::new(Instance::start(Arc::clone(program), inputs, bindings)?))
+    }
+
+    fn inputs(&self) -> &[Input] {
+        &self.main.inputs
+    }
+
+    fn computed(&self, task: Option<usize>) -> Vec<ComputedInfo> {
+        let Some(program) = self.program(task) else { return Vec::new() };
+        let source = |source: &Source<X>| match source {
+            Source::Path { tier, path } => {
+                let root = match tier {
+                    SourceTier::Inputs => "inputs",
+                    SourceTier::State => "this",
+                    SourceTier::Computed => "computed",
+                    SourceTier::Global => "global",
+                    SourceTier::Loop => "loop",
+                };
+                std::iter::once(root).chain(path.iter().map(String::as_str)).collect::<Vec<_>>().join(".")
+            }
+            Source::Template(_) => "{{ template }}".to_owned(),
+        };
+        let reads = |field: &crate::machine::program::Computed<X>, name: &str| {
+            field.from.iter().any(|s| matches!(s, Source::Path { tier: SourceTier::Computed, path } if path.first().is_some_and(|p| p == name)))
+        };
+        program
+            .computed
+            .iter()
+            .map(|field| ComputedInfo {
+                field: field.name.clone(),
+                dependencies: field.from.iter().map(source).collect(),
+                dependents: program.computed.iter().filter(|other| reads(other, &field.name)).map(|other| other.name.clone()).collect(),
+                on_error: field.on_error.name(),
+                fallback: field.fallback.clone(),
+            })
+            .collect()
+    }
+}
+
+/// A workflow the engine can start.
+pub struct Definition {
+    /// `namespace:name`.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// Its version.
+    pub version: String,
+    /// The file it came from.
+    pub path: String,
+    /// `compiled` (in the binary) or `dev` (interpreted from a file).
+    pub source: &'static str,
+    /// A hash of the YAML it came from.
+    pub definition_hash: String,
+    /// Its sub-agent tasks' names, in declaration order.
+    pub tasks: Vec<String>,
+    machines: Box<dyn Machines>,
+}
+
+impl std::fmt::Debug for Definition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Definition").field("name", &self.name).field("source", &self.source).finish_non_exhaustive()
+    }
+}
+
+impl Definition {
+    /// A workflow compiled into the binary.
+    pub fn compiled(entry: &Entry) -> Definition {
+        let workflow = (entry.machines)();
+        let mut definition = Definition::new(workflow, "compiled", entry.path, entry.definition_hash);
+        definition.description = entry.description.to_owned();
+        definition
+    }
+
+    /// A workflow whose machines evaluate expressions with `X` (the interpreter's, in dev mode).
+    pub fn new<X: Expression + 'static>(workflow: &Workflow<X>, source: &'static str, path: &str, definition_hash: &str) -> Definition {
+        Definition {
+            name: workflow.name.clone(),
+            description: workflow.description.clone(),
+            version: workflow.version.clone(),
+            path: path.to_owned(),
+            source,
+            definition_hash: definition_hash.to_owned(),
+            tasks: workflow.tasks.iter().map(|task| task.name.clone()).collect(),
+            machines: Box::new(Programs { main: Arc::clone(&workflow.main), tasks: workflow.tasks.clone() }),
+        }
+    }
+
+    /// A new instance of the workflow (defaults applied, required inputs enforced).
+    pub fn start(&self, inputs: &serde_json::Value) -> Result<Box<dyn Live>, StartError> {
+        self.machines.start(None, inputs, Object::new())
+    }
+
+    /// A new instance of sub-agent task `task` (an index into [`Definition::tasks`]).
+    pub fn start_task(&self, task: usize, inputs: &serde_json::Value, bindings: Object) -> Result<Box<dyn Live>, StartError> {
+        self.machines.start(Some(task), inputs, bindings)
+    }
+
+    /// The declared inputs.
+    pub fn inputs(&self) -> &[Input] {
+        self.machines.inputs()
+    }
+
+    /// The computed fields of the workflow (`None`) or of one of its tasks.
+    pub fn computed(&self, task: Option<usize>) -> Vec<ComputedInfo> {
+        self.machines.computed(task)
+    }
+}

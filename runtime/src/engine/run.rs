@@ -1,0 +1,620 @@
+//! One workflow instance as the engine drives it: its machine, where the machine waits, its
+//! sub-agent tasks, and the batching protocol (aromcp-reference.md §2.3): an answer is zero or
+//! more `user_message`s and at most one blocking step, with server steps (shell commands,
+//! control flow, updates) run in between.
+
+use std::sync::Arc;
+
+use serde_json::{Value as Json, json};
+
+use super::definition::{Definition, Live};
+use super::shell::{self, ShellSettings};
+use super::ToolError;
+use crate::machine::{ClientStep, ClientWrite, Effect, Event, Failure, Machine, MachineStatus, Snapshot, State, StepError, Yield};
+use crate::value::{Object, Value};
+
+/// Where an instance stands, as clients see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// It has steps left.
+    Running,
+    /// It reached the end.
+    Completed,
+    /// A step failed it.
+    Failed,
+    /// A client stopped it.
+    Cancelled,
+}
+
+/// One instance of a workflow.
+pub(crate) struct Run {
+    pub(crate) id: String,
+    pub(crate) definition: Arc<Definition>,
+    pub(crate) status: Status,
+    pub(crate) created_at: f64,
+    pub(crate) finished_at: Option<f64>,
+    main: Driven,
+    fan_out: Option<FanOut>,
+}
+
+/// A machine and the step it waits at.
+struct Driven {
+    machine: Box<dyn Live>,
+    at: At,
+    failure: Option<StepError>,
+    /// Client steps handed out so far (progress for `workflow_get_status`).
+    steps_handed: u64,
+}
+
+/// What a machine waits for.
+#[derive(Clone, Debug, PartialEq)]
+enum At {
+    /// Its first `workflow_get_next_step`.
+    Start,
+    /// The result of a client step.
+    Client { step_id: String, kind: &'static str },
+    /// The next request after a wait step.
+    Wait { step_id: String },
+    /// Its sub-agent tasks (the workflow only).
+    Tasks { step_id: String },
+    /// Nothing: it ended.
+    End,
+}
+
+/// The sub-agent tasks of a `parallel_foreach`.
+struct FanOut {
+    step_id: String,
+    max_parallel: usize,
+    tasks: Vec<Task>,
+    /// Tasks already listed to the client (the first `announced` of `tasks`).
+    announced: usize,
+}
+
+struct Task {
+    id: String,
+    driven: Driven,
+    /// The entry handed to the orchestrator: `task_id`, `context`, `inputs`, `prompt`.
+    entry: Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum TaskStatus {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+}
+
+/// What one round of driving produced.
+struct Batch {
+    steps: Vec<Json>,
+    /// A `parallel_foreach` the machine handed out.
+    spawn: Option<ClientStep>,
+}
+
+impl Driven {
+    fn new(machine: Box<dyn Live>) -> Driven {
+        Driven { machine, at: At::Start, failure: None, steps_handed: 0 }
+    }
+
+    /// Resumes the machine with `event` and keeps going through user messages and shell
+    /// commands until it needs the client, waits or ends.
+    async fn drive(&mut self, mut event: Event, shell_settings: &ShellSettings) -> Batch {
+        let mut batch = Batch { steps: Vec::new(), spawn: None };
+        loop {
+            match self.machine.resume(event) {
+                Ok(Yield::Client(step)) if step.kind == "user_message" => {
+                    self.steps_handed += 1;
+                    batch.steps.push(client_step_json(&step));
+                    event = Event::Done(Value::Undefined);
+                }
+                Ok(Yield::Client(step)) if step.kind == "parallel_foreach" => {
+                    self.steps_handed += 1;
+                    self.at = At::Tasks { step_id: step.id.clone() };
+                    batch.spawn = Some(step);
+                    return batch;
+                }
+                Ok(Yield::Client(step)) => {
+                    self.steps_handed += 1;
+                    self.at = At::Client { step_id: step.id.clone(), kind: step.kind };
+                    batch.steps.push(client_step_json(&step));
+                    return batch;
+                }
+                Ok(Yield::Effect(Effect::Shell { step_id, command, working_directory, timeout_seconds, attempt })) => {
+                    tracing::debug!(step = %step_id, attempt, %command, "running shell command");
+                    let output = shell::run(shell_settings, &command, working_directory.as_deref(), timeout_seconds).await;
+                    event = Event::Shell(output);
+                }
+                Ok(Yield::Effect(Effect::Wait { step_id, message, .. })) => {
+                    batch.steps.push(json!({"id": step_id, "type": "wait_step", "definition": {"message": message}, "is_wait": true}));
+                    self.at = At::Wait { step_id };
+                    return batch;
+                }
+                Ok(Yield::Done) => {
+                    self.at = At::End;
+                    return batch;
+                }
+                Err(error) => {
+                    tracing::info!(step = %error.step_id, cause = %error.message, "step failed");
+                    self.at = At::End;
+                    self.failure = Some(error);
+                    return batch;
+                }
+            }
+        }
+    }
+
+    /// The event that answers the step the machine waits at when the client asks for the next
+    /// one without submitting a result (AroMCP's implicit completion).
+    fn next_event(&self) -> Option<Event> {
+        match &self.at {
+            At::Start => Some(Event::Start),
+            At::Client { .. } => Some(Event::Acknowledged),
+            At::Wait { .. } => Some(Event::Waited),
+            At::Tasks { .. } | At::End => None,
+        }
+    }
+
+    /// Checks that the machine waits for the result of `step_id`.
+    fn expect_result_for(&self, step_id: &str) -> Result<(), ToolError> {
+        let waits_at = match &self.at {
+            At::Client { step_id: waiting, .. } if waiting == step_id => return Ok(()),
+            At::Start => "nothing yet: call workflow_get_next_step first".to_owned(),
+            At::Client { step_id, kind } => format!("the result of `{step_id}` ({kind})"),
+            At::Wait { step_id } => format!("the wait step `{step_id}` to be over: call workflow_get_next_step"),
+            At::Tasks { step_id } => format!("the sub-agent tasks of `{step_id}`, which report their own results with their task_id"),
+            At::End => "nothing: it has ended".to_owned(),
+        };
+        Err(ToolError::invalid(format!("step `{step_id}` is not waiting for a result; the workflow waits for {waits_at}")))
+    }
+
+    fn status(&self) -> Status {
+        match (&self.at, &self.failure) {
+            (_, Some(_)) => Status::Failed,
+            (At::End, None) => Status::Completed,
+            _ => Status::Running,
+        }
+    }
+
+    fn failure_json(&self) -> Json {
+        self.failure.as_ref().map_or(Json::Null, |f| json!({"step_id": f.step_id, "message": f.message}))
+    }
+}
+
+impl Task {
+    fn status(&self, released: bool) -> TaskStatus {
+        match self.driven.status() {
+            Status::Running if !released => TaskStatus::Pending,
+            Status::Running => TaskStatus::Running,
+            Status::Completed => TaskStatus::Completed,
+            Status::Failed | Status::Cancelled => TaskStatus::Failed,
+        }
+    }
+
+    /// What the workflow learns of a task that ended.
+    fn outcome(&self) -> Json {
+        let state = self.driven.machine.state().this().to_json().unwrap_or_default();
+        match &self.driven.failure {
+            None => json!({"task_id": self.id, "status": "completed", "state": state}),
+            Some(failure) => json!({"task_id": self.id, "status": "failed", "state": state, "error": {"step_id": failure.step_id, "message": failure.message}}),
+        }
+    }
+}
+
+impl FanOut {
+    /// How many tasks may be running or done: the first wave, plus one per task that ended.
+    fn released(&self) -> usize {
+        let ended = self.tasks.iter().filter(|t| t.driven.at == At::End).count();
+        (self.max_parallel + ended).min(self.tasks.len())
+    }
+
+    fn task_index(&self, task_id: &str) -> Result<usize, ToolError> {
+        self.tasks.iter().position(|t| t.id == task_id).ok_or_else(|| {
+            let ids: Vec<&str> = self.tasks.iter().map(|t| t.id.as_str()).collect();
+            ToolError::not_found(format!("no sub-agent task `{task_id}` (tasks: {})", ids.join(", ")))
+        })
+    }
+
+    fn progress(&self) -> Json {
+        let released = self.released();
+        let mut counts = serde_json::Map::new();
+        for status in ["pending", "running", "completed", "failed"] {
+            counts.insert(status.to_owned(), 0.into());
+        }
+        for (index, task) in self.tasks.iter().enumerate() {
+            let key = serde_json::to_value(task.status(index < released)).unwrap_or_default();
+            if let Some(count) = key.as_str().and_then(|k| counts.get_mut(k)) {
+                *count = (count.as_u64().unwrap_or(0) + 1).into();
+            }
+        }
+        counts.insert("total".to_owned(), self.tasks.len().into());
+        Json::Object(counts)
+    }
+
+    /// The tasks released since the client last heard of them.
+    fn announce(&mut self) -> Vec<Json> {
+        let released = self.released();
+        let fresh = self.tasks[self.announced.min(released)..released].iter().map(|t| t.entry.clone()).collect();
+        self.announced = released.max(self.announced);
+        fresh
+    }
+}
+
+impl Run {
+    pub(crate) fn new(id: String, definition: Arc<Definition>, machine: Box<dyn Live>, now: f64) -> Run {
+        Run { id, definition, status: Status::Running, created_at: now, finished_at: None, main: Driven::new(machine), fan_out: None }
+    }
+
+    /// `workflow_get_next_step`: the next batch of the workflow or of one of its tasks.
+    pub(crate) async fn next_step(&mut self, task_id: Option<&str>, shell: &ShellSettings, now: f64) -> Result<Json, ToolError> {
+        if let Some(task_id) = task_id {
+            return self.next_task_step(task_id, None, shell).await;
+        }
+        if self.status != Status::Running {
+            return Ok(self.answer(Vec::new()));
+        }
+        let event = match self.main.next_event() {
+            Some(event) => event,
+            None => match self.tasks_outcome() {
+                Some(outcomes) => Event::Done(Value::from(&outcomes)),
+                None => {
+                    let wait = self.fan_out_wait();
+                    return Ok(self.answer(vec![wait]));
+                }
+            },
+        };
+        Ok(self.drive_main(event, shell, now).await)
+    }
+
+    /// `workflow_submit_result`: the client's result for the step the workflow (or a task)
+    /// waits at, applied on the server; answers with the next batch.
+    pub(crate) async fn submit(&mut self, step_id: &str, result: Event, task_id: Option<&str>, shell: &ShellSettings, now: f64) -> Result<Json, ToolError> {
+        if let Some(task_id) = task_id {
+            return self.next_task_step(task_id, Some((step_id, result)), shell).await;
+        }
+        if self.status != Status::Running {
+            return Err(ToolError::invalid(format!("workflow `{}` is {}; it takes no more results", self.id, status_name(self.status))));
+        }
+        self.main.expect_result_for(step_id)?;
+        Ok(self.drive_main(result, shell, now).await)
+    }
+
+    async fn drive_main(&mut self, event: Event, shell: &ShellSettings, now: f64) -> Json {
+        let mut batch = self.main.drive(event, shell).await;
+        if let Some(spawn) = batch.spawn.take() {
+            let step = self.fan_out(spawn);
+            batch.steps.push(step);
+        }
+        self.status = self.main.status();
+        if self.status != Status::Running {
+            self.finished_at = Some(now);
+        }
+        self.answer(batch.steps)
+    }
+
+    /// Starts one machine per item of a `parallel_foreach` and hands out the first wave.
+    fn fan_out(&mut self, mut step: ClientStep) -> Json {
+        let max_parallel = step.definition["max_parallel"].as_u64().unwrap_or(1).max(1) as usize;
+        let task_name = step.definition["sub_agent_task"].as_str().unwrap_or_default().to_owned();
+        let task_index = self.definition.tasks.iter().position(|t| *t == task_name);
+        let entries = match step.definition.get_mut("tasks").map(Json::take) {
+            Some(Json::Array(entries)) => entries,
+            _ => Vec::new(),
+        };
+        let tasks = entries
+            .into_iter()
+            .map(|mut entry| {
+                let id = entry["task_id"].as_str().unwrap_or_default().to_owned();
+                let bindings = match Value::from(&entry["context"]) {
+                    Value::Object(context) => (*context).clone(),
+                    _ => Object::new(),
+                };
+                let started = task_index
+                    .ok_or_else(|| format!("no sub-agent task `{task_name}`"))
+                    .and_then(|index| self.definition.start_task(index, &entry["inputs"], bindings).map_err(|e| e.to_string()));
+                let driven = match started {
+                    Ok(mut machine) => match machine.adopt_global(self.main.machine.state().global.clone()) {
+                        Ok(()) => Driven::new(machine),
+                        Err(cause) => failed_task(&id, cause),
+                    },
+                    Err(cause) => failed_task(&id, cause),
+                };
+                entry["prompt"] = sub_agent_prompt(&self.id, &id, &entry["inputs"]).into();
+                Task { id, driven, entry }
+            })
+            .collect();
+        let mut fan_out = FanOut { step_id: step.id.clone(), max_parallel, tasks, announced: 0 };
+        step.definition["tasks"] = Json::Array(fan_out.announce());
+        step.definition["progress"] = fan_out.progress();
+        step.definition["instructions"] = format!(
+            "Start one sub-agent per task listed in `tasks` (at most {max_parallel} at once), giving each its `prompt`. \
+             Then call workflow_get_next_step for this workflow: it answers with a wait step that lists more tasks \
+             as running ones end, and continues the workflow once every task has ended."
+        )
+        .into();
+        self.fan_out = Some(fan_out);
+        client_step_json(&step)
+    }
+
+    /// The outcomes of every task in item order, once all have ended.
+    fn tasks_outcome(&self) -> Option<Json> {
+        let fan_out = self.fan_out.as_ref()?;
+        fan_out.tasks.iter().all(|t| t.driven.at == At::End).then(|| Json::Array(fan_out.tasks.iter().map(Task::outcome).collect()))
+    }
+
+    /// The wait step the workflow answers with while its tasks run.
+    fn fan_out_wait(&mut self) -> Json {
+        let Some(fan_out) = self.fan_out.as_mut() else { return Json::Null };
+        let fresh = fan_out.announce();
+        let progress = fan_out.progress();
+        let message = format!(
+            "Waiting for sub-agent tasks: {} of {} ended.{}",
+            progress["completed"].as_u64().unwrap_or(0) + progress["failed"].as_u64().unwrap_or(0),
+            fan_out.tasks.len(),
+            if fresh.is_empty() { String::new() } else { format!(" Start a sub-agent for each of the {} tasks listed here.", fresh.len()) }
+        );
+        json!({"id": fan_out.step_id, "type": "wait_step", "is_wait": true, "definition": {"message": message, "progress": progress, "tasks": fresh}})
+    }
+
+    /// A task's next batch, after applying `submitted` (a step id and its result) if given.
+    async fn next_task_step(&mut self, task_id: &str, submitted: Option<(&str, Event)>, shell: &ShellSettings) -> Result<Json, ToolError> {
+        let fan_out = self.fan_out.as_mut().ok_or_else(|| ToolError::not_found(format!("workflow `{}` has no sub-agent tasks", self.id)))?;
+        let index = fan_out.task_index(task_id)?;
+        if index >= fan_out.released() {
+            return Err(ToolError::invalid(format!(
+                "task `{task_id}` is not handed out yet: at most {} tasks run at once; the workflow lists it when one ends",
+                fan_out.max_parallel
+            )));
+        }
+        let global = self.main.machine.state().global.clone();
+        let task = &mut fan_out.tasks[index];
+        let event = match submitted {
+            Some((step_id, result)) => {
+                task.driven.expect_result_for(step_id)?;
+                result
+            }
+            None => match task.driven.next_event() {
+                Some(event) => event,
+                None => return Ok(task_answer(&self.id, task, Vec::new())),
+            },
+        };
+        if let Err(cause) = task.driven.machine.adopt_global(global) {
+            task.driven.failure = Some(StepError::new(task_id, cause));
+            task.driven.at = At::End;
+            return Ok(task_answer(&self.id, task, Vec::new()));
+        }
+        let mut batch = task.driven.drive(event, shell).await;
+        if let Some(spawn) = batch.spawn.take() {
+            task.driven.failure = Some(StepError::new(spawn.id, "a sub-agent task cannot start sub-agent tasks of its own"));
+            task.driven.at = At::End;
+        }
+        let shared = task.driven.machine.state().global.clone();
+        if let Err(cause) = self.main.machine.adopt_global(shared) {
+            task.driven.failure = Some(StepError::new(task_id, format!("the workflow refused the task's write to global: {cause}")));
+            task.driven.at = At::End;
+        }
+        Ok(task_answer(&self.id, task, batch.steps))
+    }
+
+    /// `workflow_update_state`: a client's writes to the workflow or a task, all or nothing.
+    pub(crate) fn write(&mut self, writes: &[ClientWrite], task_id: Option<&str>) -> Result<Json, ToolError> {
+        if self.status != Status::Running {
+            return Err(ToolError::invalid(format!("workflow `{}` is {}; its state can no longer change", self.id, status_name(self.status))));
+        }
+        let written = match task_id {
+            None => {
+                self.main.machine.write(writes).map_err(ToolError::invalid)?;
+                self.main.machine.state()
+            }
+            Some(task_id) => {
+                let fan_out = self.fan_out.as_mut().ok_or_else(|| ToolError::not_found(format!("workflow `{}` has no sub-agent tasks", self.id)))?;
+                let index = fan_out.task_index(task_id)?;
+                let task = &mut fan_out.tasks[index];
+                task.driven.machine.adopt_global(self.main.machine.state().global.clone()).map_err(ToolError::invalid)?;
+                task.driven.machine.write(writes).map_err(ToolError::invalid)?;
+                let shared = task.driven.machine.state().global.clone();
+                self.main.machine.adopt_global(shared).map_err(ToolError::invalid)?;
+                task.driven.machine.state()
+            }
+        };
+        Ok(json!({"state": written.this().to_json(), "global": Value::Object(written.global.clone()).to_json()}))
+    }
+
+    /// The state tiers of the workflow or a task, and the values at `paths`.
+    pub(crate) fn read(&self, paths: &[String], task_id: Option<&str>) -> Result<Json, ToolError> {
+        let machine = self.machine(task_id)?;
+        let state = machine.state();
+        let mut values = serde_json::Map::new();
+        for path in paths {
+            let value = read_path(state, path).map_err(ToolError::invalid)?;
+            values.insert(path.clone(), value.to_json().unwrap_or(Json::Null));
+        }
+        let mut answer = json!({"workflow_id": self.id, "state": state.this().to_json(), "tiers": state.to_json()});
+        if let Some(task_id) = task_id {
+            answer["task_id"] = task_id.into();
+        }
+        if !paths.is_empty() {
+            answer["values"] = Json::Object(values);
+        }
+        Ok(answer)
+    }
+
+    /// The task index of `task_id` in the definition (`None` for the workflow itself).
+    pub(crate) fn task_program(&self, task_id: Option<&str>) -> Result<Option<usize>, ToolError> {
+        let Some(task_id) = task_id else { return Ok(None) };
+        self.machine(Some(task_id))?;
+        let name = task_id.rsplit_once(".item").map_or(task_id, |(name, _)| name);
+        Ok(self.definition.tasks.iter().position(|t| t == name))
+    }
+
+    fn machine(&self, task_id: Option<&str>) -> Result<&dyn Live, ToolError> {
+        match task_id {
+            None => Ok(self.main.machine.as_ref()),
+            Some(task_id) => {
+                let fan_out = self.fan_out.as_ref().ok_or_else(|| ToolError::not_found(format!("workflow `{}` has no sub-agent tasks", self.id)))?;
+                Ok(fan_out.tasks[fan_out.task_index(task_id)?].driven.machine.as_ref())
+            }
+        }
+    }
+
+    /// `workflow_cancel`.
+    pub(crate) fn cancel(&mut self, now: f64) -> Result<Json, ToolError> {
+        if self.status != Status::Running {
+            return Err(ToolError::invalid(format!("workflow `{}` is already {}", self.id, status_name(self.status))));
+        }
+        self.status = Status::Cancelled;
+        self.finished_at = Some(now);
+        Ok(json!({"workflow_id": self.id, "status": self.status}))
+    }
+
+    /// `workflow_get_status`.
+    pub(crate) fn status_json(&self) -> Json {
+        let current = match &self.main.at {
+            At::Client { step_id, .. } | At::Wait { step_id } | At::Tasks { step_id } => Json::from(step_id.as_str()),
+            At::Start | At::End => Json::Null,
+        };
+        json!({
+            "workflow_id": self.id,
+            "workflow_name": self.definition.name,
+            "status": self.status,
+            "created_at": self.created_at,
+            "completed_at": self.finished_at,
+            "error": self.main.failure_json(),
+            "current_step": current,
+            "steps_handed_out": self.main.steps_handed,
+            "tasks": self.fan_out.as_ref().map_or(Json::Null, FanOut::progress),
+            "state": self.main.machine.state().this().to_json(),
+        })
+    }
+
+    /// The answer to a next-step request: the steps, and how the workflow stands.
+    fn answer(&self, steps: Vec<Json>) -> Json {
+        let mut answer = json!({"workflow_id": self.id, "status": self.status});
+        if !steps.is_empty() || self.status == Status::Running {
+            answer["steps"] = Json::Array(steps);
+        }
+        match self.status {
+            Status::Running => {}
+            Status::Completed => answer["completed"] = true.into(),
+            Status::Failed => answer["error"] = self.main.failure_json(),
+            Status::Cancelled => answer["error"] = json!({"message": "the workflow was cancelled"}),
+        }
+        answer
+    }
+}
+
+/// A task whose machine could not start (its inputs were refused): ended, failed, with an
+/// empty state.
+fn failed_task(task_id: &str, cause: String) -> Driven {
+    let failure = StepError::new(task_id, cause);
+    let mut driven = Driven::new(Box::new(Unstarted { state: State::default(), failure: failure.clone() }));
+    driven.at = At::End;
+    driven.failure = Some(failure);
+    driven
+}
+
+/// The machine of a task that never started.
+struct Unstarted {
+    state: State,
+    failure: StepError,
+}
+
+impl Machine for Unstarted {
+    fn resume(&mut self, _: Event) -> Result<Yield, StepError> {
+        Err(self.failure.clone())
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            pc: 0,
+            waiting: false,
+            attempt: 0,
+            frames: Vec::new(),
+            loop_view: Json::Null,
+            state: self.state.to_json(),
+            bindings: Json::Null,
+            status: MachineStatus::Failed,
+            failure: Some(Failure { step_id: self.failure.step_id.clone(), message: self.failure.message.clone() }),
+        }
+    }
+}
+
+impl Live for Unstarted {
+    fn state(&self) -> &State {
+        &self.state
+    }
+
+    fn write(&mut self, _: &[ClientWrite]) -> Result<(), String> {
+        Err(format!("the task never started: {}", self.failure.message))
+    }
+
+    fn adopt_global(&mut self, _: Arc<Object>) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+fn task_answer(workflow_id: &str, task: &Task, steps: Vec<Json>) -> Json {
+    let mut answer = json!({"workflow_id": workflow_id, "task_id": task.id, "status": task.driven.status()});
+    if !steps.is_empty() || task.driven.at != At::End {
+        answer["steps"] = Json::Array(steps);
+    }
+    match task.driven.status() {
+        Status::Completed => answer["completed"] = true.into(),
+        Status::Failed => answer["error"] = task.driven.failure_json(),
+        Status::Running | Status::Cancelled => {}
+    }
+    answer
+}
+
+fn client_step_json(step: &ClientStep) -> Json {
+    let mut json = json!({"id": step.id, "type": step.kind, "definition": step.definition});
+    if step.attempt > 1 {
+        json["attempt"] = step.attempt.into();
+    }
+    json
+}
+
+/// What a sub-agent is told to do with its task.
+fn sub_agent_prompt(workflow_id: &str, task_id: &str, inputs: &Json) -> String {
+    format!(
+        "You are a sub-agent running task `{task_id}` of workflow `{workflow_id}`. Repeat until the answer says \
+         `completed: true`: call workflow_get_next_step with workflow_id \"{workflow_id}\" and task_id \"{task_id}\"; \
+         do every step in `steps` in order; for the last step, unless it is a user_message or a wait_step, report its \
+         result with workflow_submit_result (workflow_id, task_id, step_id, result). Do not start sub-agents of your own.\n\
+         SUB_AGENT_INPUTS:\n```json\n{}\n```",
+        json!({"inputs": inputs})
+    )
+}
+
+/// The value at a dotted path (`this.results[0].name`, `inputs.limit`, `global.seen`).
+fn read_path(state: &State, path: &str) -> Result<Value, String> {
+    let root_end = path.find(['.', '[']).unwrap_or(path.len());
+    let mut value = state.root(&path[..root_end]).ok_or_else(|| format!("`{path}` does not start with this, inputs, global, state or computed"))?;
+    let mut rest = &path[root_end..];
+    while !rest.is_empty() {
+        let (key, after) = if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            (Value::string(&after[..end]), &after[end..])
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let end = after.find(']').ok_or_else(|| format!("`{path}` has an unclosed `[`"))?;
+            let index: f64 = after[..end].trim().parse().map_err(|_| format!("`{path}`: `[{}]` is not an index", &after[..end]))?;
+            (Value::Number(index), &after[end + 1..])
+        } else {
+            return Err(format!("`{path}` is not a path"));
+        };
+        value = value.get(&key).unwrap_or(Value::Undefined);
+        rest = after;
+    }
+    Ok(value)
+}
+
+pub(crate) fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Running => "running",
+        Status::Completed => "completed",
+        Status::Failed => "failed",
+        Status::Cancelled => "cancelled",
+    }
+}

@@ -1,0 +1,176 @@
+//! Server-side `shell_command`s: `sh -c` in a process group of its own, in a directory under
+//! the project root, with a timeout after which the whole group is killed and caps on what is
+//! kept of stdout and stderr.
+
+use std::path::{Component, Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+
+use crate::machine::ShellOutput;
+
+/// How shell commands run.
+#[derive(Clone, Debug)]
+pub struct ShellSettings {
+    /// Where commands run, and what `working_directory` is relative to.
+    pub project_root: PathBuf,
+    /// Bytes kept of each of stdout and stderr; the rest is read and dropped, and the
+    /// truncation is reported on stderr.
+    pub output_cap: usize,
+}
+
+impl Default for ShellSettings {
+    fn default() -> Self {
+        ShellSettings { project_root: PathBuf::from("."), output_cap: 1024 * 1024 }
+    }
+}
+
+/// How long the output pipes may stay open after the command exited (a background process
+/// that kept them) before the group is killed.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs `command` and reports what it did; a timeout, a spawn failure or a directory outside
+/// the project root is reported in [`ShellOutput::failure`], never as a panic.
+pub async fn run(settings: &ShellSettings, command: &str, working_directory: Option<&str>, timeout_seconds: f64) -> ShellOutput {
+    let directory = match resolve_directory(&settings.project_root, working_directory) {
+        Ok(directory) => directory,
+        Err(failure) => return ShellOutput { failure: Some(failure), ..ShellOutput::default() },
+    };
+    let mut child = match Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(&directory)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(error) => {
+            let failure = format!("could not start `sh` in {}: {error}", directory.display());
+            return ShellOutput { failure: Some(failure), ..ShellOutput::default() };
+        }
+    };
+    let group = child.id();
+    let cap = settings.output_cap;
+    let stdout = tokio::spawn(read_capped(child.stdout.take(), cap));
+    let stderr = tokio::spawn(read_capped(child.stderr.take(), cap));
+    let timeout = Duration::from_secs_f64(timeout_seconds.max(0.0));
+    let (exit_code, mut failure) = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) => (status.code(), None),
+        Ok(Err(error)) => (None, Some(format!("waiting for the command failed: {error}"))),
+        Err(_) => {
+            kill_group(group);
+            let _ = child.wait().await;
+            (None, Some(format!("timed out after {timeout_seconds} s; the command's process group was killed")))
+        }
+    };
+    let drained = tokio::time::timeout(DRAIN_GRACE, async { (stdout.await, stderr.await) }).await;
+    let ((out, out_cut), (err, err_cut)) = match drained {
+        Ok((Ok(out), Ok(err))) => (out, err),
+        _ => {
+            kill_group(group);
+            failure.get_or_insert_with(|| "the command left a background process holding its output open; its group was killed".to_owned());
+            ((Vec::new(), false), (Vec::new(), false))
+        }
+    };
+    let mut stderr = String::from_utf8_lossy(&err).into_owned();
+    for (stream, cut) in [("stdout", out_cut), ("stderr", err_cut)] {
+        if cut {
+            stderr.push_str(&format!("\n[wfc: {stream} truncated to its first {cap} bytes]"));
+        }
+    }
+    ShellOutput { stdout: String::from_utf8_lossy(&out).into_owned(), stderr, exit_code: if failure.is_some() { None } else { exit_code }, failure }
+}
+
+/// `working_directory` under the project root; `..` may not climb out of it.
+fn resolve_directory(root: &Path, working_directory: Option<&str>) -> Result<PathBuf, String> {
+    let Some(relative) = working_directory.filter(|d| !d.is_empty()) else { return Ok(root.to_path_buf()) };
+    let relative = Path::new(relative);
+    let mut depth = 0i32;
+    for component in relative.components() {
+        match component {
+            Component::Normal(_) => depth += 1,
+            Component::ParentDir => depth -= 1,
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => depth = i32::MIN,
+        }
+        if depth < 0 {
+            return Err(format!("working_directory `{}` is outside the project root", relative.display()));
+        }
+    }
+    Ok(root.join(relative))
+}
+
+/// Reads a pipe to its end, keeping the first `cap` bytes; says whether anything was dropped.
+async fn read_capped(pipe: Option<impl AsyncRead + Unpin>, cap: usize) -> (Vec<u8>, bool) {
+    let Some(mut pipe) = pipe else { return (Vec::new(), false) };
+    let mut kept = Vec::new();
+    let mut truncated = false;
+    let mut buffer = [0u8; 8192];
+    loop {
+        match pipe.read(&mut buffer).await {
+            Ok(0) | Err(_) => return (kept, truncated),
+            Ok(n) => {
+                let room = cap.saturating_sub(kept.len());
+                kept.extend_from_slice(&buffer[..n.min(room)]);
+                truncated |= n > room;
+            }
+        }
+    }
+}
+
+/// Kills the process group the command leads (it was started with `process_group(0)`, so its
+/// group id is its pid).
+fn kill_group(group: Option<u32>) {
+    if let Some(pid) = group.and_then(|pid| libc::pid_t::try_from(pid).ok()) {
+        // SAFETY: `killpg` only sends a signal; a group that is already gone yields ESRCH.
+        unsafe {
+            libc::killpg(pid, libc::SIGKILL);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> ShellSettings {
+        ShellSettings { project_root: std::env::temp_dir(), output_cap: 16 }
+    }
+
+    #[tokio::test]
+    async fn a_command_reports_its_output_and_exit_code() {
+        let output = run(&settings(), "echo out; echo err >&2; exit 3", None, 10.0).await;
+        assert_eq!((output.stdout.as_str(), output.stderr.as_str(), output.exit_code, output.failure), ("out\n", "err\n", Some(3), None));
+    }
+
+    #[tokio::test]
+    async fn a_command_past_its_timeout_is_killed_with_its_children() {
+        let started = std::time::Instant::now();
+        let output = run(&settings(), "sleep 30 & sleep 30; echo never", None, 0.3).await;
+        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+        assert_eq!(output.exit_code, None);
+        assert!(output.failure.as_deref().is_some_and(|f| f.contains("timed out after 0.3 s")), "{output:?}");
+        assert!(!output.stdout.contains("never"));
+    }
+
+    #[tokio::test]
+    async fn output_beyond_the_cap_is_dropped_and_reported() {
+        let output = run(&settings(), "printf '%040d' 0", None, 10.0).await;
+        assert_eq!(output.stdout.len(), 16);
+        assert!(output.stderr.contains("stdout truncated to its first 16 bytes"), "{output:?}");
+    }
+
+    #[tokio::test]
+    async fn working_directories_stay_under_the_project_root() {
+        let output = run(&settings(), "pwd", Some("../.."), 10.0).await;
+        assert!(output.failure.as_deref().is_some_and(|f| f.contains("outside the project root")), "{output:?}");
+        assert!(resolve_directory(Path::new("/p"), Some("a/../b")).is_ok());
+        assert!(resolve_directory(Path::new("/p"), Some("/etc")).is_err());
+    }
+}

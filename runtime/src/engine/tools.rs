@@ -1,0 +1,240 @@
+//! The MCP tools as data: each tool's name, its description written for an agent, the JSON
+//! Schema of its arguments, and the engine operation it calls. Nothing here names the MCP
+//! library; `crate::mcp` lists and calls these.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value as Json};
+
+use super::{Engine, ToolError};
+use crate::machine::ClientWrite;
+
+/// A tool as `tools/list` shows it.
+#[derive(Clone, Debug)]
+pub struct ToolSpec {
+    /// Its name (AroMCP's, where AroMCP has the tool).
+    pub name: &'static str,
+    /// What an agent is told about it.
+    pub description: &'static str,
+    /// The JSON Schema of its arguments.
+    pub schema: Map<String, Json>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct NoArguments {}
+
+#[derive(Deserialize, JsonSchema)]
+struct WorkflowName {
+    /// The workflow's name, e.g. `dev:test-fix-loop` (see workflow_list).
+    workflow: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct Start {
+    /// The workflow's name, e.g. `dev:test-fix-loop` (see workflow_list).
+    workflow: String,
+    /// The workflow's inputs by name (see workflow_get_info); declared defaults fill the rest.
+    #[serde(default)]
+    inputs: Option<Json>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct Instance {
+    /// The instance id workflow_start returned (`wf_…`).
+    workflow_id: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct NextStep {
+    /// The instance id workflow_start returned (`wf_…`).
+    workflow_id: String,
+    /// A sub-agent's task id (`<task>.item<i>`), to get that task's steps instead of the workflow's.
+    #[serde(default)]
+    task_id: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct SubmitResult {
+    /// The instance id workflow_start returned (`wf_…`).
+    workflow_id: String,
+    /// The id of the step whose result this is (the last step of the batch you were given).
+    step_id: String,
+    /// The step's result: the tool's result (mcp_call), the user's answer (user_input), your reply
+    /// (agent_prompt, agent_response), the command's {stdout, stderr, exit_code} (client shell_command).
+    #[serde(default)]
+    result: Option<Json>,
+    /// Instead of a result: why the step could not be done. The step's error_handling decides what follows.
+    #[serde(default)]
+    error: Option<String>,
+    /// A sub-agent's task id, when the step was a task's.
+    #[serde(default)]
+    task_id: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct UpdateState {
+    /// The instance id workflow_start returned (`wf_…`).
+    workflow_id: String,
+    /// Writes applied together (all or none): `{"path": "this.count", "value": 3}`, with an optional
+    /// `operation` (set, increment, decrement, multiply, append, merge, delete).
+    updates: Vec<ClientWrite>,
+    /// A sub-agent's task id, to write that task's state (its `global.*` is shared with the workflow).
+    #[serde(default)]
+    task_id: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct StateRead {
+    /// The instance id workflow_start returned (`wf_…`).
+    workflow_id: String,
+    /// Paths to read, e.g. `this.results[0].name`, `inputs.limit`, `global.seen`.
+    #[serde(default)]
+    paths: Option<Vec<String>>,
+    /// A sub-agent's task id, to read that task's state.
+    #[serde(default)]
+    task_id: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct Dependencies {
+    /// The instance id workflow_start returned (`wf_…`).
+    workflow_id: String,
+    /// One computed field (`doubled` or `this.doubled`); all of them when absent.
+    #[serde(default)]
+    field: Option<String>,
+    /// A sub-agent's task id, for that task's computed fields.
+    #[serde(default)]
+    task_id: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct Validate {
+    /// A workflow's YAML text.
+    yaml: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct TestTransformation {
+    /// A computed field's transform, e.g. `input.filter(x => x > 1).length`.
+    transform: String,
+    /// The value bound to `input`.
+    #[serde(default)]
+    input: Json,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct Graph {
+    /// A served workflow's name, or a workflow's YAML text.
+    workflow: String,
+}
+
+fn spec<A: JsonSchema>(name: &'static str, description: &'static str) -> ToolSpec {
+    let mut schema = serde_json::to_value(schemars::schema_for!(A)).unwrap_or_default();
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("$schema");
+        object.remove("title");
+    }
+    ToolSpec { name, description, schema: schema.as_object().cloned().unwrap_or_default() }
+}
+
+/// Every tool the server offers.
+pub fn specs() -> Vec<ToolSpec> {
+    vec![
+        spec::<NoArguments>("workflow_list", "List the workflows this server can run, with their descriptions."),
+        spec::<WorkflowName>("workflow_get_info", "Describe one workflow: its inputs (type, required, default), sub-agent tasks and version."),
+        spec::<Start>(
+            "workflow_start",
+            "Start a workflow with its inputs. Returns the instance id; then call workflow_get_next_step to get its first steps.",
+        ),
+        spec::<NextStep>(
+            "workflow_get_next_step",
+            "Get the next steps of a workflow instance (or of one sub-agent task): zero or more user_message steps to show, \
+             then at most one step to do. Do them in order. Report the last step's result with workflow_submit_result \
+             (preferred), or write results with workflow_update_state and call this again. `completed: true` means done; \
+             `status: failed` carries the error.",
+        ),
+        spec::<SubmitResult>(
+            "workflow_submit_result",
+            "Report the result of the step the workflow waits at. The server applies the step's state updates, \
+             validates answers and replies, and answers with the next steps (as workflow_get_next_step does).",
+        ),
+        spec::<UpdateState>(
+            "workflow_update_state",
+            "Write workflow state (this.* or global.*), all writes or none; computed fields follow. A value of the wrong \
+             declared type is refused and nothing changes.",
+        ),
+        spec::<Instance>("workflow_get_status", "How a workflow instance stands: status, current step, error, sub-agent task counts, state."),
+        spec::<NoArguments>("workflow_list_active", "List the running workflow instances."),
+        spec::<StateRead>("workflow_state_read", "Read a workflow instance's (or task's) state: the merged `this` view, every tier, and the values at `paths`."),
+        spec::<Dependencies>(
+            "workflow_state_dependencies",
+            "Show computed fields of an instance: what each reads, which fields read it, on_error and fallback.",
+        ),
+        spec::<Instance>("workflow_cancel", "Stop a running workflow instance; it takes no more steps."),
+        spec::<Validate>("workflow_validate", "Check a workflow's YAML as `wfc check` does; returns every diagnostic with line and column."),
+        spec::<TestTransformation>(
+            "workflow_test_transformation",
+            "Evaluate a computed-field transform (JavaScript expression) with `input` bound, as a workflow would.",
+        ),
+        spec::<Graph>("workflow_graph", "Draw a workflow's state machine as a Mermaid flowchart: steps, branches, loops and sub-agent fan-out."),
+    ]
+}
+
+/// Arguments that are collections: agents often send them JSON-encoded, as strings.
+const COLLECTION_ARGUMENTS: [&str; 3] = ["inputs", "updates", "paths"];
+
+fn arguments<A: DeserializeOwned>(tool: &str, mut given: Map<String, Json>) -> Result<A, ToolError> {
+    for name in COLLECTION_ARGUMENTS {
+        if let Some(Json::String(text)) = given.get(name) {
+            let parsed = serde_json::from_str(text).map_err(|e| ToolError::invalid(format!("{tool}: `{name}` is a string but not JSON: {e}")))?;
+            given.insert(name.to_owned(), parsed);
+        }
+    }
+    serde_json::from_value(Json::Object(given)).map_err(|e| ToolError::invalid(format!("{tool}: {e}")))
+}
+
+/// Calls tool `name` with `given` arguments.
+pub async fn call(engine: &Engine, name: &str, given: Map<String, Json>) -> Result<Json, ToolError> {
+    match name {
+        "workflow_list" => arguments::<NoArguments>(name, given).map(|_| engine.list()),
+        "workflow_get_info" => engine.info(&arguments::<WorkflowName>(name, given)?.workflow),
+        "workflow_start" => {
+            let Start { workflow, inputs } = arguments(name, given)?;
+            engine.start(&workflow, &inputs.unwrap_or(Json::Null))
+        }
+        "workflow_get_next_step" => {
+            let NextStep { workflow_id, task_id } = arguments(name, given)?;
+            engine.next_step(&workflow_id, task_id.as_deref()).await
+        }
+        "workflow_submit_result" => {
+            let SubmitResult { workflow_id, step_id, result, error, task_id } = arguments(name, given)?;
+            engine.submit_result(&workflow_id, &step_id, result.as_ref(), error.as_deref(), task_id.as_deref()).await
+        }
+        "workflow_update_state" => {
+            let UpdateState { workflow_id, updates, task_id } = arguments(name, given)?;
+            engine.update_state(&workflow_id, &updates, task_id.as_deref()).await
+        }
+        "workflow_get_status" => engine.status(&arguments::<Instance>(name, given)?.workflow_id).await,
+        "workflow_list_active" => {
+            arguments::<NoArguments>(name, given)?;
+            engine.list_active().await
+        }
+        "workflow_state_read" => {
+            let StateRead { workflow_id, paths, task_id } = arguments(name, given)?;
+            engine.read_state(&workflow_id, &paths.unwrap_or_default(), task_id.as_deref()).await
+        }
+        "workflow_state_dependencies" => {
+            let Dependencies { workflow_id, field, task_id } = arguments(name, given)?;
+            engine.dependencies(&workflow_id, field.as_deref(), task_id.as_deref()).await
+        }
+        "workflow_cancel" => engine.cancel(&arguments::<Instance>(name, given)?.workflow_id).await,
+        "workflow_validate" => engine.validate(&arguments::<Validate>(name, given)?.yaml),
+        "workflow_test_transformation" => {
+            let TestTransformation { transform, input } = arguments(name, given)?;
+            engine.test_transformation(&transform, &input)
+        }
+        "workflow_graph" => engine.graph(&arguments::<Graph>(name, given)?.workflow),
+        _ => Err(ToolError::not_found(format!("no tool `{name}`"))),
+    }
+}

@@ -1,0 +1,80 @@
+//! The MCP server: the one module that names the MCP library's types. It lists the engine's
+//! tools ([`crate::engine::tools`]) and answers each call in one envelope — `{"data": …}`, or
+//! `{"error": {"code", "message"}}` with `isError` — so agents written for AroMCP read it.
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult, PaginatedRequestParams,
+    ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::transport::async_rw::AsyncRwTransport;
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
+
+use tracing::Instrument;
+
+use crate::engine::{Engine, tools};
+
+/// The largest request line accepted over stdio; a longer one is dropped with an error
+/// response and the connection stays open.
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
+const INSTRUCTIONS: &str = "Runs compiled workflows step by step. workflow_list shows what can run; workflow_start \
+starts one; then loop: workflow_get_next_step gives steps to do in order, and workflow_submit_result reports the last \
+step's result and gives the next steps, until the answer says completed: true.";
+
+/// Serves `engine` over MCP.
+#[derive(Clone)]
+pub struct Server {
+    engine: Arc<Engine>,
+    tools: Arc<Vec<Tool>>,
+}
+
+impl Server {
+    /// A server for `engine`.
+    pub fn new(engine: Arc<Engine>) -> Server {
+        let tools = tools::specs().into_iter().map(|spec| Tool::new(spec.name, spec.description, spec.schema)).collect();
+        Server { engine, tools: Arc::new(tools) }
+    }
+
+    /// Speaks MCP on stdin and stdout until the client closes them.
+    pub async fn serve_stdio(self) -> std::io::Result<()> {
+        let (stdin, stdout) = rmcp::transport::stdio();
+        let transport = AsyncRwTransport::new_server(stdin, stdout).with_max_line_length(MAX_REQUEST_BYTES);
+        let running = self.serve(transport).await.map_err(std::io::Error::other)?;
+        running.waiting().await.map_err(std::io::Error::other)?;
+        Ok(())
+    }
+}
+
+impl ServerHandler for Server {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("wfc", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(&self, _: Option<PaginatedRequestParams>, _: RequestContext<RoleServer>) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.tools.as_ref().clone()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.tools.iter().find(|tool| tool.name == name).cloned()
+    }
+
+    async fn call_tool(&self, request: CallToolRequestParams, _: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
+        let name = request.name.to_string();
+        let span = tracing::info_span!("tool", tool = %name);
+        let outcome = tools::call(&self.engine, &name, request.arguments.unwrap_or_default()).instrument(span).await;
+        let result = match outcome {
+            Ok(data) => CallToolResult::success(vec![ContentBlock::text(serde_json::json!({"data": data}).to_string())]),
+            Err(error) => {
+                tracing::debug!(code = error.code, message = %error.message, "tool call refused");
+                let envelope = serde_json::json!({"error": {"code": error.code, "message": error.message}});
+                CallToolResult::error(vec![ContentBlock::text(envelope.to_string())])
+            }
+        };
+        Ok(result.into())
+    }
+}
