@@ -44,6 +44,10 @@ enum Command {
         /// Bytes kept of each of a shell command's stdout and stderr.
         #[arg(long, default_value_t = 1024 * 1024)]
         shell_output_cap: usize,
+        /// Serve the workflows of this directory through the interpreter, re-reading them when
+        /// they change, instead of the embedded catalog.
+        #[arg(long, value_name = "DIR")]
+        dev: Option<PathBuf>,
     },
     /// Print the workflow format's JSON Schema.
     Schema,
@@ -106,7 +110,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { paths, format, color } => commands::check::run(&paths, format, color),
-        Command::Serve { root, shell_output_cap } => commands::serve::run(commands::serve::Options { project_root: root, shell_output_cap }),
+        Command::Serve { root, shell_output_cap, dev } => commands::serve::run(commands::serve::Options { project_root: root, shell_output_cap, dev }),
         Command::Schema => commands::schema::run(),
         Command::Eval { expression, input, scope } => commands::eval::run(&expression, &input, &scope),
         Command::Expand { workflow } => commands::expand::run(&workflow),

@@ -365,16 +365,16 @@ inputs:
     let failing = |_: &str, _: u32| Event::Shell(ShellOutput { stderr: "no rule\n".into(), exit_code: Some(2), ..ShellOutput::default() });
     let failed = run(&shell("fail"), json!({}), failing);
     assert_eq!(failed.end, Err(StepError::new("build", "the command exited with code 2: no rule")));
-    assert_eq!(failed.log, ["shell build #1: make all"]);
+    assert_eq!(failed.log, ["shell build #1: make 'all'"]);
     let retried = run(&shell("retry"), json!({"target": "test"}), |_, attempt| if attempt == 1 { failing("", 1) } else { stdout("ok") });
     assert!(retried.end.is_ok());
-    assert_eq!(retried.log, ["shell build #1: make test", "shell build #2: make test"]);
+    assert_eq!(retried.log, ["shell build #1: make 'test'", "shell build #2: make 'test'"]);
     assert_eq!(retried.state()["state"], json!({"out": "ok"}));
     let fallback = run(&shell("fallback"), json!({}), failing);
     assert_eq!(fallback.state()["state"], json!({"out": "fallback output"}));
     let continued = run(&shell("continue"), json!({}), failing);
     assert!(continued.end.is_ok());
-    assert_eq!(continued.state()["state"], json!({}));
+    assert_eq!(continued.state()["state"], json!({"out": ""}), "under continue, what the failed command printed is still written");
 }
 
 #[test]

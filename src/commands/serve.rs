@@ -1,13 +1,15 @@
-//! `wfc serve`: the embedded catalog over MCP on stdio, for an agent to run.
+//! `wfc serve`: the embedded catalog over MCP on stdio, for an agent to run; or, with
+//! `--dev DIR`, the workflows of a directory through the interpreter, re-read when they change.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use wfc_compiler::ir::{self, graph};
 use wfc_compiler::playground::{EvalFailure, evaluate};
-use wfc_compiler::{Source, check_source};
-use wfc_runtime::engine::{Authoring, Definition, Engine, ShellSettings};
+use wfc_compiler::{Source, check_paths, check_source, definition_hash};
+use wfc_runtime::engine::{Authoring, Catalog, Definition, Engine, ShellSettings};
 use wfc_runtime::mcp::Server;
 use wfc_runtime::value::Value;
 
@@ -19,6 +21,8 @@ pub(crate) struct Options {
     pub(crate) project_root: Option<PathBuf>,
     /// Bytes kept of each shell stream.
     pub(crate) shell_output_cap: usize,
+    /// Serve this directory's workflows, interpreted, instead of the embedded catalog.
+    pub(crate) dev: Option<PathBuf>,
 }
 
 pub(crate) fn run(options: Options) -> ExitCode {
@@ -34,9 +38,16 @@ pub(crate) fn run(options: Options) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let definitions = WORKFLOWS.iter().map(Definition::compiled).collect();
+    let catalog: Box<dyn Catalog> = match options.dev {
+        Some(dir) if dir.is_dir() => Box::new(DevCatalog { dir, loaded: Mutex::default() }),
+        Some(dir) => {
+            eprintln!("wfc: --dev {} is not a directory", dir.display());
+            return ExitCode::from(2);
+        }
+        None => Box::new(WORKFLOWS.iter().map(|entry| Arc::new(Definition::compiled(entry))).collect::<Vec<_>>()),
+    };
     let shell = ShellSettings { project_root, output_cap: options.shell_output_cap };
-    let engine = Arc::new(Engine::new(definitions, shell).with_authoring(Box::new(CompilerTools)));
+    let engine = Arc::new(Engine::new(catalog, shell).with_authoring(Box::new(CompilerTools)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -44,7 +55,7 @@ pub(crate) fn run(options: Options) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing::info!(workflows = WORKFLOWS.len(), "serving over stdio");
+    tracing::info!("serving over stdio");
     match runtime.block_on(Server::new(engine).serve_stdio()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -58,6 +69,85 @@ pub(crate) fn run(options: Options) -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+}
+
+/// A directory's workflows, checked and lowered for the interpreter, re-read whenever a file
+/// in it is added, removed or modified. A file with errors is not served; its diagnostics are.
+struct DevCatalog {
+    dir: PathBuf,
+    loaded: Mutex<Loaded>,
+}
+
+#[derive(Default)]
+struct Loaded {
+    /// Each file's modification time and size when it was read.
+    fingerprint: Vec<(PathBuf, Option<SystemTime>, u64)>,
+    workflows: Vec<Arc<Definition>>,
+    broken: Vec<(String, String)>,
+}
+
+impl DevCatalog {
+    fn current(&self) -> std::sync::MutexGuard<'_, Loaded> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fingerprint = fingerprint(&self.dir);
+        if loaded.fingerprint != fingerprint || loaded.fingerprint.is_empty() {
+            *loaded = load(&self.dir);
+            loaded.fingerprint = fingerprint;
+        }
+        loaded
+    }
+}
+
+impl Catalog for DevCatalog {
+    fn workflows(&self) -> Vec<Arc<Definition>> {
+        self.current().workflows.clone()
+    }
+
+    fn broken(&self) -> Vec<(String, String)> {
+        self.current().broken.clone()
+    }
+}
+
+fn fingerprint(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(metadata) = entry.metadata() else { continue };
+            if metadata.is_dir() {
+                pending.push(path);
+            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+                files.push((path, metadata.modified().ok(), metadata.len()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn load(dir: &Path) -> Loaded {
+    let report = match check_paths(&[dir.to_path_buf()]) {
+        Ok(report) => report,
+        Err(error) => return Loaded { broken: vec![(dir.display().to_string(), error.to_string())], ..Loaded::default() },
+    };
+    let mut loaded = Loaded::default();
+    for file in report.files {
+        let path = file.path.display().to_string();
+        let lowered = file.workflow.as_ref().ok_or_else(|| file.diagnostics.render_plain()).and_then(|checked| ir::lower(checked).map_err(|e| e.to_string()));
+        match lowered {
+            Ok(workflow) => {
+                let text = std::fs::read_to_string(&file.path).unwrap_or_default();
+                tracing::info!(workflow = %workflow.name, %path, "loaded");
+                loaded.workflows.push(Arc::new(Definition::new(&workflow, "dev", &path, &definition_hash(&text))));
+            }
+            Err(diagnostics) => {
+                tracing::warn!(%path, "not served: the workflow has errors");
+                loaded.broken.push((path, diagnostics));
+            }
+        }
+    }
+    loaded
 }
 
 /// The tools that need the compiler.

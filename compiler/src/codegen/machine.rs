@@ -111,6 +111,10 @@ impl Emitter {
                     let piece = self.piece(owner, compiled);
                     quote!(#rt::value::push_template_piece(&mut #out, &#piece(#scope)?);)
                 }
+                CompiledPart::ShellQuoted(compiled) => {
+                    let piece = self.piece(owner, compiled);
+                    quote!(#rt::value::push_shell_quoted(&mut #out, &#piece(#scope)?);)
+                }
             })
             .collect();
         quote!({

@@ -148,6 +148,29 @@ pub enum CompiledPart {
     Text(String),
     /// An expression, stringified as JavaScript's `String()` would (objects as JSON).
     Expr(Compiled),
+    /// An expression spliced into a shell command: stringified as [`CompiledPart::Expr`],
+    /// then quoted for `sh`, so a value cannot inject commands.
+    ShellQuoted(Compiled),
+}
+
+impl CompiledTemplate {
+    /// The template as a shell command line: every `{{ }}` spliced into text is quoted for
+    /// `sh`. A command that is exactly one `{{ }}` is the whole command line, by the author's
+    /// choice, and stays as it is.
+    pub fn shell_quoted(self) -> CompiledTemplate {
+        match self {
+            CompiledTemplate::Parts(parts) => CompiledTemplate::Parts(
+                parts
+                    .into_iter()
+                    .map(|part| match part {
+                        CompiledPart::Expr(compiled) => CompiledPart::ShellQuoted(compiled),
+                        other => other,
+                    })
+                    .collect(),
+            ),
+            whole => whole,
+        }
+    }
 }
 
 /// Compiles a string that may hold `{{ }}` templates. Issue ranges are in `text`.

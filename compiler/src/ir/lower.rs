@@ -283,7 +283,7 @@ impl Lowering<'_> {
                 match execution_context {
                     ExecutionContext::Server => Op::Shell(ShellOp {
                         step: id,
-                        command: self.template(&command.value, context)?,
+                        command: IrExpr::Template(self.compiled_template(&command.value, context)?.shell_quoted()),
                         working_directory,
                         timeout_seconds: *timeout,
                         updates,

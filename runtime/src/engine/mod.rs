@@ -60,18 +60,34 @@ pub trait Authoring: Send + Sync {
     fn graph(&self, workflow: &str) -> Result<String, String>;
 }
 
+/// The workflows a server offers: fixed for a compiled catalog, re-read from disk in dev mode.
+pub trait Catalog: Send + Sync {
+    /// The workflows that can be started now.
+    fn workflows(&self) -> Vec<Arc<Definition>>;
+    /// Files that cannot be served, with their diagnostics (dev mode).
+    fn broken(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+impl Catalog for Vec<Arc<Definition>> {
+    fn workflows(&self) -> Vec<Arc<Definition>> {
+        self.clone()
+    }
+}
+
 /// A workflow server's state: the workflows it offers and the instances it runs.
 pub struct Engine {
-    definitions: Vec<Arc<Definition>>,
+    catalog: Box<dyn Catalog>,
     instances: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Run>>>>,
     shell: ShellSettings,
     authoring: Option<Box<dyn Authoring>>,
 }
 
 impl Engine {
-    /// An engine offering `definitions`, running shell commands as `shell` says.
-    pub fn new(definitions: Vec<Definition>, shell: ShellSettings) -> Engine {
-        Engine { definitions: definitions.into_iter().map(Arc::new).collect(), instances: Mutex::default(), shell, authoring: None }
+    /// An engine offering the workflows of `catalog`, running shell commands as `shell` says.
+    pub fn new(catalog: Box<dyn Catalog>, shell: ShellSettings) -> Engine {
+        Engine { catalog, instances: Mutex::default(), shell, authoring: None }
     }
 
     /// Adds the compiler-backed tools.
@@ -80,11 +96,17 @@ impl Engine {
         self
     }
 
-    fn definition(&self, name: &str) -> Result<&Arc<Definition>, ToolError> {
-        self.definitions.iter().find(|d| d.name == name).ok_or_else(|| {
-            let names: Vec<&str> = self.definitions.iter().map(|d| d.name.as_str()).collect();
-            ToolError::not_found(format!("no workflow `{name}` (served: {})", names.join(", ")))
-        })
+    fn definition(&self, name: &str) -> Result<Arc<Definition>, ToolError> {
+        let workflows = self.catalog.workflows();
+        if let Some(found) = workflows.iter().find(|d| d.name == name) {
+            return Ok(Arc::clone(found));
+        }
+        let names: Vec<&str> = workflows.iter().map(|d| d.name.as_str()).collect();
+        let mut message = format!("no workflow `{name}` (served: {})", names.join(", "));
+        for (path, diagnostics) in self.catalog.broken() {
+            message.push_str(&format!("\n{path} has errors and is not served:\n{diagnostics}"));
+        }
+        Err(ToolError::not_found(message))
     }
 
     fn instance(&self, workflow_id: &str) -> Result<Arc<tokio::sync::Mutex<Run>>, ToolError> {
@@ -95,11 +117,17 @@ impl Engine {
     /// `workflow_list`.
     pub fn list(&self) -> Json {
         let workflows: Vec<Json> = self
-            .definitions
+            .catalog
+            .workflows()
             .iter()
             .map(|d| json!({"name": d.name, "description": d.description, "version": d.version, "source": d.source, "path": d.path}))
             .collect();
-        json!({"count": workflows.len(), "workflows": workflows})
+        let mut answer = json!({"count": workflows.len(), "workflows": workflows});
+        let broken: Vec<Json> = self.catalog.broken().into_iter().map(|(path, diagnostics)| json!({"path": path, "diagnostics": diagnostics})).collect();
+        if !broken.is_empty() {
+            answer["invalid"] = Json::Array(broken);
+        }
+        answer
     }
 
     /// `workflow_get_info`.
@@ -131,7 +159,7 @@ impl Engine {
         let machine = definition.start(inputs).map_err(|e| ToolError::invalid(format!("cannot start `{name}`: {e}")))?;
         let id = new_instance_id().map_err(|e| ToolError::failed(format!("no randomness for an instance id: {e}")))?;
         let state = machine.state().to_json();
-        let run = Run::new(id.clone(), Arc::clone(definition), machine, now());
+        let run = Run::new(id.clone(), definition, machine, now());
         self.instances.lock().map_err(|_| ToolError::failed("the instance table is poisoned"))?.insert(id.clone(), Arc::new(tokio::sync::Mutex::new(run)));
         tracing::info!(workflow = name, instance = %id, "started");
         Ok(json!({"workflow_id": id, "workflow_name": name, "status": Status::Running, "state": state}))

@@ -410,6 +410,13 @@ impl<X: Expression> Instance<X> {
                 self.failed(&client.step, on_failure, cause, updates)
             }
             (Op::Shell(shell), Event::Shell(output)) => match shell_failure(&output) {
+                // A command that failed under `continue` still recorded what it printed and
+                // its exit code (a test run that fails is worth keeping); writes that cannot
+                // be made are dropped together, as a skipped step's are.
+                Some(_) if shell.on_failure.strategy == Strategy::Continue => {
+                    let _ = self.apply(&shell.updates, None, &ResultNames::shell(&output));
+                    self.advance()
+                }
                 Some(cause) => self.failed(&shell.step, &shell.on_failure, cause, &shell.updates),
                 None => self.finish_with(&shell.step, &shell.updates, None, ResultNames::shell(&output)),
             },
@@ -555,7 +562,7 @@ impl<X: Expression> Instance<X> {
                     Segment::Key(key) => key.eval(&scope).map(|k| UpdateSegment::from_value(&k)).map_err(|e| e.to_string()),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            self.write_into(next, &mut written, path.tier, &segments, operation, value).map_err(|e| format!("writing `{}`: {e}", path.text))
+            self.write_into(next, &mut written, path.tier, &segments, operation, value, &path.text)
         };
         if let Some((path, value)) = &store {
             write(&mut next, path, update::Operation::Set, value.clone())?;
@@ -581,8 +588,7 @@ impl<X: Expression> Instance<X> {
         for write in writes {
             let (tier, segments) = update::parse_path(&write.path)?;
             let value = write.value.as_ref().map(Value::from).unwrap_or_default();
-            self.write_into(&mut next, &mut written, tier, &segments, write.operation, value)
-                .map_err(|e| format!("writing `{}`: {e}", write.path))?;
+            self.write_into(&mut next, &mut written, tier, &segments, write.operation, value, &write.path)?;
         }
         self.commit(next, &written)
     }
@@ -598,13 +604,24 @@ impl<X: Expression> Instance<X> {
         self.commit(next, &Written { state: Vec::new(), global: true })
     }
 
-    /// One write into `next`, checked against the declared type of the field it lands in.
-    fn write_into(&self, next: &mut State, written: &mut Written, tier: WriteTier, segments: &[UpdateSegment], operation: update::Operation, value: Value) -> Result<(), String> {
+    /// One write into `next` (`text` is its path as written, for messages), checked against
+    /// the declared type of the field it lands in.
+    #[allow(clippy::too_many_arguments, reason = "one write's parts; a struct would only be unpacked here")]
+    fn write_into(
+        &self,
+        next: &mut State,
+        written: &mut Written,
+        tier: WriteTier,
+        segments: &[UpdateSegment],
+        operation: update::Operation,
+        value: Value,
+        text: &str,
+    ) -> Result<(), String> {
         let target = match tier {
             WriteTier::State => Tier::State,
             WriteTier::Global => Tier::Global,
         };
-        update::apply(next.tier_mut(target), segments, operation, value)?;
+        update::apply(next.tier_mut(target), segments, operation, value).map_err(|e| format!("writing `{text}`: {e}"))?;
         match (tier, segments.first()) {
             (WriteTier::State, Some(UpdateSegment::Field(field))) => {
                 if let Some(declared) = self.program.state.iter().find(|f| &f.name == field)

@@ -200,6 +200,17 @@ pub fn push_template_piece(out: &mut String, value: &Value) {
     }
 }
 
+/// Appends a template piece to a shell command line: its text as [`push_template_piece`]
+/// writes it, in single quotes (a `'` inside becomes `'\''`), so `sh` reads it as one word
+/// and runs nothing in it.
+pub fn push_shell_quoted(out: &mut String, value: &Value) {
+    let mut text = String::new();
+    push_template_piece(&mut text, value);
+    out.push('\'');
+    out.push_str(&text.replace('\'', "'\\''"));
+    out.push('\'');
+}
+
 /// `Array.prototype.join` over the items' string forms.
 pub(crate) fn join(items: &[Value], separator: &str) -> String {
     let mut out = String::new();
@@ -251,6 +262,19 @@ fn utf16_at(s: &str, n: f64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_quoting_makes_any_text_one_inert_word() {
+        let quoted = |value: Value| {
+            let mut out = String::from("echo ");
+            push_shell_quoted(&mut out, &value);
+            out
+        };
+        assert_eq!(quoted(Value::string("a b")), "echo 'a b'");
+        assert_eq!(quoted(Value::string("x'; rm -rf /; echo '")), r#"echo 'x'\''; rm -rf /; echo '\'''"#);
+        assert_eq!(quoted(Value::Number(3.0)), "echo '3'");
+        assert_eq!(quoted(Value::Null), "echo ''");
+    }
 
     #[test]
     fn truthiness_and_typeof() {
