@@ -36,8 +36,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
     },
-    /// Serve the embedded workflows to an agent over MCP (stdio).
+    /// Serve the embedded workflows to an agent over MCP (stdio, or streamable HTTP with --http).
     Serve {
+        /// Speak streamable HTTP at http://ADDR/mcp instead of stdio (a loopback address, e.g.
+        /// 127.0.0.1:8080, unless --allow-remote).
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
+        /// Allow --http to bind a non-loopback address (the server has no authentication).
+        #[arg(long, requires = "http")]
+        allow_remote: bool,
         /// The directory shell steps run in (default: $MCP_FILE_ROOT, else the current directory).
         #[arg(long)]
         root: Option<PathBuf>,
@@ -110,7 +117,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { paths, format, color } => commands::check::run(&paths, format, color),
-        Command::Serve { root, shell_output_cap, dev } => commands::serve::run(commands::serve::Options { project_root: root, shell_output_cap, dev }),
+        Command::Serve { http, allow_remote, root, shell_output_cap, dev } => {
+            let transport = match http {
+                Some(address) => commands::serve::Transport::Http { address, allow_remote },
+                None => commands::serve::Transport::Stdio,
+            };
+            commands::serve::run(commands::serve::Options { transport, project_root: root, shell_output_cap, dev })
+        }
         Command::Schema => commands::schema::run(),
         Command::Eval { expression, input, scope } => commands::eval::run(&expression, &input, &scope),
         Command::Expand { workflow } => commands::expand::run(&workflow),

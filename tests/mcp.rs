@@ -1,6 +1,6 @@
 //! End to end: `wfc serve` spawned as a child process and driven by rmcp's MCP client over
-//! stdio, as an agent would — the embedded catalog (compiled) and, with `--dev`, the fixtures
-//! and the AroMCP corpus (interpreted).
+//! stdio and over streamable HTTP, as an agent would — the embedded catalog (compiled) and,
+//! with `--dev`, the fixtures and the AroMCP corpus (interpreted).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -15,6 +15,36 @@ use serde_json::{Value as Json, json};
 /// A client connected to one `wfc serve`.
 struct Agent {
     service: RunningService<RoleClient, ()>,
+}
+
+/// `wfc serve --http 127.0.0.1:0 --dev tests/fixtures/serve`, killed when dropped.
+struct HttpServer {
+    url: String,
+    _process: tokio::process::Child,
+}
+
+impl HttpServer {
+    async fn start(root: &Path) -> HttpServer {
+        use tokio::io::AsyncBufReadExt;
+        let mut process = tokio::process::Command::new(env!("CARGO_BIN_EXE_wfc"))
+            .args(["serve", "--http", "127.0.0.1:0", "--dev"])
+            .arg(repo().join("tests/fixtures/serve"))
+            .arg("--root")
+            .arg(root)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn wfc serve --http");
+        let mut url = String::new();
+        tokio::io::BufReader::new(process.stdout.take().expect("stdout")).read_line(&mut url).await.expect("the address line");
+        HttpServer { url: url.trim().to_owned(), _process: process }
+    }
+
+    async fn connect(&self) -> Agent {
+        let transport = rmcp::transport::StreamableHttpClientTransport::from_uri(self.url.clone());
+        Agent { service: ().serve(transport).await.expect("MCP initialize over HTTP") }
+    }
 }
 
 /// The repository root (where `workflows/` and `tests/fixtures/` are).
@@ -468,4 +498,46 @@ async fn corpus_workflows_are_served_straight_from_the_shared_corpus() {
     assert_eq!(answer["completed"], true);
     let state = agent.ok("workflow_state_read", json!({"workflow_id": id, "paths": ["this.message"]})).await;
     assert_eq!(state["values"]["this.message"], "Hello from workflow\n");
+}
+
+#[tokio::test]
+async fn over_http_many_clients_drive_their_own_instances_at_once() {
+    let root = temp_root();
+    let server = HttpServer::start(root.path()).await;
+    // Eight clients, each driving an instance of its own, at once, through one server: each
+    // instance's tasks, answers and shared sum stay its own.
+    let mut agents = Vec::new();
+    for _ in 0..8 {
+        agents.push(server.connect().await);
+    }
+    let runs = agents.into_iter().zip(1..=8).map(|(agent, count): (Agent, u32)| {
+        tokio::spawn(async move {
+            let id = agent.start("serve:fan-out", json!({"count": count})).await;
+            let first = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+            let mut pending: Vec<String> = last_step(&first)["definition"]["tasks"].as_array().expect("tasks").iter().filter_map(|t| t["task_id"].as_str().map(str::to_owned)).collect();
+            let mut answer = Json::Null;
+            while let Some(task_id) = pending.pop() {
+                let step = agent.ok("workflow_get_next_step", json!({"workflow_id": id, "task_id": task_id})).await;
+                let n = last_step(&step)["definition"]["parameters"]["n"].as_f64().expect("n");
+                agent.ok("workflow_submit_result", json!({"workflow_id": id, "task_id": task_id, "step_id": "compute", "result": {"value": n * n}})).await;
+                answer = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+                if let Some(fresh) = answer["steps"][0]["definition"]["tasks"].as_array() {
+                    pending.extend(fresh.iter().filter_map(|t| t["task_id"].as_str().map(str::to_owned)));
+                }
+            }
+            let expected: u32 = (1..=count).map(|n| n * n).sum();
+            assert_eq!(answer["steps"][0]["definition"]["message"], format!("squares: sum={expected}"), "count {count}: {answer}");
+        })
+    });
+    for run in runs.collect::<Vec<_>>() {
+        run.await.expect("a client task");
+    }
+}
+
+#[test]
+fn http_refuses_a_non_loopback_address_without_allow_remote() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wfc")).args(["serve", "--http", "0.0.0.0:0"]).output().expect("run wfc");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not a loopback address") && stderr.contains("--allow-remote"), "{stderr}");
 }

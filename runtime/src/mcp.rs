@@ -10,6 +10,8 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::async_rw::AsyncRwTransport;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 
 use tracing::Instrument;
@@ -45,6 +47,22 @@ impl Server {
         let running = self.serve(transport).await.map_err(std::io::Error::other)?;
         running.waiting().await.map_err(std::io::Error::other)?;
         Ok(())
+    }
+}
+
+impl Server {
+    /// Speaks MCP's streamable HTTP at `http://<listener>/mcp` until the process ends. On a
+    /// loopback listener only loopback `Host` headers are accepted (DNS-rebinding protection);
+    /// `remote` lifts that, for a deliberate non-loopback bind.
+    pub async fn serve_http(self, listener: tokio::net::TcpListener, remote: bool) -> std::io::Result<()> {
+        let mut config = StreamableHttpServerConfig::default().with_max_request_body_bytes(MAX_REQUEST_BYTES);
+        if remote {
+            config = config.disable_allowed_hosts();
+        }
+        let server = self;
+        let service = StreamableHttpService::new(move || Ok(server.clone()), Arc::new(LocalSessionManager::default()), config);
+        let router = axum::Router::new().nest_service("/mcp", service);
+        axum::serve(listener, router).await
     }
 }
 

@@ -1,5 +1,6 @@
-//! `wfc serve`: the embedded catalog over MCP on stdio, for an agent to run; or, with
-//! `--dev DIR`, the workflows of a directory through the interpreter, re-read when they change.
+//! `wfc serve`: the embedded catalog over MCP — on stdio, or streamable HTTP on a loopback
+//! address — for an agent to run; or, with `--dev DIR`, the workflows of a directory through
+//! the interpreter, re-read when they change.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,8 +16,23 @@ use wfc_runtime::value::Value;
 
 use crate::catalog::WORKFLOWS;
 
+/// Where MCP is spoken.
+pub(crate) enum Transport {
+    /// stdin and stdout (what agent configs start).
+    Stdio,
+    /// Streamable HTTP at `http://<address>/mcp`.
+    Http {
+        /// Where to listen.
+        address: std::net::SocketAddr,
+        /// Whether a non-loopback address may be bound.
+        allow_remote: bool,
+    },
+}
+
 /// How `wfc serve` was asked to run.
 pub(crate) struct Options {
+    /// Where MCP is spoken.
+    pub(crate) transport: Transport,
     /// What `working_directory` of shell steps is relative to.
     pub(crate) project_root: Option<PathBuf>,
     /// Bytes kept of each shell stream.
@@ -55,8 +71,29 @@ pub(crate) fn run(options: Options) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing::info!("serving over stdio");
-    match runtime.block_on(Server::new(engine).serve_stdio()) {
+    let server = Server::new(engine);
+    let served = match options.transport {
+        Transport::Stdio => {
+            tracing::info!("serving MCP over stdio");
+            runtime.block_on(server.serve_stdio())
+        }
+        Transport::Http { address, allow_remote } => {
+            if !address.ip().is_loopback() && !allow_remote {
+                eprintln!("wfc: {address} is not a loopback address; the server has no authentication, so pass --allow-remote to bind it anyway");
+                return ExitCode::from(2);
+            }
+            runtime.block_on(async {
+                let listener = tokio::net::TcpListener::bind(address).await?;
+                let bound = listener.local_addr()?;
+                // The one line on stdout in HTTP mode: where to connect (the port may have
+                // been chosen by the system, with :0).
+                println!("http://{bound}/mcp");
+                tracing::info!(%bound, "serving MCP over streamable HTTP");
+                server.serve_http(listener, allow_remote).await
+            })
+        }
+    };
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("wfc: the MCP connection failed: {error}");
