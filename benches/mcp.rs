@@ -1,0 +1,119 @@
+//! The end-to-end driver: `wfc serve` (release build) spawned and driven by rmcp's MCP client
+//! over stdio, as an agent drives it. It prints, from one run:
+//!
+//! - cold start: spawn to the `initialize` answer (median of 20 spawns);
+//! - the floor: the round trip of a trivial tool (`workflow_list_active` on an idle server);
+//! - p50/p99 of `workflow_get_next_step` (implicit completion) and of `workflow_submit_result`
+//!   on `serve:counter`, a loop of one client tool call per iteration (interpreted, `--dev`);
+//! - steps per second on that loop;
+//! - the server's peak RSS once 1,000 instances are active.
+//!
+//! Run with `cargo bench --bench mcp`. Numbers are for comparison within one run (ratios).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::RunningService;
+use rmcp::transport::TokioChildProcess;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value as Json, json};
+
+const ROUND_TRIPS: usize = 2_000;
+const INSTANCES: usize = 1_000;
+
+struct Server {
+    client: RunningService<RoleClient, ()>,
+    pid: u32,
+}
+
+async fn spawn() -> Server {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/serve");
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_wfc"));
+    command.arg("serve").arg("--dev").arg(fixtures).env("RUST_LOG", "off");
+    let transport = TokioChildProcess::new(command).expect("spawn wfc serve");
+    let pid = transport.id().expect("a pid");
+    let client = ().serve(transport).await.expect("initialize");
+    Server { client, pid }
+}
+
+async fn call(server: &Server, tool: &str, arguments: Json) -> Json {
+    let Json::Object(arguments) = arguments else { unreachable!("arguments are objects") };
+    let result = server.client.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments)).await.expect("tools/call");
+    let text = &result.content[0].as_text().expect("text").text;
+    let envelope: Json = serde_json::from_str(text).expect("JSON");
+    assert!(!result.is_error.unwrap_or(false), "{tool}: {envelope}");
+    envelope["data"].clone()
+}
+
+/// Times `n` runs of `f`, in microseconds, sorted.
+async fn timed<F: AsyncFnMut()>(n: usize, mut f: F) -> Vec<f64> {
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        f().await;
+        samples.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    samples.sort_by(f64::total_cmp);
+    samples
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok()).unwrap_or(0)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let mut cold = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let server = spawn().await;
+        cold.push(started.elapsed());
+        server.client.cancel().await.ok();
+    }
+    cold.sort();
+    let server = spawn().await;
+    let floor = timed(ROUND_TRIPS, async || drop(call(&server, "workflow_list_active", json!({})).await)).await;
+
+    let id = call(&server, "workflow_start", json!({"workflow": "serve:counter", "inputs": {"iterations": 1_000_000}})).await["workflow_id"].as_str().expect("id").to_owned();
+    let next = timed(ROUND_TRIPS, async || drop(call(&server, "workflow_get_next_step", json!({"workflow_id": id})).await)).await;
+    let submit = timed(ROUND_TRIPS, async || {
+        drop(call(&server, "workflow_submit_result", json!({"workflow_id": id, "step_id": "tick", "result": {"by": 1}})).await);
+    })
+    .await;
+    let count = call(&server, "workflow_state_read", json!({"workflow_id": id, "paths": ["this.count"]})).await["values"]["this.count"].clone();
+    // Implicit completion applies no writes of the step; each submitted result counts once.
+    assert_eq!(count, json!(ROUND_TRIPS), "every submitted step counted once");
+    let steps_per_second = 1e6 / (submit.iter().sum::<f64>() / submit.len() as f64);
+
+    for _ in 0..INSTANCES {
+        let id = call(&server, "workflow_start", json!({"workflow": "serve:counter", "inputs": {"iterations": 1_000}})).await["workflow_id"].as_str().expect("id").to_owned();
+        call(&server, "workflow_get_next_step", json!({"workflow_id": id})).await;
+    }
+    let active = call(&server, "workflow_list_active", json!({})).await["count"].clone();
+    let rss = peak_rss_kib(server.pid);
+
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!("wfc serve over stdio (rmcp client), one run:");
+    println!("  cold start (spawn → initialize): median {:.1} ms, max {:.1} ms", ms(cold[cold.len() / 2]), ms(cold[cold.len() - 1]));
+    println!("  floor (workflow_list_active):   p50 {:.0} µs  p99 {:.0} µs", percentile(&floor, 0.5), percentile(&floor, 0.99));
+    println!(
+        "  workflow_get_next_step:         p50 {:.0} µs  p99 {:.0} µs  ({:.2}× the floor at p50)",
+        percentile(&next, 0.5),
+        percentile(&next, 0.99),
+        percentile(&next, 0.5) / percentile(&floor, 0.5)
+    );
+    println!(
+        "  workflow_submit_result:         p50 {:.0} µs  p99 {:.0} µs  ({:.2}× the floor at p50)",
+        percentile(&submit, 0.5),
+        percentile(&submit, 0.99),
+        percentile(&submit, 0.5) / percentile(&floor, 0.5)
+    );
+    println!("  steps per second (submit_result on serve:counter): {steps_per_second:.0}");
+    println!("  peak RSS with {active} active instances: {:.1} MiB", rss as f64 / 1024.0);
+}
