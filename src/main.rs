@@ -56,6 +56,21 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         dev: Option<PathBuf>,
     },
+    /// Drive one workflow in the terminal: messages printed, shell steps run, answers asked
+    /// of you (or read from --answers).
+    Run {
+        /// A workflow of the embedded catalog (`release:checklist`) or a YAML file.
+        workflow: String,
+        /// An input, NAME=VALUE (VALUE is JSON if it parses, else text); repeatable.
+        #[arg(long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// A JSON object from step id to its answer (a list for a step asked several times).
+        #[arg(long, value_name = "FILE")]
+        answers: Option<PathBuf>,
+        /// The directory shell steps run in (default: $MCP_FILE_ROOT, else the current directory).
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
     /// Print the workflow format's JSON Schema.
     Schema,
     /// Evaluate one expression, e.g. `wfc eval 'input.length' --input '[1,2]'`.
@@ -124,6 +139,7 @@ fn main() -> ExitCode {
             };
             commands::serve::run(commands::serve::Options { transport, project_root: root, shell_output_cap, dev })
         }
+        Command::Run { workflow, inputs, answers, root } => commands::run::run(commands::run::Options { workflow, inputs, answers, project_root: root }),
         Command::Schema => commands::schema::run(),
         Command::Eval { expression, input, scope } => commands::eval::run(&expression, &input, &scope),
         Command::Expand { workflow } => commands::expand::run(&workflow),

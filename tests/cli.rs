@@ -145,3 +145,28 @@ fn expand_prints_the_generated_rust_of_every_project_workflow() {
     let output = wfc(&["expand", "dev:test-fix-loop"]);
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("/// `dev:test-fix-loop` 1.0.0"), "the catalog is searched by name");
 }
+
+#[test]
+fn run_drives_a_workflow_in_the_terminal_from_scripted_answers() {
+    let root = tempfile::tempdir().expect("a temporary directory");
+    let git = Command::new("git").args(["init", "-q"]).current_dir(root.path()).status().expect("git");
+    assert!(git.success());
+    let answers = root.path().join("answers.json");
+    // The answers file itself makes the tree dirty: the workflow asks, and is told to go on.
+    let script = r#"{"continue_dirty": "yes", "bump_version": "done", "record_bump": {"files": ["Cargo.toml"]}, "sign_off": ["maybe", "approve"], "tag_release": {"created": true}}"#;
+    std::fs::write(&answers, script).expect("answers");
+    let root_arg = root.path().to_str().expect("utf-8");
+    let answers_arg = answers.to_str().expect("utf-8");
+    let args = ["run", "release:checklist", "--input", "version=2.0.0", "--input", "test_command=true", "--answers", answers_arg, "--root", root_arg];
+    let output = wfc(&args);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{}", stderr(&output));
+    assert!(stdout.contains("! `maybe` is not one of: approve, reject"), "the refused answer is shown: {stdout}");
+    assert!(stdout.contains("Tagged v2.0.0.") && stdout.contains("✔ completed"), "{stdout}");
+    assert!(stdout.contains(r#""release_dirty": true"#), "the final state is printed: {stdout}");
+
+    std::fs::write(&answers, r#"{"continue_dirty": "yes", "bump_version": "done"}"#).expect("answers");
+    let output = wfc(&args);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("no (more) answers for step `record_bump`"), "{}", stderr(&output));
+}

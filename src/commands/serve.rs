@@ -41,18 +41,27 @@ pub(crate) struct Options {
     pub(crate) dev: Option<PathBuf>,
 }
 
-pub(crate) fn run(options: Options) -> ExitCode {
-    init_logging();
-    let project_root = match options.project_root.or_else(|| std::env::var_os("MCP_FILE_ROOT").map(PathBuf::from)).map_or_else(std::env::current_dir, Ok) {
-        Ok(root) if root.is_dir() => root,
+/// Where shell steps run: `given`, else `$MCP_FILE_ROOT` (AroMCP's name), else the current
+/// directory. A problem is reported on stderr; the error is the exit code.
+pub(crate) fn project_root(given: Option<PathBuf>) -> Result<PathBuf, ExitCode> {
+    match given.or_else(|| std::env::var_os("MCP_FILE_ROOT").map(PathBuf::from)).map_or_else(std::env::current_dir, Ok) {
+        Ok(root) if root.is_dir() => Ok(root),
         Ok(root) => {
             eprintln!("wfc: the project root {} is not a directory", root.display());
-            return ExitCode::from(2);
+            Err(ExitCode::from(2))
         }
         Err(error) => {
             eprintln!("wfc: no current directory: {error}");
-            return ExitCode::from(2);
+            Err(ExitCode::from(2))
         }
+    }
+}
+
+pub(crate) fn run(options: Options) -> ExitCode {
+    init_logging();
+    let project_root = match project_root(options.project_root) {
+        Ok(root) => root,
+        Err(code) => return code,
     };
     let catalog: Box<dyn Catalog> = match options.dev {
         Some(dir) if dir.is_dir() => Box::new(DevCatalog { dir, loaded: Mutex::default() }),
