@@ -409,10 +409,16 @@ async fn twenty_sub_agents_run_three_at_a_time_and_share_global_state() {
         let call = last_step(&step);
         assert_eq!(call["type"], "mcp_call");
         let n = call["definition"]["parameters"]["n"].as_f64().expect("n");
-        let done = agent.ok("workflow_submit_result", json!({"workflow_id": id, "task_id": task_id, "step_id": "compute", "result": {"value": n * n}})).await;
-        assert_eq!(done["completed"], true, "{done}");
-        let task = agent.ok("workflow_state_read", json!({"workflow_id": id, "task_id": task_id})).await;
-        assert_eq!(task["state"]["doubled"].as_f64(), Some(2.0 * n * n), "the task's own computed field");
+        if task_id == "square.item4" {
+            // One sub-agent cannot do its step: its task fails, the others go on.
+            let failed = agent.ok("workflow_submit_result", json!({"workflow_id": id, "task_id": task_id, "step_id": "compute", "error": "tool unavailable"})).await;
+            assert_eq!((failed["status"].clone(), failed["error"]["message"].clone()), (json!("failed"), json!("tool unavailable")));
+        } else {
+            let done = agent.ok("workflow_submit_result", json!({"workflow_id": id, "task_id": task_id, "step_id": "compute", "result": {"value": n * n}})).await;
+            assert_eq!(done["completed"], true, "{done}");
+            let task = agent.ok("workflow_state_read", json!({"workflow_id": id, "task_id": task_id})).await;
+            assert_eq!(task["state"]["doubled"].as_f64(), Some(2.0 * n * n), "the task's own computed field");
+        }
         let parent = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
         if handed < 20 {
             let wait = last_step(&parent);
@@ -425,8 +431,14 @@ async fn twenty_sub_agents_run_three_at_a_time_and_share_global_state() {
             assert_eq!(last_step(&parent)["type"], "wait_step");
         } else {
             assert_eq!(step_names(&parent), ["report:user_message"]);
-            assert_eq!(parent["steps"][0]["definition"]["message"], "squares: sum=2870");
+            assert_eq!(parent["steps"][0]["definition"]["message"], "squares: sum=2845, square.item4 failed");
             assert_eq!(parent["completed"], true);
+            let results = agent.ok("workflow_state_read", json!({"workflow_id": id, "paths": ["this.results"]})).await;
+            let results = results["values"]["this.results"].as_array().expect("stored outcomes").clone();
+            let order: Vec<&str> = results.iter().filter_map(|r| r["task_id"].as_str()).collect();
+            assert_eq!(order, (0..20).map(|i| format!("square.item{i}")).collect::<Vec<_>>(), "in item order");
+            assert_eq!(results[2]["state"]["square"], 9);
+            assert_eq!(results[4]["error"]["step_id"], "compute");
         }
     }
     assert_eq!(handed, 20);
@@ -526,7 +538,7 @@ async fn over_http_many_clients_drive_their_own_instances_at_once() {
                 }
             }
             let expected: u32 = (1..=count).map(|n| n * n).sum();
-            assert_eq!(answer["steps"][0]["definition"]["message"], format!("squares: sum={expected}"), "count {count}: {answer}");
+            assert_eq!(answer["steps"][0]["definition"]["message"], format!("squares: sum={expected}, none failed"), "count {count}: {answer}");
         })
     });
     for run in runs.collect::<Vec<_>>() {
@@ -540,4 +552,31 @@ fn http_refuses_a_non_loopback_address_without_allow_remote() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not a loopback address") && stderr.contains("--allow-remote"), "{stderr}");
+}
+
+#[tokio::test]
+async fn dev_mode_rereads_edited_workflows_and_reports_broken_ones() {
+    let root = temp_root();
+    let dir = root.path().join("workflows");
+    std::fs::create_dir(&dir).expect("a workflow directory");
+    let file = dir.join("hello.yaml");
+    let workflow = |message: &str| format!("name: \"dev:hello\"\ndescription: d\nversion: \"1\"\nsteps:\n  - id: greet\n    type: user_message\n    message: \"{message}\"\n");
+    std::fs::write(&file, workflow("first version")).expect("write");
+    let agent = Agent::serve(root.path(), &["--dev", dir.to_str().expect("utf-8")]).await;
+    let greeting = |answer: &Json| answer["steps"][0]["definition"]["message"].as_str().unwrap_or_default().to_owned();
+    let id = agent.start("dev:hello", json!({})).await;
+    assert_eq!(greeting(&agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await), "first version");
+
+    std::fs::write(&file, workflow("the edited, longer version")).expect("edit");
+    let id = agent.start("dev:hello", json!({})).await;
+    assert_eq!(greeting(&agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await), "the edited, longer version");
+
+    std::fs::write(&file, "name: \"dev:hello\"\ndescription: d\nversion: \"1\"\nsteps:\n  - id: greet\n    type: user_mesage\n").expect("break");
+    let listed = agent.ok("workflow_list", json!({})).await;
+    assert_eq!(listed["count"], 0, "a broken workflow is not served: {listed}");
+    let diagnostics = listed["invalid"][0]["diagnostics"].as_str().expect("diagnostics");
+    assert!(diagnostics.contains("hello.yaml:6:11") && diagnostics.contains("user_message"), "{diagnostics}");
+    let (code, message) = agent.refused("workflow_start", json!({"workflow": "dev:hello"})).await;
+    assert_eq!(code, "NOT_FOUND");
+    assert!(message.contains("has errors and is not served"), "{message}");
 }

@@ -271,7 +271,16 @@ pub enum StepBody {
         validation: Validation,
         error_handling: ErrorHandling,
     },
-    ParallelForeach { items: Spanned<String>, task: usize, max_parallel: u32, timeout_seconds: Option<f64>, wait_for_all: bool },
+    /// `store_result`: where every task's outcome (`{task_id, status, state, error?}`) is
+    /// stored, in item order, once all have ended.
+    ParallelForeach {
+        items: Spanned<String>,
+        task: usize,
+        max_parallel: u32,
+        timeout_seconds: Option<f64>,
+        wait_for_all: bool,
+        store_result: Option<WritePath>,
+    },
     ShellCommand {
         command: Spanned<String>,
         working_directory: Option<Spanned<String>>,
@@ -296,6 +305,7 @@ impl StepBody {
     pub fn writes(&self) -> (&[StateUpdate], Option<&WritePath>) {
         match self {
             StepBody::McpCall { updates, store_result, .. } => (updates, store_result.as_ref()),
+            StepBody::ParallelForeach { store_result, .. } => (&[], store_result.as_ref()),
             StepBody::AgentResponse { updates, store_response, .. } => (updates, store_response.as_ref()),
             StepBody::UserInput { updates, .. } | StepBody::ShellCommand { updates, .. } => (updates, None),
             _ => (&[], None),

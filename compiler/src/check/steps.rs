@@ -114,6 +114,7 @@ fn check_step(cx: &mut Checker, sc: &mut StepContext, raw: &RawStep, loop_depth:
                 max_parallel: raw.max_parallel.map_or(defaults::MAX_PARALLEL, |m| m.value),
                 timeout_seconds: raw.timeout_seconds.map(|t| t.value),
                 wait_for_all: raw.wait_for_all.is_none_or(|w| w.value),
+                store_result: raw.store_result.as_ref().and_then(|p| check_write_path(cx, sc.scope, p)),
             }
         }
         StepKind::ShellCommand => StepBody::ShellCommand {

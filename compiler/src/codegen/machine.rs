@@ -257,6 +257,7 @@ impl Emitter {
                 let items = self.expr(&spawn.items);
                 let inputs = &spawn.task_inputs;
                 let timeout = option(spawn.timeout_seconds.map(f64_literal));
+                let store = self.store(spawn.store.as_ref());
                 quote!(#p::Op::Spawn(#p::SpawnOp {
                     step: ::std::string::String::from(#step),
                     items: #items,
@@ -265,6 +266,7 @@ impl Emitter {
                     task_inputs: ::std::vec![#(::std::string::String::from(#inputs)),*],
                     max_parallel: #max_parallel,
                     timeout_seconds: #timeout,
+                    store: #store,
                 }))
             }
             Op::Branch { step, condition, otherwise } => {

@@ -277,6 +277,7 @@ impl Lowering<'_> {
                 task_inputs: b.tasks[*task].scope.inputs.iter().map(|i| i.name.value.clone()).collect(),
                 max_parallel: *max_parallel,
                 timeout_seconds: *timeout_seconds,
+                store,
             }),
             StepBody::ShellCommand { command, working_directory, timeout, error_handling, execution_context, .. } => {
                 let working_directory = working_directory.as_ref().map(|w| self.template(&w.value, context)).transpose()?;

@@ -119,7 +119,7 @@ impl StepKind {
             StepKind::AgentResponse => {
                 &["response_schema", "state_updates", "store_response", "validation", "error_handling"]
             }
-            StepKind::ParallelForeach => &["max_parallel", "timeout_seconds", "wait_for_all"],
+            StepKind::ParallelForeach => &["max_parallel", "timeout_seconds", "wait_for_all", "store_result"],
             StepKind::ShellCommand => &[
                 "working_directory",
                 "timeout",

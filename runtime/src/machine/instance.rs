@@ -426,9 +426,10 @@ impl<X: Expression> Instance<X> {
                 Ok(None)
             }
             (Op::Wait { .. }, Event::Waited) => self.advance(),
-            (Op::Spawn(_), Event::Done(_)) => {
-                self.pc += 1;
-                Ok(None)
+            (Op::Spawn(spawn), Event::Done(outcomes)) => {
+                let store = spawn.store.as_ref().map(|path| (path, outcomes));
+                self.apply(&[], store, &ResultNames::one("result", Value::Undefined)).map_err(|cause| self.step_error(&spawn.step, cause))?;
+                self.advance()
             }
             (_, event) => Err(unexpected(&event)),
         }

@@ -417,6 +417,8 @@ pub struct SpawnOp<X> {
     pub max_parallel: u32,
     /// Seconds the tasks may take, if bounded.
     pub timeout_seconds: Option<f64>,
+    /// Where the tasks' outcomes are stored, in item order, once all have ended.
+    pub store: Option<WritePath<X>>,
 }
 
 /// A state write from a step's result.
