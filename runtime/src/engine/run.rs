@@ -124,6 +124,9 @@ impl Driven {
                 }
                 Ok(Yield::Effect(Effect::Shell { step_id, command, working_directory, timeout_seconds, attempt })) => {
                     tracing::debug!(step = %step_id, attempt, %command, "running shell command");
+                    if attempt > 1 {
+                        tokio::time::sleep(shell::retry_delay(attempt)).await;
+                    }
                     let output = shell::run(shell_settings, &command, working_directory.as_deref(), timeout_seconds).await;
                     event = Event::Shell(output);
                 }

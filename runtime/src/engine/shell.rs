@@ -31,6 +31,13 @@ impl Default for ShellSettings {
 /// that kept them) before the group is killed.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
+/// How long to wait before running a command again (`error_handling: retry`): 200 ms before
+/// the second attempt, doubling each time, at most 5 s.
+pub fn retry_delay(attempt: u32) -> Duration {
+    let doublings = attempt.saturating_sub(2).min(5);
+    Duration::from_millis(200 << doublings).min(Duration::from_secs(5))
+}
+
 /// Runs `command` and reports what it did; a timeout, a spawn failure or a directory outside
 /// the project root is reported in [`ShellOutput::failure`], never as a panic.
 pub async fn run(settings: &ShellSettings, command: &str, working_directory: Option<&str>, timeout_seconds: f64) -> ShellOutput {
@@ -141,6 +148,12 @@ mod tests {
 
     fn settings() -> ShellSettings {
         ShellSettings { project_root: std::env::temp_dir(), output_cap: 16 }
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_a_cap() {
+        let delays: Vec<u64> = (1..=9).map(|attempt| retry_delay(attempt).as_millis() as u64).collect();
+        assert_eq!(delays, [200, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
     }
 
     #[tokio::test]
