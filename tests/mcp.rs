@@ -580,3 +580,21 @@ async fn dev_mode_rereads_edited_workflows_and_reports_broken_ones() {
     assert_eq!(code, "NOT_FOUND");
     assert!(message.contains("has errors and is not served"), "{message}");
 }
+
+#[tokio::test]
+async fn a_task_write_to_global_that_the_workflow_refuses_changes_nothing() {
+    let root = temp_root();
+    let agent = Agent::fixtures(root.path()).await;
+    let id = agent.start("serve:guarded-global", json!({})).await;
+    agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    let task = json!("worker.item0");
+    let write = |value: i32| json!({"workflow_id": id, "task_id": task, "updates": [{"path": "this.note", "value": "set"}, {"path": "global.limit", "value": value}]});
+    let (code, message) = agent.refused("workflow_update_state", write(50)).await;
+    assert_eq!(code, "INVALID_INPUT");
+    assert!(message.contains("refused the write to global") && message.contains("checked_limit"), "{message}");
+    let task_state = agent.ok("workflow_state_read", json!({"workflow_id": id, "task_id": task})).await;
+    assert_eq!((task_state["state"].clone(), task_state["tiers"]["global"].clone()), (json!({}), json!({})), "the task is as it was");
+    agent.ok("workflow_update_state", write(5)).await;
+    let workflow = agent.ok("workflow_state_read", json!({"workflow_id": id, "paths": ["this.checked_limit", "global.limit"]})).await;
+    assert_eq!(workflow["values"], json!({"this.checked_limit": 5, "global.limit": 5}), "the workflow sees the task's write to global");
+}

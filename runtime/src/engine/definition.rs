@@ -17,6 +17,8 @@ pub trait Live: Machine + Send {
     fn write(&mut self, writes: &[ClientWrite]) -> Result<(), String>;
     /// Takes the shared `global.*` tier of the workflow a task belongs to.
     fn adopt_global(&mut self, global: Arc<Object>) -> Result<(), String>;
+    /// Puts back a state taken earlier from [`Live::state`].
+    fn rewind(&mut self, earlier: State);
 }
 
 impl<X: Expression + 'static> Live for Instance<X> {
@@ -30,6 +32,10 @@ impl<X: Expression + 'static> Live for Instance<X> {
 
     fn adopt_global(&mut self, global: Arc<Object>) -> Result<(), String> {
         Instance::adopt_global(self, global)
+    }
+
+    fn rewind(&mut self, earlier: State) {
+        Instance::rewind(self, earlier);
     }
 }
 

@@ -415,10 +415,15 @@ impl Run {
                 let fan_out = self.fan_out.as_mut().ok_or_else(|| ToolError::not_found(format!("workflow `{}` has no sub-agent tasks", self.id)))?;
                 let index = fan_out.task_index(task_id)?;
                 let task = &mut fan_out.tasks[index];
+                let before = task.driven.machine.state().clone();
                 task.driven.machine.adopt_global(self.main.machine.state().global.clone()).map_err(ToolError::invalid)?;
                 task.driven.machine.write(writes).map_err(ToolError::invalid)?;
                 let shared = task.driven.machine.state().global.clone();
-                self.main.machine.adopt_global(shared).map_err(ToolError::invalid)?;
+                if let Err(cause) = self.main.machine.adopt_global(shared) {
+                    // The workflow's computed fields refused the new `global.*`: nothing changes.
+                    task.driven.machine.rewind(before);
+                    return Err(ToolError::invalid(format!("the workflow refused the write to global: {cause}")));
+                }
                 task.driven.machine.state()
             }
         };
@@ -556,6 +561,8 @@ impl Live for Unstarted {
     fn adopt_global(&mut self, _: Arc<Object>) -> Result<(), String> {
         Ok(())
     }
+
+    fn rewind(&mut self, _: State) {}
 }
 
 fn task_answer(workflow_id: &str, task: &Task, steps: Vec<Json>) -> Json {

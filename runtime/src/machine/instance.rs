@@ -594,6 +594,12 @@ impl<X: Expression> Instance<X> {
         self.commit(next, &written)
     }
 
+    /// Puts back a state this instance had (taken from [`Instance::state`]): a write that a
+    /// second party refused — the workflow a task shares `global.*` with — is undone whole.
+    pub fn rewind(&mut self, earlier: State) {
+        self.state = earlier;
+    }
+
     /// Takes `global` as the `global.*` tier (sub-agent tasks share it with their workflow),
     /// refreshing the computed fields that read it.
     pub fn adopt_global(&mut self, global: Arc<Object>) -> Result<(), String> {
