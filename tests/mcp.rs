@@ -598,3 +598,45 @@ async fn a_task_write_to_global_that_the_workflow_refuses_changes_nothing() {
     let workflow = agent.ok("workflow_state_read", json!({"workflow_id": id, "paths": ["this.checked_limit", "global.limit"]})).await;
     assert_eq!(workflow["values"], json!({"this.checked_limit": 5, "global.limit": 5}), "the workflow sees the task's write to global");
 }
+
+/// Sends SIGTERM to `child` and returns how it exited, failing after 10 s.
+fn terminate(mut child: std::process::Child) -> std::process::ExitStatus {
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            panic!("wfc serve did not stop within 10 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly_on_both_transports() {
+    use std::io::BufRead;
+    let mut http = std::process::Command::new(env!("CARGO_BIN_EXE_wfc"))
+        .args(["serve", "--http", "127.0.0.1:0"])
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn wfc serve --http");
+    let mut url = String::new();
+    std::io::BufReader::new(http.stdout.take().expect("stdout")).read_line(&mut url).expect("the address line");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert_eq!(terminate(http).code(), Some(0));
+
+    let stdio = std::process::Command::new(env!("CARGO_BIN_EXE_wfc"))
+        .arg("serve")
+        .env("RUST_LOG", "off")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn wfc serve");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(terminate(stdio).code(), Some(0));
+}

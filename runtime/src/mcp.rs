@@ -22,6 +22,9 @@ use crate::engine::{Engine, tools};
 /// response and the connection stays open.
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
+/// How long requests in flight may take to finish once a shutdown was asked for.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 const INSTRUCTIONS: &str = "Runs compiled workflows step by step. workflow_list shows what can run; workflow_start \
 starts one; then loop: workflow_get_next_step gives steps to do in order, and workflow_submit_result reports the last \
 step's result and gives the next steps, until the answer says completed: true.";
@@ -40,29 +43,52 @@ impl Server {
         Server { engine, tools: Arc::new(tools) }
     }
 
-    /// Speaks MCP on stdin and stdout until the client closes them.
-    pub async fn serve_stdio(self) -> std::io::Result<()> {
+    /// Speaks MCP on stdin and stdout until the client closes them or `shutdown` completes
+    /// (requests in flight are answered first).
+    pub async fn serve_stdio(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let (stdin, stdout) = rmcp::transport::stdio();
         let transport = AsyncRwTransport::new_server(stdin, stdout).with_max_line_length(MAX_REQUEST_BYTES);
-        let running = self.serve(transport).await.map_err(std::io::Error::other)?;
+        let mut shutdown = Box::pin(shutdown);
+        let running = tokio::select! {
+            running = self.serve(transport) => running.map_err(std::io::Error::other)?,
+            () = &mut shutdown => return Ok(()),
+        };
+        let stop = running.cancellation_token();
+        tokio::spawn(async move {
+            shutdown.await;
+            stop.cancel();
+        });
         running.waiting().await.map_err(std::io::Error::other)?;
         Ok(())
     }
 }
 
 impl Server {
-    /// Speaks MCP's streamable HTTP at `http://<listener>/mcp` until the process ends. On a
-    /// loopback listener only loopback `Host` headers are accepted (DNS-rebinding protection);
-    /// `remote` lifts that, for a deliberate non-loopback bind.
-    pub async fn serve_http(self, listener: tokio::net::TcpListener, remote: bool) -> std::io::Result<()> {
+    /// Speaks MCP's streamable HTTP at `http://<listener>/mcp` until `shutdown` completes;
+    /// then it takes no new connections and gives requests in flight [`SHUTDOWN_GRACE`] to
+    /// finish. On a loopback listener only loopback `Host` headers are accepted
+    /// (DNS-rebinding protection); `remote` lifts that, for a deliberate non-loopback bind.
+    pub async fn serve_http(self, listener: tokio::net::TcpListener, remote: bool, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let mut config = StreamableHttpServerConfig::default().with_max_request_body_bytes(MAX_REQUEST_BYTES);
         if remote {
             config = config.disable_allowed_hosts();
         }
+        // Cancelling the service's token also ends its open event streams, which a graceful
+        // shutdown would otherwise wait on.
+        let stop = config.cancellation_token.clone();
+        let stopped = stop.clone();
         let server = self;
         let service = StreamableHttpService::new(move || Ok(server.clone()), Arc::new(LocalSessionManager::default()), config);
         let router = axum::Router::new().nest_service("/mcp", service);
-        axum::serve(listener, router).await
+        let serving = axum::serve(listener, router).with_graceful_shutdown(async move { stopped.cancelled().await });
+        tokio::select! {
+            served = serving => served,
+            () = async {
+                shutdown.await;
+                stop.cancel();
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => Ok(()),
+        }
     }
 }
 

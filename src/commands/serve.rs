@@ -81,10 +81,11 @@ pub(crate) fn run(options: Options) -> ExitCode {
         }
     };
     let server = Server::new(engine);
+    let inside_runtime = runtime.enter();
     let served = match options.transport {
         Transport::Stdio => {
             tracing::info!("serving MCP over stdio");
-            runtime.block_on(server.serve_stdio())
+            runtime.block_on(server.serve_stdio(shutdown_signal()))
         }
         Transport::Http { address, allow_remote } => {
             if !address.ip().is_loopback() && !allow_remote {
@@ -98,16 +99,43 @@ pub(crate) fn run(options: Options) -> ExitCode {
                 // been chosen by the system, with :0).
                 println!("http://{bound}/mcp");
                 tracing::info!(%bound, "serving MCP over streamable HTTP");
-                server.serve_http(listener, allow_remote).await
+                server.serve_http(listener, allow_remote, shutdown_signal()).await
             })
         }
     };
+    // A read of stdin may still block a runtime thread; it must not hold the exit.
+    drop(inside_runtime);
+    runtime.shutdown_background();
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("wfc: the MCP connection failed: {error}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C): the server stops taking requests, answers those in
+/// flight, and exits 0. The handlers are installed at once (inside the runtime), before the
+/// server says where it listens, so an early signal is not the default kill.
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let handlers = [SignalKind::terminate(), SignalKind::interrupt()].map(|kind| {
+        signal(kind).inspect_err(|error| tracing::warn!(%error, "cannot listen for a shutdown signal")).ok()
+    });
+    async move {
+        let [terminate, interrupt] = handlers;
+        let wait = |handler: Option<tokio::signal::unix::Signal>| async move {
+            match handler {
+                Some(mut handler) => drop(handler.recv().await),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = wait(terminate) => {}
+            () = wait(interrupt) => {}
+        }
+        tracing::info!("shutting down");
     }
 }
 
