@@ -469,6 +469,8 @@ async fn unknown_ids_wrong_steps_and_cancelled_instances_get_clear_errors() {
     agent.ok("workflow_cancel", json!({"workflow_id": id})).await;
     let answer = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
     assert_eq!(answer["status"], "cancelled");
+    let (_, message) = agent.refused("workflow_get_next_step", json!({"workflow_id": id, "task_id": "square.item0"})).await;
+    assert!(message.contains("was cancelled; its tasks take no more steps"), "{message}");
     let (_, message) = agent.refused("workflow_cancel", json!({"workflow_id": id})).await;
     assert!(message.contains("already cancelled"), "{message}");
     let active = agent.ok("workflow_list_active", json!({})).await;

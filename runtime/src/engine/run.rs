@@ -363,6 +363,9 @@ impl Run {
 
     /// A task's next batch, after applying `submitted` (a step id and its result) if given.
     async fn next_task_step(&mut self, task_id: &str, submitted: Option<(&str, Event)>, shell: &ShellSettings) -> Result<Json, ToolError> {
+        if self.status == Status::Cancelled {
+            return Err(ToolError::invalid(format!("workflow `{}` was cancelled; its tasks take no more steps", self.id)));
+        }
         let fan_out = self.fan_out.as_mut().ok_or_else(|| ToolError::not_found(format!("workflow `{}` has no sub-agent tasks", self.id)))?;
         let index = fan_out.task_index(task_id)?;
         if index >= fan_out.released() {
