@@ -642,3 +642,29 @@ fn sigterm_stops_the_server_cleanly_on_both_transports() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(terminate(stdio).code(), Some(0));
 }
+
+#[tokio::test]
+async fn tasks_past_their_timeout_fail_and_a_workflow_past_its_own_fails_for_good() {
+    let root = temp_root();
+    let agent = Agent::fixtures(root.path()).await;
+    let id = agent.start("serve:deadlines", json!({})).await;
+    agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    let (_, message) = agent.refused("workflow_submit_result", json!({"workflow_id": id, "task_id": "slow.item0", "step_id": "answer", "result": "early"})).await;
+    assert!(message.contains("task `slow.item0` waits for nothing yet"), "{message}");
+    agent.ok("workflow_get_next_step", json!({"workflow_id": id, "task_id": "slow.item0"})).await;
+    let done = agent.ok("workflow_submit_result", json!({"workflow_id": id, "task_id": "slow.item0", "step_id": "answer", "result": "quick"})).await;
+    assert_eq!(done["completed"], true);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // The parallel_foreach's 1 s have passed: the unfinished task failed, the workflow went on.
+    let next = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    assert_eq!(step_names(&next), ["approve:user_input"]);
+    let outcomes = agent.ok("workflow_state_read", json!({"workflow_id": id, "paths": ["this.outcomes"]})).await["values"]["this.outcomes"].clone();
+    assert_eq!((outcomes[0]["status"].clone(), outcomes[1]["status"].clone()), (json!("completed"), json!("failed")));
+    assert!(outcomes[1]["error"]["message"].as_str().is_some_and(|m| m.contains("parallel_foreach timeout_seconds")), "{outcomes}");
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    // The workflow's own 3 s have passed: it fails, naming the limit that fired.
+    let late = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "approve", "result": "yes"})).await;
+    assert_eq!(late["status"], "failed");
+    assert_eq!(late["error"]["step_id"], "approve");
+    assert!(late["error"]["message"].as_str().is_some_and(|m| m.contains("config.timeout_seconds")), "{late}");
+}

@@ -133,6 +133,8 @@ pub struct Definition {
     pub definition_hash: String,
     /// Its sub-agent tasks' names, in declaration order.
     pub tasks: Vec<String>,
+    /// `config.timeout_seconds`: how long an instance may run.
+    pub timeout_seconds: Option<f64>,
     machines: Box<dyn Machines>,
 }
 
@@ -161,6 +163,7 @@ impl Definition {
             source,
             definition_hash: definition_hash.to_owned(),
             tasks: workflow.tasks.iter().map(|task| task.name.clone()).collect(),
+            timeout_seconds: workflow.timeout_seconds,
             machines: Box::new(Programs { main: Arc::clone(&workflow.main), tasks: workflow.tasks.clone() }),
         }
     }

@@ -186,7 +186,7 @@ impl Engine {
 
     /// `workflow_update_state`.
     pub async fn update_state(&self, workflow_id: &str, writes: &[ClientWrite], task_id: Option<&str>) -> Result<Json, ToolError> {
-        self.instance(workflow_id)?.lock().await.write(writes, task_id)
+        self.instance(workflow_id)?.lock().await.write(writes, task_id, now())
     }
 
     /// `workflow_get_status`.

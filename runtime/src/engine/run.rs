@@ -66,6 +66,9 @@ enum At {
 struct FanOut {
     step_id: String,
     max_parallel: usize,
+    /// When unfinished tasks are failed (`parallel_foreach.timeout_seconds`): the limit, and
+    /// the time it is reached at.
+    deadline: Option<(f64, f64)>,
     tasks: Vec<Task>,
     /// Tasks already listed to the client (the first `announced` of `tasks`).
     announced: usize,
@@ -160,8 +163,8 @@ impl Driven {
         }
     }
 
-    /// Checks that the machine waits for the result of `step_id`.
-    fn expect_result_for(&self, step_id: &str) -> Result<(), ToolError> {
+    /// Checks that the machine — `who`, for messages — waits for the result of `step_id`.
+    fn expect_result_for(&self, who: &str, step_id: &str) -> Result<(), ToolError> {
         let waits_at = match &self.at {
             At::Client { step_id: waiting, .. } if waiting == step_id => return Ok(()),
             At::Start => "nothing yet: call workflow_get_next_step first".to_owned(),
@@ -170,7 +173,7 @@ impl Driven {
             At::Tasks { step_id } => format!("the sub-agent tasks of `{step_id}`, which report their own results with their task_id"),
             At::End => "nothing: it has ended".to_owned(),
         };
-        Err(ToolError::invalid(format!("step `{step_id}` is not waiting for a result; the workflow waits for {waits_at}")))
+        Err(ToolError::invalid(format!("step `{step_id}` is not waiting for a result; {who} waits for {waits_at}")))
     }
 
     fn status(&self) -> Status {
@@ -207,6 +210,17 @@ impl Task {
 }
 
 impl FanOut {
+    /// Fails every unfinished task once the step's `timeout_seconds` has passed.
+    fn enforce_deadline(&mut self, now: f64) {
+        let Some((limit, _)) = self.deadline.filter(|(_, at)| now >= *at) else { return };
+        for task in self.tasks.iter_mut().filter(|t| t.driven.at != At::End) {
+            let message = format!("timed out: the tasks of `{}` had {limit} s (parallel_foreach timeout_seconds)", self.step_id);
+            task.driven.failure = Some(StepError::new(&task.id, message));
+            task.driven.at = At::End;
+        }
+        self.deadline = None;
+    }
+
     /// How many tasks may be running or done: the first wave, plus one per task that ended.
     fn released(&self) -> usize {
         let ended = self.tasks.iter().filter(|t| t.driven.at == At::End).count();
@@ -250,8 +264,29 @@ impl Run {
         Run { id, definition, status: Status::Running, created_at: now, finished_at: None, main: Driven::new(machine), fan_out: None }
     }
 
+    /// Fails the workflow once it has run longer than `config.timeout_seconds`, and the
+    /// unfinished tasks of a `parallel_foreach` past its own `timeout_seconds`.
+    fn enforce_deadlines(&mut self, now: f64) {
+        if let Some(fan_out) = &mut self.fan_out {
+            fan_out.enforce_deadline(now);
+        }
+        let Some(limit) = self.definition.timeout_seconds else { return };
+        if self.status != Status::Running || now < self.created_at + limit {
+            return;
+        }
+        let step = match &self.main.at {
+            At::Client { step_id, .. } | At::Wait { step_id } | At::Tasks { step_id } => step_id.clone(),
+            At::Start | At::End => String::new(),
+        };
+        self.main.failure = Some(StepError::new(step, format!("timed out: the workflow had {limit} s (config.timeout_seconds)")));
+        self.main.at = At::End;
+        self.status = Status::Failed;
+        self.finished_at = Some(now);
+    }
+
     /// `workflow_get_next_step`: the next batch of the workflow or of one of its tasks.
     pub(crate) async fn next_step(&mut self, task_id: Option<&str>, shell: &ShellSettings, now: f64) -> Result<Json, ToolError> {
+        self.enforce_deadlines(now);
         if let Some(task_id) = task_id {
             return self.next_task_step(task_id, None, shell).await;
         }
@@ -274,20 +309,27 @@ impl Run {
     /// `workflow_submit_result`: the client's result for the step the workflow (or a task)
     /// waits at, applied on the server; answers with the next batch.
     pub(crate) async fn submit(&mut self, step_id: &str, result: Event, task_id: Option<&str>, shell: &ShellSettings, now: f64) -> Result<Json, ToolError> {
+        self.enforce_deadlines(now);
         if let Some(task_id) = task_id {
             return self.next_task_step(task_id, Some((step_id, result)), shell).await;
         }
-        if self.status != Status::Running {
-            return Err(ToolError::invalid(format!("workflow `{}` is {}; it takes no more results", self.id, status_name(self.status))));
+        match self.status {
+            Status::Running => {}
+            // A result that arrives after the workflow failed (a deadline, say) is answered
+            // with the failure, as a next-step request would be.
+            Status::Failed => return Ok(self.answer(Vec::new())),
+            Status::Completed | Status::Cancelled => {
+                return Err(ToolError::invalid(format!("workflow `{}` is {}; it takes no more results", self.id, status_name(self.status))));
+            }
         }
-        self.main.expect_result_for(step_id)?;
+        self.main.expect_result_for("the workflow", step_id)?;
         Ok(self.drive_main(result, shell, now).await)
     }
 
     async fn drive_main(&mut self, event: Event, shell: &ShellSettings, now: f64) -> Json {
         let mut batch = self.main.drive(event, shell).await;
         if let Some(spawn) = batch.spawn.take() {
-            let step = self.fan_out(spawn);
+            let step = self.fan_out(spawn, now);
             batch.steps.push(step);
         }
         self.status = self.main.status();
@@ -298,7 +340,7 @@ impl Run {
     }
 
     /// Starts one machine per item of a `parallel_foreach` and hands out the first wave.
-    fn fan_out(&mut self, mut step: ClientStep) -> Json {
+    fn fan_out(&mut self, mut step: ClientStep, now: f64) -> Json {
         let max_parallel = step.definition["max_parallel"].as_u64().unwrap_or(1).max(1) as usize;
         let task_name = step.definition["sub_agent_task"].as_str().unwrap_or_default().to_owned();
         let task_index = self.definition.tasks.iter().position(|t| *t == task_name);
@@ -328,7 +370,8 @@ impl Run {
                 Task { id, driven, entry }
             })
             .collect();
-        let mut fan_out = FanOut { step_id: step.id.clone(), max_parallel, tasks, announced: 0 };
+        let deadline = step.definition["timeout_seconds"].as_f64().map(|limit| (limit, now + limit));
+        let mut fan_out = FanOut { step_id: step.id.clone(), max_parallel, deadline, tasks, announced: 0 };
         step.definition["tasks"] = Json::Array(fan_out.announce());
         step.definition["progress"] = fan_out.progress();
         step.definition["instructions"] = format!(
@@ -363,8 +406,9 @@ impl Run {
 
     /// A task's next batch, after applying `submitted` (a step id and its result) if given.
     async fn next_task_step(&mut self, task_id: &str, submitted: Option<(&str, Event)>, shell: &ShellSettings) -> Result<Json, ToolError> {
-        if self.status == Status::Cancelled {
-            return Err(ToolError::invalid(format!("workflow `{}` was cancelled; its tasks take no more steps", self.id)));
+        if matches!(self.status, Status::Cancelled | Status::Failed) {
+            let why = if self.status == Status::Cancelled { "was cancelled" } else { "failed" };
+            return Err(ToolError::invalid(format!("workflow `{}` {why}; its tasks take no more steps", self.id)));
         }
         let fan_out = self.fan_out.as_mut().ok_or_else(|| ToolError::not_found(format!("workflow `{}` has no sub-agent tasks", self.id)))?;
         let index = fan_out.task_index(task_id)?;
@@ -378,7 +422,7 @@ impl Run {
         let task = &mut fan_out.tasks[index];
         let event = match submitted {
             Some((step_id, result)) => {
-                task.driven.expect_result_for(step_id)?;
+                task.driven.expect_result_for(&format!("task `{task_id}`"), step_id)?;
                 result
             }
             None => match task.driven.next_event() {
@@ -405,7 +449,8 @@ impl Run {
     }
 
     /// `workflow_update_state`: a client's writes to the workflow or a task, all or nothing.
-    pub(crate) fn write(&mut self, writes: &[ClientWrite], task_id: Option<&str>) -> Result<Json, ToolError> {
+    pub(crate) fn write(&mut self, writes: &[ClientWrite], task_id: Option<&str>, now: f64) -> Result<Json, ToolError> {
+        self.enforce_deadlines(now);
         if self.status != Status::Running {
             return Err(ToolError::invalid(format!("workflow `{}` is {}; its state can no longer change", self.id, status_name(self.status))));
         }
