@@ -668,3 +668,79 @@ async fn tasks_past_their_timeout_fail_and_a_workflow_past_its_own_fails_for_goo
     assert_eq!(late["error"]["step_id"], "approve");
     assert!(late["error"]["message"].as_str().is_some_and(|m| m.contains("config.timeout_seconds")), "{late}");
 }
+
+/// A scripted agent's answer to a step, by its type (the same shapes the differential test's
+/// client gives).
+fn scripted_result(step: &Json) -> Json {
+    let definition = &step["definition"];
+    match (step["type"].as_str().unwrap_or_default(), definition["input_type"].as_str()) {
+        ("mcp_call", _) => json!({"ok": true, "count": 2, "items": ["x", "y"], "success": true, "data": {"files": ["a.ts"]}}),
+        ("user_input", Some("number")) => json!("7"),
+        ("user_input", Some("boolean")) => json!("yes"),
+        ("user_input", Some("choice")) => definition["choices"][0].clone(),
+        ("user_input", _) => json!("an answer"),
+        ("agent_response", _) => json!({"summary": {"score": 3, "text": "fine"}, "files": ["a.rs"], "fixed": true}),
+        ("shell_command", _) => json!({"stdout": "a.rs\n", "stderr": "", "exit_code": 0}),
+        _ => json!("done"),
+    }
+}
+
+/// Drives an instance (or one task) to its end with scripted answers, sub-agent tasks included;
+/// returns the last answer.
+async fn drive_to_end(agent: &Agent, id: &str, task: Option<&str>) -> Json {
+    let target = |extra: Json| {
+        let mut arguments = json!({"workflow_id": id});
+        if let Some(task) = task {
+            arguments["task_id"] = task.into();
+        }
+        for (key, value) in extra.as_object().into_iter().flatten() {
+            arguments[key] = value.clone();
+        }
+        arguments
+    };
+    let mut answer = agent.ok("workflow_get_next_step", target(json!({}))).await;
+    for _ in 0..1_000 {
+        if answer["status"] != "running" {
+            return answer;
+        }
+        let step = answer["steps"].as_array().and_then(|s| s.last()).cloned().unwrap_or_default();
+        answer = match step["type"].as_str() {
+            Some("parallel_foreach" | "wait_step") => {
+                let tasks: Vec<String> = step["definition"]["tasks"].as_array().into_iter().flatten().filter_map(|t| t["task_id"].as_str().map(str::to_owned)).collect();
+                for task in tasks {
+                    let ended = Box::pin(drive_to_end(agent, id, Some(&task))).await;
+                    assert_eq!(ended["status"], "completed", "task {task}: {ended}");
+                }
+                agent.ok("workflow_get_next_step", target(json!({}))).await
+            }
+            Some("user_message") | None => agent.ok("workflow_get_next_step", target(json!({}))).await,
+            Some(_) => agent.ok("workflow_submit_result", target(json!({"step_id": step["id"], "result": scripted_result(&step)}))).await,
+        };
+    }
+    panic!("{id} {task:?} did not end in 1,000 answers: {answer}");
+}
+
+#[tokio::test]
+async fn every_corpus_workflow_runs_to_completion_over_mcp() {
+    let corpus = repo().join("../shared/corpus/aromcp");
+    let root = temp_root();
+    // analyze:dependencies reads the project's package.json (and runs `npm outdated || true`).
+    std::fs::write(root.path().join("package.json"), r#"{"name": "demo", "version": "1.0.0"}"#).expect("package.json");
+    let agent = Agent::serve(root.path(), &["--dev", corpus.to_str().expect("utf-8")]).await;
+    let listed = agent.ok("workflow_list", json!({})).await;
+    let names: Vec<String> = listed["workflows"].as_array().expect("workflows").iter().filter_map(|w| w["name"].as_str().map(str::to_owned)).collect();
+    assert!(names.len() >= 3, "{listed}");
+    for name in names {
+        let info = agent.ok("workflow_get_info", json!({"workflow": name})).await;
+        let inputs: serde_json::Map<String, Json> = info["inputs"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, input)| input["required"] == true)
+            .map(|(key, input)| (key.clone(), if input["type"] == "number" { json!(3) } else { json!("demo") }))
+            .collect();
+        let id = agent.start(&name, Json::Object(inputs)).await;
+        let end = drive_to_end(&agent, &id, None).await;
+        assert_eq!(end["status"], "completed", "{name}: {end}");
+    }
+}
