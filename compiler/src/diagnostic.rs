@@ -122,6 +122,8 @@ codes! {
     MissingChoices = ("E0215", "missing-choices", Error),
     /// A `validation.pattern` is not a valid regular expression.
     InvalidPattern = ("E0216", "invalid-pattern", Error),
+    /// An `mcp_call` to `workflow_state_update` has no `parameters.updates` list.
+    StateUpdateWithoutUpdates = ("E0217", "state-update-without-updates", Error),
     /// A `{{` template is never closed.
     UnterminatedTemplate = ("E0301", "unterminated-template", Error),
     /// An expression is not valid JavaScript.

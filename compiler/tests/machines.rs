@@ -528,3 +528,46 @@ fn a_machine_restored_from_a_snapshot_at_any_yield_finishes_the_same() {
     broken.frames.clear();
     assert!(Interpreted::restore(program, &broken).is_err_and(|e| e.0.contains("does not fit")));
 }
+
+#[test]
+fn a_tool_call_to_workflow_state_update_is_applied_on_the_server() {
+    let yaml = workflow(
+        r#"
+default_state:
+  state:
+    count: 1
+state_schema:
+  state:
+    count: number
+  computed:
+    doubled:
+      from: "this.count"
+      transform: "input * 2"
+steps:
+  - id: save
+    type: mcp_call
+    tool: workflow_state_update
+    parameters:
+      updates:
+        - path: this.count
+          value: "{{ this.count + 4 }}"
+        - path: this.seen
+          operation: append
+          value: "{{ this.doubled }}"
+  - id: bad
+    type: mcp_call
+    tool: workflow_state_update
+    parameters:
+      updates:
+        - path: this.count
+          value: "five"
+"#,
+    );
+    let run = run(&yaml, json!({}), |_, _| Event::Done(Value::Undefined));
+    assert!(run.log.is_empty(), "nothing reached the client: {:?}", run.log);
+    let error = run.end.clone().expect_err("a wrong-typed write fails the step");
+    assert_eq!(error.step_id, "bad");
+    assert!(error.message.contains("`this.count` is declared number"), "{}", error.message);
+    assert_eq!(run.state()["state"], json!({"count": 5, "seen": [2]}), "the first call's writes, in order, each read the state before the call");
+    assert_eq!(run.state()["computed"], json!({"doubled": 10}));
+}

@@ -36,6 +36,12 @@ pub(crate) fn loop_control_outside_loop(span: Span, keyword: &str) -> Diagnostic
         .with_help(format!("`{keyword}` acts on the innermost `while_loop` or `foreach` around it (conditionals in between are fine); move it into a loop body or remove it"))
 }
 
+pub(crate) fn state_update_without_updates(span: Span) -> Diagnostic {
+    Diagnostic::new(Code::StateUpdateWithoutUpdates, "`workflow_state_update` is called without `parameters.updates`", span)
+        .with_label("applied on the server, so it needs its writes")
+        .with_help("give `parameters: {updates: [{path: this.x, value: ...}]}`")
+}
+
 pub(crate) fn unknown_sub_agent_task(span: Span, name: &str, tasks: &[&str]) -> Diagnostic {
     let help = did_you_mean(name, tasks.iter().copied()).unwrap_or_else(|| {
         if tasks.is_empty() {

@@ -237,6 +237,10 @@ pub struct Step {
     pub body: StepBody,
 }
 
+/// The tool an `mcp_call` names to update its workflow's own state (AroMCP's); the server
+/// applies its `parameters.updates` instead of handing the call to the client.
+pub const STATE_UPDATE_TOOL: &str = "workflow_state_update";
+
 /// What a step does, by type, with every default applied.
 #[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs, reason = "the fields are the format's, documented on the Raw types and in docs/format.md")]

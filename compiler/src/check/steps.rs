@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::Checker;
 use super::diagnostics as diag;
-use super::model::{defaults, ErrorHandling, PathSegment, Scope, StateUpdate, Step, StepBody, Validation, WritePath, WriteScope};
+use super::model::{defaults, STATE_UPDATE_TOOL, ErrorHandling, PathSegment, Scope, StateUpdate, Step, StepBody, Validation, WritePath, WriteScope};
 use super::paths::{first_field, parse_path};
 use crate::span::{Span, Spanned};
 use crate::syntax::{
@@ -152,6 +152,12 @@ fn check_step(cx: &mut Checker, sc: &mut StepContext, raw: &RawStep, loop_depth:
             StepBody::WaitStep { message: raw.message.clone(), timeout_seconds: raw.timeout_seconds.map(|t| t.value) }
         }
     };
+    if let StepBody::McpCall { tool, parameters, .. } = &body
+        && tool.value == STATE_UPDATE_TOOL
+        && !parameters.as_ref().and_then(|p| p.get("updates")).is_some_and(|u| matches!(u.value, crate::syntax::NodeValue::Seq(_)))
+    {
+        cx.report(diag::state_update_without_updates(tool.span));
+    }
     Some(Step { id: raw.id.clone(), description: raw.description.as_ref().map(|d| d.value.clone()), body })
 }
 

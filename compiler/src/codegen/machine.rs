@@ -269,6 +269,10 @@ impl Emitter {
                     store: #store,
                 }))
             }
+            Op::Write { step, updates } => {
+                let updates = self.expr(updates);
+                quote!(#p::Op::Write { step: ::std::string::String::from(#step), updates: #updates })
+            }
             Op::Branch { step, condition, otherwise } => {
                 let condition = self.expr(condition);
                 quote!(#p::Op::Branch { step: ::std::string::String::from(#step), condition: #condition, otherwise: #otherwise })

@@ -73,6 +73,7 @@ fn collect<X>(title: String, program: &Program<X>, prefix: &str) -> Cluster {
             Op::Client(client) => (format!("{}\n{}", client.step, client.kind), Shape::Step, vec![(next, None)]),
             Op::Shell(shell) => (format!("{}\nshell_command", shell.step), Shape::Server, vec![(next, None)]),
             Op::Wait { step, .. } => (format!("{step}\nwait_step"), Shape::Step, vec![(next, None)]),
+            Op::Write { step, .. } => (format!("{step}\nworkflow_state_update"), Shape::Step, vec![(next, None)]),
             Op::Spawn(spawn) => {
                 (format!("{}\nparallel_foreach → {}\n(max {} at once)", spawn.step, spawn.task_name, spawn.max_parallel), Shape::Server, vec![(next, None)])
             }

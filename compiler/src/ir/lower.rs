@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::refresh::plan;
 use super::*;
 use crate::check::expressions::{foreach_loop_names, ResultKind, SiteContext, SiteKind, WHILE_LOOP_NAMES};
-use crate::check::{self, DependencySource, PathSegment, StepBody, TaskBody, WriteScope};
+use crate::check::{self, DependencySource, PathSegment, STATE_UPDATE_TOOL, StepBody, TaskBody, WriteScope};
 use crate::expr::{CompiledTemplate, ExprIssue, compile, compile_template, compile_wrapped};
 use crate::syntax::{ExecutionContext, FieldType, MessageFormat, MessageType, Node, NodeValue};
 
@@ -197,6 +197,12 @@ impl Lowering<'_> {
                     definition.push(field("title", text(title)?));
                 }
                 client(id, "user_message", definition, Handling::Nothing)
+            }
+            // AroMCP workflows update their own state through this tool: done on the server.
+            StepBody::McpCall { tool, parameters, .. } if tool.value == STATE_UPDATE_TOOL => {
+                // The check stage refused a call without its updates (E0217).
+                let updates = parameters.as_ref().and_then(|p| p.get("updates")).cloned().unwrap_or_else(|| Node::detached(NodeValue::Seq(Vec::new())));
+                Op::Write { step: id, updates: self.node(&updates, context)? }
             }
             StepBody::McpCall { tool, parameters, timeout, error_handling, .. } => {
                 let mut definition = vec![field("tool", text(tool)?)];

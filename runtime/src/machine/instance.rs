@@ -239,6 +239,13 @@ impl<X: Expression> Instance<X> {
                 return Ok(Some(Yield::Effect(effect)));
             }
             Op::Spawn(spawn) => return self.spawn(spawn).map(Some),
+            Op::Write { step, updates } => {
+                let updates = self.eval(step, updates)?.to_json().unwrap_or_default();
+                let writes: Vec<ClientWrite> = serde_json::from_value(updates)
+                    .map_err(|e| self.step_error(step, format!("workflow_state_update takes `updates: [{{path, value, operation?}}]`: {e}")))?;
+                self.write(&writes).map_err(|cause| self.step_error(step, cause))?;
+                self.pc += 1;
+            }
             Op::Branch { step, condition, otherwise } => {
                 let holds = self.eval(step, condition)?.truthy();
                 self.pc = if holds { self.pc + 1 } else { *otherwise };
@@ -895,7 +902,9 @@ fn step_of<X>(op: &Op<X>) -> Option<&str> {
         Op::Client(client) => Some(&client.step),
         Op::Shell(shell) => Some(&shell.step),
         Op::Spawn(spawn) => Some(&spawn.step),
-        Op::Wait { step, .. } | Op::Branch { step, .. } | Op::LoopStart { step, .. } | Op::LoopNext { step, .. } => Some(step),
+        Op::Wait { step, .. } | Op::Write { step, .. } | Op::Branch { step, .. } | Op::LoopStart { step, .. } | Op::LoopNext { step, .. } => {
+            Some(step)
+        }
         Op::Jump { step, .. } => step.as_deref(),
         Op::LoopEnd { .. } | Op::Done => None,
     }

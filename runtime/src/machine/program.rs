@@ -204,6 +204,14 @@ pub enum Op<X> {
     },
     /// Create a sub-agent task per item and wait for all of them.
     Spawn(SpawnOp<X>),
+    /// Apply writes on the server: an `mcp_call` to `workflow_state_update`, which AroMCP
+    /// workflows use to update their own state.
+    Write {
+        /// The step.
+        step: String,
+        /// Evaluates to the writes: `[{path, value, operation?}]`.
+        updates: X,
+    },
     /// Go on at the next operation if the condition holds, else at `otherwise`.
     Branch {
         /// The conditional step.
