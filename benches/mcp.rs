@@ -9,6 +9,8 @@
 //! - the server's peak RSS once 1,000 instances are active.
 //!
 //! Run with `cargo bench --bench mcp`. Numbers are for comparison within one run (ratios).
+//! Under `cargo test` (no `--bench` argument) it is a short smoke run, so CI proves the
+//! driver works without paying for the measurement.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -19,8 +21,15 @@ use rmcp::transport::TokioChildProcess;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value as Json, json};
 
-const ROUND_TRIPS: usize = 2_000;
-const INSTANCES: usize = 1_000;
+/// How much to measure: spawns for the cold start, round trips per tool, active instances.
+struct Sizes {
+    spawns: usize,
+    round_trips: usize,
+    instances: usize,
+}
+
+const BENCH: Sizes = Sizes { spawns: 20, round_trips: 2_000, instances: 1_000 };
+const SMOKE: Sizes = Sizes { spawns: 2, round_trips: 20, instances: 20 };
 
 struct Server {
     client: RunningService<RoleClient, ()>,
@@ -69,8 +78,9 @@ fn peak_rss_kib(pid: u32) -> u64 {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    let sizes = if std::env::args().any(|arg| arg == "--bench") { BENCH } else { SMOKE };
     let mut cold = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..sizes.spawns {
         let started = Instant::now();
         let server = spawn().await;
         cold.push(started.elapsed());
@@ -78,20 +88,20 @@ async fn main() {
     }
     cold.sort();
     let server = spawn().await;
-    let floor = timed(ROUND_TRIPS, async || drop(call(&server, "workflow_list_active", json!({})).await)).await;
+    let floor = timed(sizes.round_trips, async || drop(call(&server, "workflow_list_active", json!({})).await)).await;
 
     let id = call(&server, "workflow_start", json!({"workflow": "serve:counter", "inputs": {"iterations": 1_000_000}})).await["workflow_id"].as_str().expect("id").to_owned();
-    let next = timed(ROUND_TRIPS, async || drop(call(&server, "workflow_get_next_step", json!({"workflow_id": id})).await)).await;
-    let submit = timed(ROUND_TRIPS, async || {
+    let next = timed(sizes.round_trips, async || drop(call(&server, "workflow_get_next_step", json!({"workflow_id": id})).await)).await;
+    let submit = timed(sizes.round_trips, async || {
         drop(call(&server, "workflow_submit_result", json!({"workflow_id": id, "step_id": "tick", "result": {"by": 1}})).await);
     })
     .await;
     let count = call(&server, "workflow_state_read", json!({"workflow_id": id, "paths": ["this.count"]})).await["values"]["this.count"].clone();
     // Implicit completion applies no writes of the step; each submitted result counts once.
-    assert_eq!(count, json!(ROUND_TRIPS), "every submitted step counted once");
+    assert_eq!(count, json!(sizes.round_trips), "every submitted step counted once");
     let steps_per_second = 1e6 / (submit.iter().sum::<f64>() / submit.len() as f64);
 
-    for _ in 0..INSTANCES {
+    for _ in 0..sizes.instances {
         let id = call(&server, "workflow_start", json!({"workflow": "serve:counter", "inputs": {"iterations": 1_000}})).await["workflow_id"].as_str().expect("id").to_owned();
         call(&server, "workflow_get_next_step", json!({"workflow_id": id})).await;
     }
