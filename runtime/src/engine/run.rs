@@ -10,6 +10,7 @@ use serde_json::{Value as Json, json};
 use super::definition::{Definition, Live};
 use super::shell::{self, ShellSettings};
 use super::ToolError;
+use crate::machine::update;
 use crate::machine::{ClientStep, ClientWrite, Effect, Event, Failure, Machine, MachineStatus, Snapshot, State, StepError, Yield};
 use crate::value::{Object, Value};
 
@@ -648,22 +649,14 @@ fn sub_agent_prompt(workflow_id: &str, task_id: &str, inputs: &Json) -> String {
 
 /// The value at a dotted path (`this.results[0].name`, `inputs.limit`, `global.seen`).
 fn read_path(state: &State, path: &str) -> Result<Value, String> {
-    let root_end = path.find(['.', '[']).unwrap_or(path.len());
-    let mut value = state.root(&path[..root_end]).ok_or_else(|| format!("`{path}` does not start with this, inputs, global, state or computed"))?;
-    let mut rest = &path[root_end..];
-    while !rest.is_empty() {
-        let (key, after) = if let Some(after) = rest.strip_prefix('.') {
-            let end = after.find(['.', '[']).unwrap_or(after.len());
-            (Value::string(&after[..end]), &after[end..])
-        } else if let Some(after) = rest.strip_prefix('[') {
-            let end = after.find(']').ok_or_else(|| format!("`{path}` has an unclosed `[`"))?;
-            let index: f64 = after[..end].trim().parse().map_err(|_| format!("`{path}`: `[{}]` is not an index", &after[..end]))?;
-            (Value::Number(index), &after[end + 1..])
-        } else {
-            return Err(format!("`{path}` is not a path"));
+    let (root, below) = update::split_root(path);
+    let mut value = state.root(root).ok_or_else(|| format!("`{path}` does not start with this, inputs, global, state or computed"))?;
+    for segment in update::parse_segments(path, below)? {
+        let key = match segment {
+            update::Segment::Field(name) => Value::string(name),
+            update::Segment::Index(index) => Value::Number(index as f64),
         };
         value = value.get(&key).unwrap_or(Value::Undefined);
-        rest = after;
     }
     Ok(value)
 }

@@ -179,8 +179,8 @@ fn combine(current: Value, operation: Operation, value: Value) -> Result<Option<
 /// `state.count`, or `global.seen`. Reading tiers (`computed`, `inputs`, `loop`) are refused
 /// with the reason.
 pub fn parse_path(text: &str) -> Result<(WriteTier, Vec<Segment>), String> {
-    let root_end = text.find(['.', '[']).unwrap_or(text.len());
-    let tier = match &text[..root_end] {
+    let (root, below) = split_root(text);
+    let tier = match root {
         "this" | "state" => WriteTier::State,
         "global" => WriteTier::Global,
         "computed" => return Err(format!("`{text}` is a computed field: write the state it is computed from")),
@@ -188,8 +188,22 @@ pub fn parse_path(text: &str) -> Result<(WriteTier, Vec<Segment>), String> {
         "loop" => return Err(format!("`{text}` is a loop variable: only the loop sets it")),
         _ => return Err(format!("`{text}` is not a writable path: write `this.<field>` or `global.<field>`")),
     };
+    let segments = parse_segments(text, below)?;
+    if !matches!(segments.first(), Some(Segment::Field(_))) {
+        return Err(format!("`{text}` names no field"));
+    }
+    Ok((tier, segments))
+}
+
+/// A dotted path's root name (`this`, `inputs`, …) and the rest (`.results[2].name`).
+pub fn split_root(text: &str) -> (&str, &str) {
+    text.split_at(text.find(['.', '[']).unwrap_or(text.len()))
+}
+
+/// The segments of `below`, the part of path `text` after its root: `.name` and `[index]`.
+pub fn parse_segments(text: &str, below: &str) -> Result<Vec<Segment>, String> {
     let mut segments = Vec::new();
-    let mut rest = &text[root_end..];
+    let mut rest = below;
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix('.') {
             let end = after.find(['.', '[']).unwrap_or(after.len());
@@ -207,10 +221,7 @@ pub fn parse_path(text: &str) -> Result<(WriteTier, Vec<Segment>), String> {
             return Err(format!("`{text}` is not a path: expected `.` or `[` after `{}`", &text[..text.len() - rest.len()]));
         }
     }
-    if !matches!(segments.first(), Some(Segment::Field(_))) {
-        return Err(format!("`{text}` names no field"));
-    }
-    Ok((tier, segments))
+    Ok(segments)
 }
 
 /// A value's type as users read it in messages (`array`, not JavaScript's `object`).
