@@ -178,13 +178,7 @@ pub fn check_source(source: &Source) -> (Option<Workflow>, Diagnostics) {
 /// Checks the workflow files named by `paths` (files, or directories searched recursively).
 /// Fails only when a path cannot be read at all; a bad workflow is a diagnostic, not an error.
 pub fn check_paths(paths: &[PathBuf]) -> io::Result<CheckReport> {
-    let mut files = Vec::new();
-    for path in paths {
-        collect_workflow_files(path, 0, &mut files)?;
-    }
-    files.sort();
-    files.dedup();
-    let files = files
+    let files = workflow_files(paths)?
         .into_iter()
         .map(|path| {
             // A file over the size limit is refused after reading one byte past the limit,
@@ -202,6 +196,18 @@ pub fn check_paths(paths: &[PathBuf]) -> io::Result<CheckReport> {
         })
         .collect::<io::Result<_>>()?;
     Ok(CheckReport { files })
+}
+
+/// The workflow files `paths` name: files as given, directories searched recursively for
+/// `*.yaml`/`*.yml`; sorted, without duplicates.
+pub fn workflow_files(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        collect_workflow_files(path, 0, &mut files)?;
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
 }
 
 fn is_workflow_file(path: &Path) -> bool {

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use wfc_compiler::ir::{self, graph};
 use wfc_compiler::playground::{EvalFailure, evaluate};
-use wfc_compiler::{Source, check_paths, check_source, definition_hash};
+use wfc_compiler::{Source, check_paths, check_source, definition_hash, workflow_files};
 use wfc_runtime::engine::{Authoring, Catalog, Definition, Engine, ShellSettings};
 use wfc_runtime::mcp::Server;
 use wfc_runtime::value::Value;
@@ -182,22 +182,17 @@ impl Catalog for DevCatalog {
     }
 }
 
+/// Each workflow file's path, modification time and size: what changes when a file does.
 fn fingerprint(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            let Ok(metadata) = entry.metadata() else { continue };
-            if metadata.is_dir() {
-                pending.push(path);
-            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
-                files.push((path, metadata.modified().ok(), metadata.len()));
-            }
-        }
-    }
-    files.sort();
-    files
+    workflow_files(&[dir.to_path_buf()])
+        .unwrap_or_default()
+        .into_iter()
+        .map(|path| {
+            let metadata = std::fs::metadata(&path).ok();
+            let (modified, size) = metadata.map_or((None, 0), |m| (m.modified().ok(), m.len()));
+            (path, modified, size)
+        })
+        .collect()
 }
 
 fn load(dir: &Path) -> Loaded {
