@@ -171,13 +171,21 @@ async fn drive(engine: &Engine, name: &str, inputs: &Json, terminal: &mut Termin
         }
         answer = match pending {
             Some(step) if step["type"] == "parallel_foreach" => run_tasks(engine, &id, &step, terminal).await?,
-            Some(step) if step["type"] != "wait_step" => {
-                let result = terminal.answer(&step)?;
-                let step_id = step["id"].as_str().unwrap_or_default();
-                engine.submit_result(&id, step_id, Some(&result), None, None).await.map_err(|e| e.message)?
-            }
-            _ => engine.next_step(&id, None).await.map_err(|e| e.message)?,
+            pending => advance(engine, &id, None, pending, terminal).await?,
         };
+    }
+}
+
+/// The next answer for the workflow (or `task`): the step waiting for a result is answered
+/// from the terminal and submitted; otherwise (messages, a wait) the next steps are asked for.
+async fn advance(engine: &Engine, id: &str, task: Option<&str>, pending: Option<Json>, terminal: &mut Terminal<'_>) -> Result<Json, String> {
+    match pending.filter(|step| step["type"] != "wait_step") {
+        Some(step) => {
+            let result = terminal.answer(&step)?;
+            let step_id = step["id"].as_str().unwrap_or_default();
+            engine.submit_result(id, step_id, Some(&result), None, task).await.map_err(|e| e.message)
+        }
+        None => engine.next_step(id, task).await.map_err(|e| e.message),
     }
 }
 
@@ -195,14 +203,7 @@ async fn run_tasks(engine: &Engine, id: &str, fan_out: &Json, terminal: &mut Ter
                 println!("  ■ task {task}: {}", answer["status"].as_str().unwrap_or_default());
                 break;
             }
-            answer = match pending {
-                Some(step) if step["type"] != "wait_step" => {
-                    let result = terminal.answer(&step)?;
-                    let step_id = step["id"].as_str().unwrap_or_default();
-                    engine.submit_result(id, step_id, Some(&result), None, Some(&task)).await.map_err(|e| e.message)?
-                }
-                _ => engine.next_step(id, Some(&task)).await.map_err(|e| e.message)?,
-            };
+            answer = advance(engine, id, Some(&task), pending, terminal).await?;
         }
         // While tasks remain, the workflow's wait step lists those released since; once all
         // have ended, the workflow goes on and this is its next batch.
