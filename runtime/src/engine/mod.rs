@@ -76,10 +76,14 @@ impl Catalog for Vec<Arc<Definition>> {
     }
 }
 
+/// The running instances by id; each behind its own lock, so one instance's operations are
+/// serialized while different instances' run in parallel.
+type Instances = HashMap<String, Arc<tokio::sync::Mutex<Run>>>;
+
 /// A workflow server's state: the workflows it offers and the instances it runs.
 pub struct Engine {
     catalog: Box<dyn Catalog>,
-    instances: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Run>>>>,
+    instances: Mutex<Instances>,
     shell: ShellSettings,
     authoring: Option<Box<dyn Authoring>>,
 }
@@ -109,8 +113,13 @@ impl Engine {
         Err(ToolError::not_found(message))
     }
 
+    /// The instance table (held only to look up, add or list: never across an await).
+    fn table(&self) -> Result<std::sync::MutexGuard<'_, Instances>, ToolError> {
+        self.instances.lock().map_err(|_| ToolError::failed("the instance table is poisoned"))
+    }
+
     fn instance(&self, workflow_id: &str) -> Result<Arc<tokio::sync::Mutex<Run>>, ToolError> {
-        let instances = self.instances.lock().map_err(|_| ToolError::failed("the instance table is poisoned"))?;
+        let instances = self.table()?;
         instances.get(workflow_id).cloned().ok_or_else(|| ToolError::not_found(format!("no workflow instance `{workflow_id}`")))
     }
 
@@ -160,7 +169,7 @@ impl Engine {
         let id = new_instance_id().map_err(|e| ToolError::failed(format!("no randomness for an instance id: {e}")))?;
         let state = machine.state().to_json();
         let run = Run::new(id.clone(), definition, machine, now());
-        self.instances.lock().map_err(|_| ToolError::failed("the instance table is poisoned"))?.insert(id.clone(), Arc::new(tokio::sync::Mutex::new(run)));
+        self.table()?.insert(id.clone(), Arc::new(tokio::sync::Mutex::new(run)));
         tracing::info!(workflow = name, instance = %id, "started");
         Ok(json!({"workflow_id": id, "workflow_name": name, "status": Status::Running, "state": state}))
     }
@@ -196,7 +205,7 @@ impl Engine {
 
     /// `workflow_list_active`: running instances, oldest first.
     pub async fn list_active(&self) -> Result<Json, ToolError> {
-        let runs: Vec<_> = self.instances.lock().map_err(|_| ToolError::failed("the instance table is poisoned"))?.values().cloned().collect();
+        let runs: Vec<_> = self.table()?.values().cloned().collect();
         let mut active = Vec::new();
         for run in runs {
             let run = run.lock().await;
