@@ -82,8 +82,8 @@ struct Task {
     entry: Json,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Where a task stands, for progress counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TaskStatus {
     Pending,
     Running,
@@ -237,18 +237,14 @@ impl FanOut {
 
     fn progress(&self) -> Json {
         let released = self.released();
-        let mut counts = serde_json::Map::new();
-        for status in ["pending", "running", "completed", "failed"] {
-            counts.insert(status.to_owned(), 0.into());
-        }
-        for (index, task) in self.tasks.iter().enumerate() {
-            let key = serde_json::to_value(task.status(index < released)).unwrap_or_default();
-            if let Some(count) = key.as_str().and_then(|k| counts.get_mut(k)) {
-                *count = (count.as_u64().unwrap_or(0) + 1).into();
-            }
-        }
-        counts.insert("total".to_owned(), self.tasks.len().into());
-        Json::Object(counts)
+        let count = |status: TaskStatus| self.tasks.iter().enumerate().filter(|(index, task)| task.status(*index < released) == status).count();
+        json!({
+            "pending": count(TaskStatus::Pending),
+            "running": count(TaskStatus::Running),
+            "completed": count(TaskStatus::Completed),
+            "failed": count(TaskStatus::Failed),
+            "total": self.tasks.len(),
+        })
     }
 
     /// The tasks released since the client last heard of them.
@@ -661,7 +657,7 @@ fn read_path(state: &State, path: &str) -> Result<Value, String> {
     Ok(value)
 }
 
-pub(crate) fn status_name(status: Status) -> &'static str {
+fn status_name(status: Status) -> &'static str {
     match status {
         Status::Running => "running",
         Status::Completed => "completed",
