@@ -632,15 +632,22 @@ fn sigterm_stops_the_server_cleanly_on_both_transports() {
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     assert_eq!(terminate(http).code(), Some(0));
 
-    let stdio = std::process::Command::new(env!("CARGO_BIN_EXE_wfc"))
+    // A stdio server that has answered `initialize` (so is serving), its stdin still open.
+    let mut stdio = std::process::Command::new(env!("CARGO_BIN_EXE_wfc"))
         .arg("serve")
         .env("RUST_LOG", "off")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn wfc serve");
-    std::thread::sleep(Duration::from_millis(200));
+    let mut stdin = stdio.stdin.take().expect("stdin");
+    let initialize = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
+    std::io::Write::write_all(&mut stdin, format!("{initialize}\n").as_bytes()).expect("write");
+    let mut answer = String::new();
+    std::io::BufReader::new(stdio.stdout.take().expect("stdout")).read_line(&mut answer).expect("the initialize answer");
+    assert!(answer.contains(r#""serverInfo""#), "{answer}");
     assert_eq!(terminate(stdio).code(), Some(0));
+    drop(stdin);
 }
 
 #[tokio::test]
