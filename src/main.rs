@@ -55,6 +55,25 @@ enum Command {
         /// they change, instead of the embedded catalog.
         #[arg(long, value_name = "DIR")]
         dev: Option<PathBuf>,
+        /// Where instances are kept across restarts: a SQLite file (default: .wfc/state.db
+        /// under the project root), or `memory` to keep nothing.
+        #[arg(long, value_name = "PATH|memory")]
+        store: Option<String>,
+        #[command(flatten)]
+        limits: commands::serve::LimitArgs,
+    },
+    /// List the instances a store holds that have not ended (what `wfc serve` would continue).
+    Status {
+        /// The SQLite file (default: .wfc/state.db under the project root).
+        #[arg(long, value_name = "PATH")]
+        store: Option<PathBuf>,
+        /// The project root the default store is under (default: $MCP_FILE_ROOT, else the
+        /// current directory).
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Drive one workflow in the terminal: messages printed, shell steps run, answers asked
     /// of you (or read from --answers).
@@ -132,13 +151,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { paths, format, color } => commands::check::run(&paths, format, color),
-        Command::Serve { http, allow_remote, root, shell_output_cap, dev } => {
+        Command::Serve { http, allow_remote, root, shell_output_cap, dev, store, limits } => {
             let transport = match http {
                 Some(address) => commands::serve::Transport::Http { address, allow_remote },
                 None => commands::serve::Transport::Stdio,
             };
-            commands::serve::run(commands::serve::Options { transport, project_root: root, shell_output_cap, dev })
+            commands::serve::run(commands::serve::Options { transport, project_root: root, shell_output_cap, dev, store, limits: limits.into() })
         }
+        Command::Status { store, root, json } => commands::status::run(store, root, json),
         Command::Run { workflow, inputs, answers, root } => commands::run::run(commands::run::Options { workflow, inputs, answers, project_root: root }),
         Command::Schema => commands::schema::run(),
         Command::Eval { expression, input, scope } => commands::eval::run(&expression, &input, &scope),

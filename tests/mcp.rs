@@ -17,20 +17,40 @@ struct Agent {
     service: RunningService<RoleClient, ()>,
 }
 
-/// `wfc serve --http 127.0.0.1:0 --dev tests/fixtures/serve`, killed when dropped.
+#[path = "mcp/durability.rs"]
+mod durability;
+
+/// `wfc serve --http 127.0.0.1:0`, killed (SIGKILL) when dropped.
 struct HttpServer {
     url: String,
-    _process: tokio::process::Child,
+    process: tokio::process::Child,
 }
 
 impl HttpServer {
+    /// Serving `tests/fixtures/serve` (`--dev`), with shell steps in `root`.
     async fn start(root: &Path) -> HttpServer {
+        HttpServer::start_with(root, &[], &[]).await
+    }
+
+    /// Serving `tests/fixtures/serve` with more arguments and environment variables.
+    async fn start_with(root: &Path, args: &[String], env: &[(&str, &str)]) -> HttpServer {
+        let mut all = vec!["--dev".to_owned(), repo().join("tests/fixtures/serve").display().to_string()];
+        all.extend_from_slice(args);
+        HttpServer::launch_with(root, &all, env).await
+    }
+
+    /// `wfc serve --http 127.0.0.1:0 --root ROOT ARGS`.
+    async fn launch(root: &Path, args: &[String]) -> HttpServer {
+        HttpServer::launch_with(root, args, &[]).await
+    }
+
+    async fn launch_with(root: &Path, args: &[String], env: &[(&str, &str)]) -> HttpServer {
         use tokio::io::AsyncBufReadExt;
         let mut process = tokio::process::Command::new(env!("CARGO_BIN_EXE_wfc"))
-            .args(["serve", "--http", "127.0.0.1:0", "--dev"])
-            .arg(repo().join("tests/fixtures/serve"))
-            .arg("--root")
+            .args(["serve", "--http", "127.0.0.1:0", "--root"])
             .arg(root)
+            .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -38,7 +58,12 @@ impl HttpServer {
             .expect("spawn wfc serve --http");
         let mut url = String::new();
         tokio::io::BufReader::new(process.stdout.take().expect("stdout")).read_line(&mut url).await.expect("the address line");
-        HttpServer { url: url.trim().to_owned(), _process: process }
+        HttpServer { url: url.trim().to_owned(), process }
+    }
+
+    /// SIGKILL, and wait until the process is gone.
+    async fn kill(mut self) {
+        self.process.kill().await.expect("kill wfc serve");
     }
 
     async fn connect(&self) -> Agent {
@@ -73,15 +98,22 @@ impl Agent {
 
     /// Calls `tool`; the `data` of a success, or the `error` object of a refusal.
     async fn call(&self, tool: &str, arguments: Json) -> Result<Json, Json> {
+        self.try_call(tool, arguments).await.unwrap_or_else(|e| panic!("tools/call {tool}: {e}"))
+    }
+
+    /// [`Agent::call`], with a transport failure or no answer in 10 s (the server died: an
+    /// HTTP client may not notice) as the outer error.
+    async fn try_call(&self, tool: &str, arguments: Json) -> Result<Result<Json, Json>, String> {
         let Json::Object(arguments) = arguments else { panic!("arguments must be an object") };
-        let result = self.service.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments)).await.expect("tools/call");
+        let call = self.service.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments));
+        let result = tokio::time::timeout(Duration::from_secs(10), call).await.map_err(|_| "no answer in 10 s".to_owned())?.map_err(|e| e.to_string())?;
         let text = &result.content.first().and_then(|c| c.as_text()).expect("a text result").text;
         let envelope: Json = serde_json::from_str(text).expect("the envelope is JSON");
-        match (result.is_error.unwrap_or(false), envelope) {
+        Ok(match (result.is_error.unwrap_or(false), envelope) {
             (false, Json::Object(mut map)) if map.contains_key("data") => Ok(map.remove("data").unwrap_or_default()),
             (true, Json::Object(mut map)) if map.contains_key("error") => Err(map.remove("error").unwrap_or_default()),
             (is_error, other) => panic!("{tool}: not an envelope (isError {is_error}): {other}"),
-        }
+        })
     }
 
     async fn ok(&self, tool: &str, arguments: Json) -> Json {
@@ -146,6 +178,8 @@ async fn discovery_lists_every_tool_with_a_schema_and_the_embedded_catalog() {
         "workflow_state_read",
         "workflow_state_dependencies",
         "workflow_cancel",
+        "workflow_checkpoint",
+        "workflow_resume",
         "workflow_validate",
         "workflow_test_transformation",
         "workflow_graph",
@@ -175,7 +209,7 @@ async fn discovery_lists_every_tool_with_a_schema_and_the_embedded_catalog() {
 fn raw_protocol_answers_ping_unknown_methods_and_survives_oversized_requests() {
     use std::io::{BufRead, BufReader, Write};
     let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_wfc"))
-        .args(["serve"])
+        .args(["serve", "--store", "memory"])
         .env("RUST_LOG", "off")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -622,7 +656,7 @@ fn terminate(mut child: std::process::Child) -> std::process::ExitStatus {
 fn sigterm_stops_the_server_cleanly_on_both_transports() {
     use std::io::BufRead;
     let mut http = std::process::Command::new(env!("CARGO_BIN_EXE_wfc"))
-        .args(["serve", "--http", "127.0.0.1:0"])
+        .args(["serve", "--http", "127.0.0.1:0", "--store", "memory"])
         .env("RUST_LOG", "off")
         .stdout(Stdio::piped())
         .spawn()
@@ -634,7 +668,7 @@ fn sigterm_stops_the_server_cleanly_on_both_transports() {
 
     // A stdio server that has answered `initialize` (so is serving), its stdin still open.
     let mut stdio = std::process::Command::new(env!("CARGO_BIN_EXE_wfc"))
-        .arg("serve")
+        .args(["serve", "--store", "memory"])
         .env("RUST_LOG", "off")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

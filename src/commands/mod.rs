@@ -7,6 +7,7 @@ pub(crate) mod graph;
 pub(crate) mod run;
 pub(crate) mod schema;
 pub(crate) mod serve;
+pub(crate) mod status;
 
 use std::process::ExitCode;
 

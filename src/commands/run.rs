@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
 use wfc_compiler::{definition_hash, ir};
-use wfc_runtime::engine::{Definition, Engine, ShellSettings};
+use wfc_runtime::engine::{Definition, Engine, ShellSettings, Submit};
 use wfc_runtime::machine::FieldType;
 
 use super::load_workflow;
@@ -50,7 +50,9 @@ pub(crate) fn run(options: Options) -> ExitCode {
         }
     };
     let name = definition.name.clone();
-    let engine = Engine::new(Box::new(vec![Arc::new(definition)]), ShellSettings { project_root, ..ShellSettings::default() });
+    // Nothing of a terminal run outlives it: the store is in memory.
+    let Ok(store) = super::serve::open_store(Some("memory"), &project_root) else { return ExitCode::from(2) };
+    let engine = Engine::new(Box::new(vec![Arc::new(definition)]), ShellSettings { project_root, ..ShellSettings::default() }, Box::new(store));
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -150,7 +152,7 @@ impl Terminal<'_> {
 
 /// Runs the workflow to its end; the exit code says how it ended.
 async fn drive(engine: &Engine, name: &str, inputs: &Json, terminal: &mut Terminal<'_>) -> Result<ExitCode, String> {
-    let started = engine.start(name, inputs).map_err(|e| e.message)?;
+    let started = engine.start(name, inputs).await.map_err(|e| e.message)?;
     let id = started["workflow_id"].as_str().unwrap_or_default().to_owned();
     println!("▶ {name} ({id})");
     let mut answer = engine.next_step(&id, None).await.map_err(|e| e.message)?;
@@ -183,7 +185,8 @@ async fn advance(engine: &Engine, id: &str, task: Option<&str>, pending: Option<
         Some(step) => {
             let result = terminal.answer(&step)?;
             let step_id = step["id"].as_str().unwrap_or_default();
-            engine.submit_result(id, step_id, Some(&result), None, task).await.map_err(|e| e.message)
+            let submitted = Submit { step_id, sequence: step["sequence"].as_u64(), result: Some(&result), error: None, task_id: task };
+            engine.submit_result(id, submitted).await.map_err(|e| e.message)
         }
         None => engine.next_step(id, task).await.map_err(|e| e.message),
     }

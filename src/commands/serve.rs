@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use wfc_compiler::ir::{self, graph};
 use wfc_compiler::playground::{EvalFailure, evaluate};
 use wfc_compiler::{Source, check_paths, check_source, definition_hash, workflow_files};
-use wfc_runtime::engine::{Authoring, Catalog, Definition, Engine, ShellSettings};
+use wfc_runtime::engine::{Authoring, Catalog, Definition, Engine, Limits, ShellSettings, Sqlite, Store};
 use wfc_runtime::mcp::Server;
 use wfc_runtime::value::Value;
 
@@ -39,6 +39,66 @@ pub(crate) struct Options {
     pub(crate) shell_output_cap: usize,
     /// Serve this directory's workflows, interpreted, instead of the embedded catalog.
     pub(crate) dev: Option<PathBuf>,
+    /// `--store`: a SQLite file, or `memory`.
+    pub(crate) store: Option<String>,
+    /// The server's limits.
+    pub(crate) limits: Limits,
+}
+
+/// The limits `wfc serve` takes on the command line (see [`Limits`]).
+#[derive(clap::Args)]
+pub(crate) struct LimitArgs {
+    /// Instances running at once; a start beyond it is refused (LIMIT_EXCEEDED).
+    #[arg(long, default_value_t = Limits::default().max_active_instances)]
+    max_active_instances: u64,
+    /// Bytes of one instance's state, its tasks' included, as JSON; a step that would grow it
+    /// past this is refused (STATE_TOO_LARGE) and the instance stays where it was.
+    #[arg(long, default_value_t = Limits::default().max_state_bytes)]
+    max_state_bytes: usize,
+    /// Sub-agent tasks one parallel_foreach may start; more fail the step.
+    #[arg(long, default_value_t = Limits::default().max_tasks_per_step)]
+    max_tasks_per_step: usize,
+    /// Seconds an ended (completed, failed, cancelled) instance is kept before it is removed.
+    #[arg(long, value_name = "SECONDS", default_value_t = Limits::default().keep_finished_seconds)]
+    keep_finished: f64,
+}
+
+impl From<LimitArgs> for Limits {
+    fn from(args: LimitArgs) -> Limits {
+        Limits {
+            max_active_instances: args.max_active_instances,
+            max_state_bytes: args.max_state_bytes,
+            max_tasks_per_step: args.max_tasks_per_step,
+            keep_finished_seconds: args.keep_finished,
+        }
+    }
+}
+
+/// The store a server or `wfc status` uses: `memory`, a path, or `.wfc/state.db` under the
+/// project root — a directory that ignores itself (`.wfc/.gitignore`), so the store never
+/// shows up in the project's `git status`, which workflows often check. A problem is reported
+/// on stderr; the error is the exit code.
+pub(crate) fn open_store(given: Option<&str>, project_root: &Path) -> Result<Sqlite, ExitCode> {
+    let opened = match given {
+        Some("memory") => Sqlite::in_memory(),
+        Some(path) => Sqlite::open(Path::new(path)),
+        None => {
+            let dir = project_root.join(".wfc");
+            let ignore = dir.join(".gitignore");
+            if !ignore.exists() {
+                let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&ignore, "*\n"));
+                if let Err(error) = written {
+                    eprintln!("wfc: cannot create {}: {error}", ignore.display());
+                    return Err(ExitCode::from(2));
+                }
+            }
+            Sqlite::open(&dir.join("state.db"))
+        }
+    };
+    opened.map_err(|error| {
+        eprintln!("wfc: {error}");
+        ExitCode::from(2)
+    })
 }
 
 /// Where shell steps run: `given`, else `$MCP_FILE_ROOT` (AroMCP's name), else the current
@@ -71,8 +131,21 @@ pub(crate) fn run(options: Options) -> ExitCode {
         }
         None => Box::new(WORKFLOWS.iter().map(|entry| Arc::new(Definition::compiled(entry))).collect::<Vec<_>>()),
     };
+    let store = match open_store(options.store.as_deref(), &project_root) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    match store.running_count() {
+        Ok(0) => {}
+        Ok(running) => tracing::info!(running, "the store holds unfinished instances; they continue on their next request"),
+        Err(error) => {
+            eprintln!("wfc: {error}");
+            return ExitCode::from(2);
+        }
+    }
+    let keep_finished = options.limits.keep_finished_seconds;
     let shell = ShellSettings { project_root, output_cap: options.shell_output_cap };
-    let engine = Arc::new(Engine::new(catalog, shell).with_authoring(Box::new(CompilerTools)));
+    let engine = Arc::new(Engine::new(catalog, shell, Box::new(store)).with_limits(options.limits).with_authoring(Box::new(CompilerTools)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -80,8 +153,9 @@ pub(crate) fn run(options: Options) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let server = Server::new(engine);
+    let server = Server::new(Arc::clone(&engine));
     let inside_runtime = runtime.enter();
+    runtime.spawn(sweep(engine, keep_finished));
     let served = match options.transport {
         Transport::Stdio => {
             tracing::info!("serving MCP over stdio");
@@ -111,6 +185,21 @@ pub(crate) fn run(options: Options) -> ExitCode {
         Err(error) => {
             eprintln!("wfc: the MCP connection failed: {error}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Removes ended instances once they are older than `keep_finished` seconds: at start, then
+/// every tenth of that time (at least every second, at most every five minutes).
+async fn sweep(engine: Arc<Engine>, keep_finished: f64) {
+    let period = std::time::Duration::from_secs_f64((keep_finished / 10.0).clamp(1.0, 300.0));
+    let mut every = tokio::time::interval(period);
+    loop {
+        every.tick().await;
+        match engine.sweep() {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed ended instances past their keep time"),
+            Err(error) => tracing::warn!(cause = %error.message, "the sweep of ended instances failed"),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::catalog::Entry;
 use crate::machine::program::{Expression, Input, Program, Source, SourceTier, Workflow};
-use crate::machine::{ClientWrite, Instance, Machine, StartError, State};
+use crate::machine::{ClientWrite, Instance, Machine, Snapshot, StartError, State};
 use crate::value::Object;
 
 /// A running machine, as the engine drives it: the [`Machine`] contract plus the state access
@@ -19,6 +19,11 @@ pub trait Live: Machine + Send {
     fn adopt_global(&mut self, global: Arc<Object>) -> Result<(), String>;
     /// Puts back a state taken earlier from [`Live::state`].
     fn rewind(&mut self, earlier: State);
+    /// What the store keeps to restore the machine; `None` for one that cannot be restored
+    /// because it never started.
+    fn resumable(&self) -> Option<Snapshot> {
+        Some(self.snapshot())
+    }
 }
 
 impl<X: Expression + 'static> Live for Instance<X> {
@@ -57,6 +62,7 @@ pub struct ComputedInfo {
 /// The machines of one workflow, whatever evaluates their expressions.
 trait Machines: Send + Sync {
     fn start(&self, task: Option<usize>, inputs: &serde_json::Value, bindings: Object) -> Result<Box<dyn Live>, StartError>;
+    fn restore(&self, task: Option<usize>, snapshot: &Snapshot) -> Result<Box<dyn Live>, StartError>;
     fn inputs(&self) -> &[Input];
     fn computed(&self, task: Option<usize>) -> Vec<ComputedInfo>;
 }
@@ -67,18 +73,21 @@ struct Programs<X> {
 }
 
 impl<X: Expression + 'static> Programs<X> {
-    fn program(&self, task: Option<usize>) -> Option<&Arc<Program<X>>> {
+    fn program(&self, task: Option<usize>) -> Result<&Arc<Program<X>>, StartError> {
         match task {
-            None => Some(&self.main),
-            Some(index) => self.tasks.get(index),
+            None => Ok(&self.main),
+            Some(index) => self.tasks.get(index).ok_or_else(|| StartError(format!("the workflow has no sub-agent task number {index}"))),
         }
     }
 }
 
 impl<X: Expression + 'static> Machines for Programs<X> {
     fn start(&self, task: Option<usize>, inputs: &serde_json::Value, bindings: Object) -> Result<Box<dyn Live>, StartError> {
-        let program = self.program(task).ok_or_else(|| StartError(format!("the workflow has no sub-agent task number {task:?}")))?;
-        Ok(Box::new(Instance::start(Arc::clone(program), inputs, bindings)?))
+        Ok(Box::new(Instance::start(Arc::clone(self.program(task)?), inputs, bindings)?))
+    }
+
+    fn restore(&self, task: Option<usize>, snapshot: &Snapshot) -> Result<Box<dyn Live>, StartError> {
+        Ok(Box::new(Instance::restore(Arc::clone(self.program(task)?), snapshot)?))
     }
 
     fn inputs(&self) -> &[Input] {
@@ -86,7 +95,7 @@ impl<X: Expression + 'static> Machines for Programs<X> {
     }
 
     fn computed(&self, task: Option<usize>) -> Vec<ComputedInfo> {
-        let Some(program) = self.program(task) else { return Vec::new() };
+        let Ok(program) = self.program(task) else { return Vec::new() };
         let source = |source: &Source<X>| match source {
             Source::Path { tier, path } => {
                 let root = match tier {
@@ -176,6 +185,11 @@ impl Definition {
     /// A new instance of sub-agent task `task` (an index into [`Definition::tasks`]).
     pub fn start_task(&self, task: usize, inputs: &serde_json::Value, bindings: Object) -> Result<Box<dyn Live>, StartError> {
         self.machines.start(Some(task), inputs, bindings)
+    }
+
+    /// A machine of the workflow (`None`) or of sub-agent task `task`, back from a snapshot.
+    pub fn restore(&self, task: Option<usize>, snapshot: &Snapshot) -> Result<Box<dyn Live>, StartError> {
+        self.machines.restore(task, snapshot)
     }
 
     /// The declared inputs.

@@ -6,6 +6,7 @@
 mod definition;
 mod run;
 pub mod shell;
+pub mod store;
 pub mod tools;
 
 use std::collections::HashMap;
@@ -18,15 +19,20 @@ use serde_json::{Value as Json, json};
 pub use definition::{ComputedInfo, Definition, Live};
 pub use run::Status;
 pub use shell::ShellSettings;
+pub use store::{Sqlite, Store, StoreError, Stored};
 
 use crate::machine::{ClientWrite, Event};
 use crate::value::Value;
-use run::Run;
+use run::{Context, Run};
+use store::Checkpoint;
 
 /// What a tool call failed with: a code agents can branch on and a message people can read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ToolError {
-    /// `NOT_FOUND`, `INVALID_INPUT` or `OPERATION_FAILED`.
+    /// `NOT_FOUND`, `INVALID_INPUT`, `OPERATION_FAILED`; `LIMIT_EXCEEDED` (a server limit);
+    /// `DEFINITION_CHANGED` (resuming under another definition needs `force`);
+    /// `STORE_FAILED` and `STATE_TOO_LARGE` (nothing of the request was kept: the instance
+    /// stands where it stood before it).
     pub code: &'static str,
     /// What went wrong, naming the workflow, instance, task or step.
     pub message: String,
@@ -46,6 +52,41 @@ impl ToolError {
     /// The operation could not be done.
     pub fn failed(message: impl Into<String>) -> Self {
         ToolError { code: "OPERATION_FAILED", message: message.into() }
+    }
+
+    /// A server limit was reached.
+    pub fn limit(message: impl Into<String>) -> Self {
+        ToolError { code: "LIMIT_EXCEEDED", message: message.into() }
+    }
+
+    /// The store could not keep what the request did.
+    pub fn store(message: impl Into<String>) -> Self {
+        ToolError { code: "STORE_FAILED", message: message.into() }
+    }
+
+    /// Whether the request's changes were dropped: the instance goes on from its last commit.
+    fn reverts(&self) -> bool {
+        matches!(self.code, "STORE_FAILED" | "STATE_TOO_LARGE")
+    }
+}
+
+/// The server's limits: each reached one is an error with code `LIMIT_EXCEEDED` (or
+/// `STATE_TOO_LARGE`), never a crash or a silent cut.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// Instances running at once (started, not yet ended).
+    pub max_active_instances: u64,
+    /// Bytes of one instance's stored record: its state and its tasks' states, as JSON.
+    pub max_state_bytes: usize,
+    /// Sub-agent tasks one `parallel_foreach` may start.
+    pub max_tasks_per_step: usize,
+    /// Seconds an ended instance is kept before the sweep removes it.
+    pub keep_finished_seconds: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_active_instances: 10_000, max_state_bytes: 16 * 1024 * 1024, max_tasks_per_step: 1_000, keep_finished_seconds: 86_400.0 }
     }
 }
 
@@ -76,22 +117,48 @@ impl Catalog for Vec<Arc<Definition>> {
     }
 }
 
+/// A client's result for a step (`workflow_submit_result`).
+#[derive(Clone, Copy, Debug)]
+pub struct Submit<'a> {
+    /// The step the result is for.
+    pub step_id: &'a str,
+    /// The step's `sequence`, if the client echoes it.
+    pub sequence: Option<u64>,
+    /// The result.
+    pub result: Option<&'a Json>,
+    /// Why the client could not do the step, instead of a result.
+    pub error: Option<&'a str>,
+    /// The sub-agent task the step belongs to.
+    pub task_id: Option<&'a str>,
+}
+
 /// The running instances by id; each behind its own lock, so one instance's operations are
 /// serialized while different instances' run in parallel.
 type Instances = HashMap<String, Arc<tokio::sync::Mutex<Run>>>;
 
-/// A workflow server's state: the workflows it offers and the instances it runs.
+/// A workflow server's state: the workflows it offers and the instances it runs. The store
+/// holds every instance; the table holds the ones in use, loaded from the store on first use
+/// (after a restart, or after a copy was dropped because it could not be committed).
 pub struct Engine {
     catalog: Box<dyn Catalog>,
     instances: Mutex<Instances>,
     shell: ShellSettings,
+    store: Box<dyn Store>,
+    limits: Limits,
     authoring: Option<Box<dyn Authoring>>,
 }
 
 impl Engine {
-    /// An engine offering the workflows of `catalog`, running shell commands as `shell` says.
-    pub fn new(catalog: Box<dyn Catalog>, shell: ShellSettings) -> Engine {
-        Engine { catalog, instances: Mutex::default(), shell, authoring: None }
+    /// An engine offering the workflows of `catalog`, running shell commands as `shell` says,
+    /// keeping instances in `store`.
+    pub fn new(catalog: Box<dyn Catalog>, shell: ShellSettings, store: Box<dyn Store>) -> Engine {
+        Engine { catalog, instances: Mutex::default(), shell, store, limits: Limits::default(), authoring: None }
+    }
+
+    /// Sets the limits.
+    pub fn with_limits(mut self, limits: Limits) -> Engine {
+        self.limits = limits;
+        self
     }
 
     /// Adds the compiler-backed tools.
@@ -118,9 +185,71 @@ impl Engine {
         self.instances.lock().map_err(|_| ToolError::failed("the instance table is poisoned"))
     }
 
+    fn context(&self) -> Context<'_> {
+        Context {
+            shell: &self.shell,
+            store: self.store.as_ref(),
+            max_record_bytes: self.limits.max_state_bytes,
+            max_tasks_per_step: self.limits.max_tasks_per_step,
+            now: now(),
+        }
+    }
+
+    /// The instance `workflow_id`, from the table or else from the store.
     fn instance(&self, workflow_id: &str) -> Result<Arc<tokio::sync::Mutex<Run>>, ToolError> {
-        let instances = self.table()?;
-        instances.get(workflow_id).cloned().ok_or_else(|| ToolError::not_found(format!("no workflow instance `{workflow_id}`")))
+        if let Some(run) = self.table()?.get(workflow_id) {
+            return Ok(Arc::clone(run));
+        }
+        let stored = self.stored(workflow_id)?;
+        let run = self.restore(&stored, false)?;
+        Ok(Arc::clone(self.table()?.entry(workflow_id.to_owned()).or_insert_with(|| Arc::new(tokio::sync::Mutex::new(run)))))
+    }
+
+    fn stored(&self, workflow_id: &str) -> Result<Stored, ToolError> {
+        let stored = self.store.get(workflow_id).map_err(|e| ToolError::store(e.to_string()))?;
+        stored.ok_or_else(|| ToolError::not_found(format!("no workflow instance `{workflow_id}`")))
+    }
+
+    /// A stored instance back as a running one, under the definition now served; a changed
+    /// definition is refused unless `force`.
+    fn restore(&self, stored: &Stored, force: bool) -> Result<Run, ToolError> {
+        let definition = self.definition(&stored.workflow).map_err(|e| {
+            ToolError::failed(format!("instance `{}` runs `{}`, which this server does not serve: {}", stored.id, stored.workflow, e.message))
+        })?;
+        if definition.definition_hash != stored.definition_hash && !force {
+            return Err(ToolError {
+                code: "DEFINITION_CHANGED",
+                message: format!(
+                    "instance `{}` was started under another definition of `{}` (hash {}; now {}); \
+                     workflow_resume with force: true continues it under the new one",
+                    stored.id, stored.workflow, stored.definition_hash, definition.definition_hash
+                ),
+            });
+        }
+        Run::restore(stored, definition).map_err(ToolError::failed)
+    }
+
+    /// Runs `operation` on instance `workflow_id` under its lock. When the operation's changes
+    /// could not be committed, this copy is dropped: the instance goes on from its last commit.
+    async fn operate<T>(&self, workflow_id: &str, operation: impl AsyncFnOnce(&mut Run, &Context<'_>) -> Result<T, ToolError>) -> Result<T, ToolError> {
+        let run = loop {
+            let run = self.instance(workflow_id)?;
+            let guard = run.lock_owned().await;
+            if !guard.discarded {
+                break guard;
+            }
+        };
+        let mut run = run;
+        let cx = self.context();
+        let result = operation(&mut run, &cx).await;
+        if let Err(error) = &result
+            && error.reverts()
+        {
+            tracing::warn!(instance = %workflow_id, code = error.code, cause = %error.message, "changes dropped; the instance goes on from its last commit");
+            run.discarded = true;
+            self.table()?.remove(workflow_id);
+        }
+        result
     }
 
     /// `workflow_list`.
@@ -163,12 +292,20 @@ impl Engine {
     }
 
     /// `workflow_start`: a new instance; its first steps come from `workflow_get_next_step`.
-    pub fn start(&self, name: &str, inputs: &Json) -> Result<Json, ToolError> {
+    pub async fn start(&self, name: &str, inputs: &Json) -> Result<Json, ToolError> {
         let definition = self.definition(name)?;
+        let running = self.store.running_count().map_err(|e| ToolError::store(e.to_string()))?;
+        if running >= self.limits.max_active_instances {
+            return Err(ToolError::limit(format!(
+                "{running} workflow instances are running, the limit (--max-active-instances); finish or cancel one first"
+            )));
+        }
         let machine = definition.start(inputs).map_err(|e| ToolError::invalid(format!("cannot start `{name}`: {e}")))?;
         let id = new_instance_id().map_err(|e| ToolError::failed(format!("no randomness for an instance id: {e}")))?;
         let state = machine.state().to_json();
-        let run = Run::new(id.clone(), definition, machine, now());
+        let cx = self.context();
+        let mut run = Run::new(id.clone(), definition, machine, cx.now);
+        run.commit(&cx)?;
         self.table()?.insert(id.clone(), Arc::new(tokio::sync::Mutex::new(run)));
         tracing::info!(workflow = name, instance = %id, "started");
         Ok(json!({"workflow_id": id, "workflow_name": name, "status": Status::Running, "state": state}))
@@ -176,57 +313,60 @@ impl Engine {
 
     /// `workflow_get_next_step`.
     pub async fn next_step(&self, workflow_id: &str, task_id: Option<&str>) -> Result<Json, ToolError> {
-        let run = self.instance(workflow_id)?;
-        let mut run = run.lock().await;
-        run.next_step(task_id, &self.shell, now()).await
+        self.operate(workflow_id, async |run, cx| run.next_step(task_id, cx).await).await
     }
 
     /// `workflow_submit_result`: `error` says the client could not do the step (its
     /// `error_handling` decides what follows); otherwise `result` is the step's result.
-    pub async fn submit_result(&self, workflow_id: &str, step_id: &str, result: Option<&Json>, error: Option<&str>, task_id: Option<&str>) -> Result<Json, ToolError> {
-        let event = match error {
+    /// `sequence`, when the client echoes the step's, tells a resubmission from the result of
+    /// the same step handed out again by a loop.
+    pub async fn submit_result(&self, workflow_id: &str, submitted: Submit<'_>) -> Result<Json, ToolError> {
+        let event = match submitted.error {
             Some(cause) => Event::Failed(cause.to_owned()),
-            None => Event::Done(result.map(Value::from).unwrap_or(Value::Null)),
+            None => Event::Done(submitted.result.map(Value::from).unwrap_or(Value::Null)),
         };
-        let run = self.instance(workflow_id)?;
-        let mut run = run.lock().await;
-        run.submit(step_id, event, task_id, &self.shell, now()).await
+        self.operate(workflow_id, async |run, cx| run.submit(submitted.step_id, submitted.sequence, event, submitted.task_id, cx).await).await
     }
 
     /// `workflow_update_state`.
     pub async fn update_state(&self, workflow_id: &str, writes: &[ClientWrite], task_id: Option<&str>) -> Result<Json, ToolError> {
-        self.instance(workflow_id)?.lock().await.write(writes, task_id, now())
+        self.operate(workflow_id, async |run, cx| run.write(writes, task_id, cx)).await
     }
 
     /// `workflow_get_status`.
     pub async fn status(&self, workflow_id: &str) -> Result<Json, ToolError> {
-        Ok(self.instance(workflow_id)?.lock().await.status_json())
+        self.operate(workflow_id, async |run, _| Ok(run.status_json())).await
     }
 
-    /// `workflow_list_active`: running instances, oldest first.
+    /// `workflow_list_active`: running instances, oldest first (from the store, so instances
+    /// not touched since a restart are listed too).
     pub async fn list_active(&self) -> Result<Json, ToolError> {
-        let runs: Vec<_> = self.table()?.values().cloned().collect();
-        let mut active = Vec::new();
-        for run in runs {
-            let run = run.lock().await;
-            if run.status == Status::Running {
-                active.push((run.created_at, json!({"workflow_id": run.id, "workflow_name": run.definition.name, "status": run.status, "created_at": run.created_at})));
-            }
-        }
-        active.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let workflows: Vec<Json> = active.into_iter().map(|(_, json)| json).collect();
+        let running = self.store.running().map_err(|e| ToolError::store(e.to_string()))?;
+        let workflows: Vec<Json> = running
+            .iter()
+            .map(|stored| {
+                let mut entry = json!({"workflow_id": stored.id, "workflow_name": stored.workflow, "status": stored.status, "created_at": stored.created_at, "version": stored.version});
+                let served = self.definition(&stored.workflow).ok().map(|d| d.definition_hash.clone());
+                if served.as_deref() != Some(stored.definition_hash.as_str()) {
+                    entry["needs_force_resume"] = "its workflow definition changed since it started".into();
+                }
+                entry
+            })
+            .collect();
         Ok(json!({"count": workflows.len(), "workflows": workflows}))
     }
 
     /// `workflow_state_read`.
     pub async fn read_state(&self, workflow_id: &str, paths: &[String], task_id: Option<&str>) -> Result<Json, ToolError> {
-        self.instance(workflow_id)?.lock().await.read(paths, task_id)
+        self.operate(workflow_id, async |run, _| run.read(paths, task_id)).await
     }
 
     /// `workflow_state_dependencies`: the computed fields (or one) with what they read.
     pub async fn dependencies(&self, workflow_id: &str, field: Option<&str>, task_id: Option<&str>) -> Result<Json, ToolError> {
-        let run = self.instance(workflow_id)?;
-        let run = run.lock().await;
+        self.operate(workflow_id, async |run, _| Self::computed_fields(run, workflow_id, field, task_id)).await
+    }
+
+    fn computed_fields(run: &Run, workflow_id: &str, field: Option<&str>, task_id: Option<&str>) -> Result<Json, ToolError> {
         let computed = run.definition.computed(run.task_program(task_id)?);
         let fields: Vec<ComputedInfo> = match field.map(|f| f.trim_start_matches("this.").trim_start_matches("computed.")) {
             None => computed,
@@ -244,7 +384,89 @@ impl Engine {
 
     /// `workflow_cancel`.
     pub async fn cancel(&self, workflow_id: &str) -> Result<Json, ToolError> {
-        self.instance(workflow_id)?.lock().await.cancel(now())
+        self.operate(workflow_id, async |run, cx| run.cancel(cx)).await
+    }
+
+    /// `workflow_checkpoint`: keeps the instance as it stands under `name` (default
+    /// `cp_<version>`), for `workflow_resume` to go back to.
+    pub async fn checkpoint(&self, workflow_id: &str, name: Option<&str>, reason: Option<&str>) -> Result<Json, ToolError> {
+        self.operate(workflow_id, async |run, cx| {
+            let stored = self.stored(&run.id)?;
+            let name = name.map_or_else(|| format!("cp_{}", stored.version), str::to_owned);
+            let step_id = run.current_step().map(str::to_owned);
+            let checkpoint = Checkpoint { name: name.clone(), step_id: step_id.clone(), reason: reason.map(str::to_owned), created_at: cx.now, instance: stored };
+            self.store.save_checkpoint(&checkpoint).map_err(|e| ToolError { code: "CHECKPOINT_FAILED", message: e.to_string() })?;
+            Ok(json!({
+                "checkpoint_id": name,
+                "workflow_id": run.id,
+                "step_id": step_id,
+                "reason": reason,
+                "created_at": cx.now,
+                "version": checkpoint.instance.version,
+            }))
+        })
+        .await
+    }
+
+    /// `workflow_resume`: continues an instance from the store — as last committed, or as
+    /// checkpoint `checkpoint` kept it — under the definition now served; a changed definition
+    /// needs `force`. The next steps come from `workflow_get_next_step`.
+    pub async fn resume(&self, workflow_id: &str, checkpoint: Option<&str>, force: bool) -> Result<Json, ToolError> {
+        let current = self.stored(workflow_id)?;
+        let from = match checkpoint {
+            None => current.clone(),
+            Some(name) => {
+                let found = self.store.checkpoint(workflow_id, name).map_err(|e| ToolError::store(e.to_string()))?;
+                found.ok_or_else(|| ToolError::not_found(format!("instance `{workflow_id}` has no checkpoint `{name}`")))?.instance
+            }
+        };
+        let served = self.definition(&current.workflow).ok().map(|d| d.definition_hash.clone());
+        if checkpoint.is_none() && !force && served.as_deref() == Some(current.definition_hash.as_str()) {
+            let status = self.status(workflow_id).await?;
+            return Ok(json!({
+                "resumed": true,
+                "workflow_id": workflow_id,
+                "status": status["status"],
+                "current_step": status["current_step"],
+                "version": status["version"],
+                "message": "the instance continues from its last committed step: call workflow_get_next_step",
+            }));
+        }
+        let mut restored = self.restore(&from, force)?;
+        // The copy in use (if any) is locked while it is replaced, and marked, so requests
+        // waiting for it load the restored one instead.
+        let in_use = self.table()?.get(workflow_id).cloned();
+        let mut replaced = match in_use {
+            Some(slot) => Some(slot.lock_owned().await),
+            None => None,
+        };
+        restored.version = self.stored(workflow_id)?.version;
+        restored.commit(&self.context())?;
+        if let Some(old) = replaced.as_mut() {
+            old.discarded = true;
+        }
+        let run = Arc::new(tokio::sync::Mutex::new(restored));
+        self.table()?.insert(workflow_id.to_owned(), Arc::clone(&run));
+        let run = run.lock().await;
+        Ok(json!({
+            "resumed": true,
+            "workflow_id": workflow_id,
+            "status": run.status,
+            "current_step": run.current_step(),
+            "version": run.version,
+            "checkpoint": checkpoint,
+            "message": "the instance continues from the restored step: call workflow_get_next_step",
+        }))
+    }
+
+    /// Removes instances that ended more than the kept time ago; returns how many.
+    pub fn sweep(&self) -> Result<usize, ToolError> {
+        let removed = self.store.sweep(now() - self.limits.keep_finished_seconds).map_err(|e| ToolError::store(e.to_string()))?;
+        let mut table = self.table()?;
+        for id in &removed {
+            table.remove(id);
+        }
+        Ok(removed.len())
     }
 
     fn authoring(&self) -> Result<&dyn Authoring, ToolError> {

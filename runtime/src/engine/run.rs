@@ -2,20 +2,41 @@
 //! sub-agent tasks, and the batching protocol (aromcp-reference.md §2.3): an answer is zero or
 //! more `user_message`s and at most one blocking step, with server steps (shell commands,
 //! control flow, updates) run in between.
+//!
+//! Every step boundary is committed to the store before the instance goes on: before a shell
+//! command runs (so a crash during it re-runs it, and loses nothing before it) and when a
+//! request is answered. Steps produced but not yet handed out are part of the record, so a
+//! crash in the middle of a batch loses none of them.
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use super::definition::{Definition, Live};
 use super::shell::{self, ShellSettings};
+use super::store::{Store, Stored};
 use super::ToolError;
 use crate::machine::update;
 use crate::machine::{ClientStep, ClientWrite, Effect, Event, Failure, Machine, MachineStatus, Snapshot, State, StepError, Yield};
 use crate::value::{Object, Value};
 
+mod record;
+
+/// What a request needs besides the instance: where shell commands run, where the instance is
+/// committed, how large it may grow, and the time.
+pub(crate) struct Context<'a> {
+    pub(crate) shell: &'a ShellSettings,
+    pub(crate) store: &'a dyn Store,
+    /// The largest record (the instance as JSON, every task included) that is committed.
+    pub(crate) max_record_bytes: usize,
+    /// The most sub-agent tasks one `parallel_foreach` may start.
+    pub(crate) max_tasks_per_step: usize,
+    pub(crate) now: f64,
+}
+
 /// Where an instance stands, as clients see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// It has steps left.
@@ -35,6 +56,11 @@ pub(crate) struct Run {
     pub(crate) status: Status,
     pub(crate) created_at: f64,
     pub(crate) finished_at: Option<f64>,
+    /// The version last committed to the store.
+    pub(crate) version: u64,
+    /// Set when this copy failed to commit: it is out of the engine's table, and a request
+    /// that was waiting for it must load the instance again.
+    pub(crate) discarded: bool,
     main: Driven,
     fan_out: Option<FanOut>,
 }
@@ -44,17 +70,33 @@ struct Driven {
     machine: Box<dyn Live>,
     at: At,
     failure: Option<StepError>,
-    /// Client steps handed out so far (progress for `workflow_get_status`).
+    /// Client steps handed out so far: progress for `workflow_get_status`, and each step's
+    /// `sequence`.
     steps_handed: u64,
+    /// Steps this request produced that are not handed out yet.
+    pending: Vec<Json>,
+    /// The last result applied, with the answer it got (`null` until the request answers): the
+    /// same result submitted again gets the same answer and is not applied twice.
+    last: Option<Submitted>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Submitted {
+    step_id: String,
+    sequence: u64,
+    answer: Json,
 }
 
 /// What a machine waits for.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "waits_for", rename_all = "snake_case")]
 enum At {
     /// Its first `workflow_get_next_step`.
     Start,
     /// The result of a client step.
-    Client { step_id: String, kind: &'static str },
+    Client { step_id: String, kind: String, sequence: u64 },
+    /// A shell command to run (it is run when the instance goes on, again after a crash).
+    Shell { step_id: String, command: String, working_directory: Option<String>, timeout_seconds: f64, attempt: u32 },
     /// The next request after a wait step.
     Wait { step_id: String },
     /// Its sub-agent tasks (the workflow only).
@@ -63,9 +105,21 @@ enum At {
     End,
 }
 
+impl At {
+    /// The step waited at, if any.
+    fn step_id(&self) -> Option<&str> {
+        match self {
+            At::Client { step_id, .. } | At::Shell { step_id, .. } | At::Wait { step_id } | At::Tasks { step_id } => Some(step_id),
+            At::Start | At::End => None,
+        }
+    }
+}
+
 /// The sub-agent tasks of a `parallel_foreach`.
 struct FanOut {
     step_id: String,
+    /// The sub-agent task's index in the definition.
+    task: Option<usize>,
     max_parallel: usize,
     /// When unfinished tasks are failed (`parallel_foreach.timeout_seconds`): the limit, and
     /// the time it is reached at.
@@ -91,63 +145,67 @@ enum TaskStatus {
     Failed,
 }
 
-/// What one round of driving produced.
-struct Batch {
-    steps: Vec<Json>,
-    /// A `parallel_foreach` the machine handed out.
-    spawn: Option<ClientStep>,
+/// Which machine of an instance a request is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Main,
+    Task(usize),
+}
+
+/// How a submitted result relates to the step a machine waits at.
+enum Submission {
+    /// It is the result of that step: apply it.
+    Apply,
+    /// It was applied already: answer as the first time (`null` while that request has not
+    /// answered yet — it died with the server — so the answer is still to be made).
+    Repeat(Json),
 }
 
 impl Driven {
     fn new(machine: Box<dyn Live>) -> Driven {
-        Driven { machine, at: At::Start, failure: None, steps_handed: 0 }
+        Driven { machine, at: At::Start, failure: None, steps_handed: 0, pending: Vec::new(), last: None }
     }
 
-    /// Resumes the machine with `event` and keeps going through user messages and shell
-    /// commands until it needs the client, waits or ends.
-    async fn drive(&mut self, mut event: Event, shell_settings: &ShellSettings) -> Batch {
-        let mut batch = Batch { steps: Vec::new(), spawn: None };
+    /// Resumes the machine with `event` and keeps going through user messages until it needs
+    /// the client, a shell command run, waits or ends. Returns a `parallel_foreach` it handed
+    /// out, for the workflow to start.
+    fn advance(&mut self, mut event: Event) -> Option<ClientStep> {
         loop {
             match self.machine.resume(event) {
                 Ok(Yield::Client(step)) if step.kind == "user_message" => {
                     self.steps_handed += 1;
-                    batch.steps.push(client_step_json(&step));
+                    self.pending.push(client_step_json(&step, self.steps_handed));
                     event = Event::Done(Value::Undefined);
                 }
                 Ok(Yield::Client(step)) if step.kind == "parallel_foreach" => {
                     self.steps_handed += 1;
                     self.at = At::Tasks { step_id: step.id.clone() };
-                    batch.spawn = Some(step);
-                    return batch;
+                    return Some(step);
                 }
                 Ok(Yield::Client(step)) => {
                     self.steps_handed += 1;
-                    self.at = At::Client { step_id: step.id.clone(), kind: step.kind };
-                    batch.steps.push(client_step_json(&step));
-                    return batch;
+                    self.at = At::Client { step_id: step.id.clone(), kind: step.kind.to_owned(), sequence: self.steps_handed };
+                    self.pending.push(client_step_json(&step, self.steps_handed));
+                    return None;
                 }
                 Ok(Yield::Effect(Effect::Shell { step_id, command, working_directory, timeout_seconds, attempt })) => {
-                    tracing::debug!(step = %step_id, attempt, %command, "running shell command");
-                    if attempt > 1 {
-                        tokio::time::sleep(shell::retry_delay(attempt)).await;
-                    }
-                    let output = shell::run(shell_settings, &command, working_directory.as_deref(), timeout_seconds).await;
-                    event = Event::Shell(output);
+                    self.at = At::Shell { step_id, command, working_directory, timeout_seconds, attempt };
+                    return None;
                 }
                 Ok(Yield::Effect(Effect::Wait { step_id, message, .. })) => {
-                    batch.steps.push(json!({"id": step_id, "type": "wait_step", "definition": {"message": message}, "is_wait": true}));
+                    self.pending.push(json!({"id": step_id, "type": "wait_step", "definition": {"message": message}, "is_wait": true}));
                     self.at = At::Wait { step_id };
-                    return batch;
+                    return None;
                 }
                 Ok(Yield::Done) => {
                     self.at = At::End;
-                    return batch;
+                    return None;
                 }
                 Err(error) => {
                     tracing::info!(step = %error.step_id, cause = %error.message, "step failed");
                     self.at = At::End;
                     self.failure = Some(error);
-                    return batch;
+                    return None;
                 }
             }
         }
@@ -160,21 +218,37 @@ impl Driven {
             At::Start => Some(Event::Start),
             At::Client { .. } => Some(Event::Acknowledged),
             At::Wait { .. } => Some(Event::Waited),
-            At::Tasks { .. } | At::End => None,
+            At::Shell { .. } | At::Tasks { .. } | At::End => None,
         }
     }
 
-    /// Checks that the machine — `who`, for messages — waits for the result of `step_id`.
-    fn expect_result_for(&self, who: &str, step_id: &str) -> Result<(), ToolError> {
+    /// Whether a result for `step_id` (with the `sequence` the step was handed out with, if the
+    /// client echoes it) is for the step the machine — `who`, for messages — waits at, or one
+    /// applied already.
+    fn submission(&self, who: &str, step_id: &str, sequence: Option<u64>) -> Result<Submission, ToolError> {
+        if let At::Client { step_id: waiting, sequence: current, .. } = &self.at
+            && waiting == step_id
+            && sequence.is_none_or(|s| s == *current)
+        {
+            return Ok(Submission::Apply);
+        }
+        if let Some(last) = self.last.as_ref().filter(|last| last.step_id == step_id && sequence.is_none_or(|s| s == last.sequence)) {
+            return Ok(Submission::Repeat(last.answer.clone()));
+        }
         let waits_at = match &self.at {
-            At::Client { step_id: waiting, .. } if waiting == step_id => return Ok(()),
             At::Start => "nothing yet: call workflow_get_next_step first".to_owned(),
-            At::Client { step_id, kind } => format!("the result of `{step_id}` ({kind})"),
+            At::Client { step_id, kind, sequence } => format!("the result of `{step_id}` ({kind}, sequence {sequence})"),
+            At::Shell { step_id, .. } => format!("its shell step `{step_id}` to run: call workflow_get_next_step"),
             At::Wait { step_id } => format!("the wait step `{step_id}` to be over: call workflow_get_next_step"),
             At::Tasks { step_id } => format!("the sub-agent tasks of `{step_id}`, which report their own results with their task_id"),
             At::End => "nothing: it has ended".to_owned(),
         };
         Err(ToolError::invalid(format!("step `{step_id}` is not waiting for a result; {who} waits for {waits_at}")))
+    }
+
+    /// Hands out the steps produced so far.
+    fn take_steps(&mut self) -> Vec<Json> {
+        std::mem::take(&mut self.pending)
     }
 
     fn status(&self) -> Status {
@@ -258,7 +332,14 @@ impl FanOut {
 
 impl Run {
     pub(crate) fn new(id: String, definition: Arc<Definition>, machine: Box<dyn Live>, now: f64) -> Run {
-        Run { id, definition, status: Status::Running, created_at: now, finished_at: None, main: Driven::new(machine), fan_out: None }
+        Run { id, definition, status: Status::Running, created_at: now, finished_at: None, version: 0, discarded: false, main: Driven::new(machine), fan_out: None }
+    }
+
+    fn driven(&mut self, who: Who) -> &mut Driven {
+        match (who, self.fan_out.as_mut()) {
+            (Who::Task(index), Some(fan_out)) => &mut fan_out.tasks[index].driven,
+            _ => &mut self.main,
+        }
     }
 
     /// Fails the workflow once it has run longer than `config.timeout_seconds`, and the
@@ -271,73 +352,201 @@ impl Run {
         if self.status != Status::Running || now < self.created_at + limit {
             return;
         }
-        let step = match &self.main.at {
-            At::Client { step_id, .. } | At::Wait { step_id } | At::Tasks { step_id } => step_id.clone(),
-            At::Start | At::End => String::new(),
-        };
+        let step = self.main.at.step_id().unwrap_or_default().to_owned();
         self.main.failure = Some(StepError::new(step, format!("timed out: the workflow had {limit} s (config.timeout_seconds)")));
         self.main.at = At::End;
         self.status = Status::Failed;
         self.finished_at = Some(now);
     }
 
+    /// Writes the instance to the store as its next version. A record over the size limit is
+    /// refused (`STATE_TOO_LARGE`) like a failed write (`STORE_FAILED`): the engine then drops
+    /// this copy, and the instance goes on from its last committed version.
+    pub(crate) fn commit(&mut self, cx: &Context<'_>) -> Result<(), ToolError> {
+        let record = serde_json::to_string(&self.record()).map_err(|e| ToolError::store(format!("cannot encode instance `{}`: {e}", self.id)))?;
+        if record.len() > cx.max_record_bytes {
+            return Err(ToolError {
+                code: "STATE_TOO_LARGE",
+                message: format!(
+                    "instance `{}` would hold {} bytes of state, over the limit of {} (--max-state-bytes); the step was not applied",
+                    self.id,
+                    record.len(),
+                    cx.max_record_bytes
+                ),
+            });
+        }
+        let stored = self.stored(self.version + 1, record);
+        cx.store.commit(&stored).map_err(|e| ToolError::store(format!("instance `{}` was not saved: {e}", self.id)))?;
+        self.version = stored.version;
+        Ok(())
+    }
+
+    /// The instance as the store keeps it, at `version`.
+    pub(crate) fn stored(&self, version: u64, record: String) -> Stored {
+        Stored {
+            id: self.id.clone(),
+            workflow: self.definition.name.clone(),
+            definition_hash: self.definition.definition_hash.clone(),
+            version,
+            status: status_name(self.status).to_owned(),
+            created_at: self.created_at,
+            finished_at: self.finished_at,
+            record,
+        }
+    }
+
+    /// Runs machine `who` from `event` (or, without one, from the shell command it waits for)
+    /// until it needs the client, waits or ends; every shell command runs after a commit.
+    async fn drive(&mut self, who: Who, mut event: Option<Event>, cx: &Context<'_>) -> Result<(), ToolError> {
+        loop {
+            if let Some(event) = event.take() {
+                self.advance(who, event, cx);
+            }
+            let At::Shell { step_id, command, working_directory, timeout_seconds, attempt } = self.driven(who).at.clone() else { return Ok(()) };
+            self.commit(cx)?;
+            tracing::debug!(step = %step_id, attempt, %command, "running shell command");
+            if attempt > 1 {
+                tokio::time::sleep(shell::retry_delay(attempt)).await;
+            }
+            event = Some(Event::Shell(shell::run(cx.shell, &command, working_directory.as_deref(), timeout_seconds).await));
+        }
+    }
+
+    /// One [`Driven::advance`] of `who`, with what follows from it: a workflow's fan-out
+    /// starts its tasks; a task's `global.*` is taken from the workflow before and handed back
+    /// after.
+    fn advance(&mut self, who: Who, event: Event, cx: &Context<'_>) {
+        let Who::Task(index) = who else {
+            if let Some(spawn) = self.main.advance(event)
+                && let Some(step) = self.fan_out(spawn, cx)
+            {
+                self.main.pending.push(step);
+            }
+            return;
+        };
+        let global = self.main.machine.state().global.clone();
+        let Some(fan_out) = self.fan_out.as_mut() else { return };
+        let task = &mut fan_out.tasks[index];
+        if let Err(cause) = task.driven.machine.adopt_global(global) {
+            task.driven.failure = Some(StepError::new(&task.id, cause));
+            task.driven.at = At::End;
+            return;
+        }
+        if let Some(spawn) = task.driven.advance(event) {
+            task.driven.failure = Some(StepError::new(spawn.id, "a sub-agent task cannot start sub-agent tasks of its own"));
+            task.driven.at = At::End;
+        }
+        let shared = task.driven.machine.state().global.clone();
+        if let Err(cause) = self.main.machine.adopt_global(shared) {
+            task.driven.failure = Some(StepError::new(&task.id, format!("the workflow refused the task's write to global: {cause}")));
+            task.driven.at = At::End;
+        }
+    }
+
     /// `workflow_get_next_step`: the next batch of the workflow or of one of its tasks.
-    pub(crate) async fn next_step(&mut self, task_id: Option<&str>, shell: &ShellSettings, now: f64) -> Result<Json, ToolError> {
-        self.enforce_deadlines(now);
+    pub(crate) async fn next_step(&mut self, task_id: Option<&str>, cx: &Context<'_>) -> Result<Json, ToolError> {
+        self.enforce_deadlines(cx.now);
         if let Some(task_id) = task_id {
-            return self.next_task_step(task_id, None, shell).await;
+            let index = self.task_for_step(task_id)?;
+            let task = &self.driven(Who::Task(index));
+            let event = task.next_event();
+            if event.is_none() && !matches!(task.at, At::Shell { .. }) {
+                return self.task_answer(index, cx);
+            }
+            self.drive(Who::Task(index), event, cx).await?;
+            return self.task_answer(index, cx);
         }
         if self.status != Status::Running {
-            return Ok(self.answer(Vec::new()));
+            return self.answer(cx);
         }
-        let event = match self.main.next_event() {
-            Some(event) => event,
-            None => match self.tasks_outcome() {
-                Some(outcomes) => Event::Done(Value::from(&outcomes)),
+        let event = match (&self.main.at, self.main.next_event()) {
+            (At::Shell { .. }, _) => None,
+            (_, Some(event)) => Some(event),
+            (_, None) => match self.tasks_outcome() {
+                Some(outcomes) => Some(Event::Done(Value::from(&outcomes))),
                 None => {
                     let wait = self.fan_out_wait();
-                    return Ok(self.answer(vec![wait]));
+                    self.main.pending.push(wait);
+                    return self.answer(cx);
                 }
             },
         };
-        Ok(self.drive_main(event, shell, now).await)
+        self.drive(Who::Main, event, cx).await?;
+        self.answer(cx)
     }
 
     /// `workflow_submit_result`: the client's result for the step the workflow (or a task)
-    /// waits at, applied on the server; answers with the next batch.
-    pub(crate) async fn submit(&mut self, step_id: &str, result: Event, task_id: Option<&str>, shell: &ShellSettings, now: f64) -> Result<Json, ToolError> {
-        self.enforce_deadlines(now);
-        if let Some(task_id) = task_id {
-            return self.next_task_step(task_id, Some((step_id, result)), shell).await;
-        }
-        match self.status {
-            Status::Running => {}
-            // A result that arrives after the workflow failed (a deadline, say) is answered
-            // with the failure, as a next-step request would be.
-            Status::Failed => return Ok(self.answer(Vec::new())),
-            Status::Completed | Status::Cancelled => {
-                return Err(ToolError::invalid(format!("workflow `{}` is {}; it takes no more results", self.id, status_name(self.status))));
+    /// waits at, applied on the server; answers with the next batch. A result applied already
+    /// gets the answer it got then.
+    pub(crate) async fn submit(&mut self, step_id: &str, sequence: Option<u64>, result: Event, task_id: Option<&str>, cx: &Context<'_>) -> Result<Json, ToolError> {
+        self.enforce_deadlines(cx.now);
+        let (who, name) = match task_id {
+            Some(task_id) => (Who::Task(self.task_for_step(task_id)?), format!("task `{task_id}`")),
+            None => {
+                match self.status {
+                    Status::Running => {}
+                    // A result that arrives after the workflow failed (a deadline, say) is
+                    // answered with the failure, as a next-step request would be.
+                    Status::Failed => return self.answer(cx),
+                    Status::Completed | Status::Cancelled => {
+                        if let Ok(Submission::Repeat(answer)) = self.main.submission("the workflow", step_id, sequence)
+                            && !answer.is_null()
+                        {
+                            return Ok(answer);
+                        }
+                        return Err(ToolError::invalid(format!("workflow `{}` is {}; it takes no more results", self.id, status_name(self.status))));
+                    }
+                }
+                (Who::Main, "the workflow".to_owned())
             }
+        };
+        let driven = self.driven(who);
+        let event = match driven.submission(&name, step_id, sequence)? {
+            Submission::Repeat(answer) if !answer.is_null() => return Ok(answer),
+            // Applied by a request whose answer was lost with the server (it crashed after a
+            // commit before a shell command): go on from where that request stood.
+            Submission::Repeat(_) => None,
+            Submission::Apply => {
+                let sequence = match &driven.at {
+                    At::Client { sequence, .. } => *sequence,
+                    _ => 0,
+                };
+                driven.last = Some(Submitted { step_id: step_id.to_owned(), sequence, answer: Json::Null });
+                Some(result)
+            }
+        };
+        self.drive(who, event, cx).await?;
+        let answer = match who {
+            Who::Main => self.answer_json(cx.now),
+            Who::Task(index) => self.task_answer_json(index),
+        };
+        if let Some(last) = self.driven(who).last.as_mut() {
+            last.answer = answer.clone();
         }
-        self.main.expect_result_for("the workflow", step_id)?;
-        Ok(self.drive_main(result, shell, now).await)
+        self.commit(cx)?;
+        Ok(answer)
     }
 
-    async fn drive_main(&mut self, event: Event, shell: &ShellSettings, now: f64) -> Json {
-        let mut batch = self.main.drive(event, shell).await;
-        if let Some(spawn) = batch.spawn.take() {
-            let step = self.fan_out(spawn, now);
-            batch.steps.push(step);
+    /// The index of task `task_id`, checked to be handed out and its workflow still going.
+    fn task_for_step(&self, task_id: &str) -> Result<usize, ToolError> {
+        if matches!(self.status, Status::Cancelled | Status::Failed) {
+            let why = if self.status == Status::Cancelled { "was cancelled" } else { "failed" };
+            return Err(ToolError::invalid(format!("workflow `{}` {why}; its tasks take no more steps", self.id)));
         }
-        self.status = self.main.status();
-        if self.status != Status::Running {
-            self.finished_at = Some(now);
+        let fan_out = self.fan_out.as_ref().ok_or_else(|| ToolError::not_found(format!("workflow `{}` has no sub-agent tasks", self.id)))?;
+        let index = fan_out.task_index(task_id)?;
+        if index >= fan_out.released() {
+            return Err(ToolError::invalid(format!(
+                "task `{task_id}` is not handed out yet: at most {} tasks run at once; the workflow lists it when one ends",
+                fan_out.max_parallel
+            )));
         }
-        self.answer(batch.steps)
+        Ok(index)
     }
 
-    /// Starts one machine per item of a `parallel_foreach` and hands out the first wave.
-    fn fan_out(&mut self, mut step: ClientStep, now: f64) -> Json {
+    /// Starts one machine per item of a `parallel_foreach` and hands out the first wave; more
+    /// items than the limit fail the workflow at the step instead.
+    fn fan_out(&mut self, mut step: ClientStep, cx: &Context<'_>) -> Option<Json> {
         let max_parallel = step.definition["max_parallel"].as_u64().unwrap_or(1).max(1) as usize;
         let task_name = step.definition["sub_agent_task"].as_str().unwrap_or_default().to_owned();
         let task_index = self.definition.tasks.iter().position(|t| *t == task_name);
@@ -345,6 +554,17 @@ impl Run {
             Some(Json::Array(entries)) => entries,
             _ => Vec::new(),
         };
+        if entries.len() > cx.max_tasks_per_step {
+            let message = format!(
+                "`{}` would start {} sub-agent tasks, over the limit of {} per step (--max-tasks-per-step)",
+                step.id,
+                entries.len(),
+                cx.max_tasks_per_step
+            );
+            self.main.failure = Some(StepError::new(&step.id, message));
+            self.main.at = At::End;
+            return None;
+        }
         let tasks = entries
             .into_iter()
             .map(|mut entry| {
@@ -367,8 +587,8 @@ impl Run {
                 Task { id, driven, entry }
             })
             .collect();
-        let deadline = step.definition["timeout_seconds"].as_f64().map(|limit| (limit, now + limit));
-        let mut fan_out = FanOut { step_id: step.id.clone(), max_parallel, deadline, tasks, announced: 0 };
+        let deadline = step.definition["timeout_seconds"].as_f64().map(|limit| (limit, cx.now + limit));
+        let mut fan_out = FanOut { step_id: step.id.clone(), task: task_index, max_parallel, deadline, tasks, announced: 0 };
         step.definition["tasks"] = Json::Array(fan_out.announce());
         step.definition["progress"] = fan_out.progress();
         step.definition["instructions"] = format!(
@@ -378,7 +598,7 @@ impl Run {
         )
         .into();
         self.fan_out = Some(fan_out);
-        client_step_json(&step)
+        Some(client_step_json(&step, self.main.steps_handed))
     }
 
     /// The outcomes of every task in item order, once all have ended.
@@ -401,60 +621,16 @@ impl Run {
         json!({"id": fan_out.step_id, "type": "wait_step", "is_wait": true, "definition": {"message": message, "progress": progress, "tasks": fresh}})
     }
 
-    /// A task's next batch, after applying `submitted` (a step id and its result) if given.
-    async fn next_task_step(&mut self, task_id: &str, submitted: Option<(&str, Event)>, shell: &ShellSettings) -> Result<Json, ToolError> {
-        if matches!(self.status, Status::Cancelled | Status::Failed) {
-            let why = if self.status == Status::Cancelled { "was cancelled" } else { "failed" };
-            return Err(ToolError::invalid(format!("workflow `{}` {why}; its tasks take no more steps", self.id)));
-        }
-        let fan_out = self.fan_out.as_mut().ok_or_else(|| ToolError::not_found(format!("workflow `{}` has no sub-agent tasks", self.id)))?;
-        let index = fan_out.task_index(task_id)?;
-        if index >= fan_out.released() {
-            return Err(ToolError::invalid(format!(
-                "task `{task_id}` is not handed out yet: at most {} tasks run at once; the workflow lists it when one ends",
-                fan_out.max_parallel
-            )));
-        }
-        let global = self.main.machine.state().global.clone();
-        let task = &mut fan_out.tasks[index];
-        let event = match submitted {
-            Some((step_id, result)) => {
-                task.driven.expect_result_for(&format!("task `{task_id}`"), step_id)?;
-                result
-            }
-            None => match task.driven.next_event() {
-                Some(event) => event,
-                None => return Ok(task_answer(&self.id, task, Vec::new())),
-            },
-        };
-        if let Err(cause) = task.driven.machine.adopt_global(global) {
-            task.driven.failure = Some(StepError::new(task_id, cause));
-            task.driven.at = At::End;
-            return Ok(task_answer(&self.id, task, Vec::new()));
-        }
-        let mut batch = task.driven.drive(event, shell).await;
-        if let Some(spawn) = batch.spawn.take() {
-            task.driven.failure = Some(StepError::new(spawn.id, "a sub-agent task cannot start sub-agent tasks of its own"));
-            task.driven.at = At::End;
-        }
-        let shared = task.driven.machine.state().global.clone();
-        if let Err(cause) = self.main.machine.adopt_global(shared) {
-            task.driven.failure = Some(StepError::new(task_id, format!("the workflow refused the task's write to global: {cause}")));
-            task.driven.at = At::End;
-        }
-        Ok(task_answer(&self.id, task, batch.steps))
-    }
-
     /// `workflow_update_state`: a client's writes to the workflow or a task, all or nothing.
-    pub(crate) fn write(&mut self, writes: &[ClientWrite], task_id: Option<&str>, now: f64) -> Result<Json, ToolError> {
-        self.enforce_deadlines(now);
+    pub(crate) fn write(&mut self, writes: &[ClientWrite], task_id: Option<&str>, cx: &Context<'_>) -> Result<Json, ToolError> {
+        self.enforce_deadlines(cx.now);
         if self.status != Status::Running {
             return Err(ToolError::invalid(format!("workflow `{}` is {}; its state can no longer change", self.id, status_name(self.status))));
         }
         let written = match task_id {
             None => {
                 self.main.machine.write(writes).map_err(ToolError::invalid)?;
-                self.main.machine.state()
+                self.main.machine.state().clone()
             }
             Some(task_id) => {
                 let fan_out = self.fan_out.as_mut().ok_or_else(|| ToolError::not_found(format!("workflow `{}` has no sub-agent tasks", self.id)))?;
@@ -469,9 +645,10 @@ impl Run {
                     task.driven.machine.rewind(before);
                     return Err(ToolError::invalid(format!("the workflow refused the write to global: {cause}")));
                 }
-                task.driven.machine.state()
+                task.driven.machine.state().clone()
             }
         };
+        self.commit(cx)?;
         Ok(json!({"state": written.this().to_json(), "global": Value::Object(written.global.clone()).to_json()}))
     }
 
@@ -498,8 +675,7 @@ impl Run {
     pub(crate) fn task_program(&self, task_id: Option<&str>) -> Result<Option<usize>, ToolError> {
         let Some(task_id) = task_id else { return Ok(None) };
         self.machine(Some(task_id))?;
-        let name = task_id.rsplit_once(".item").map_or(task_id, |(name, _)| name);
-        Ok(self.definition.tasks.iter().position(|t| t == name))
+        Ok(self.fan_out.as_ref().and_then(|f| f.task))
     }
 
     fn machine(&self, task_id: Option<&str>) -> Result<&dyn Live, ToolError> {
@@ -513,21 +689,23 @@ impl Run {
     }
 
     /// `workflow_cancel`.
-    pub(crate) fn cancel(&mut self, now: f64) -> Result<Json, ToolError> {
+    pub(crate) fn cancel(&mut self, cx: &Context<'_>) -> Result<Json, ToolError> {
         if self.status != Status::Running {
             return Err(ToolError::invalid(format!("workflow `{}` is already {}", self.id, status_name(self.status))));
         }
         self.status = Status::Cancelled;
-        self.finished_at = Some(now);
+        self.finished_at = Some(cx.now);
+        self.commit(cx)?;
         Ok(json!({"workflow_id": self.id, "status": self.status}))
+    }
+
+    /// The step the workflow stands at, if any.
+    pub(crate) fn current_step(&self) -> Option<&str> {
+        self.main.at.step_id()
     }
 
     /// `workflow_get_status`.
     pub(crate) fn status_json(&self) -> Json {
-        let current = match &self.main.at {
-            At::Client { step_id, .. } | At::Wait { step_id } | At::Tasks { step_id } => Json::from(step_id.as_str()),
-            At::Start | At::End => Json::Null,
-        };
         json!({
             "workflow_id": self.id,
             "workflow_name": self.definition.name,
@@ -535,15 +713,30 @@ impl Run {
             "created_at": self.created_at,
             "completed_at": self.finished_at,
             "error": self.main.failure_json(),
-            "current_step": current,
+            "current_step": self.current_step(),
             "steps_handed_out": self.main.steps_handed,
             "tasks": self.fan_out.as_ref().map_or(Json::Null, FanOut::progress),
             "state": self.main.machine.state().this().to_json(),
+            "version": self.version,
         })
     }
 
-    /// The answer to a next-step request: the steps, and how the workflow stands.
-    fn answer(&self, steps: Vec<Json>) -> Json {
+    /// The workflow's answer to a request: the steps produced since the last one and how it
+    /// stands; committed before it is given.
+    fn answer(&mut self, cx: &Context<'_>) -> Result<Json, ToolError> {
+        let answer = self.answer_json(cx.now);
+        self.commit(cx)?;
+        Ok(answer)
+    }
+
+    fn answer_json(&mut self, now: f64) -> Json {
+        if self.status == Status::Running {
+            self.status = self.main.status();
+            if self.status != Status::Running {
+                self.finished_at = Some(now);
+            }
+        }
+        let steps = self.main.take_steps();
         let mut answer = json!({"workflow_id": self.id, "status": self.status});
         if !steps.is_empty() || self.status == Status::Running {
             answer["steps"] = Json::Array(steps);
@@ -553,6 +746,29 @@ impl Run {
             Status::Completed => answer["completed"] = true.into(),
             Status::Failed => answer["error"] = self.main.failure_json(),
             Status::Cancelled => answer["error"] = json!({"message": "the workflow was cancelled"}),
+        }
+        answer
+    }
+
+    /// A task's answer: its steps and how it stands; committed before it is given.
+    fn task_answer(&mut self, index: usize, cx: &Context<'_>) -> Result<Json, ToolError> {
+        let answer = self.task_answer_json(index);
+        self.commit(cx)?;
+        Ok(answer)
+    }
+
+    fn task_answer_json(&mut self, index: usize) -> Json {
+        let workflow_id = self.id.clone();
+        let Some(task) = self.fan_out.as_mut().map(|f| &mut f.tasks[index]) else { return Json::Null };
+        let steps = task.driven.take_steps();
+        let mut answer = json!({"workflow_id": workflow_id, "task_id": task.id, "status": task.driven.status()});
+        if !steps.is_empty() || task.driven.at != At::End {
+            answer["steps"] = Json::Array(steps);
+        }
+        match task.driven.status() {
+            Status::Completed => answer["completed"] = true.into(),
+            Status::Failed => answer["error"] = task.driven.failure_json(),
+            Status::Running | Status::Cancelled => {}
         }
         answer
     }
@@ -608,23 +824,16 @@ impl Live for Unstarted {
     }
 
     fn rewind(&mut self, _: State) {}
+
+    fn resumable(&self) -> Option<Snapshot> {
+        None
+    }
 }
 
-fn task_answer(workflow_id: &str, task: &Task, steps: Vec<Json>) -> Json {
-    let mut answer = json!({"workflow_id": workflow_id, "task_id": task.id, "status": task.driven.status()});
-    if !steps.is_empty() || task.driven.at != At::End {
-        answer["steps"] = Json::Array(steps);
-    }
-    match task.driven.status() {
-        Status::Completed => answer["completed"] = true.into(),
-        Status::Failed => answer["error"] = task.driven.failure_json(),
-        Status::Running | Status::Cancelled => {}
-    }
-    answer
-}
-
-fn client_step_json(step: &ClientStep) -> Json {
-    let mut json = json!({"id": step.id, "type": step.kind, "definition": step.definition});
+/// A step as the client gets it; `sequence` numbers the steps one machine handed out, for the
+/// client to echo with its result.
+fn client_step_json(step: &ClientStep, sequence: u64) -> Json {
+    let mut json = json!({"id": step.id, "type": step.kind, "definition": step.definition, "sequence": sequence});
     if step.attempt > 1 {
         json["attempt"] = step.attempt.into();
     }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value as Json};
 
-use super::{Engine, ToolError};
+use super::{Engine, Submit, ToolError};
 use crate::machine::ClientWrite;
 
 /// A tool as `tools/list` shows it.
@@ -70,6 +70,34 @@ struct SubmitResult {
     /// A sub-agent's task id, when the step was a task's.
     #[serde(default)]
     task_id: Option<String>,
+    /// The step's `sequence` as it was handed out. Optional; with it, a result sent twice (say, after a lost
+    /// answer) is recognised even when a loop hands out the same step again.
+    #[serde(default)]
+    sequence: Option<u64>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct CheckpointArguments {
+    /// The instance id workflow_start returned (`wf_…`).
+    workflow_id: String,
+    /// A name for the checkpoint (default `cp_<version>`); a checkpoint of the same name is replaced.
+    #[serde(default, alias = "checkpoint_id")]
+    name: Option<String>,
+    /// Why it is taken (kept with it).
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct Resume {
+    /// The instance id workflow_start returned (`wf_…`).
+    workflow_id: String,
+    /// Go back to this checkpoint (see workflow_checkpoint) instead of the last committed step.
+    #[serde(default, alias = "checkpoint_id")]
+    checkpoint: Option<String>,
+    /// Continue even though the workflow's definition changed since the instance started.
+    #[serde(default)]
+    force: bool,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -172,6 +200,15 @@ pub fn specs() -> Vec<ToolSpec> {
             "Show computed fields of an instance: what each reads, which fields read it, on_error and fallback.",
         ),
         spec::<Instance>("workflow_cancel", "Stop a running workflow instance; it takes no more steps."),
+        spec::<CheckpointArguments>(
+            "workflow_checkpoint",
+            "Keep a named snapshot of a workflow instance as it stands now, for workflow_resume to go back to.",
+        ),
+        spec::<Resume>(
+            "workflow_resume",
+            "Continue a workflow instance after a server restart (instances are kept across restarts), or go back to a \
+             checkpoint. An instance whose workflow definition changed needs force: true. Then call workflow_get_next_step.",
+        ),
         spec::<Validate>("workflow_validate", "Check a workflow's YAML as `wfc check` does; returns every diagnostic with line and column."),
         spec::<TestTransformation>(
             "workflow_test_transformation",
@@ -201,15 +238,16 @@ pub async fn call(engine: &Engine, name: &str, given: Map<String, Json>) -> Resu
         "workflow_get_info" => engine.info(&arguments::<WorkflowName>(name, given)?.workflow),
         "workflow_start" => {
             let Start { workflow, inputs } = arguments(name, given)?;
-            engine.start(&workflow, &inputs.unwrap_or(Json::Null))
+            engine.start(&workflow, &inputs.unwrap_or(Json::Null)).await
         }
         "workflow_get_next_step" => {
             let NextStep { workflow_id, task_id } = arguments(name, given)?;
             engine.next_step(&workflow_id, task_id.as_deref()).await
         }
         "workflow_submit_result" => {
-            let SubmitResult { workflow_id, step_id, result, error, task_id } = arguments(name, given)?;
-            engine.submit_result(&workflow_id, &step_id, result.as_ref(), error.as_deref(), task_id.as_deref()).await
+            let SubmitResult { workflow_id, step_id, result, error, task_id, sequence } = arguments(name, given)?;
+            let submitted = Submit { step_id: &step_id, sequence, result: result.as_ref(), error: error.as_deref(), task_id: task_id.as_deref() };
+            engine.submit_result(&workflow_id, submitted).await
         }
         "workflow_update_state" => {
             let UpdateState { workflow_id, updates, task_id } = arguments(name, given)?;
@@ -229,6 +267,14 @@ pub async fn call(engine: &Engine, name: &str, given: Map<String, Json>) -> Resu
             engine.dependencies(&workflow_id, field.as_deref(), task_id.as_deref()).await
         }
         "workflow_cancel" => engine.cancel(&arguments::<Instance>(name, given)?.workflow_id).await,
+        "workflow_checkpoint" => {
+            let CheckpointArguments { workflow_id, name: checkpoint, reason } = arguments(name, given)?;
+            engine.checkpoint(&workflow_id, checkpoint.as_deref(), reason.as_deref()).await
+        }
+        "workflow_resume" => {
+            let Resume { workflow_id, checkpoint, force } = arguments(name, given)?;
+            engine.resume(&workflow_id, checkpoint.as_deref(), force).await
+        }
         "workflow_validate" => engine.validate(&arguments::<Validate>(name, given)?.yaml),
         "workflow_test_transformation" => {
             let TestTransformation { transform, input } = arguments(name, given)?;

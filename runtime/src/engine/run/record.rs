@@ -1,0 +1,137 @@
+//! An instance as data, for the store: each machine's [`Snapshot`], where it waits, the steps
+//! not yet handed out, the last answer given, and the sub-agent tasks. The record is its own
+//! set of types, not the engine's, so what is on disk changes only on purpose ([`FORMAT`]).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use super::{At, Driven, FanOut, Run, Status, Submitted, Task, Unstarted};
+use crate::engine::definition::Definition;
+use crate::engine::store::Stored;
+use crate::machine::{Failure, Snapshot, State, StepError};
+
+/// The record format written now; a record of another format is refused, not misread.
+pub(super) const FORMAT: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct RunRecord {
+    format: u32,
+    status: Status,
+    created_at: f64,
+    finished_at: Option<f64>,
+    main: DrivenRecord,
+    fan_out: Option<FanOutRecord>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DrivenRecord {
+    /// `None` for a task that never started (its inputs were refused).
+    machine: Option<Snapshot>,
+    at: At,
+    failure: Option<Failure>,
+    steps_handed: u64,
+    pending: Vec<Json>,
+    last: Option<Submitted>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FanOutRecord {
+    step_id: String,
+    task: Option<usize>,
+    max_parallel: usize,
+    deadline: Option<(f64, f64)>,
+    announced: usize,
+    tasks: Vec<TaskRecord>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TaskRecord {
+    id: String,
+    entry: Json,
+    driven: DrivenRecord,
+}
+
+impl Run {
+    pub(super) fn record(&self) -> RunRecord {
+        RunRecord {
+            format: FORMAT,
+            status: self.status,
+            created_at: self.created_at,
+            finished_at: self.finished_at,
+            main: self.main.record(),
+            fan_out: self.fan_out.as_ref().map(|fan_out| FanOutRecord {
+                step_id: fan_out.step_id.clone(),
+                task: fan_out.task,
+                max_parallel: fan_out.max_parallel,
+                deadline: fan_out.deadline,
+                announced: fan_out.announced,
+                tasks: fan_out.tasks.iter().map(|t| TaskRecord { id: t.id.clone(), entry: t.entry.clone(), driven: t.driven.record() }).collect(),
+            }),
+        }
+    }
+
+    /// The instance `stored` describes, its machines restored under `definition` (which the
+    /// caller has matched to the stored definition hash, or chose to run it under anyway).
+    pub(crate) fn restore(stored: &Stored, definition: Arc<Definition>) -> Result<Run, String> {
+        let record: RunRecord = serde_json::from_str(&stored.record).map_err(|e| format!("the stored record of `{}` cannot be read: {e}", stored.id))?;
+        if record.format != FORMAT {
+            return Err(format!("the stored record of `{}` has format {}; this wfc reads format {FORMAT}", stored.id, record.format));
+        }
+        let main = Driven::restore(record.main, &definition, None, &stored.id)?;
+        let fan_out = match record.fan_out {
+            None => None,
+            Some(fan_out) => {
+                let tasks = fan_out
+                    .tasks
+                    .into_iter()
+                    .map(|task| Ok(Task { driven: Driven::restore(task.driven, &definition, fan_out.task, &task.id)?, id: task.id, entry: task.entry }))
+                    .collect::<Result<_, String>>()?;
+                Some(FanOut {
+                    step_id: fan_out.step_id,
+                    task: fan_out.task,
+                    max_parallel: fan_out.max_parallel,
+                    deadline: fan_out.deadline,
+                    announced: fan_out.announced,
+                    tasks,
+                })
+            }
+        };
+        Ok(Run {
+            id: stored.id.clone(),
+            definition,
+            status: record.status,
+            created_at: record.created_at,
+            finished_at: record.finished_at,
+            version: stored.version,
+            discarded: false,
+            main,
+            fan_out,
+        })
+    }
+}
+
+impl Driven {
+    fn record(&self) -> DrivenRecord {
+        DrivenRecord {
+            machine: self.machine.resumable(),
+            at: self.at.clone(),
+            failure: self.failure.as_ref().map(|f| Failure { step_id: f.step_id.clone(), message: f.message.clone() }),
+            steps_handed: self.steps_handed,
+            pending: self.pending.clone(),
+            last: self.last.clone(),
+        }
+    }
+
+    /// `who` names the machine in messages (the instance or task id).
+    fn restore(record: DrivenRecord, definition: &Definition, task: Option<usize>, who: &str) -> Result<Driven, String> {
+        let failure = record.failure.map(|f| StepError::new(f.step_id, f.message));
+        let machine = match (&record.machine, &failure) {
+            (Some(snapshot), _) => definition.restore(task, snapshot).map_err(|e| format!("`{who}` cannot be restored: {e}"))?,
+            (None, Some(failure)) => Box::new(Unstarted { state: State::default(), failure: failure.clone() }),
+            (None, None) => return Err(format!("`{who}` was stored without its machine")),
+        };
+        Ok(Driven { machine, at: record.at, failure, steps_handed: record.steps_handed, pending: record.pending, last: record.last })
+    }
+}

@@ -1,0 +1,372 @@
+//! Where instances live between requests and across restarts (DESIGN.md §6).
+//!
+//! The engine hands the store one [`Stored`] instance per step boundary: the instance's whole record
+//! (machine snapshots, where each waits, its sub-agent tasks) as JSON, with the definition's
+//! hash and a version one higher than the last. The store writes it in one transaction and
+//! refuses a version that does not follow the stored one, so two servers sharing a database
+//! (the PostgreSQL store to come) cannot both advance an instance. [`Sqlite`] is the store
+//! `wfc serve` uses; its schema is plain SQL that PostgreSQL takes as it is (`record` becomes
+//! `jsonb` there), see `docs/durability.md`.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// An instance as the store keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stored {
+    /// `wf_…`.
+    pub id: String,
+    /// The workflow's name.
+    pub workflow: String,
+    /// The hash of the definition it runs under.
+    pub definition_hash: String,
+    /// 1 when started, one more at every commit.
+    pub version: u64,
+    /// `running`, `completed`, `failed` or `cancelled`.
+    pub status: String,
+    /// Seconds since the Unix epoch.
+    pub created_at: f64,
+    /// When it ended, if it did.
+    pub finished_at: Option<f64>,
+    /// The engine's record of the instance (JSON).
+    pub record: String,
+}
+
+/// A named snapshot of an instance (`workflow_checkpoint`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    /// Its name.
+    pub name: String,
+    /// The step the instance stood at.
+    pub step_id: Option<String>,
+    /// Why it was taken.
+    pub reason: Option<String>,
+    /// When it was taken.
+    pub created_at: f64,
+    /// The instance as it was.
+    pub instance: Stored,
+}
+
+/// Why the store could not do what was asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreError {
+    /// Another writer advanced the instance first: the version did not follow the stored one.
+    Conflict {
+        /// The instance.
+        id: String,
+        /// The version this writer wanted to write.
+        version: u64,
+    },
+    /// The database failed (disk full, file locked, corrupt).
+    Database(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Conflict { id, version } => {
+                write!(f, "instance `{id}` was changed by another writer (version {version} is taken or does not follow the stored one)")
+            }
+            StoreError::Database(message) => write!(f, "the store failed: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+/// The store the engine writes through. Every method is one transaction.
+pub trait Store: Send + Sync {
+    /// Writes `commit` if its version follows the stored one (or it is version 1 of a new
+    /// instance); otherwise [`StoreError::Conflict`] and nothing changes.
+    fn commit(&self, commit: &Stored) -> Result<(), StoreError>;
+    /// The instances that have not ended, oldest first.
+    fn running(&self) -> Result<Vec<Stored>, StoreError>;
+    /// How many instances have not ended.
+    fn running_count(&self) -> Result<u64, StoreError>;
+    /// One stored instance.
+    fn get(&self, id: &str) -> Result<Option<Stored>, StoreError>;
+    /// Keeps `checkpoint` under its name (replacing one of the same name).
+    fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError>;
+    /// The checkpoint `name` of instance `id`.
+    fn checkpoint(&self, id: &str, name: &str) -> Result<Option<Checkpoint>, StoreError>;
+    /// Removes instances that ended before `finished_before`, with their checkpoints; returns
+    /// their ids.
+    fn sweep(&self, finished_before: f64) -> Result<Vec<String>, StoreError>;
+}
+
+/// The tables, as SQL both SQLite and PostgreSQL take.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS wfc_instances (
+    id TEXT PRIMARY KEY,
+    workflow TEXT NOT NULL,
+    definition_hash TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    finished_at DOUBLE PRECISION,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS wfc_instances_finished ON wfc_instances (finished_at);
+CREATE TABLE IF NOT EXISTS wfc_checkpoints (
+    instance_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    step_id TEXT,
+    reason TEXT,
+    created_at DOUBLE PRECISION NOT NULL,
+    workflow TEXT NOT NULL,
+    definition_hash TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    instance_created_at DOUBLE PRECISION NOT NULL,
+    finished_at DOUBLE PRECISION,
+    record TEXT NOT NULL,
+    PRIMARY KEY (instance_id, name)
+);
+";
+
+/// The SQLite store: one file in WAL mode (or a private in-memory database).
+pub struct Sqlite {
+    connection: Mutex<Connection>,
+}
+
+impl Sqlite {
+    /// Opens (creating) the database at `path`, and its parent directory if missing.
+    pub fn open(path: &Path) -> Result<Sqlite, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let connection = Connection::open(path).map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+        // WAL: readers never block the writer; `synchronous = NORMAL` makes a commit durable
+        // against a crash of the process (what SIGKILL does) without an fsync per commit; a
+        // power loss may lose the last commits, never corrupt the file.
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        Sqlite::with(connection)
+    }
+
+    /// A database in memory: nothing survives the process (`--store memory`, tests).
+    pub fn in_memory() -> Result<Sqlite, StoreError> {
+        Sqlite::with(Connection::open_in_memory()?)
+    }
+
+    fn with(connection: Connection) -> Result<Sqlite, StoreError> {
+        connection.execute_batch(SCHEMA)?;
+        Ok(Sqlite { connection: Mutex::new(connection) })
+    }
+
+    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the connection cannot leave a transaction open: rusqlite
+        // rolls back an unfinished transaction when it is dropped.
+        self.connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+const COLUMNS: &str = "id, workflow, definition_hash, version, status, created_at, finished_at, record";
+
+fn stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
+    Ok(Stored {
+        id: row.get(0)?,
+        workflow: row.get(1)?,
+        definition_hash: row.get(2)?,
+        version: row.get::<_, i64>(3)? as u64,
+        status: row.get(4)?,
+        created_at: row.get(5)?,
+        finished_at: row.get(6)?,
+        record: row.get(7)?,
+    })
+}
+
+impl Store for Sqlite {
+    fn commit(&self, commit: &Stored) -> Result<(), StoreError> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction()?;
+        let written = transaction.execute(
+            "INSERT INTO wfc_instances (id, workflow, definition_hash, version, status, created_at, finished_at, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (id) DO UPDATE SET
+                 workflow = excluded.workflow, definition_hash = excluded.definition_hash, version = excluded.version,
+                 status = excluded.status, finished_at = excluded.finished_at, record = excluded.record
+             WHERE wfc_instances.version = excluded.version - 1",
+            params![
+                commit.id,
+                commit.workflow,
+                commit.definition_hash,
+                commit.version as i64,
+                commit.status,
+                commit.created_at,
+                commit.finished_at,
+                commit.record
+            ],
+        )?;
+        fault::in_commit();
+        if written != 1 {
+            return Err(StoreError::Conflict { id: commit.id.clone(), version: commit.version });
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn running(&self) -> Result<Vec<Stored>, StoreError> {
+        let connection = self.connection();
+        let mut statement = connection.prepare(&format!("SELECT {COLUMNS} FROM wfc_instances WHERE finished_at IS NULL ORDER BY created_at, id"))?;
+        let rows = statement.query_map([], stored)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn running_count(&self) -> Result<u64, StoreError> {
+        let count: i64 = self.connection().query_row("SELECT COUNT(*) FROM wfc_instances WHERE finished_at IS NULL", [], |row| row.get(0))?;
+        Ok(count as u64)
+    }
+
+    fn get(&self, id: &str) -> Result<Option<Stored>, StoreError> {
+        let connection = self.connection();
+        Ok(connection.query_row(&format!("SELECT {COLUMNS} FROM wfc_instances WHERE id = ?1"), [id], stored).optional()?)
+    }
+
+    fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        let instance = &checkpoint.instance;
+        self.connection().execute(
+            "INSERT INTO wfc_checkpoints
+                 (instance_id, name, step_id, reason, created_at, workflow, definition_hash, version, status, instance_created_at, finished_at, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (instance_id, name) DO UPDATE SET
+                 step_id = excluded.step_id, reason = excluded.reason, created_at = excluded.created_at,
+                 workflow = excluded.workflow, definition_hash = excluded.definition_hash, version = excluded.version,
+                 status = excluded.status, instance_created_at = excluded.instance_created_at,
+                 finished_at = excluded.finished_at, record = excluded.record",
+            params![
+                instance.id,
+                checkpoint.name,
+                checkpoint.step_id,
+                checkpoint.reason,
+                checkpoint.created_at,
+                instance.workflow,
+                instance.definition_hash,
+                instance.version as i64,
+                instance.status,
+                instance.created_at,
+                instance.finished_at,
+                instance.record
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn checkpoint(&self, id: &str, name: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let connection = self.connection();
+        let found = connection
+            .query_row(
+                "SELECT instance_id, workflow, definition_hash, version, status, instance_created_at, finished_at, record,
+                        name, step_id, reason, created_at
+                 FROM wfc_checkpoints WHERE instance_id = ?1 AND name = ?2",
+                [id, name],
+                |row| Ok(Checkpoint { instance: stored(row)?, name: row.get(8)?, step_id: row.get(9)?, reason: row.get(10)?, created_at: row.get(11)? }),
+            )
+            .optional()?;
+        Ok(found)
+    }
+
+    fn sweep(&self, finished_before: f64) -> Result<Vec<String>, StoreError> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction()?;
+        let ids: Vec<String> = {
+            let mut statement = transaction.prepare("SELECT id FROM wfc_instances WHERE finished_at IS NOT NULL AND finished_at < ?1")?;
+            statement.query_map([finished_before], |row| row.get(0))?.collect::<Result<_, _>>()?
+        };
+        for id in &ids {
+            transaction.execute("DELETE FROM wfc_checkpoints WHERE instance_id = ?1", [id])?;
+            transaction.execute("DELETE FROM wfc_instances WHERE id = ?1", [id])?;
+        }
+        transaction.commit()?;
+        Ok(ids)
+    }
+}
+
+/// A crash in the middle of a commit, for the crash test: with the `fault-injection` feature,
+/// `WFC_FAULT_KILL_IN_COMMIT=N` kills the process with SIGKILL inside its Nth commit, after the
+/// row is written and before the transaction commits. Without the feature this is nothing.
+mod fault {
+    #[cfg(feature = "fault-injection")]
+    pub(super) fn in_commit() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COMMITS: AtomicU64 = AtomicU64::new(0);
+        let Some(target) = std::env::var("WFC_FAULT_KILL_IN_COMMIT").ok().and_then(|n| n.parse::<u64>().ok()) else { return };
+        if COMMITS.fetch_add(1, Ordering::SeqCst) + 1 == target {
+            // SAFETY: kill(2) on our own pid with a valid signal number has no memory effects.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
+    }
+
+    #[cfg(not(feature = "fault-injection"))]
+    pub(super) fn in_commit() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(version: u64, record: &str) -> Stored {
+        Stored {
+            id: "wf_1".into(),
+            workflow: "test:w".into(),
+            definition_hash: "h".into(),
+            version,
+            status: "running".into(),
+            created_at: 1.0,
+            finished_at: None,
+            record: record.into(),
+        }
+    }
+
+    #[test]
+    fn a_commit_must_follow_the_stored_version() {
+        let store = Sqlite::in_memory().unwrap();
+        store.commit(&instance(1, "a")).unwrap();
+        store.commit(&instance(2, "b")).unwrap();
+        assert_eq!(store.commit(&instance(2, "c")), Err(StoreError::Conflict { id: "wf_1".into(), version: 2 }));
+        assert_eq!(store.commit(&instance(4, "c")), Err(StoreError::Conflict { id: "wf_1".into(), version: 4 }));
+        assert_eq!(store.commit(&instance(1, "again")), Err(StoreError::Conflict { id: "wf_1".into(), version: 1 }));
+        assert_eq!(store.get("wf_1").unwrap().unwrap().record, "b");
+    }
+
+    #[test]
+    fn sweep_removes_only_instances_that_ended_before_the_cutoff() {
+        let store = Sqlite::in_memory().unwrap();
+        store.commit(&instance(1, "a")).unwrap();
+        let mut old = instance(1, "old");
+        old.id = "wf_old".into();
+        old.finished_at = Some(5.0);
+        store.commit(&old).unwrap();
+        store.save_checkpoint(&Checkpoint { name: "cp".into(), step_id: None, reason: None, created_at: 4.0, instance: old }).unwrap();
+        assert_eq!(store.running_count().unwrap(), 1);
+        assert_eq!(store.sweep(10.0).unwrap(), vec!["wf_old".to_owned()]);
+        assert_eq!(store.get("wf_old").unwrap(), None);
+        assert_eq!(store.running().unwrap().len(), 1);
+        assert_eq!(store.checkpoint("wf_old", "cp").unwrap(), None);
+    }
+
+    #[test]
+    fn a_file_store_keeps_instances_across_opens() {
+        let dir = std::env::temp_dir().join(format!("wfc-store-{}", std::process::id()));
+        let path = dir.join("nested").join("state.db");
+        {
+            let store = Sqlite::open(&path).unwrap();
+            store.commit(&instance(1, "kept")).unwrap();
+        }
+        let store = Sqlite::open(&path).unwrap();
+        assert_eq!(store.running().unwrap(), vec![instance(1, "kept")]);
+        drop(store);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,345 @@
+//! Durability end to end: a server killed with SIGKILL — between requests, during a shell
+//! command, inside a store commit — and started again on the same store loses nothing that was
+//! committed and applies nothing twice. Each test compares the final states of interrupted
+//! instances with those of the same instances driven without interruption.
+
+use std::collections::VecDeque;
+use std::path::Path;
+
+use serde_json::{Value as Json, json};
+
+use super::{Agent, HttpServer, last_step, temp_root};
+
+/// The workflows and inputs the crash tests run, in turn.
+fn plan(index: usize) -> (&'static str, Json) {
+    match index % 3 {
+        0 => ("serve:counter", json!({"iterations": 5 + index % 4})),
+        1 => ("serve:fan-out", json!({"count": 2 + index % 3})),
+        _ => ("serve:journal", json!({"entries": 2 + index % 2})),
+    }
+}
+
+/// A scripted agent's answer to a step, the same for interrupted and uninterrupted runs.
+fn answer_for(step: &Json) -> Json {
+    match step["id"].as_str().unwrap_or_default() {
+        "tick" => json!({"by": 2}),
+        "compute" => json!({"value": step["definition"]["parameters"]["n"].as_f64().unwrap_or(0.0).powi(2)}),
+        "note" => json!(format!("noted {}", step["definition"]["prompt"].as_str().unwrap_or_default())),
+        other => panic!("no scripted answer for step `{other}`: {step}"),
+    }
+}
+
+/// One instance as a client drives it, one request at a time, so it can stop anywhere and go
+/// on against another server: the last answer of the workflow and of the task being driven,
+/// and the tasks handed out but not yet driven.
+struct Cursor {
+    id: String,
+    main: Option<Json>,
+    /// Whether the tasks the workflow's last answer lists were queued already.
+    queued: bool,
+    tasks: VecDeque<String>,
+    task: Option<(String, Json)>,
+}
+
+/// A request: its tool, arguments and the task it is for.
+struct Request {
+    tool: &'static str,
+    arguments: Json,
+    task: Option<String>,
+}
+
+impl Cursor {
+    fn new(id: String) -> Cursor {
+        Cursor { id, main: None, queued: false, tasks: VecDeque::new(), task: None }
+    }
+
+    /// What to do after `answer` (of the workflow or `task`): submit the last step's result,
+    /// or ask for the next steps.
+    fn follow(&self, answer: &Json, task: Option<&str>) -> Request {
+        let mut arguments = json!({"workflow_id": self.id});
+        if let Some(task) = task {
+            arguments["task_id"] = task.into();
+        }
+        let step = answer["steps"].as_array().and_then(|s| s.last()).cloned().unwrap_or_default();
+        let tool = match step["type"].as_str() {
+            None | Some("user_message" | "wait_step" | "parallel_foreach") => "workflow_get_next_step",
+            Some(_) => {
+                arguments["step_id"] = step["id"].clone();
+                arguments["sequence"] = step["sequence"].clone();
+                arguments["result"] = answer_for(&step);
+                "workflow_submit_result"
+            }
+        };
+        Request { tool, arguments, task: task.map(str::to_owned) }
+    }
+
+    /// The next request (made again until its answer is recorded), or `None` once the
+    /// workflow has ended.
+    fn next(&mut self) -> Option<Request> {
+        loop {
+            if let Some((task, answer)) = &self.task {
+                if answer["status"] == "running" {
+                    return Some(self.follow(answer, Some(task)));
+                }
+                assert_eq!(answer["status"], "completed", "task {task} of {}: {answer}", self.id);
+                self.task = None;
+            }
+            if let Some(task) = self.tasks.front() {
+                return Some(Request { tool: "workflow_get_next_step", arguments: json!({"workflow_id": self.id, "task_id": task}), task: Some(task.clone()) });
+            }
+            let Some(main) = &self.main else {
+                return Some(Request { tool: "workflow_get_next_step", arguments: json!({"workflow_id": self.id}), task: None });
+            };
+            if main["status"] != "running" {
+                return None;
+            }
+            let listed: Vec<String> = last_step(main)["definition"]["tasks"].as_array().into_iter().flatten().filter_map(|t| t["task_id"].as_str().map(str::to_owned)).collect();
+            if !self.queued && !listed.is_empty() {
+                self.queued = true;
+                self.tasks.extend(listed);
+                continue;
+            }
+            return Some(self.follow(main, None));
+        }
+    }
+
+    /// Takes the answer to `request` (a task's first request takes the task off the queue).
+    fn record(&mut self, request: Request, answer: Json) {
+        match request.task {
+            Some(task) => {
+                if self.tasks.front() == Some(&task) {
+                    self.tasks.pop_front();
+                }
+                self.task = Some((task, answer));
+            }
+            None => {
+                self.main = Some(answer);
+                self.queued = false;
+            }
+        }
+    }
+
+    /// Makes up to `requests` requests; stops early when the workflow ends or a request fails
+    /// (the server died), leaving the failed request to be made again.
+    async fn advance(&mut self, agent: &Agent, requests: usize) -> Result<(), String> {
+        for _ in 0..requests {
+            let Some(request) = self.next() else { return Ok(()) };
+            let answer = agent.try_call(request.tool, request.arguments.clone()).await?;
+            let answer = answer.unwrap_or_else(|error| panic!("{} {} was refused: {error}", request.tool, request.arguments));
+            self.record(request, answer);
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self, agent: &Agent) {
+        self.advance(agent, 1_000).await.unwrap_or_else(|e| panic!("{}: {e}", self.id));
+        assert!(self.next().is_none(), "{} did not end: {:?} {:?} {:?}", self.id, self.main, self.task, self.tasks);
+    }
+}
+
+/// The final `this` of each instance, in order.
+async fn final_states(agent: &Agent, cursors: &[Cursor]) -> Vec<Json> {
+    let mut states = Vec::new();
+    for cursor in cursors {
+        let read = agent.ok("workflow_state_read", json!({"workflow_id": cursor.id})).await;
+        states.push(read["state"].clone());
+    }
+    states
+}
+
+/// The same instances started and driven to the end without interruption.
+async fn uninterrupted(agent: &Agent, count: usize) -> Vec<Json> {
+    let mut cursors = Vec::new();
+    for index in 0..count {
+        let (workflow, inputs) = plan(index);
+        let mut cursor = Cursor::new(agent.start(workflow, inputs).await);
+        cursor.finish(agent).await;
+        cursors.push(cursor);
+    }
+    final_states(agent, &cursors).await
+}
+
+/// A fixed sequence of "random" numbers (a linear congruential generator), so a failure
+/// reproduces.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, below: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % below as u64) as usize
+    }
+}
+
+fn store_args(store: &Path) -> Vec<String> {
+    vec!["--store".to_owned(), store.display().to_string()]
+}
+
+#[tokio::test]
+async fn fifty_instances_survive_a_sigkill_between_requests() {
+    let root = temp_root();
+    let store = root.path().join("state.db");
+    let server = HttpServer::start_with(root.path(), &store_args(&store), &[]).await;
+    let agent = server.connect().await;
+    let mut dice = Dice(7);
+    let mut cursors = Vec::new();
+    for index in 0..50 {
+        let (workflow, inputs) = plan(index);
+        let mut cursor = Cursor::new(agent.start(workflow, inputs).await);
+        cursor.advance(&agent, dice.roll(7)).await.expect("the first server answers");
+        cursors.push(cursor);
+    }
+    let unfinished: Vec<String> = cursors.iter_mut().filter_map(|c| c.next().map(|_| c.id.clone())).collect();
+    assert!(unfinished.len() > 25, "most instances are stopped midway: {}", unfinished.len());
+    server.kill().await;
+
+    let server = HttpServer::start_with(root.path(), &store_args(&store), &[]).await;
+    let agent = server.connect().await;
+    let active = agent.ok("workflow_list_active", json!({})).await;
+    let listed: Vec<&str> = active["workflows"].as_array().expect("workflows").iter().filter_map(|w| w["workflow_id"].as_str()).collect();
+    for id in &unfinished {
+        assert!(listed.contains(&id.as_str()), "{id} is not listed after the restart");
+    }
+    assert_eq!(listed.len(), unfinished.len(), "only unfinished instances are active");
+    for cursor in &mut cursors {
+        cursor.finish(&agent).await;
+    }
+    let resumed = final_states(&agent, &cursors).await;
+    assert_eq!(resumed, uninterrupted(&agent, 50).await);
+}
+
+#[tokio::test]
+async fn a_sigkill_during_a_shell_command_reruns_it_and_loses_no_step() {
+    let root = temp_root();
+    let store = root.path().join("state.db");
+    let server = HttpServer::start_with(root.path(), &store_args(&store), &[]).await;
+    let agent = server.connect().await;
+    let id = agent.start("serve:journal", json!({"entries": 2, "pause": 3})).await;
+    let mut cursor = Cursor::new(id.clone());
+    // The first request runs `announce` and then the slow command: the server dies during it.
+    let request = cursor.next().expect("a first request");
+    let call = tokio::spawn(async move { agent.try_call(request.tool, request.arguments).await.map(|_| ()) });
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    server.kill().await;
+    assert!(call.await.expect("the call task").is_err(), "the request in flight died with the server");
+
+    let server = HttpServer::start_with(root.path(), &store_args(&store), &[]).await;
+    let agent = server.connect().await;
+    let status = agent.ok("workflow_get_status", json!({"workflow_id": id})).await;
+    assert_eq!(status["current_step"], "write", "committed before the command ran: {status}");
+    // The retried request runs the command again and hands out the message produced before it.
+    let again = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    let ids: Vec<&str> = again["steps"].as_array().expect("steps").iter().filter_map(|s| s["id"].as_str()).collect();
+    assert_eq!(ids, ["announce", "note"], "{again}");
+    cursor.record(Request { tool: "workflow_get_next_step", arguments: json!({}), task: None }, again);
+    cursor.finish(&agent).await;
+    let state = agent.ok("workflow_state_read", json!({"workflow_id": id})).await;
+    assert_eq!(state["state"]["lines"], json!(["line-1", "line-2"]));
+    assert_eq!(state["state"]["notes"], json!(["noted A note for line-1", "noted A note for line-2"]));
+}
+
+#[tokio::test]
+async fn a_sigkill_inside_a_commit_keeps_the_last_committed_step() {
+    let root = temp_root();
+    let store = root.path().join("state.db");
+    // The 40th commit dies between writing the row and committing the transaction.
+    let server = HttpServer::start_with(root.path(), &store_args(&store), &[("WFC_FAULT_KILL_IN_COMMIT", "40")]).await;
+    let agent = server.connect().await;
+    let mut cursors = Vec::new();
+    let mut died = false;
+    'drive: for index in 0..12 {
+        let (workflow, inputs) = plan(index);
+        let Ok(Ok(started)) = agent.try_call("workflow_start", json!({"workflow": workflow, "inputs": inputs})).await else {
+            died = true;
+            break;
+        };
+        cursors.push(Cursor::new(started["workflow_id"].as_str().expect("an id").to_owned()));
+        for cursor in &mut cursors {
+            if cursor.advance(&agent, 2).await.is_err() {
+                died = true;
+                break 'drive;
+            }
+        }
+    }
+    assert!(died, "the fault was injected");
+    server.kill().await;
+
+    let server = HttpServer::start_with(root.path(), &store_args(&store), &[]).await;
+    let agent = server.connect().await;
+    for cursor in &mut cursors {
+        cursor.finish(&agent).await;
+    }
+    let resumed = final_states(&agent, &cursors).await;
+    assert_eq!(resumed, uninterrupted(&agent, cursors.len()).await);
+}
+
+#[tokio::test]
+async fn a_result_submitted_twice_is_applied_once_and_answered_the_same() {
+    let root = temp_root();
+    let agent = Agent::fixtures(root.path()).await;
+    let id = agent.start("serve:counter", json!({"iterations": 3})).await;
+    let first = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    let tick = last_step(&first).clone();
+    assert_eq!(tick["sequence"], 1);
+    let submit = json!({"workflow_id": id, "step_id": "tick", "sequence": 1, "result": {"by": 1}});
+    let answer = agent.ok("workflow_submit_result", submit.clone()).await;
+    // The loop hands out `tick` again (sequence 2); the resubmission of sequence 1 is
+    // recognised and answered as the first time, not applied to the new step.
+    assert_eq!(last_step(&answer)["sequence"], 2);
+    assert_eq!(agent.ok("workflow_submit_result", submit.clone()).await, answer);
+    let state = agent.ok("workflow_state_read", json!({"workflow_id": id, "paths": ["this.count"]})).await;
+    assert_eq!(state["values"]["this.count"], 1);
+    // The step handed out again is applied as usual; a result for a step that is not waiting
+    // is refused, naming what the instance waits for (with its sequence).
+    agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "tick", "sequence": 2, "result": {"by": 1}})).await;
+    let (code, message) = agent.refused("workflow_submit_result", json!({"workflow_id": id, "step_id": "nope", "result": 1})).await;
+    assert_eq!(code, "INVALID_INPUT");
+    assert!(message.contains("sequence 3"), "{message}");
+}
+
+#[tokio::test]
+async fn checkpoints_restore_and_a_changed_definition_needs_force() {
+    let root = temp_root();
+    let dir = root.path().join("workflows");
+    std::fs::create_dir(&dir).expect("a workflow directory");
+    let source = std::fs::read_to_string(super::repo().join("tests/fixtures/serve/serve_counter.yaml")).expect("the counter fixture");
+    std::fs::write(dir.join("counter.yaml"), &source).expect("write");
+    let store = root.path().join("state.db");
+    let mut args = store_args(&store);
+    args.extend(["--dev".to_owned(), dir.display().to_string()]);
+    let server = HttpServer::launch(root.path(), &args).await;
+    let agent = server.connect().await;
+    let id = agent.start("serve:counter", json!({"iterations": 5})).await;
+    agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "tick", "result": {"by": 1}})).await;
+    let checkpoint = agent.ok("workflow_checkpoint", json!({"workflow_id": id, "name": "after-one", "reason": "test"})).await;
+    assert_eq!((checkpoint["checkpoint_id"].clone(), checkpoint["step_id"].clone()), (json!("after-one"), json!("tick")));
+    agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "tick", "result": {"by": 10}})).await;
+    let resumed = agent.ok("workflow_resume", json!({"workflow_id": id, "checkpoint": "after-one"})).await;
+    assert_eq!(resumed["resumed"], true);
+    let count = agent.ok("workflow_state_read", json!({"workflow_id": id, "paths": ["this.count"]})).await;
+    assert_eq!(count["values"]["this.count"], 1, "back to the checkpoint");
+    let (code, _) = agent.refused("workflow_resume", json!({"workflow_id": id, "checkpoint": "missing"})).await;
+    assert_eq!(code, "NOT_FOUND");
+    server.kill().await;
+
+    // The workflow changes while the server is down: the instance is held until forced.
+    std::fs::write(dir.join("counter.yaml"), source.replace("Counted to", "Counted up to")).expect("edit");
+    let server = HttpServer::launch(root.path(), &args).await;
+    let agent = server.connect().await;
+    let active = agent.ok("workflow_list_active", json!({})).await;
+    assert!(active["workflows"][0]["needs_force_resume"].is_string(), "{active}");
+    let (code, message) = agent.refused("workflow_get_next_step", json!({"workflow_id": id})).await;
+    assert_eq!(code, "DEFINITION_CHANGED");
+    assert!(message.contains("force"), "{message}");
+    let (code, _) = agent.refused("workflow_resume", json!({"workflow_id": id})).await;
+    assert_eq!(code, "DEFINITION_CHANGED");
+    agent.ok("workflow_resume", json!({"workflow_id": id, "force": true})).await;
+    // The agent still holds the step it was given before the restart, and reports it.
+    let answer = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "tick", "result": {"by": 2}})).await;
+    let mut cursor = Cursor::new(id.clone());
+    cursor.record(Request { tool: "workflow_submit_result", arguments: json!({}), task: None }, answer);
+    cursor.finish(&agent).await;
+    let status = agent.ok("workflow_get_status", json!({"workflow_id": id})).await;
+    assert_eq!(status["state"]["count"], 5, "1 at the checkpoint, then ticks of 2: {status}");
+    assert_eq!(status["status"], "completed");
+}
