@@ -5,7 +5,8 @@
 //! - the floor: the round trip of a trivial tool (`workflow_list_active` on an idle server);
 //! - p50/p99 of `workflow_get_next_step` (implicit completion) and of `workflow_submit_result`
 //!   on `serve:counter`, a loop of one client tool call per iteration (interpreted, `--dev`);
-//! - steps per second on that loop;
+//! - steps per second on that loop, with instances kept in memory (`--store memory`) and in
+//!   the SQLite store (a file: every step committed), and their ratio — what durability costs;
 //! - the server's peak RSS once 1,000 instances are active.
 //!
 //! Run with `cargo bench --bench mcp`. Numbers are for comparison within one run (ratios).
@@ -36,10 +37,11 @@ struct Server {
     pid: u32,
 }
 
-async fn spawn() -> Server {
+/// `wfc serve --dev tests/fixtures/serve --store STORE`.
+async fn spawn(store: &str) -> Server {
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/serve");
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_wfc"));
-    command.arg("serve").arg("--dev").arg(fixtures).env("RUST_LOG", "off");
+    command.arg("serve").arg("--dev").arg(fixtures).args(["--store", store]).env("RUST_LOG", "off");
     let transport = TokioChildProcess::new(command).expect("spawn wfc serve");
     let pid = transport.id().expect("a pid");
     let client = ().serve(transport).await.expect("initialize");
@@ -76,18 +78,35 @@ fn peak_rss_kib(pid: u32) -> u64 {
     status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok()).unwrap_or(0)
 }
 
+/// Steps per second driving one fresh `serve:counter` instance through `steps` submitted
+/// results.
+async fn steps_per_second(server: &Server, steps: usize) -> f64 {
+    let id = call(server, "workflow_start", json!({"workflow": "serve:counter", "inputs": {"iterations": steps}})).await["workflow_id"].as_str().expect("id").to_owned();
+    call(server, "workflow_get_next_step", json!({"workflow_id": id})).await;
+    let started = Instant::now();
+    for _ in 0..steps {
+        call(server, "workflow_submit_result", json!({"workflow_id": id, "step_id": "tick", "result": {"by": 1}})).await;
+    }
+    steps as f64 / started.elapsed().as_secs_f64()
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let sizes = if std::env::args().any(|arg| arg == "--bench") { BENCH } else { SMOKE };
     let mut cold = Vec::new();
     for _ in 0..sizes.spawns {
         let started = Instant::now();
-        let server = spawn().await;
+        let server = spawn("memory").await;
         cold.push(started.elapsed());
         server.client.cancel().await.ok();
     }
     cold.sort();
-    let server = spawn().await;
+    let durable_dir = std::env::temp_dir().join(format!("wfc-bench-{}", std::process::id()));
+    let durable = spawn(&durable_dir.join("state.db").display().to_string()).await;
+    let durable_steps_per_second = steps_per_second(&durable, sizes.round_trips).await;
+    durable.client.cancel().await.ok();
+    std::fs::remove_dir_all(&durable_dir).ok();
+    let server = spawn("memory").await;
     let floor = timed(sizes.round_trips, async || drop(call(&server, "workflow_list_active", json!({})).await)).await;
 
     let id = call(&server, "workflow_start", json!({"workflow": "serve:counter", "inputs": {"iterations": 1_000_000}})).await["workflow_id"].as_str().expect("id").to_owned();
@@ -100,6 +119,7 @@ async fn main() {
     // Implicit completion applies no writes of the step; each submitted result counts once.
     assert_eq!(count, json!(sizes.round_trips), "every submitted step counted once");
     let steps_per_second = 1e6 / (submit.iter().sum::<f64>() / submit.len() as f64);
+    let memory_steps_per_second = self::steps_per_second(&server, sizes.round_trips).await;
 
     for _ in 0..sizes.instances {
         let id = call(&server, "workflow_start", json!({"workflow": "serve:counter", "inputs": {"iterations": 1_000}})).await["workflow_id"].as_str().expect("id").to_owned();
@@ -125,5 +145,10 @@ async fn main() {
         percentile(&submit, 0.5) / percentile(&floor, 0.5)
     );
     println!("  steps per second (submit_result on serve:counter): {steps_per_second:.0}");
+    println!(
+        "  steps per second, a fresh instance each: --store memory {memory_steps_per_second:.0}, SQLite file {durable_steps_per_second:.0} \
+         (durability costs {:.2}×)",
+        memory_steps_per_second / durable_steps_per_second
+    );
     println!("  peak RSS with {active} active instances: {:.1} MiB", rss as f64 / 1024.0);
 }

@@ -189,14 +189,16 @@ impl Store for Sqlite {
     fn commit(&self, commit: &Stored) -> Result<(), StoreError> {
         let mut connection = self.connection();
         let transaction = connection.transaction()?;
-        let written = transaction.execute(
+        // Cached: parsing the statement would cost as much as running it.
+        let written = transaction.prepare_cached(
             "INSERT INTO wfc_instances (id, workflow, definition_hash, version, status, created_at, finished_at, record)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (id) DO UPDATE SET
                  workflow = excluded.workflow, definition_hash = excluded.definition_hash, version = excluded.version,
                  status = excluded.status, finished_at = excluded.finished_at, record = excluded.record
              WHERE wfc_instances.version = excluded.version - 1",
-            params![
+        )?
+        .execute(params![
                 commit.id,
                 commit.workflow,
                 commit.definition_hash,
@@ -205,8 +207,7 @@ impl Store for Sqlite {
                 commit.created_at,
                 commit.finished_at,
                 commit.record
-            ],
-        )?;
+            ])?;
         fault::in_commit();
         if written != 1 {
             return Err(StoreError::Conflict { id: commit.id.clone(), version: commit.version });
