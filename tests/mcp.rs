@@ -785,3 +785,62 @@ async fn every_corpus_workflow_runs_to_completion_over_mcp() {
         assert_eq!(end["status"], "completed", "{name}: {end}");
     }
 }
+
+/// A plain HTTP/1.1 GET of `path` on the server at `mcp_url` (`http://host:port/mcp`): the
+/// status code and the body.
+async fn http_get(mcp_url: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = mcp_url.trim_start_matches("http://").trim_end_matches("/mcp");
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()).await.expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("response");
+    let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("a status line");
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn http_exposes_health_and_prometheus_metrics() {
+    let root = temp_root();
+    let server = HttpServer::start(root.path()).await;
+    let (status, body) = http_get(&server.url, "/healthz").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""running":0"#), "{body}");
+    let agent = server.connect().await;
+    let done = agent.start("serve:shell", json!({"name": "x"})).await;
+    agent.ok("workflow_get_next_step", json!({"workflow_id": done})).await;
+    agent.ok("workflow_submit_result", json!({"workflow_id": done, "step_id": "confirm", "result": "3"})).await;
+    let running = agent.start("serve:counter", json!({})).await;
+    agent.ok("workflow_get_next_step", json!({"workflow_id": running})).await;
+    let (status, metrics) = http_get(&server.url, "/metrics").await;
+    assert_eq!(status, 200);
+    for expected in [
+        r#"wfc_instances_started_total{workflow="serve:shell"} 1"#,
+        r#"wfc_instances_ended_total{workflow="serve:shell",status="completed"} 1"#,
+        "wfc_instances_active 1",
+        r#"wfc_shell_timeouts_total 1"#,
+        r#"wfc_step_seconds_count{type="user_input"} 1"#,
+        r#"wfc_tool_call_seconds_bucket{tool="workflow_get_next_step","#,
+        "wfc_shell_seconds_count 2",
+        "wfc_store_commit_seconds_count",
+    ] {
+        assert!(metrics.contains(expected), "no `{expected}` in\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn a_wait_step_past_its_timeout_fails_the_workflow_naming_the_limit() {
+    let root = temp_root();
+    let agent = Agent::fixtures(root.path()).await;
+    let prompt = agent.start("serve:wait", json!({})).await;
+    assert_eq!(step_names(&agent.ok("workflow_get_next_step", json!({"workflow_id": prompt})).await), ["pause:wait_step"]);
+    assert_eq!(step_names(&agent.ok("workflow_get_next_step", json!({"workflow_id": prompt})).await), ["ask:user_input"]);
+
+    let late = agent.start("serve:wait", json!({})).await;
+    agent.ok("workflow_get_next_step", json!({"workflow_id": late})).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let answer = agent.ok("workflow_get_next_step", json!({"workflow_id": late})).await;
+    assert_eq!((answer["status"].clone(), answer["error"]["step_id"].clone()), (json!("failed"), json!("pause")));
+    assert!(answer["error"]["message"].as_str().is_some_and(|m| m.contains("wait_step timeout_seconds")), "{answer}");
+}

@@ -14,6 +14,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing::Instrument;
 
 use crate::engine::{Engine, tools};
@@ -29,18 +30,31 @@ const INSTRUCTIONS: &str = "Runs compiled workflows step by step. workflow_list 
 starts one; then loop: workflow_get_next_step gives steps to do in order, and workflow_submit_result reports the last \
 step's result and gives the next steps, until the answer says completed: true.";
 
+/// Histogram buckets, in seconds: from a cached tool call to a long shell command.
+const BUCKETS: [f64; 14] = [0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0, 3600.0];
+
 /// Serves `engine` over MCP.
 #[derive(Clone)]
 pub struct Server {
     engine: Arc<Engine>,
     tools: Arc<Vec<Tool>>,
+    metrics: Option<PrometheusHandle>,
 }
 
 impl Server {
     /// A server for `engine`.
     pub fn new(engine: Arc<Engine>) -> Server {
         let tools = tools::specs().into_iter().map(|spec| Tool::new(spec.name, spec.description, spec.schema)).collect();
-        Server { engine, tools: Arc::new(tools) }
+        Server { engine, tools: Arc::new(tools), metrics: None }
+    }
+
+    /// Records metrics (the process's one recorder) for `/metrics` in Prometheus' text format:
+    /// instances started and ended by workflow and status, active instances, tool call and
+    /// client step latencies, shell command durations and timeouts, store commit latency.
+    pub fn with_metrics(mut self) -> Result<Server, String> {
+        let builder = PrometheusBuilder::new().set_buckets(&BUCKETS).map_err(|e| e.to_string())?;
+        self.metrics = Some(builder.install_recorder().map_err(|e| format!("cannot record metrics: {e}"))?);
+        Ok(self)
     }
 
     /// Speaks MCP on stdin and stdout until the client closes them or `shutdown` completes
@@ -78,8 +92,23 @@ impl Server {
         let stop = config.cancellation_token.clone();
         let stopped = stop.clone();
         let server = self;
+        let server_engine = Arc::clone(&server.engine);
+        let metrics = server.metrics.clone();
         let service = StreamableHttpService::new(move || Ok(server.clone()), Arc::new(LocalSessionManager::default()), config);
-        let router = axum::Router::new().nest_service("/mcp", service);
+        let engine = Arc::clone(&server_engine);
+        let mut router = axum::Router::new().nest_service("/mcp", service).route("/healthz", axum::routing::get(async move || health(&engine)));
+        if let Some(metrics) = metrics {
+            let engine = Arc::clone(&server_engine);
+            router = router.route(
+                "/metrics",
+                axum::routing::get(async move || {
+                    // The gauge is read from the store when scraped, so it counts instances
+                    // no request has touched since a restart.
+                    let _ = engine.running();
+                    metrics.render()
+                }),
+            );
+        }
         let serving = axum::serve(listener, router).with_graceful_shutdown(async move { stopped.cancelled().await });
         tokio::select! {
             served = serving => served,
@@ -89,6 +118,14 @@ impl Server {
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
             } => Ok(()),
         }
+    }
+}
+
+/// `/healthz`: 200 with the running instances when the store answers, 503 when it does not.
+fn health(engine: &Engine) -> (axum::http::StatusCode, String) {
+    match engine.running() {
+        Ok(running) => (axum::http::StatusCode::OK, format!("{{\"status\":\"ok\",\"running\":{running}}}\n")),
+        Err(error) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, format!("{}\n", serde_json::json!({"status": "unavailable", "error": error.message}))),
     }
 }
 
@@ -109,8 +146,19 @@ impl ServerHandler for Server {
 
     async fn call_tool(&self, request: CallToolRequestParams, _: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.to_string();
-        let span = tracing::info_span!("tool", tool = %name);
-        let outcome = tools::call(&self.engine, &name, request.arguments.unwrap_or_default()).instrument(span).await;
+        let arguments = request.arguments.unwrap_or_default();
+        let id = |key: &str| arguments.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let span = tracing::info_span!(
+            "tool",
+            tool = %name,
+            workflow = %id("workflow"),
+            instance = %id("workflow_id"),
+            task = %id("task_id"),
+            step = %id("step_id")
+        );
+        let started = std::time::Instant::now();
+        let outcome = tools::call(&self.engine, &name, arguments).instrument(span).await;
+        metrics::histogram!("wfc_tool_call_seconds", "tool" => name.clone()).record(started.elapsed());
         let result = match outcome {
             Ok(data) => CallToolResult::success(vec![ContentBlock::text(serde_json::json!({"data": data}).to_string())]),
             Err(error) => {

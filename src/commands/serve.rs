@@ -166,6 +166,13 @@ pub(crate) fn run(options: Options) -> ExitCode {
                 eprintln!("wfc: {address} is not a loopback address; the server has no authentication, so pass --allow-remote to bind it anyway");
                 return ExitCode::from(2);
             }
+            let server = match server.with_metrics() {
+                Ok(server) => server,
+                Err(error) => {
+                    eprintln!("wfc: {error}");
+                    return ExitCode::from(2);
+                }
+            };
             runtime.block_on(async {
                 let listener = tokio::net::TcpListener::bind(address).await?;
                 let bound = listener.local_addr()?;

@@ -307,6 +307,7 @@ impl Engine {
         let mut run = Run::new(id.clone(), definition, machine, cx.now);
         run.commit(&cx)?;
         self.table()?.insert(id.clone(), Arc::new(tokio::sync::Mutex::new(run)));
+        metrics::counter!("wfc_instances_started_total", "workflow" => name.to_owned()).increment(1);
         tracing::info!(workflow = name, instance = %id, "started");
         Ok(json!({"workflow_id": id, "workflow_name": name, "status": Status::Running, "state": state}))
     }
@@ -457,6 +458,14 @@ impl Engine {
             "checkpoint": checkpoint,
             "message": "the instance continues from the restored step: call workflow_get_next_step",
         }))
+    }
+
+    /// Whether the store answers, and how many instances are running (`/healthz`, and the
+    /// `wfc_instances_active` gauge).
+    pub fn running(&self) -> Result<u64, ToolError> {
+        let running = self.store.running_count().map_err(|e| ToolError::store(e.to_string()))?;
+        metrics::gauge!("wfc_instances_active").set(running as f64);
+        Ok(running)
     }
 
     /// Removes instances that ended more than the kept time ago; returns how many.

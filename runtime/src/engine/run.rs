@@ -94,11 +94,31 @@ enum At {
     /// Its first `workflow_get_next_step`.
     Start,
     /// The result of a client step.
-    Client { step_id: String, kind: String, sequence: u64 },
+    Client {
+        step_id: String,
+        kind: String,
+        sequence: u64,
+        /// When it was handed out (seconds since the epoch), for the step latency metric.
+        #[serde(default)]
+        handed_at: f64,
+    },
     /// A shell command to run (it is run when the instance goes on, again after a crash).
-    Shell { step_id: String, command: String, working_directory: Option<String>, timeout_seconds: f64, attempt: u32 },
-    /// The next request after a wait step.
-    Wait { step_id: String },
+    Shell {
+        step_id: String,
+        command: String,
+        working_directory: Option<String>,
+        timeout_seconds: f64,
+        attempt: u32,
+        #[serde(default)]
+        retry_delay: f64,
+    },
+    /// The next request after a wait step; by `deadline` (seconds since the epoch) if it has
+    /// `timeout_seconds`.
+    Wait {
+        step_id: String,
+        #[serde(default)]
+        deadline: Option<(f64, f64)>,
+    },
     /// Its sub-agent tasks (the workflow only).
     Tasks { step_id: String },
     /// Nothing: it ended.
@@ -109,7 +129,7 @@ impl At {
     /// The step waited at, if any.
     fn step_id(&self) -> Option<&str> {
         match self {
-            At::Client { step_id, .. } | At::Shell { step_id, .. } | At::Wait { step_id } | At::Tasks { step_id } => Some(step_id),
+            At::Client { step_id, .. } | At::Shell { step_id, .. } | At::Wait { step_id, .. } | At::Tasks { step_id } => Some(step_id),
             At::Start | At::End => None,
         }
     }
@@ -169,7 +189,7 @@ impl Driven {
     /// Resumes the machine with `event` and keeps going through user messages until it needs
     /// the client, a shell command run, waits or ends. Returns a `parallel_foreach` it handed
     /// out, for the workflow to start.
-    fn advance(&mut self, mut event: Event) -> Option<ClientStep> {
+    fn advance(&mut self, mut event: Event, now: f64) -> Option<ClientStep> {
         loop {
             match self.machine.resume(event) {
                 Ok(Yield::Client(step)) if step.kind == "user_message" => {
@@ -184,17 +204,17 @@ impl Driven {
                 }
                 Ok(Yield::Client(step)) => {
                     self.steps_handed += 1;
-                    self.at = At::Client { step_id: step.id.clone(), kind: step.kind.to_owned(), sequence: self.steps_handed };
+                    self.at = At::Client { step_id: step.id.clone(), kind: step.kind.to_owned(), sequence: self.steps_handed, handed_at: now };
                     self.pending.push(client_step_json(&step, self.steps_handed));
                     return None;
                 }
-                Ok(Yield::Effect(Effect::Shell { step_id, command, working_directory, timeout_seconds, attempt })) => {
-                    self.at = At::Shell { step_id, command, working_directory, timeout_seconds, attempt };
+                Ok(Yield::Effect(Effect::Shell { step_id, command, working_directory, timeout_seconds, attempt, retry_delay })) => {
+                    self.at = At::Shell { step_id, command, working_directory, timeout_seconds, attempt, retry_delay };
                     return None;
                 }
-                Ok(Yield::Effect(Effect::Wait { step_id, message, .. })) => {
+                Ok(Yield::Effect(Effect::Wait { step_id, message, timeout_seconds })) => {
                     self.pending.push(json!({"id": step_id, "type": "wait_step", "definition": {"message": message}, "is_wait": true}));
-                    self.at = At::Wait { step_id };
+                    self.at = At::Wait { step_id, deadline: timeout_seconds.map(|limit| (limit, now + limit)) };
                     return None;
                 }
                 Ok(Yield::Done) => {
@@ -237,13 +257,25 @@ impl Driven {
         }
         let waits_at = match &self.at {
             At::Start => "nothing yet: call workflow_get_next_step first".to_owned(),
-            At::Client { step_id, kind, sequence } => format!("the result of `{step_id}` ({kind}, sequence {sequence})"),
+            At::Client { step_id, kind, sequence, .. } => format!("the result of `{step_id}` ({kind}, sequence {sequence})"),
             At::Shell { step_id, .. } => format!("its shell step `{step_id}` to run: call workflow_get_next_step"),
-            At::Wait { step_id } => format!("the wait step `{step_id}` to be over: call workflow_get_next_step"),
+            At::Wait { step_id, .. } => format!("the wait step `{step_id}` to be over: call workflow_get_next_step"),
             At::Tasks { step_id } => format!("the sub-agent tasks of `{step_id}`, which report their own results with their task_id"),
             At::End => "nothing: it has ended".to_owned(),
         };
         Err(ToolError::invalid(format!("step `{step_id}` is not waiting for a result; {who} waits for {waits_at}")))
+    }
+
+    /// Fails the machine if the wait step it stands at has outlived its `timeout_seconds`;
+    /// says whether it did.
+    fn enforce_wait_deadline(&mut self, now: f64) -> bool {
+        let At::Wait { step_id, deadline: Some((limit, at)) } = &self.at else { return false };
+        if now < *at {
+            return false;
+        }
+        self.failure = Some(StepError::new(step_id, format!("timed out: the wait step had {limit} s (wait_step timeout_seconds)")));
+        self.at = At::End;
+        true
     }
 
     /// Hands out the steps produced so far.
@@ -347,6 +379,13 @@ impl Run {
     fn enforce_deadlines(&mut self, now: f64) {
         if let Some(fan_out) = &mut self.fan_out {
             fan_out.enforce_deadline(now);
+            for task in &mut fan_out.tasks {
+                task.driven.enforce_wait_deadline(now);
+            }
+        }
+        if self.main.enforce_wait_deadline(now) {
+            self.finish(Status::Failed, now);
+            return;
         }
         let Some(limit) = self.definition.timeout_seconds else { return };
         if self.status != Status::Running || now < self.created_at + limit {
@@ -355,8 +394,14 @@ impl Run {
         let step = self.main.at.step_id().unwrap_or_default().to_owned();
         self.main.failure = Some(StepError::new(step, format!("timed out: the workflow had {limit} s (config.timeout_seconds)")));
         self.main.at = At::End;
-        self.status = Status::Failed;
+        self.finish(Status::Failed, now);
+    }
+
+    /// The instance ends with `status` (counted in the metrics).
+    fn finish(&mut self, status: Status, now: f64) {
+        self.status = status;
         self.finished_at = Some(now);
+        metrics::counter!("wfc_instances_ended_total", "workflow" => self.definition.name.clone(), "status" => status_name(status)).increment(1);
     }
 
     /// Writes the instance to the store as its next version. A record over the size limit is
@@ -376,7 +421,9 @@ impl Run {
             });
         }
         let stored = self.stored(self.version + 1, record);
+        let started = std::time::Instant::now();
         cx.store.commit(&stored).map_err(|e| ToolError::store(format!("instance `{}` was not saved: {e}", self.id)))?;
+        metrics::histogram!("wfc_store_commit_seconds").record(started.elapsed());
         self.version = stored.version;
         Ok(())
     }
@@ -402,11 +449,11 @@ impl Run {
             if let Some(event) = event.take() {
                 self.advance(who, event, cx);
             }
-            let At::Shell { step_id, command, working_directory, timeout_seconds, attempt } = self.driven(who).at.clone() else { return Ok(()) };
+            let At::Shell { step_id, command, working_directory, timeout_seconds, attempt, retry_delay } = self.driven(who).at.clone() else { return Ok(()) };
             self.commit(cx)?;
             tracing::debug!(step = %step_id, attempt, %command, "running shell command");
             if attempt > 1 {
-                tokio::time::sleep(shell::retry_delay(attempt)).await;
+                tokio::time::sleep(shell::retry_delay(attempt, retry_delay, shell::jitter())).await;
             }
             event = Some(Event::Shell(shell::run(cx.shell, &command, working_directory.as_deref(), timeout_seconds).await));
         }
@@ -417,7 +464,7 @@ impl Run {
     /// after.
     fn advance(&mut self, who: Who, event: Event, cx: &Context<'_>) {
         let Who::Task(index) = who else {
-            if let Some(spawn) = self.main.advance(event)
+            if let Some(spawn) = self.main.advance(event, cx.now)
                 && let Some(step) = self.fan_out(spawn, cx)
             {
                 self.main.pending.push(step);
@@ -432,7 +479,7 @@ impl Run {
             task.driven.at = At::End;
             return;
         }
-        if let Some(spawn) = task.driven.advance(event) {
+        if let Some(spawn) = task.driven.advance(event, cx.now) {
             task.driven.failure = Some(StepError::new(spawn.id, "a sub-agent task cannot start sub-agent tasks of its own"));
             task.driven.at = At::End;
         }
@@ -508,7 +555,11 @@ impl Run {
             Submission::Repeat(_) => None,
             Submission::Apply => {
                 let sequence = match &driven.at {
-                    At::Client { sequence, .. } => *sequence,
+                    At::Client { sequence, kind, handed_at, .. } => {
+                        // How long the client took over the step.
+                        metrics::histogram!("wfc_step_seconds", "type" => kind.clone()).record((cx.now - handed_at).max(0.0));
+                        *sequence
+                    }
                     _ => 0,
                 };
                 driven.last = Some(Submitted { step_id: step_id.to_owned(), sequence, answer: Json::Null });
@@ -693,8 +744,7 @@ impl Run {
         if self.status != Status::Running {
             return Err(ToolError::invalid(format!("workflow `{}` is already {}", self.id, status_name(self.status))));
         }
-        self.status = Status::Cancelled;
-        self.finished_at = Some(cx.now);
+        self.finish(Status::Cancelled, cx.now);
         self.commit(cx)?;
         Ok(json!({"workflow_id": self.id, "status": self.status}))
     }
@@ -715,6 +765,7 @@ impl Run {
             "error": self.main.failure_json(),
             "current_step": self.current_step(),
             "steps_handed_out": self.main.steps_handed,
+            "attempt": self.main.machine.resumable().map_or(0, |snapshot| snapshot.attempt),
             "tasks": self.fan_out.as_ref().map_or(Json::Null, FanOut::progress),
             "state": self.main.machine.state().this().to_json(),
             "version": self.version,
@@ -730,11 +781,9 @@ impl Run {
     }
 
     fn answer_json(&mut self, now: f64) -> Json {
-        if self.status == Status::Running {
-            self.status = self.main.status();
-            if self.status != Status::Running {
-                self.finished_at = Some(now);
-            }
+        let status = self.main.status();
+        if self.status == Status::Running && status != Status::Running {
+            self.finish(status, now);
         }
         let steps = self.main.take_steps();
         let mut answer = json!({"workflow_id": self.id, "status": self.status});

@@ -31,11 +31,24 @@ impl Default for ShellSettings {
 /// that kept them) before the group is killed.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
-/// How long to wait before running a command again (`error_handling: retry`): 200 ms before
-/// the second attempt, doubling each time, at most 5 s.
-pub fn retry_delay(attempt: u32) -> Duration {
-    let doublings = attempt.saturating_sub(2).min(5);
-    Duration::from_millis(200 << doublings).min(Duration::from_secs(5))
+/// The longest wait between two attempts of a command.
+const MAX_RETRY_DELAY: f64 = 30.0;
+
+/// How long to wait before attempt `attempt` of a command (`error_handling: retry`): `base`
+/// seconds (`retry_delay`) before the second, doubling each time, at most 30 s, each spread by
+/// up to ±20 % (`jitter`, in [0, 1)) so that instances failing together do not retry together.
+pub fn retry_delay(attempt: u32, base: f64, jitter: f64) -> Duration {
+    let doublings = attempt.saturating_sub(2).min(16);
+    let delay = (base.max(0.0) * f64::from(1u32 << doublings)).min(MAX_RETRY_DELAY);
+    Duration::from_secs_f64(delay * (0.8 + 0.4 * jitter.clamp(0.0, 1.0)))
+}
+
+/// A number in [0, 1) that differs from call to call (std's randomly keyed hasher): enough to
+/// spread retries, not for secrets.
+pub fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let bits = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Runs `command` and reports what it did; a timeout, a spawn failure or a directory outside
@@ -67,7 +80,13 @@ pub async fn run(settings: &ShellSettings, command: &str, working_directory: Opt
     let stdout = tokio::spawn(read_capped(child.stdout.take(), cap));
     let stderr = tokio::spawn(read_capped(child.stderr.take(), cap));
     let timeout = Duration::from_secs_f64(timeout_seconds.max(0.0));
-    let (exit_code, mut failure) = match tokio::time::timeout(timeout, child.wait()).await {
+    let started = std::time::Instant::now();
+    let waited = tokio::time::timeout(timeout, child.wait()).await;
+    metrics::histogram!("wfc_shell_seconds").record(started.elapsed());
+    if waited.is_err() {
+        metrics::counter!("wfc_shell_timeouts_total").increment(1);
+    }
+    let (exit_code, mut failure) = match waited {
         Ok(Ok(status)) => (status.code(), None),
         Ok(Err(error)) => (None, Some(format!("waiting for the command failed: {error}"))),
         Err(_) => {
@@ -151,9 +170,13 @@ mod tests {
     }
 
     #[test]
-    fn retries_back_off_exponentially_up_to_a_cap() {
-        let delays: Vec<u64> = (1..=9).map(|attempt| retry_delay(attempt).as_millis() as u64).collect();
-        assert_eq!(delays, [200, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
+    fn retries_back_off_exponentially_up_to_a_cap_with_jitter() {
+        let delays: Vec<u64> = (2..=8).map(|attempt| retry_delay(attempt, 1.0, 0.5).as_millis() as u64).collect();
+        assert_eq!(delays, [1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+        assert_eq!(retry_delay(2, 1.0, 0.0).as_millis(), 800);
+        assert_eq!(retry_delay(2, 1.0, 0.999_999).as_millis(), 1199);
+        let spread: std::collections::BTreeSet<u64> = (0..20).map(|_| (jitter() * 1000.0) as u64).collect();
+        assert!(spread.len() > 10 && spread.iter().all(|j| *j < 1000), "{spread:?}");
     }
 
     #[tokio::test]

@@ -364,6 +364,7 @@ impl<X: Expression> Instance<X> {
             working_directory,
             timeout_seconds: shell.timeout_seconds,
             attempt: self.attempt,
+            retry_delay: shell.on_failure.retry_delay,
         }))
     }
 

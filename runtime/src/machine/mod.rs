@@ -95,6 +95,8 @@ pub enum Effect {
         timeout_seconds: f64,
         /// 1 on the first attempt.
         attempt: u32,
+        /// `error_handling.retry_delay`: seconds before the second attempt (doubling after).
+        retry_delay: f64,
     },
     /// Hand the client a wait step; resume with [`Event::Waited`] on its next request.
     Wait {
