@@ -90,6 +90,35 @@ async fn steps_per_second(server: &Server, steps: usize) -> f64 {
     steps as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Steps per second with `instances` instances driven at once, each through `steps` submitted
+/// results, their requests in flight together on the one connection.
+async fn concurrent_steps_per_second(server: &Server, instances: usize, steps: usize) -> f64 {
+    let mut ids = Vec::new();
+    for _ in 0..instances {
+        let id = call(server, "workflow_start", json!({"workflow": "serve:counter", "inputs": {"iterations": steps}})).await["workflow_id"].as_str().expect("id").to_owned();
+        call(server, "workflow_get_next_step", json!({"workflow_id": id})).await;
+        ids.push(id);
+    }
+    let started = Instant::now();
+    let drivers = ids.iter().map(async |id| {
+        for _ in 0..steps {
+            call(server, "workflow_submit_result", json!({"workflow_id": id, "step_id": "tick", "result": {"by": 1}})).await;
+        }
+    });
+    futures_join_all(drivers).await;
+    (instances * steps) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Runs every future to its end, concurrently on this task (polling each that is not done).
+async fn futures_join_all<F: Future<Output = ()>>(futures: impl Iterator<Item = F>) {
+    let mut pending: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    std::future::poll_fn(|context| {
+        pending.retain_mut(|future| future.as_mut().poll(context).is_pending());
+        if pending.is_empty() { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+    })
+    .await;
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let sizes = if std::env::args().any(|arg| arg == "--bench") { BENCH } else { SMOKE };
@@ -104,6 +133,7 @@ async fn main() {
     let durable_dir = std::env::temp_dir().join(format!("wfc-bench-{}", std::process::id()));
     let durable = spawn(&durable_dir.join("state.db").display().to_string()).await;
     let durable_steps_per_second = steps_per_second(&durable, sizes.round_trips).await;
+    let durable_concurrent = concurrent_steps_per_second(&durable, 16, sizes.round_trips / 4).await;
     durable.client.cancel().await.ok();
     std::fs::remove_dir_all(&durable_dir).ok();
     let server = spawn("memory").await;
@@ -150,5 +180,6 @@ async fn main() {
          (durability costs {:.2}×)",
         memory_steps_per_second / durable_steps_per_second
     );
+    println!("  steps per second, 16 instances at once over the one connection, SQLite file: {durable_concurrent:.0}");
     println!("  peak RSS with {active} active instances: {:.1} MiB", rss as f64 / 1024.0);
 }

@@ -49,7 +49,7 @@ enum Command {
         #[arg(long)]
         root: Option<PathBuf>,
         /// Bytes kept of each of a shell command's stdout and stderr.
-        #[arg(long, default_value_t = 1024 * 1024)]
+        #[arg(long, default_value_t = wfc_runtime::engine::shell::DEFAULT_OUTPUT_CAP)]
         shell_output_cap: usize,
         /// Serve the workflows of this directory through the interpreter, re-reading them when
         /// they change, instead of the embedded catalog.
@@ -156,7 +156,7 @@ fn main() -> ExitCode {
                 Some(address) => commands::serve::Transport::Http { address, allow_remote },
                 None => commands::serve::Transport::Stdio,
             };
-            commands::serve::run(commands::serve::Options { transport, project_root: root, shell_output_cap, dev, store, limits: limits.into() })
+            commands::serve::run(commands::serve::Options { transport, project_root: root, shell_output_cap, dev, store, limits })
         }
         Command::Status { store, root, json } => commands::status::run(store, root, json),
         Command::Run { workflow, inputs, answers, root } => commands::run::run(commands::run::Options { workflow, inputs, answers, project_root: root }),

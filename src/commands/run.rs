@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
 use wfc_compiler::{definition_hash, ir};
-use wfc_runtime::engine::{Definition, Engine, ShellSettings, Submit};
+use wfc_runtime::engine::{Definition, Engine, ShellSettings, Submit, shell};
 use wfc_runtime::machine::FieldType;
 
 use super::load_workflow;
@@ -52,7 +52,7 @@ pub(crate) fn run(options: Options) -> ExitCode {
     let name = definition.name.clone();
     // Nothing of a terminal run outlives it: the store is in memory.
     let Ok(store) = super::serve::open_store(Some("memory"), &project_root) else { return ExitCode::from(2) };
-    let engine = Engine::new(Box::new(vec![Arc::new(definition)]), ShellSettings { project_root, ..ShellSettings::default() }, Box::new(store));
+    let engine = Engine::new(Box::new(vec![Arc::new(definition)]), ShellSettings::new(project_root, shell::DEFAULT_OUTPUT_CAP, shell::DEFAULT_MAX_PROCESSES), Box::new(store));
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

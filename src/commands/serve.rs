@@ -10,7 +10,9 @@ use std::time::SystemTime;
 use wfc_compiler::ir::{self, graph};
 use wfc_compiler::playground::{EvalFailure, evaluate};
 use wfc_compiler::{Source, check_paths, check_source, definition_hash, workflow_files};
+use wfc_runtime::engine::shell::DEFAULT_MAX_PROCESSES;
 use wfc_runtime::engine::{Authoring, Catalog, Definition, Engine, Limits, ShellSettings, Sqlite, Store};
+use wfc_runtime::machine::{DEFAULT_SERVER_STEP_BUDGET, set_server_step_budget};
 use wfc_runtime::mcp::Server;
 use wfc_runtime::value::Value;
 
@@ -42,7 +44,7 @@ pub(crate) struct Options {
     /// `--store`: a SQLite file, or `memory`.
     pub(crate) store: Option<String>,
     /// The server's limits.
-    pub(crate) limits: Limits,
+    pub(crate) limits: LimitArgs,
 }
 
 /// The limits `wfc serve` takes on the command line (see [`Limits`]).
@@ -61,15 +63,23 @@ pub(crate) struct LimitArgs {
     /// Seconds an ended (completed, failed, cancelled) instance is kept before it is removed.
     #[arg(long, value_name = "SECONDS", default_value_t = Limits::default().keep_finished_seconds)]
     keep_finished: f64,
+    /// Shell commands running at once across all instances; a command waits for a slot within
+    /// its own timeout.
+    #[arg(long, default_value_t = DEFAULT_MAX_PROCESSES)]
+    max_shell_processes: usize,
+    /// Server-side operations one request may run before a client step; a loop of server steps
+    /// that goes past it fails its workflow.
+    #[arg(long, default_value_t = DEFAULT_SERVER_STEP_BUDGET)]
+    max_server_steps: u32,
 }
 
-impl From<LimitArgs> for Limits {
-    fn from(args: LimitArgs) -> Limits {
+impl LimitArgs {
+    fn limits(&self) -> Limits {
         Limits {
-            max_active_instances: args.max_active_instances,
-            max_state_bytes: args.max_state_bytes,
-            max_tasks_per_step: args.max_tasks_per_step,
-            keep_finished_seconds: args.keep_finished,
+            max_active_instances: self.max_active_instances,
+            max_state_bytes: self.max_state_bytes,
+            max_tasks_per_step: self.max_tasks_per_step,
+            keep_finished_seconds: self.keep_finished,
         }
     }
 }
@@ -143,9 +153,11 @@ pub(crate) fn run(options: Options) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let keep_finished = options.limits.keep_finished_seconds;
-    let shell = ShellSettings { project_root, output_cap: options.shell_output_cap };
-    let engine = Arc::new(Engine::new(catalog, shell, Box::new(store)).with_limits(options.limits).with_authoring(Box::new(CompilerTools)));
+    let limits = options.limits.limits();
+    let keep_finished = limits.keep_finished_seconds;
+    set_server_step_budget(options.limits.max_server_steps);
+    let shell = ShellSettings::new(project_root, options.shell_output_cap, options.limits.max_shell_processes);
+    let engine = Arc::new(Engine::new(catalog, shell, Box::new(store)).with_limits(limits).with_authoring(Box::new(CompilerTools)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

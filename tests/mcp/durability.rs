@@ -213,19 +213,21 @@ async fn a_sigkill_during_a_shell_command_reruns_it_and_loses_no_step() {
     let store = root.path().join("state.db");
     let server = HttpServer::start_with(root.path(), &store_args(&store), &[]).await;
     let agent = server.connect().await;
-    let id = agent.start("serve:journal", json!({"entries": 2, "pause": 3})).await;
+    let id = agent.start("serve:journal", json!({"entries": 2, "pause": 2})).await;
     let mut cursor = Cursor::new(id.clone());
     // The first request runs `announce` and then the slow command: the server dies during it.
     let request = cursor.next().expect("a first request");
     let call = tokio::spawn(async move { agent.try_call(request.tool, request.arguments).await.map(|_| ()) });
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     server.kill().await;
-    assert!(call.await.expect("the call task").is_err(), "the request in flight died with the server");
+    // The request in flight died with the server (its HTTP client may not notice for a while).
+    call.abort();
 
     let server = HttpServer::start_with(root.path(), &store_args(&store), &[]).await;
     let agent = server.connect().await;
     let status = agent.ok("workflow_get_status", json!({"workflow_id": id})).await;
     assert_eq!(status["current_step"], "write", "committed before the command ran: {status}");
+    assert_eq!((status["loop_iterations"].clone(), status["attempt"].clone()), (json!([1]), json!(1)), "{status}");
     // The retried request runs the command again and hands out the message produced before it.
     let again = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
     let ids: Vec<&str> = again["steps"].as_array().expect("steps").iter().filter_map(|s| s["id"].as_str()).collect();
@@ -414,4 +416,45 @@ async fn a_thousand_instances_from_sixteen_clients_lose_and_double_nothing() {
         latencies[latencies.len() / 2].as_secs_f64() * 1e3,
         latencies[latencies.len() * 99 / 100].as_secs_f64() * 1e3
     );
+}
+
+#[tokio::test]
+async fn limits_refuse_with_their_codes_and_ended_instances_are_swept() {
+    let root = temp_root();
+    let args: Vec<String> =
+        ["--max-active-instances", "3", "--max-state-bytes", "8000", "--max-tasks-per-step", "2", "--keep-finished", "1"].map(str::to_owned).to_vec();
+    let server = HttpServer::start_with(root.path(), &args, &[]).await;
+    let agent = server.connect().await;
+
+    // Sub-agent tasks per step: three items, two allowed.
+    let fan_out = agent.start("serve:fan-out", json!({"count": 3})).await;
+    let failed = agent.ok("workflow_get_next_step", json!({"workflow_id": fan_out})).await;
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["error"]["message"].as_str().is_some_and(|m| m.contains("3 sub-agent tasks") && m.contains("--max-tasks-per-step")), "{failed}");
+
+    // State size: a write that would grow the instance past the limit changes nothing.
+    let small = agent.start("serve:fan-out", json!({"count": 1})).await;
+    let (code, message) = agent.refused("workflow_update_state", json!({"workflow_id": small, "updates": [{"path": "this.label", "value": "x".repeat(10_000)}]})).await;
+    assert_eq!(code, "STATE_TOO_LARGE");
+    assert!(message.contains("--max-state-bytes"), "{message}");
+    let label = agent.ok("workflow_state_read", json!({"workflow_id": small, "paths": ["this.label"]})).await;
+    assert_eq!(label["values"]["this.label"], "squares", "the refused write was not kept");
+
+    // Active instances: three running (the failed one has ended), a fourth is refused until
+    // one ends.
+    let second = agent.start("serve:counter", json!({})).await;
+    agent.start("serve:counter", json!({})).await;
+    let (code, message) = agent.refused("workflow_start", json!({"workflow": "serve:counter"})).await;
+    assert_eq!(code, "LIMIT_EXCEEDED");
+    assert!(message.contains("--max-active-instances"), "{message}");
+    agent.ok("workflow_cancel", json!({"workflow_id": second})).await;
+    agent.start("serve:counter", json!({})).await;
+
+    // Ended instances are removed once older than --keep-finished.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    for ended in [&fan_out, &second] {
+        let (code, _) = agent.refused("workflow_get_status", json!({"workflow_id": ended})).await;
+        assert_eq!(code, "NOT_FOUND", "{ended} was swept");
+    }
+    agent.ok("workflow_get_status", json!({"workflow_id": small})).await;
 }

@@ -756,6 +756,9 @@ impl Run {
 
     /// `workflow_get_status`.
     pub(crate) fn status_json(&self) -> Json {
+        let snapshot = self.main.machine.resumable();
+        // Iterations of the loops the workflow stands in, outermost first.
+        let loops: Vec<u32> = snapshot.iter().flat_map(|s| s.frames.iter().map(|f| f.iteration)).filter(|i| *i > 0).collect();
         json!({
             "workflow_id": self.id,
             "workflow_name": self.definition.name,
@@ -765,7 +768,8 @@ impl Run {
             "error": self.main.failure_json(),
             "current_step": self.current_step(),
             "steps_handed_out": self.main.steps_handed,
-            "attempt": self.main.machine.resumable().map_or(0, |snapshot| snapshot.attempt),
+            "attempt": snapshot.as_ref().map_or(0, |snapshot| snapshot.attempt),
+            "loop_iterations": loops,
             "tasks": self.fan_out.as_ref().map_or(Json::Null, FanOut::progress),
             "state": self.main.machine.state().this().to_json(),
             "version": self.version,

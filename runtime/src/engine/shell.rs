@@ -6,8 +6,11 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
+use tokio::sync::Semaphore;
 
 use crate::machine::ShellOutput;
 
@@ -19,11 +22,30 @@ pub struct ShellSettings {
     /// Bytes kept of each of stdout and stderr; the rest is read and dropped, and the
     /// truncation is reported on stderr.
     pub output_cap: usize,
+    /// Commands running at once, server-wide; a command waits for a slot (within its own
+    /// timeout) when all are taken.
+    pub max_processes: usize,
+    slots: Arc<Semaphore>,
+}
+
+/// Shell commands that may run at once by default.
+pub const DEFAULT_MAX_PROCESSES: usize = 16;
+
+/// Bytes kept of each of a command's stdout and stderr by default.
+pub const DEFAULT_OUTPUT_CAP: usize = 1024 * 1024;
+
+impl ShellSettings {
+    /// Commands in `project_root`, `output_cap` bytes kept per stream, at most `max_processes`
+    /// at once.
+    pub fn new(project_root: PathBuf, output_cap: usize, max_processes: usize) -> ShellSettings {
+        let max_processes = max_processes.max(1);
+        ShellSettings { project_root, output_cap, max_processes, slots: Arc::new(Semaphore::new(max_processes)) }
+    }
 }
 
 impl Default for ShellSettings {
     fn default() -> Self {
-        ShellSettings { project_root: PathBuf::from("."), output_cap: 1024 * 1024 }
+        ShellSettings::new(PathBuf::from("."), DEFAULT_OUTPUT_CAP, DEFAULT_MAX_PROCESSES)
     }
 }
 
@@ -58,6 +80,17 @@ pub async fn run(settings: &ShellSettings, command: &str, working_directory: Opt
         Ok(directory) => directory,
         Err(failure) => return ShellOutput { failure: Some(failure), ..ShellOutput::default() },
     };
+    let timeout = Duration::from_secs_f64(timeout_seconds.max(0.0));
+    let started = std::time::Instant::now();
+    // The wait for a slot counts against the step's timeout.
+    let Ok(Ok(_slot)) = tokio::time::timeout(timeout, settings.slots.acquire()).await else {
+        let failure = format!(
+            "timed out after {timeout_seconds} s waiting to start: {} shell commands were running, the limit (--max-shell-processes)",
+            settings.max_processes
+        );
+        return ShellOutput { failure: Some(failure), ..ShellOutput::default() };
+    };
+    let timeout = timeout.saturating_sub(started.elapsed());
     let mut child = match Command::new("sh")
         .arg("-c")
         .arg(command)
@@ -79,8 +112,6 @@ pub async fn run(settings: &ShellSettings, command: &str, working_directory: Opt
     let cap = settings.output_cap;
     let stdout = tokio::spawn(read_capped(child.stdout.take(), cap));
     let stderr = tokio::spawn(read_capped(child.stderr.take(), cap));
-    let timeout = Duration::from_secs_f64(timeout_seconds.max(0.0));
-    let started = std::time::Instant::now();
     let waited = tokio::time::timeout(timeout, child.wait()).await;
     metrics::histogram!("wfc_shell_seconds").record(started.elapsed());
     if waited.is_err() {
@@ -166,7 +197,7 @@ mod tests {
     use super::*;
 
     fn settings() -> ShellSettings {
-        ShellSettings { project_root: std::env::temp_dir(), output_cap: 16 }
+        ShellSettings::new(std::env::temp_dir(), 16, 2)
     }
 
     #[test]
@@ -177,6 +208,19 @@ mod tests {
         assert_eq!(retry_delay(2, 1.0, 0.999_999).as_millis(), 1199);
         let spread: std::collections::BTreeSet<u64> = (0..20).map(|_| (jitter() * 1000.0) as u64).collect();
         assert!(spread.len() > 10 && spread.iter().all(|j| *j < 1000), "{spread:?}");
+    }
+
+    #[tokio::test]
+    async fn a_command_waits_for_a_free_slot_within_its_timeout() {
+        let settings = ShellSettings::new(std::env::temp_dir(), 16, 1);
+        let (slow, starved) = tokio::join!(run(&settings, "sleep 1", None, 10.0), async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            run(&settings, "echo late", None, 0.3).await
+        });
+        assert_eq!(slow.exit_code, Some(0));
+        let failure = starved.failure.expect("no slot in time");
+        assert!(failure.contains("--max-shell-processes") && starved.exit_code.is_none(), "{failure}");
+        assert_eq!(run(&settings, "echo now", None, 5.0).await.stdout, "now\n", "the slot is free again");
     }
 
     #[tokio::test]

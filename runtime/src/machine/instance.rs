@@ -3,6 +3,7 @@
 //! they differ only in how an expression is evaluated (`X`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::Deserialize;
 
@@ -15,9 +16,18 @@ use super::update::{self, Segment as UpdateSegment};
 use super::{ClientStep, Effect, Event, Failure, Frame, Machine, MachineStatus, ShellOutput, Snapshot, State, StepError, Strategy, Tier, Yield};
 use crate::value::{Object, RegExp, Scope, Value};
 
-/// Server-side operations one [`Machine::resume`] may run before it must reach a client step:
-/// a loop of server steps only must not spin the server.
-pub const SERVER_STEP_BUDGET: u32 = 100_000;
+/// Server-side operations one [`Machine::resume`] may run before it must reach a client step,
+/// unless [`set_server_step_budget`] says otherwise: a loop of server steps only must not spin
+/// the server.
+pub const DEFAULT_SERVER_STEP_BUDGET: u32 = 100_000;
+
+static SERVER_STEP_BUDGET: AtomicU32 = AtomicU32::new(DEFAULT_SERVER_STEP_BUDGET);
+
+/// Sets the server-side operations one resume may run, for every machine of the process
+/// (`wfc serve --max-server-steps`): a server's limit, not a workflow's.
+pub fn set_server_step_budget(budget: u32) {
+    SERVER_STEP_BUDGET.store(budget.max(1), Ordering::Relaxed);
+}
 
 /// A running workflow or task.
 #[derive(Debug)]
@@ -201,12 +211,15 @@ impl<X: Expression> Instance<X> {
                 return Ok(yielded);
             }
         }
-        let mut budget = SERVER_STEP_BUDGET;
+        let limit = SERVER_STEP_BUDGET.load(Ordering::Relaxed);
+        let mut budget = limit;
         loop {
             budget = budget.checked_sub(1).ok_or_else(|| {
                 self.step_error(
                     self.current_step(),
-                    format!("ran {SERVER_STEP_BUDGET} server-side steps without reaching a client step; a loop of server steps is spinning"),
+                    format!(
+                        "ran {limit} server-side steps without reaching a client step (--max-server-steps); a loop of server steps is spinning"
+                    ),
                 )
             })?;
             if let Some(yielded) = self.execute()? {

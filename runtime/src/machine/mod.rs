@@ -18,7 +18,7 @@ pub mod update;
 
 use serde::{Deserialize, Serialize};
 
-pub use instance::{ClientWrite, Instance, SERVER_STEP_BUDGET, StartError};
+pub use instance::{ClientWrite, DEFAULT_SERVER_STEP_BUDGET, Instance, StartError, set_server_step_budget};
 pub use state::{FieldType, State, Tier};
 
 use crate::value::Value;
