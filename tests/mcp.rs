@@ -844,3 +844,19 @@ async fn a_wait_step_past_its_timeout_fails_the_workflow_naming_the_limit() {
     assert_eq!((answer["status"].clone(), answer["error"]["step_id"].clone()), (json!("failed"), json!("pause")));
     assert!(answer["error"]["message"].as_str().is_some_and(|m| m.contains("wait_step timeout_seconds")), "{answer}");
 }
+
+#[tokio::test]
+async fn a_flaky_shell_command_is_retried_with_backoff_until_it_succeeds() {
+    let root = temp_root();
+    let agent = Agent::fixtures(root.path()).await;
+    let id = agent.start("serve:retry", json!({})).await;
+    let started = Instant::now();
+    let answer = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    let elapsed = started.elapsed();
+    assert_eq!(answer["completed"], true, "{answer}");
+    assert_eq!(std::fs::read_to_string(root.path().join("tries")).expect("the command's counter").trim(), "3");
+    // Two waits: 0.2 s, then 0.4 s, each within ±20 %.
+    assert!(elapsed >= Duration::from_millis(480), "backed off: {elapsed:?}");
+    let state = agent.ok("workflow_state_read", json!({"workflow_id": id, "paths": ["this.exit_code"]})).await;
+    assert_eq!(state["values"]["this.exit_code"], 0);
+}
