@@ -61,6 +61,10 @@ enum Command {
         store: Option<String>,
         #[command(flatten)]
         limits: commands::serve::LimitArgs,
+        /// Hand sub-agent tasks to the main agent one step at a time instead of asking it to
+        /// start sub-agents, one step per answer (also AROMCP_WORKFLOW_DEBUG=serial).
+        #[arg(long)]
+        serial: bool,
     },
     /// List the instances a store holds that have not ended (what `wfc serve` would continue).
     Status {
@@ -151,12 +155,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { paths, format, color } => commands::check::run(&paths, format, color),
-        Command::Serve { http, allow_remote, root, shell_output_cap, dev, store, limits } => {
+        Command::Serve { http, allow_remote, root, shell_output_cap, dev, store, limits, serial } => {
             let transport = match http {
                 Some(address) => commands::serve::Transport::Http { address, allow_remote },
                 None => commands::serve::Transport::Stdio,
             };
-            commands::serve::run(commands::serve::Options { transport, project_root: root, shell_output_cap, dev, store, limits })
+            commands::serve::run(commands::serve::Options { transport, project_root: root, shell_output_cap, dev, store, limits, serial })
         }
         Command::Status { store, root, json } => commands::status::run(store, root, json),
         Command::Run { workflow, inputs, answers, root } => commands::run::run(commands::run::Options { workflow, inputs, answers, project_root: root }),

@@ -711,10 +711,11 @@ async fn tasks_past_their_timeout_fail_and_a_workflow_past_its_own_fails_for_goo
 }
 
 /// A scripted agent's answer to a step, by its type (the same shapes the differential test's
-/// client gives).
+/// client gives); a tool call with a number `n` gets its square.
 fn scripted_result(step: &Json) -> Json {
     let definition = &step["definition"];
     match (step["type"].as_str().unwrap_or_default(), definition["input_type"].as_str()) {
+        ("mcp_call", _) if definition["parameters"]["n"].is_number() => json!({"value": definition["parameters"]["n"].as_f64().unwrap_or(0.0).powi(2)}),
         ("mcp_call", _) => json!({"ok": true, "count": 2, "items": ["x", "y"], "success": true, "data": {"files": ["a.ts"]}}),
         ("user_input", Some("number")) => json!("7"),
         ("user_input", Some("boolean")) => json!("yes"),
@@ -859,4 +860,70 @@ async fn a_flaky_shell_command_is_retried_with_backoff_until_it_succeeds() {
     assert!(elapsed >= Duration::from_millis(480), "backed off: {elapsed:?}");
     let state = agent.ok("workflow_state_read", json!({"workflow_id": id, "paths": ["this.exit_code"]})).await;
     assert_eq!(state["values"]["this.exit_code"], 0);
+}
+
+/// Drives an instance in serial mode to its end: one step per answer, sub-agent tasks' steps
+/// among the workflow's (with their `task_id`), every result submitted as the workflow's.
+async fn drive_serially(agent: &Agent, id: &str) -> Json {
+    let mut answer = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    for _ in 0..5_000 {
+        if answer["status"] != "running" {
+            return answer;
+        }
+        let steps = answer["steps"].as_array().cloned().unwrap_or_default();
+        assert!(steps.len() <= 1, "serial mode hands out one step at a time: {answer}");
+        let step = steps.first().cloned().unwrap_or_default();
+        assert_ne!(step["type"], "parallel_foreach", "serial mode never asks for sub-agents");
+        if step["task_id"].is_string() {
+            assert!(step["instructions"].as_str().is_some_and(|i| i.contains("do not start sub-agents")), "{step}");
+        }
+        answer = match step["type"].as_str() {
+            Some("user_message" | "wait_step") | None => agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await,
+            Some(_) => {
+                let submit = json!({"workflow_id": id, "step_id": step["id"], "sequence": step["sequence"], "result": scripted_result(&step)});
+                agent.ok("workflow_submit_result", submit).await
+            }
+        };
+    }
+    panic!("{id} did not end in 5,000 answers: {answer}");
+}
+
+/// The workflow's state tiers and every task's, by task id.
+async fn all_states(agent: &Agent, id: &str, tasks: &[String]) -> Json {
+    let mut states = serde_json::Map::new();
+    states.insert("workflow".to_owned(), agent.ok("workflow_state_read", json!({"workflow_id": id})).await["tiers"].clone());
+    for task in tasks {
+        states.insert(task.clone(), agent.ok("workflow_state_read", json!({"workflow_id": id, "task_id": task})).await["tiers"].clone());
+    }
+    Json::Object(states)
+}
+
+#[tokio::test]
+async fn serial_mode_reaches_the_same_states_as_parallel_sub_agents() {
+    let corpus = repo().join("../shared/corpus/aromcp");
+    let cases = [
+        (repo().join("tests/fixtures/serve"), "serve:fan-out", json!({"count": 5}), (0..5).map(|i| format!("square.item{i}")).collect::<Vec<_>>()),
+        (corpus, "test:sub-agents", json!({}), Vec::new()),
+    ];
+    for (dir, workflow, inputs, tasks) in cases {
+        let root = temp_root();
+        let dev = ["--dev", dir.to_str().expect("utf-8")];
+        let parallel = Agent::serve(root.path(), &dev).await;
+        let serial = Agent::serve(root.path(), &[&dev[..], &["--serial"]].concat()).await;
+        let in_parallel = parallel.start(workflow, inputs.clone()).await;
+        let ended = drive_to_end(&parallel, &in_parallel, None).await;
+        assert_eq!(ended["status"], "completed", "{workflow} in parallel: {ended}");
+        let in_serial = serial.start(workflow, inputs).await;
+        let ended = drive_serially(&serial, &in_serial).await;
+        assert_eq!(ended["status"], "completed", "{workflow} serially: {ended}");
+        let tasks = if tasks.is_empty() {
+            let total = parallel.ok("workflow_get_status", json!({"workflow_id": in_parallel})).await["tasks"]["total"].as_u64().expect("tasks");
+            let name = parallel.ok("workflow_get_info", json!({"workflow": workflow})).await["sub_agent_tasks"][0].as_str().expect("a task").to_owned();
+            (0..total).map(|i| format!("{name}.item{i}")).collect()
+        } else {
+            tasks
+        };
+        assert!(!tasks.is_empty());
+        assert_eq!(all_states(&serial, &in_serial, &tasks).await, all_states(&parallel, &in_parallel, &tasks).await, "{workflow}");
+    }
 }

@@ -45,6 +45,8 @@ pub(crate) struct Options {
     pub(crate) store: Option<String>,
     /// The server's limits.
     pub(crate) limits: LimitArgs,
+    /// `--serial`: sub-agent tasks go to the main agent, one step at a time.
+    pub(crate) serial: bool,
 }
 
 /// The limits `wfc serve` takes on the command line (see [`Limits`]).
@@ -157,7 +159,13 @@ pub(crate) fn run(options: Options) -> ExitCode {
     let keep_finished = limits.keep_finished_seconds;
     set_server_step_budget(options.limits.max_server_steps);
     let shell = ShellSettings::new(project_root, options.shell_output_cap, options.limits.max_shell_processes);
-    let engine = Arc::new(Engine::new(catalog, shell, Box::new(store)).with_limits(limits).with_authoring(Box::new(CompilerTools)));
+    // AroMCP's switch for the same mode.
+    let serial = options.serial || std::env::var("AROMCP_WORKFLOW_DEBUG").is_ok_and(|mode| mode == "serial");
+    if serial {
+        tracing::info!("serial mode: sub-agent tasks are handed to the main agent one step at a time");
+    }
+    let engine = Engine::new(catalog, shell, Box::new(store)).with_limits(limits).with_serial(serial);
+    let engine = Arc::new(engine.with_authoring(Box::new(CompilerTools)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

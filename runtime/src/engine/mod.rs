@@ -145,6 +145,9 @@ pub struct Engine {
     shell: ShellSettings,
     store: Box<dyn Store>,
     limits: Limits,
+    /// Serial mode (`wfc serve --serial`): sub-agent tasks are handed to the main agent one
+    /// step at a time, and every answer holds one step.
+    serial: bool,
     authoring: Option<Box<dyn Authoring>>,
 }
 
@@ -152,7 +155,14 @@ impl Engine {
     /// An engine offering the workflows of `catalog`, running shell commands as `shell` says,
     /// keeping instances in `store`.
     pub fn new(catalog: Box<dyn Catalog>, shell: ShellSettings, store: Box<dyn Store>) -> Engine {
-        Engine { catalog, instances: Mutex::default(), shell, store, limits: Limits::default(), authoring: None }
+        Engine { catalog, instances: Mutex::default(), shell, store, limits: Limits::default(), serial: false, authoring: None }
+    }
+
+    /// Serial mode: the main agent does the sub-agent tasks itself, one step per answer, for
+    /// agents that cannot start sub-agents (and for debugging).
+    pub fn with_serial(mut self, serial: bool) -> Engine {
+        self.serial = serial;
+        self
     }
 
     /// Sets the limits.
@@ -191,6 +201,7 @@ impl Engine {
             store: self.store.as_ref(),
             max_record_bytes: self.limits.max_state_bytes,
             max_tasks_per_step: self.limits.max_tasks_per_step,
+            serial: self.serial,
             now: now(),
         }
     }

@@ -32,6 +32,8 @@ pub(crate) struct Context<'a> {
     pub(crate) max_record_bytes: usize,
     /// The most sub-agent tasks one `parallel_foreach` may start.
     pub(crate) max_tasks_per_step: usize,
+    /// Serial mode: the main agent does the sub-agent tasks itself, one step per answer.
+    pub(crate) serial: bool,
     pub(crate) now: f64,
 }
 
@@ -278,9 +280,12 @@ impl Driven {
         true
     }
 
-    /// Hands out the steps produced so far.
-    fn take_steps(&mut self) -> Vec<Json> {
-        std::mem::take(&mut self.pending)
+    /// Hands out the steps produced so far — only the first of them when `one` (serial mode).
+    fn take_steps(&mut self, one: bool) -> Vec<Json> {
+        match one {
+            true if !self.pending.is_empty() => vec![self.pending.remove(0)],
+            _ => std::mem::take(&mut self.pending),
+        }
     }
 
     fn status(&self) -> Status {
@@ -466,6 +471,7 @@ impl Run {
         let Who::Task(index) = who else {
             if let Some(spawn) = self.main.advance(event, cx.now)
                 && let Some(step) = self.fan_out(spawn, cx)
+                && !cx.serial
             {
                 self.main.pending.push(step);
             }
@@ -503,12 +509,16 @@ impl Run {
             self.drive(Who::Task(index), event, cx).await?;
             return self.task_answer(index, cx);
         }
-        if self.status != Status::Running {
+        if self.status != Status::Running || (cx.serial && !self.main.pending.is_empty()) {
             return self.answer(cx);
         }
         let event = match (&self.main.at, self.main.next_event()) {
             (At::Shell { .. }, _) => None,
             (_, Some(event)) => Some(event),
+            (_, None) if cx.serial => {
+                self.serve_serially(cx).await?;
+                return self.answer(cx);
+            }
             (_, None) => match self.tasks_outcome() {
                 Some(outcomes) => Some(Event::Done(Value::from(&outcomes))),
                 None => {
@@ -519,7 +529,41 @@ impl Run {
             },
         };
         self.drive(Who::Main, event, cx).await?;
+        if cx.serial {
+            self.serve_serially(cx).await?;
+        }
         self.answer(cx)
+    }
+
+    /// Serial mode, while the workflow waits for its tasks with nothing to hand out: the next
+    /// step of the first unfinished task (driven as its own sub-agent would drive it) becomes
+    /// the workflow's, marked with the task's id; once every task has ended, the workflow goes
+    /// on with their outcomes, as in parallel mode.
+    async fn serve_serially(&mut self, cx: &Context<'_>) -> Result<(), ToolError> {
+        while matches!(self.main.at, At::Tasks { .. }) && self.main.pending.is_empty() {
+            let unfinished = self.fan_out.as_ref().and_then(|f| f.tasks[..f.released()].iter().position(|t| t.driven.at != At::End));
+            let Some(index) = unfinished else {
+                let outcomes = self.tasks_outcome().unwrap_or_default();
+                self.drive(Who::Main, Some(Event::Done(Value::from(&outcomes))), cx).await?;
+                continue;
+            };
+            let task = self.driven(Who::Task(index));
+            if task.pending.is_empty() {
+                // A step handed out and asked past without a result is done without it, as a
+                // sub-agent's next-step request would make it.
+                let event = task.next_event();
+                self.drive(Who::Task(index), event, cx).await?;
+            }
+            let Some(fan_out) = self.fan_out.as_mut() else { break };
+            let task = &mut fan_out.tasks[index];
+            if !task.driven.pending.is_empty() {
+                let mut step = task.driven.pending.remove(0);
+                step["task_id"] = task.id.clone().into();
+                step["instructions"] = SERIAL_INSTRUCTIONS.into();
+                self.main.pending.push(step);
+            }
+        }
+        Ok(())
     }
 
     /// `workflow_submit_result`: the client's result for the step the workflow (or a task)
@@ -544,7 +588,10 @@ impl Run {
                         return Err(ToolError::invalid(format!("workflow `{}` is {}; it takes no more results", self.id, status_name(self.status))));
                     }
                 }
-                (Who::Main, "the workflow".to_owned())
+                match self.serial_task_waiting_at(step_id).filter(|_| cx.serial) {
+                    Some(index) => (Who::Task(index), "the workflow".to_owned()),
+                    None => (Who::Main, "the workflow".to_owned()),
+                }
             }
         };
         let driven = self.driven(who);
@@ -567,15 +614,30 @@ impl Run {
             }
         };
         self.drive(who, event, cx).await?;
-        let answer = match who {
-            Who::Main => self.answer_json(cx.now),
-            Who::Task(index) => self.task_answer_json(index),
+        let answer = match (who, task_id) {
+            (Who::Task(index), Some(_)) => self.task_answer_json(index, cx.serial),
+            // The workflow's own step, or (serial mode) a task's step it handed out.
+            _ => {
+                if cx.serial {
+                    self.serve_serially(cx).await?;
+                }
+                self.answer_json(cx)
+            }
         };
         if let Some(last) = self.driven(who).last.as_mut() {
             last.answer = answer.clone();
         }
         self.commit(cx)?;
         Ok(answer)
+    }
+
+    /// The task (serial mode) whose step `step_id` the workflow handed out and waits for.
+    fn serial_task_waiting_at(&self, step_id: &str) -> Option<usize> {
+        if !matches!(self.main.at, At::Tasks { .. }) {
+            return None;
+        }
+        let fan_out = self.fan_out.as_ref()?;
+        fan_out.tasks.iter().position(|t| matches!(&t.driven.at, At::Client { step_id: waiting, .. } if waiting == step_id))
     }
 
     /// The index of task `task_id`, checked to be handed out and its workflow still going.
@@ -779,22 +841,24 @@ impl Run {
     /// The workflow's answer to a request: the steps produced since the last one and how it
     /// stands; committed before it is given.
     fn answer(&mut self, cx: &Context<'_>) -> Result<Json, ToolError> {
-        let answer = self.answer_json(cx.now);
+        let answer = self.answer_json(cx);
         self.commit(cx)?;
         Ok(answer)
     }
 
-    fn answer_json(&mut self, now: f64) -> Json {
-        let status = self.main.status();
+    fn answer_json(&mut self, cx: &Context<'_>) -> Json {
+        let steps = self.main.take_steps(cx.serial);
+        // In serial mode the workflow ends for the client with its last step handed out.
+        let status = if self.main.pending.is_empty() { self.main.status() } else { Status::Running };
         if self.status == Status::Running && status != Status::Running {
-            self.finish(status, now);
+            self.finish(status, cx.now);
         }
-        let steps = self.main.take_steps();
-        let mut answer = json!({"workflow_id": self.id, "status": self.status});
-        if !steps.is_empty() || self.status == Status::Running {
+        let shown = if self.status == Status::Running { status } else { self.status };
+        let mut answer = json!({"workflow_id": self.id, "status": shown});
+        if !steps.is_empty() || shown == Status::Running {
             answer["steps"] = Json::Array(steps);
         }
-        match self.status {
+        match shown {
             Status::Running => {}
             Status::Completed => answer["completed"] = true.into(),
             Status::Failed => answer["error"] = self.main.failure_json(),
@@ -805,15 +869,15 @@ impl Run {
 
     /// A task's answer: its steps and how it stands; committed before it is given.
     fn task_answer(&mut self, index: usize, cx: &Context<'_>) -> Result<Json, ToolError> {
-        let answer = self.task_answer_json(index);
+        let answer = self.task_answer_json(index, cx.serial);
         self.commit(cx)?;
         Ok(answer)
     }
 
-    fn task_answer_json(&mut self, index: usize) -> Json {
+    fn task_answer_json(&mut self, index: usize, one: bool) -> Json {
         let workflow_id = self.id.clone();
         let Some(task) = self.fan_out.as_mut().map(|f| &mut f.tasks[index]) else { return Json::Null };
-        let steps = task.driven.take_steps();
+        let steps = task.driven.take_steps(one);
         let mut answer = json!({"workflow_id": workflow_id, "task_id": task.id, "status": task.driven.status()});
         if !steps.is_empty() || task.driven.at != At::End {
             answer["steps"] = Json::Array(steps);
@@ -826,6 +890,10 @@ impl Run {
         answer
     }
 }
+
+/// What serial mode tells the agent with each task step.
+const SERIAL_INSTRUCTIONS: &str = "Serial mode: do this sub-agent task's step yourself; do not start sub-agents. \
+Report its result with workflow_submit_result as for any step (task_id optional); the workflow hands out the next step.";
 
 /// A task whose machine could not start (its inputs were refused): ended, failed, with an
 /// empty state.
