@@ -107,6 +107,15 @@ enum Command {
         #[arg(long, default_value = "{}")]
         scope: String,
     },
+    /// Show what a workflow would run, without running it: steps in order (client or server),
+    /// loop caps, sub-agent fan-out, what each step writes, computed fields.
+    Explain {
+        /// A workflow of the embedded catalog (`dev:test-fix-loop`) or a YAML file.
+        workflow: String,
+        /// Print the plan as JSON (what the workflow_explain_plan tool answers).
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the Rust a workflow compiles to (formatted).
     Expand {
         /// A workflow of the embedded catalog (`dev:test-fix-loop`) or a YAML file.
@@ -167,6 +176,7 @@ fn main() -> ExitCode {
         Command::Schema => commands::schema::run(),
         Command::Eval { expression, input, scope } => commands::eval::run(&expression, &input, &scope),
         Command::Expand { workflow } => commands::expand::run(&workflow),
+        Command::Explain { workflow, json } => commands::explain::run(&workflow, json),
         Command::Graph { workflow, format } => {
             let format = match format {
                 GraphFormat::Mermaid => wfc_compiler::ir::graph::Format::Mermaid,

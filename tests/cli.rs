@@ -170,3 +170,22 @@ fn run_drives_a_workflow_in_the_terminal_from_scripted_answers() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("no (more) answers for step `record_bump`"), "{}", stderr(&output));
 }
+
+#[test]
+fn explain_lists_what_the_corpus_workflows_and_the_catalog_would_run() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/aromcp");
+    let mut files: Vec<_> = std::fs::read_dir(&corpus).expect("the corpus").filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "yaml")).collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    for file in files {
+        let output = wfc(&["explain", file.to_str().expect("utf-8")]);
+        assert_eq!(output.status.code(), Some(0), "{}: {}", file.display(), stderr(&output));
+        let name = file.file_stem().and_then(|s| s.to_str()).expect("a name").replace(':', "_");
+        insta::assert_snapshot!(format!("explain_{name}"), String::from_utf8_lossy(&output.stdout));
+    }
+    let json = wfc(&["explain", "code:parallel-review", "--json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&json.stdout).expect("a JSON plan");
+    let fan_out = plan["steps"].as_array().expect("steps").iter().find(|s| s["type"] == "parallel_foreach").expect("a fan-out");
+    assert_eq!(fan_out["runs_on"], "client");
+    assert!(plan["sub_agent_tasks"][0]["steps"].as_array().is_some_and(|s| !s.is_empty()), "{plan}");
+}

@@ -169,6 +169,7 @@ async fn discovery_lists_every_tool_with_a_schema_and_the_embedded_catalog() {
     for expected in [
         "workflow_list",
         "workflow_get_info",
+        "workflow_explain_plan",
         "workflow_start",
         "workflow_get_next_step",
         "workflow_submit_result",
@@ -200,6 +201,13 @@ async fn discovery_lists_every_tool_with_a_schema_and_the_embedded_catalog() {
     let info = agent.ok("workflow_get_info", json!({"workflow": "dev:test-fix-loop"})).await;
     assert_eq!(info["inputs"]["max_attempts"], json!({"type": "number", "required": false, "default": 5}));
     assert_eq!(info["source"], "compiled");
+    // The plan of a compiled workflow, read off its machine: loops with caps, server and client
+    // steps, writes; and whether given inputs would start it.
+    let plan = agent.ok("workflow_explain_plan", json!({"workflow": "dev:test-fix-loop", "inputs": {"max_attempts": "many"}})).await;
+    let fix_loop = plan["steps"].as_array().expect("steps").iter().find(|s| s["id"] == "fix_loop").expect("the loop").clone();
+    assert_eq!((fix_loop["type"].clone(), fix_loop["runs_on"].clone()), (json!("while_loop"), json!("server")));
+    assert!(fix_loop["detail"].as_str().is_some_and(|d| d.contains("at most 20 iterations")), "{fix_loop}");
+    assert!(plan["inputs_accepted"]["refused"].as_str().is_some_and(|r| r.contains("max_attempts")), "{plan}");
 }
 
 /// The protocol below the tools, spoken as raw JSON-RPC lines: ping and an unknown method get

@@ -2,6 +2,7 @@
 
 pub(crate) mod check;
 pub(crate) mod eval;
+pub(crate) mod explain;
 pub(crate) mod expand;
 pub(crate) mod graph;
 pub(crate) mod run;
@@ -12,7 +13,8 @@ pub(crate) mod status;
 use std::process::ExitCode;
 
 use wfc_compiler::check::Workflow;
-use wfc_compiler::{Source, check_paths, check_source};
+use wfc_compiler::{Source, check_paths, check_source, definition_hash, ir};
+use wfc_runtime::engine::Definition;
 
 use crate::catalog::WORKFLOWS;
 
@@ -52,4 +54,21 @@ pub(crate) fn load_workflow(name_or_path: &str) -> Result<Workflow, ExitCode> {
         eprint!("{}", diagnostics.render_plain());
         ExitCode::from(1)
     })
+}
+
+/// A workflow to run or explain: a catalog entry (compiled) or a file (checked and
+/// interpreted). Diagnostics go to stderr; the error is the exit code.
+pub(crate) fn load_definition(name_or_path: &str) -> Result<Definition, ExitCode> {
+    if !std::path::Path::new(name_or_path).is_file()
+        && let Some(entry) = wfc_runtime::catalog::find(WORKFLOWS, name_or_path)
+    {
+        return Ok(Definition::compiled(entry));
+    }
+    let checked = load_workflow(name_or_path)?;
+    let lowered = ir::lower(&checked).map_err(|error| {
+        eprintln!("wfc: {error}");
+        ExitCode::from(1)
+    })?;
+    let source = std::fs::read_to_string(name_or_path).unwrap_or_default();
+    Ok(Definition::new(&lowered, "file", name_or_path, &definition_hash(&source)))
 }

@@ -10,12 +10,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
-use wfc_compiler::{definition_hash, ir};
 use wfc_runtime::engine::{Definition, Engine, ShellSettings, Submit, shell};
 use wfc_runtime::machine::FieldType;
 
-use super::load_workflow;
-use crate::catalog::WORKFLOWS;
 
 /// How `wfc run` was asked to run.
 pub(crate) struct Options {
@@ -31,7 +28,7 @@ pub(crate) struct Options {
 
 pub(crate) fn run(options: Options) -> ExitCode {
     let Ok(project_root) = super::serve::project_root(options.project_root) else { return ExitCode::from(2) };
-    let definition = match definition(&options.workflow) {
+    let definition = match super::load_definition(&options.workflow) {
         Ok(definition) => definition,
         Err(code) => return code,
     };
@@ -68,22 +65,6 @@ pub(crate) fn run(options: Options) -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-/// The workflow to run: a catalog entry (compiled) or a file (checked and interpreted).
-fn definition(name_or_path: &str) -> Result<Definition, ExitCode> {
-    if !std::path::Path::new(name_or_path).is_file()
-        && let Some(entry) = wfc_runtime::catalog::find(WORKFLOWS, name_or_path)
-    {
-        return Ok(Definition::compiled(entry));
-    }
-    let checked = load_workflow(name_or_path)?;
-    let lowered = ir::lower(&checked).map_err(|error| {
-        eprintln!("wfc: {error}");
-        ExitCode::from(1)
-    })?;
-    let source = std::fs::read_to_string(name_or_path).unwrap_or_default();
-    Ok(Definition::new(&lowered, "file", name_or_path, &definition_hash(&source)))
 }
 
 /// `NAME=VALUE` pairs: the text itself for an input declared `string`, otherwise JSON if it

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::catalog::Entry;
 use crate::machine::program::{Expression, Input, Program, Source, SourceTier, Workflow};
+use crate::machine::plan::{self, PlannedStep};
 use crate::machine::{ClientWrite, Instance, Machine, Snapshot, StartError, State};
 use crate::value::Object;
 
@@ -65,6 +66,7 @@ trait Machines: Send + Sync {
     fn restore(&self, task: Option<usize>, snapshot: &Snapshot) -> Result<Box<dyn Live>, StartError>;
     fn inputs(&self) -> &[Input];
     fn computed(&self, task: Option<usize>) -> Vec<ComputedInfo>;
+    fn plan(&self, task: Option<usize>) -> Vec<PlannedStep>;
 }
 
 struct Programs<X> {
@@ -92,6 +94,10 @@ impl<X: Expression + 'static> Machines for Programs<X> {
 
     fn inputs(&self) -> &[Input] {
         &self.main.inputs
+    }
+
+    fn plan(&self, task: Option<usize>) -> Vec<PlannedStep> {
+        self.program(task).map(|program| plan::steps(program)).unwrap_or_default()
     }
 
     fn computed(&self, task: Option<usize>) -> Vec<ComputedInfo> {
@@ -195,6 +201,33 @@ impl Definition {
     /// The declared inputs.
     pub fn inputs(&self) -> &[Input] {
         self.machines.inputs()
+    }
+
+    /// What the workflow would run (`workflow_explain_plan`): its steps in order — client or
+    /// server, loop caps, fan-out points, what each writes — its computed fields with their
+    /// dependencies, and the same for each sub-agent task.
+    pub fn explain(&self) -> serde_json::Value {
+        let inputs: Vec<serde_json::Value> = self
+            .inputs()
+            .iter()
+            .map(|i| serde_json::json!({"name": i.name, "type": i.field_type.map(|t| t.name()), "required": i.required, "default": i.default}))
+            .collect();
+        let tasks: Vec<serde_json::Value> = self
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(index, name)| serde_json::json!({"name": name, "steps": self.machines.plan(Some(index)), "computed": self.computed(Some(index))}))
+            .collect();
+        serde_json::json!({
+            "workflow": self.name,
+            "description": self.description,
+            "version": self.version,
+            "inputs": inputs,
+            "timeout_seconds": self.timeout_seconds,
+            "steps": self.machines.plan(None),
+            "computed": self.computed(None),
+            "sub_agent_tasks": tasks,
+        })
     }
 
     /// The computed fields of the workflow (`None`) or of one of its tasks.

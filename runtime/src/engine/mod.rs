@@ -302,6 +302,19 @@ impl Engine {
         }))
     }
 
+    /// `workflow_explain_plan`: what `name` would run; with `inputs`, whether they would start it.
+    pub fn explain(&self, name: &str, inputs: Option<&Json>) -> Result<Json, ToolError> {
+        let definition = self.definition(name)?;
+        let mut plan = definition.explain();
+        if let Some(inputs) = inputs {
+            plan["inputs_accepted"] = match definition.start(inputs) {
+                Ok(_) => json!(true),
+                Err(error) => json!({"refused": error.to_string()}),
+            };
+        }
+        Ok(plan)
+    }
+
     /// `workflow_start`: a new instance; its first steps come from `workflow_get_next_step`.
     pub async fn start(&self, name: &str, inputs: &Json) -> Result<Json, ToolError> {
         let definition = self.definition(name)?;

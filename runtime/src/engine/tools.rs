@@ -40,6 +40,15 @@ struct Start {
 }
 
 #[derive(Deserialize, JsonSchema)]
+struct Explain {
+    /// The workflow's name, e.g. `dev:test-fix-loop` (see workflow_list).
+    workflow: String,
+    /// Inputs to check: the plan says whether they would start the workflow.
+    #[serde(default)]
+    inputs: Option<Json>,
+}
+
+#[derive(Deserialize, JsonSchema)]
 struct Instance {
     /// The instance id workflow_start returned (`wf_…`).
     workflow_id: String,
@@ -171,6 +180,11 @@ pub fn specs() -> Vec<ToolSpec> {
     vec![
         spec::<NoArguments>("workflow_list", "List the workflows this server can run, with their descriptions."),
         spec::<WorkflowName>("workflow_get_info", "Describe one workflow: its inputs (type, required, default), sub-agent tasks and version."),
+        spec::<Explain>(
+            "workflow_explain_plan",
+            "Show what a workflow would run, without running it: its steps in order (client or server), loops with their \
+             caps, sub-agent fan-out, what each step writes, and its computed fields with their dependencies.",
+        ),
         spec::<Start>(
             "workflow_start",
             "Start a workflow with its inputs. Returns the instance id; then call workflow_get_next_step to get its first steps.",
@@ -236,6 +250,10 @@ pub async fn call(engine: &Engine, name: &str, given: Map<String, Json>) -> Resu
     match name {
         "workflow_list" => arguments::<NoArguments>(name, given).map(|_| engine.list()),
         "workflow_get_info" => engine.info(&arguments::<WorkflowName>(name, given)?.workflow),
+        "workflow_explain_plan" => {
+            let Explain { workflow, inputs } = arguments(name, given)?;
+            engine.explain(&workflow, inputs.as_ref())
+        }
         "workflow_start" => {
             let Start { workflow, inputs } = arguments(name, given)?;
             engine.start(&workflow, &inputs.unwrap_or(Json::Null)).await

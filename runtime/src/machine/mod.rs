@@ -12,6 +12,7 @@
 
 pub mod answer;
 mod instance;
+pub mod plan;
 pub mod program;
 mod state;
 pub mod update;
