@@ -7,6 +7,7 @@
 //!   on `serve:counter`, a loop of one client tool call per iteration (interpreted, `--dev`);
 //! - steps per second on that loop, with instances kept in memory (`--store memory`) and in
 //!   the SQLite store (a file: every step committed), and their ratio — what durability costs;
+//! - the same with the execution history off (`--no-history`), for what the history costs;
 //! - the server's peak RSS once 1,000 instances are active.
 //!
 //! Run with `cargo bench --bench mcp`. Numbers are for comparison within one run (ratios).
@@ -37,11 +38,11 @@ struct Server {
     pid: u32,
 }
 
-/// `wfc serve --dev tests/fixtures/serve --store STORE`.
-async fn spawn(store: &str) -> Server {
+/// `wfc serve --dev tests/fixtures/serve --store STORE ARGS`.
+async fn spawn(store: &str, args: &[&str]) -> Server {
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/serve");
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_wfc"));
-    command.arg("serve").arg("--dev").arg(fixtures).args(["--store", store]).env("RUST_LOG", "off");
+    command.arg("serve").arg("--dev").arg(fixtures).args(["--store", store]).args(args).env("RUST_LOG", "off");
     let transport = TokioChildProcess::new(command).expect("spawn wfc serve");
     let pid = transport.id().expect("a pid");
     let client = ().serve(transport).await.expect("initialize");
@@ -125,18 +126,21 @@ async fn main() {
     let mut cold = Vec::new();
     for _ in 0..sizes.spawns {
         let started = Instant::now();
-        let server = spawn("memory").await;
+        let server = spawn("memory", &[]).await;
         cold.push(started.elapsed());
         server.client.cancel().await.ok();
     }
     cold.sort();
     let durable_dir = std::env::temp_dir().join(format!("wfc-bench-{}", std::process::id()));
-    let durable = spawn(&durable_dir.join("state.db").display().to_string()).await;
+    let durable = spawn(&durable_dir.join("state.db").display().to_string(), &[]).await;
     let durable_steps_per_second = steps_per_second(&durable, sizes.round_trips).await;
     let durable_concurrent = concurrent_steps_per_second(&durable, 16, sizes.round_trips / 4).await;
     durable.client.cancel().await.ok();
+    let forgetful = spawn(&durable_dir.join("no-history.db").display().to_string(), &["--no-history"]).await;
+    let no_history_steps_per_second = steps_per_second(&forgetful, sizes.round_trips).await;
+    forgetful.client.cancel().await.ok();
     std::fs::remove_dir_all(&durable_dir).ok();
-    let server = spawn("memory").await;
+    let server = spawn("memory", &[]).await;
     let floor = timed(sizes.round_trips, async || drop(call(&server, "workflow_list_active", json!({})).await)).await;
 
     let id = call(&server, "workflow_start", json!({"workflow": "serve:counter", "inputs": {"iterations": 1_000_000}})).await["workflow_id"].as_str().expect("id").to_owned();
@@ -179,6 +183,10 @@ async fn main() {
         "  steps per second, a fresh instance each: --store memory {memory_steps_per_second:.0}, SQLite file {durable_steps_per_second:.0} \
          (durability costs {:.2}×)",
         memory_steps_per_second / durable_steps_per_second
+    );
+    println!(
+        "  steps per second, SQLite file, history off {no_history_steps_per_second:.0} vs on {durable_steps_per_second:.0} (history costs {:.2}×)",
+        no_history_steps_per_second / durable_steps_per_second
     );
     println!("  steps per second, 16 instances at once over the one connection, SQLite file: {durable_concurrent:.0}");
     println!("  peak RSS with {active} active instances: {:.1} MiB", rss as f64 / 1024.0);

@@ -66,15 +66,20 @@ enum Command {
         #[arg(long)]
         serial: bool,
     },
+    /// Print an instance's execution history from the store, as a timeline.
+    History {
+        /// The instance id (`wf_…`).
+        id: String,
+        #[command(flatten)]
+        store: commands::StoreLocation,
+        /// Print JSON (what the workflow_history tool answers).
+        #[arg(long)]
+        json: bool,
+    },
     /// List the instances a store holds that have not ended (what `wfc serve` would continue).
     Status {
-        /// The SQLite file (default: .wfc/state.db under the project root).
-        #[arg(long, value_name = "PATH")]
-        store: Option<PathBuf>,
-        /// The project root the default store is under (default: $MCP_FILE_ROOT, else the
-        /// current directory).
-        #[arg(long)]
-        root: Option<PathBuf>,
+        #[command(flatten)]
+        store: commands::StoreLocation,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -171,7 +176,8 @@ fn main() -> ExitCode {
             };
             commands::serve::run(commands::serve::Options { transport, project_root: root, shell_output_cap, dev, store, limits, serial })
         }
-        Command::Status { store, root, json } => commands::status::run(store, root, json),
+        Command::Status { store, json } => commands::status::run(store, json),
+        Command::History { id, store, json } => commands::history::run(&id, store, json),
         Command::Run { workflow, inputs, answers, root } => commands::run::run(commands::run::Options { workflow, inputs, answers, project_root: root }),
         Command::Schema => commands::schema::run(),
         Command::Eval { expression, input, scope } => commands::eval::run(&expression, &input, &scope),

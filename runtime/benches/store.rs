@@ -26,7 +26,7 @@ fn commits(store: &dyn Store, n: u64) -> Vec<f64> {
             record: record.clone(),
         };
         let started = Instant::now();
-        store.commit(&stored).expect("commit");
+        store.commit(&stored, &[]).expect("commit");
         samples.push(started.elapsed().as_secs_f64() * 1e6);
     }
     samples.sort_by(f64::total_cmp);

@@ -3,6 +3,7 @@
 pub(crate) mod check;
 pub(crate) mod eval;
 pub(crate) mod explain;
+pub(crate) mod history;
 pub(crate) mod expand;
 pub(crate) mod graph;
 pub(crate) mod run;
@@ -71,4 +72,36 @@ pub(crate) fn load_definition(name_or_path: &str) -> Result<Definition, ExitCode
     })?;
     let source = std::fs::read_to_string(name_or_path).unwrap_or_default();
     Ok(Definition::new(&lowered, "file", name_or_path, &definition_hash(&source)))
+}
+
+/// Where `wfc status` and `wfc history` find the store a server wrote.
+#[derive(clap::Args)]
+pub(crate) struct StoreLocation {
+    /// The SQLite file (default: .wfc/state.db under the project root).
+    #[arg(long, value_name = "PATH")]
+    store: Option<std::path::PathBuf>,
+    /// The project root the default store is under (default: $MCP_FILE_ROOT, else the current
+    /// directory).
+    #[arg(long)]
+    root: Option<std::path::PathBuf>,
+}
+
+impl StoreLocation {
+    /// The store, which must exist; a problem is reported on stderr, the error is the exit code.
+    pub(crate) fn open(self) -> Result<(wfc_runtime::engine::Sqlite, std::path::PathBuf), ExitCode> {
+        let project_root = serve::project_root(self.root)?;
+        let path = self.store.unwrap_or_else(|| project_root.join(".wfc").join("state.db"));
+        if !path.is_file() {
+            eprintln!("wfc: no store at {} (start `wfc serve` there first, or pass --store)", path.display());
+            return Err(ExitCode::from(2));
+        }
+        let store = serve::open_store(path.to_str(), &project_root)?;
+        Ok((store, path))
+    }
+}
+
+/// Reports a store error on stderr; the exit code.
+pub(crate) fn store_failed(error: &impl std::fmt::Display) -> ExitCode {
+    eprintln!("wfc: {error}");
+    ExitCode::from(2)
 }

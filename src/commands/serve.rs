@@ -11,6 +11,7 @@ use wfc_compiler::ir::{self, graph};
 use wfc_compiler::playground::{EvalFailure, evaluate};
 use wfc_compiler::{Source, check_paths, check_source, definition_hash, workflow_files};
 use wfc_runtime::engine::shell::DEFAULT_MAX_PROCESSES;
+use wfc_runtime::engine::store::DEFAULT_HISTORY_LIMIT;
 use wfc_runtime::engine::{Authoring, Catalog, Definition, Engine, Limits, ShellSettings, Sqlite, Store};
 use wfc_runtime::machine::{DEFAULT_SERVER_STEP_BUDGET, set_server_step_budget};
 use wfc_runtime::mcp::Server;
@@ -73,6 +74,12 @@ pub(crate) struct LimitArgs {
     /// that goes past it fails its workflow.
     #[arg(long, default_value_t = DEFAULT_SERVER_STEP_BUDGET)]
     max_server_steps: u32,
+    /// History entries kept per instance; older ones are folded into a summary entry.
+    #[arg(long, default_value_t = DEFAULT_HISTORY_LIMIT)]
+    history_limit: u64,
+    /// Keep no execution history (workflow_history answers with none).
+    #[arg(long)]
+    no_history: bool,
 }
 
 impl LimitArgs {
@@ -144,7 +151,7 @@ pub(crate) fn run(options: Options) -> ExitCode {
         None => Box::new(WORKFLOWS.iter().map(|entry| Arc::new(Definition::compiled(entry))).collect::<Vec<_>>()),
     };
     let store = match open_store(options.store.as_deref(), &project_root) {
-        Ok(store) => store,
+        Ok(store) => store.with_history_limit(options.limits.history_limit),
         Err(code) => return code,
     };
     match store.running_count() {
@@ -164,7 +171,7 @@ pub(crate) fn run(options: Options) -> ExitCode {
     if serial {
         tracing::info!("serial mode: sub-agent tasks are handed to the main agent one step at a time");
     }
-    let engine = Engine::new(catalog, shell, Box::new(store)).with_limits(limits).with_serial(serial);
+    let engine = Engine::new(catalog, shell, Box::new(store)).with_limits(limits).with_serial(serial).with_history(!options.limits.no_history);
     let engine = Arc::new(engine.with_authoring(Box::new(CompilerTools)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

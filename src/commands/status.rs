@@ -1,25 +1,13 @@
 //! `wfc status`: the instances a store holds that have not ended — what `wfc serve` continues
 //! after a restart — as a table (or JSON), read without starting a server.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::{Value as Json, json};
 use wfc_runtime::engine::{Store, Stored};
 
-pub(crate) fn run(store: Option<PathBuf>, root: Option<PathBuf>, as_json: bool) -> ExitCode {
-    let Ok(project_root) = super::serve::project_root(root) else { return ExitCode::from(2) };
-    let path = store.unwrap_or_else(|| project_root.join(".wfc").join("state.db"));
-    if !path.is_file() {
-        eprintln!("wfc: no store at {} (start `wfc serve` there first, or pass --store)", path.display());
-        return ExitCode::from(2);
-    }
-    let running = match super::serve::open_store(path.to_str(), &project_root).and_then(|store| {
-        store.running().map_err(|error| {
-            eprintln!("wfc: {error}");
-            ExitCode::from(2)
-        })
-    }) {
+pub(crate) fn run(location: super::StoreLocation, as_json: bool) -> ExitCode {
+    let running = match location.open().and_then(|(store, _)| store.running().map_err(|e| super::store_failed(&e))) {
         Ok(running) => running,
         Err(code) => return code,
     };

@@ -458,3 +458,106 @@ async fn limits_refuse_with_their_codes_and_ended_instances_are_swept() {
     }
     agent.ok("workflow_get_status", json!({"workflow_id": small})).await;
 }
+
+/// The kinds, steps and tasks of an instance's history, `kind step [task]`.
+async fn history_lines(agent: &Agent, id: &str) -> Vec<String> {
+    let history = agent.ok("workflow_history", json!({"workflow_id": id})).await;
+    let events = history["events"].as_array().expect("events").clone();
+    let seqs: Vec<u64> = events.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "numbered in order: {seqs:?}");
+    events
+        .iter()
+        .map(|e| {
+            let mut line = e["kind"].as_str().unwrap_or_default().to_owned();
+            if let Some(step) = e["step_id"].as_str() {
+                line.push_str(&format!(" {step}"));
+            }
+            if let Some(task) = e["task_id"].as_str() {
+                line.push_str(&format!(" [{task}]"));
+            }
+            line
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_history_records_every_kind_of_event_in_order() {
+    let root = temp_root();
+    let store = root.path().join("state.db");
+    let server = HttpServer::start_with(root.path(), &store_args(&store), &[]).await;
+    let agent = server.connect().await;
+    let id = agent.start("serve:history", json!({})).await;
+    let asked = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    assert_eq!(last_step(&asked)["id"], "ask");
+    let fan_out = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "ask", "result": "yes"})).await;
+    assert_eq!(last_step(&fan_out)["type"], "parallel_foreach");
+    agent.ok("workflow_get_next_step", json!({"workflow_id": id, "task_id": "worker.item0"})).await;
+    agent.ok("workflow_update_state", json!({"workflow_id": id, "updates": [{"path": "this.count", "value": 5}]})).await;
+    agent.ok("workflow_submit_result", json!({"workflow_id": id, "task_id": "worker.item0", "step_id": "work", "result": {"ok": true}})).await;
+    let failed = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    assert_eq!(failed["status"], "failed");
+    let lines = history_lines(&agent, &id).await;
+    let expected = [
+        "started",
+        "loop_iteration rounds",
+        "shell bump",
+        "state_write bump",
+        "computed_refresh",
+        "loop_iteration rounds",
+        "shell bump",
+        "state_write bump",
+        "computed_refresh",
+        "branch check",
+        "step_handed ask",
+        "step_completed ask",
+        "step_handed fan_out",
+        "tasks_started fan_out",
+        "step_handed work [worker.item0]",
+        "state_write",
+        "computed_refresh",
+        "step_completed work [worker.item0]",
+        "state_write fan_out",
+        "shell boom",
+        "error boom",
+        "status",
+    ];
+    assert_eq!(lines, expected, "{lines:#?}");
+    // Writes carry the old and new values and who made them.
+    let history = agent.ok("workflow_history", json!({"workflow_id": id})).await;
+    let writes: Vec<&Json> = history["events"].as_array().expect("events").iter().filter(|e| e["kind"] == "state_write").collect();
+    assert_eq!(writes[0]["detail"], json!({"path": "this.count", "old": 0, "new": 1, "by": "step"}));
+    assert_eq!(writes[2]["detail"], json!({"path": "this.count", "old": 2, "new": 5, "by": "client"}));
+    // One task's entries, and entries after a point.
+    let task = agent.ok("workflow_history", json!({"workflow_id": id, "task_id": "worker.item0"})).await;
+    assert_eq!(task["count"], 2);
+    let since = agent.ok("workflow_history", json!({"workflow_id": id, "since": 20})).await;
+    assert_eq!(since["count"], 2);
+
+    // The terminal reads the same history from the store.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wfc")).args(["history", &id, "--store"]).arg(&store).output().expect("wfc history");
+    let timeline = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(timeline.contains("state_write") && timeline.contains("this.count 0 → 1 (by step)") && timeline.contains("[worker.item0]"), "{timeline}");
+}
+
+#[tokio::test]
+async fn the_history_is_bounded_and_says_what_it_dropped() {
+    let root = temp_root();
+    let mut args = store_args(&root.path().join("state.db"));
+    args.extend(["--history-limit".to_owned(), "20".to_owned()]);
+    let server = HttpServer::start_with(root.path(), &args, &[]).await;
+    let agent = server.connect().await;
+    let id = agent.start("serve:counter", json!({"iterations": 30})).await;
+    let mut cursor = Cursor::new(id.clone());
+    cursor.finish(&agent).await;
+    let history = agent.ok("workflow_history", json!({"workflow_id": id})).await;
+    let events = history["events"].as_array().expect("events");
+    // Entries are dropped a commit's worth at a time (one step's: up to five here).
+    assert!(events.len() <= 20 + 2 + 5 + 1, "at most the limit, a tenth, a commit's worth and the summary: {}", events.len());
+    let summary = &events[0];
+    assert_eq!((summary["seq"].clone(), summary["kind"].clone()), (json!(0), json!("summary")));
+    let dropped = summary["detail"]["dropped"].as_u64().expect("a count");
+    let last = events.last().and_then(|e| e["seq"].as_u64()).expect("entries");
+    assert_eq!(dropped + events.len() as u64 - 1, last, "every entry is kept or counted: {summary}");
+    assert!(summary["detail"]["kinds"]["state_write"].as_u64().is_some_and(|n| n > 0), "{summary}");
+}

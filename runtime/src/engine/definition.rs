@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::catalog::Entry;
 use crate::machine::program::{Expression, Input, Program, Source, SourceTier, Workflow};
 use crate::machine::plan::{self, PlannedStep};
-use crate::machine::{ClientWrite, Instance, Machine, Snapshot, StartError, State};
+use crate::machine::{ClientWrite, Instance, Machine, Snapshot, StartError, State, Trace};
 use crate::value::Object;
 
 /// A running machine, as the engine drives it: the [`Machine`] contract plus the state access
@@ -25,6 +25,12 @@ pub trait Live: Machine + Send {
     fn resumable(&self) -> Option<Snapshot> {
         Some(self.snapshot())
     }
+    /// Starts or stops recording what the machine does (the execution history).
+    fn trace(&mut self, _on: bool) {}
+    /// What it recorded since the last call.
+    fn take_trace(&mut self) -> Vec<Trace> {
+        Vec::new()
+    }
 }
 
 impl<X: Expression + 'static> Live for Instance<X> {
@@ -42,6 +48,14 @@ impl<X: Expression + 'static> Live for Instance<X> {
 
     fn rewind(&mut self, earlier: State) {
         Instance::rewind(self, earlier);
+    }
+
+    fn trace(&mut self, on: bool) {
+        Instance::trace(self, on);
+    }
+
+    fn take_trace(&mut self) -> Vec<Trace> {
+        Instance::take_trace(self)
     }
 }
 

@@ -148,6 +148,8 @@ pub struct Engine {
     /// Serial mode (`wfc serve --serial`): sub-agent tasks are handed to the main agent one
     /// step at a time, and every answer holds one step.
     serial: bool,
+    /// Whether each instance's execution history is kept (`workflow_history`).
+    history: bool,
     authoring: Option<Box<dyn Authoring>>,
 }
 
@@ -155,7 +157,13 @@ impl Engine {
     /// An engine offering the workflows of `catalog`, running shell commands as `shell` says,
     /// keeping instances in `store`.
     pub fn new(catalog: Box<dyn Catalog>, shell: ShellSettings, store: Box<dyn Store>) -> Engine {
-        Engine { catalog, instances: Mutex::default(), shell, store, limits: Limits::default(), serial: false, authoring: None }
+        Engine { catalog, instances: Mutex::default(), shell, store, limits: Limits::default(), serial: false, history: true, authoring: None }
+    }
+
+    /// Whether each instance's execution history is kept (on by default).
+    pub fn with_history(mut self, history: bool) -> Engine {
+        self.history = history;
+        self
     }
 
     /// Serial mode: the main agent does the sub-agent tasks itself, one step per answer, for
@@ -202,6 +210,7 @@ impl Engine {
             max_record_bytes: self.limits.max_state_bytes,
             max_tasks_per_step: self.limits.max_tasks_per_step,
             serial: self.serial,
+            history: self.history,
             now: now(),
         }
     }
@@ -329,6 +338,7 @@ impl Engine {
         let state = machine.state().to_json();
         let cx = self.context();
         let mut run = Run::new(id.clone(), definition, machine, cx.now);
+        run.started(&cx);
         run.commit(&cx)?;
         self.table()?.insert(id.clone(), Arc::new(tokio::sync::Mutex::new(run)));
         metrics::counter!("wfc_instances_started_total", "workflow" => name.to_owned()).increment(1);
@@ -412,6 +422,18 @@ impl Engine {
         self.operate(workflow_id, async |run, cx| run.cancel(cx)).await
     }
 
+    /// `workflow_history`: an instance's execution history (of one task, if given), entries
+    /// numbered after `since`.
+    pub async fn history(&self, workflow_id: &str, task_id: Option<&str>, since: u64) -> Result<Json, ToolError> {
+        let stored = self.stored(workflow_id)?;
+        let events = self.store.history(&stored.id, task_id, since).map_err(|e| ToolError::store(e.to_string()))?;
+        let mut answer = json!({"workflow_id": workflow_id, "workflow_name": stored.workflow, "status": stored.status, "count": events.len(), "events": events});
+        if !self.history {
+            answer["note"] = "this server keeps no history (--no-history)".into();
+        }
+        Ok(answer)
+    }
+
     /// `workflow_checkpoint`: keeps the instance as it stands under `name` (default
     /// `cp_<version>`), for `workflow_resume` to go back to.
     pub async fn checkpoint(&self, workflow_id: &str, name: Option<&str>, reason: Option<&str>) -> Result<Json, ToolError> {
@@ -465,8 +487,11 @@ impl Engine {
             Some(slot) => Some(slot.lock_owned().await),
             None => None,
         };
-        restored.version = self.stored(workflow_id)?.version;
-        restored.commit(&self.context())?;
+        let latest = self.stored(workflow_id)?;
+        let cx = self.context();
+        restored.version = latest.version;
+        restored.resumed(run::history_seq(&latest), checkpoint, force, &cx);
+        restored.commit(&cx)?;
         if let Some(old) = replaced.as_mut() {
             old.discarded = true;
         }

@@ -15,13 +15,15 @@ use serde_json::{Value as Json, json};
 
 use super::definition::{Definition, Live};
 use super::shell::{self, ShellSettings};
-use super::store::{Store, Stored};
+use super::store::{HistoryEvent, Store, Stored};
 use super::ToolError;
 use crate::machine::update;
-use crate::machine::{ClientStep, ClientWrite, Effect, Event, Failure, Machine, MachineStatus, Snapshot, State, StepError, Yield};
+use crate::machine::{ClientStep, ClientWrite, Effect, Event, Failure, Machine, MachineStatus, Snapshot, State, StepError, Trace, Yield};
 use crate::value::{Object, Value};
 
 mod record;
+
+pub(crate) use record::history_seq;
 
 /// What a request needs besides the instance: where shell commands run, where the instance is
 /// committed, how large it may grow, and the time.
@@ -34,6 +36,8 @@ pub(crate) struct Context<'a> {
     pub(crate) max_tasks_per_step: usize,
     /// Serial mode: the main agent does the sub-agent tasks itself, one step per answer.
     pub(crate) serial: bool,
+    /// Whether the execution history is kept.
+    pub(crate) history: bool,
     pub(crate) now: f64,
 }
 
@@ -63,6 +67,10 @@ pub(crate) struct Run {
     /// Set when this copy failed to commit: it is out of the engine's table, and a request
     /// that was waiting for it must load the instance again.
     pub(crate) discarded: bool,
+    /// History entries not committed yet.
+    history: Vec<HistoryEvent>,
+    /// The last history entry's number.
+    history_seq: u64,
     main: Driven,
     fan_out: Option<FanOut>,
 }
@@ -80,6 +88,15 @@ struct Driven {
     /// The last result applied, with the answer it got (`null` until the request answers): the
     /// same result submitted again gets the same answer and is not applied twice.
     last: Option<Submitted>,
+    /// What the machine did since the workflow last took it into its history.
+    log: Vec<Logged>,
+}
+
+/// A history entry of one machine, before the workflow numbers it.
+struct Logged {
+    kind: &'static str,
+    step: Option<String>,
+    detail: Json,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -185,15 +202,56 @@ enum Submission {
 
 impl Driven {
     fn new(machine: Box<dyn Live>) -> Driven {
-        Driven { machine, at: At::Start, failure: None, steps_handed: 0, pending: Vec::new(), last: None }
+        Driven { machine, at: At::Start, failure: None, steps_handed: 0, pending: Vec::new(), last: None, log: Vec::new() }
+    }
+
+    fn note(&mut self, kind: &'static str, step: Option<&str>, detail: Json) {
+        self.log.push(Logged { kind, step: step.map(str::to_owned), detail });
+    }
+
+    /// Moves what the machine recorded into the log; its writes labelled as made `by`.
+    fn note_trace(&mut self, by: &str) {
+        for trace in self.machine.take_trace() {
+            let logged = match trace {
+                Trace::Branch { step, taken } => Logged { kind: "branch", step: Some(step), detail: json!({"taken": taken}) },
+                Trace::Iteration { step, iteration } => Logged { kind: "loop_iteration", step: Some(step), detail: json!({"iteration": iteration}) },
+                Trace::Write { step, path, old, new } => {
+                    // A client's write is no step's.
+                    let step = (by != "client").then_some(step);
+                    Logged { kind: "state_write", step, detail: json!({"path": path, "old": old, "new": new, "by": by}) }
+                }
+                Trace::Computed { field } => Logged { kind: "computed_refresh", step: None, detail: json!({"field": field}) },
+            };
+            self.log.push(logged);
+        }
+    }
+
+    /// Takes `global` from the workflow (or a task); the machine's refresh of it is not a step
+    /// of its own, so it is left out of the history.
+    fn adopt_global(&mut self, global: Arc<Object>) -> Result<(), String> {
+        self.note_trace("step");
+        let adopted = self.machine.adopt_global(global);
+        self.machine.take_trace();
+        adopted
     }
 
     /// Resumes the machine with `event` and keeps going through user messages until it needs
     /// the client, a shell command run, waits or ends. Returns a `parallel_foreach` it handed
     /// out, for the workflow to start.
-    fn advance(&mut self, mut event: Event, now: f64) -> Option<ClientStep> {
+    /// With `log`, what happens goes into the log for the history.
+    fn advance(&mut self, mut event: Event, now: f64, log: bool) -> Option<ClientStep> {
+        self.machine.trace(log);
         loop {
-            match self.machine.resume(event) {
+            let resumed = self.machine.resume(event);
+            if log {
+                self.note_trace("step");
+                if let Ok(Yield::Client(step)) = &resumed {
+                    let sequence = self.steps_handed + 1;
+                    let detail = json!({"type": step.kind, "sequence": sequence, "attempt": step.attempt});
+                    self.note("step_handed", Some(&step.id), detail);
+                }
+            }
+            match resumed {
                 Ok(Yield::Client(step)) if step.kind == "user_message" => {
                     self.steps_handed += 1;
                     self.pending.push(client_step_json(&step, self.steps_handed));
@@ -215,6 +273,9 @@ impl Driven {
                     return None;
                 }
                 Ok(Yield::Effect(Effect::Wait { step_id, message, timeout_seconds })) => {
+                    if log {
+                        self.note("step_handed", Some(&step_id), json!({"type": "wait_step"}));
+                    }
                     self.pending.push(json!({"id": step_id, "type": "wait_step", "definition": {"message": message}, "is_wait": true}));
                     self.at = At::Wait { step_id, deadline: timeout_seconds.map(|limit| (limit, now + limit)) };
                     return None;
@@ -225,6 +286,9 @@ impl Driven {
                 }
                 Err(error) => {
                     tracing::info!(step = %error.step_id, cause = %error.message, "step failed");
+                    if log {
+                        self.note("error", Some(&error.step_id), json!({"message": error.message}));
+                    }
                     self.at = At::End;
                     self.failure = Some(error);
                     return None;
@@ -275,7 +339,10 @@ impl Driven {
         if now < *at {
             return false;
         }
-        self.failure = Some(StepError::new(step_id, format!("timed out: the wait step had {limit} s (wait_step timeout_seconds)")));
+        let (step_id, limit) = (step_id.clone(), *limit);
+        let message = format!("timed out: the wait step had {limit} s (wait_step timeout_seconds)");
+        self.note("timeout", Some(&step_id), json!({"limit": "wait_step timeout_seconds", "seconds": limit}));
+        self.failure = Some(StepError::new(step_id, message));
         self.at = At::End;
         true
     }
@@ -322,15 +389,17 @@ impl Task {
 }
 
 impl FanOut {
-    /// Fails every unfinished task once the step's `timeout_seconds` has passed.
-    fn enforce_deadline(&mut self, now: f64) {
-        let Some((limit, _)) = self.deadline.filter(|(_, at)| now >= *at) else { return };
+    /// Fails every unfinished task once the step's `timeout_seconds` has passed; returns the
+    /// step and the limit when it did.
+    fn enforce_deadline(&mut self, now: f64) -> Option<(String, f64)> {
+        let (limit, _) = self.deadline.filter(|(_, at)| now >= *at)?;
         for task in self.tasks.iter_mut().filter(|t| t.driven.at != At::End) {
             let message = format!("timed out: the tasks of `{}` had {limit} s (parallel_foreach timeout_seconds)", self.step_id);
             task.driven.failure = Some(StepError::new(&task.id, message));
             task.driven.at = At::End;
         }
         self.deadline = None;
+        Some((self.step_id.clone(), limit))
     }
 
     /// How many tasks may be running or done: the first wave, plus one per task that ended.
@@ -369,7 +438,20 @@ impl FanOut {
 
 impl Run {
     pub(crate) fn new(id: String, definition: Arc<Definition>, machine: Box<dyn Live>, now: f64) -> Run {
-        Run { id, definition, status: Status::Running, created_at: now, finished_at: None, version: 0, discarded: false, main: Driven::new(machine), fan_out: None }
+        Run { id, definition, status: Status::Running, created_at: now, finished_at: None, version: 0, discarded: false, history: Vec::new(), history_seq: 0, main: Driven::new(machine), fan_out: None }
+    }
+
+    /// A history entry for `workflow_resume`: the instance continues from `checkpoint` (or its
+    /// last commit), under the definition now served if `force`d; numbering goes on from `seq`.
+    pub(crate) fn resumed(&mut self, seq: u64, checkpoint: Option<&str>, force: bool, cx: &Context<'_>) {
+        self.history_seq = self.history_seq.max(seq);
+        self.log(Who::Main, "resumed", self.current_step().map(str::to_owned).as_deref(), json!({"checkpoint": checkpoint, "force": force}), cx);
+    }
+
+    /// The first history entry: the inputs it started with.
+    pub(crate) fn started(&mut self, cx: &Context<'_>) {
+        let inputs = Value::Object(self.main.machine.state().inputs.clone()).to_json();
+        self.log(Who::Main, "started", None, json!({"workflow": self.definition.name, "inputs": inputs}), cx);
     }
 
     fn driven(&mut self, who: Who) -> &mut Driven {
@@ -381,15 +463,27 @@ impl Run {
 
     /// Fails the workflow once it has run longer than `config.timeout_seconds`, and the
     /// unfinished tasks of a `parallel_foreach` past its own `timeout_seconds`.
-    fn enforce_deadlines(&mut self, now: f64) {
+    fn enforce_deadlines(&mut self, cx: &Context<'_>) {
+        let now = cx.now;
+        let mut tasks = 0;
         if let Some(fan_out) = &mut self.fan_out {
-            fan_out.enforce_deadline(now);
-            for task in &mut fan_out.tasks {
-                task.driven.enforce_wait_deadline(now);
+            if let Some((step, limit)) = fan_out.enforce_deadline(now) {
+                self.log(Who::Main, "timeout", Some(&step), json!({"limit": "parallel_foreach timeout_seconds", "seconds": limit}), cx);
+            }
+            if let Some(fan_out) = &mut self.fan_out {
+                for task in &mut fan_out.tasks {
+                    task.driven.enforce_wait_deadline(now);
+                }
+                tasks = fan_out.tasks.len();
             }
         }
-        if self.main.enforce_wait_deadline(now) {
-            self.finish(Status::Failed, now);
+        for index in 0..tasks {
+            self.absorb(Who::Task(index), cx);
+        }
+        let waited_too_long = self.main.enforce_wait_deadline(now);
+        self.absorb(Who::Main, cx);
+        if waited_too_long {
+            self.finish(Status::Failed, cx);
             return;
         }
         let Some(limit) = self.definition.timeout_seconds else { return };
@@ -397,15 +491,19 @@ impl Run {
             return;
         }
         let step = self.main.at.step_id().unwrap_or_default().to_owned();
+        self.log(Who::Main, "timeout", Some(&step), json!({"limit": "config.timeout_seconds", "seconds": limit}), cx);
         self.main.failure = Some(StepError::new(step, format!("timed out: the workflow had {limit} s (config.timeout_seconds)")));
         self.main.at = At::End;
-        self.finish(Status::Failed, now);
+        self.finish(Status::Failed, cx);
     }
 
-    /// The instance ends with `status` (counted in the metrics).
-    fn finish(&mut self, status: Status, now: f64) {
+    /// The instance ends with `status` (counted in the metrics, and in the history with the
+    /// error that ended it).
+    fn finish(&mut self, status: Status, cx: &Context<'_>) {
         self.status = status;
-        self.finished_at = Some(now);
+        self.finished_at = Some(cx.now);
+        let error = self.main.failure.as_ref().map(|f| json!({"step_id": f.step_id, "message": f.message}));
+        self.log(Who::Main, "status", None, json!({"status": status, "error": error}), cx);
         metrics::counter!("wfc_instances_ended_total", "workflow" => self.definition.name.clone(), "status" => status_name(status)).increment(1);
     }
 
@@ -427,7 +525,8 @@ impl Run {
         }
         let stored = self.stored(self.version + 1, record);
         let started = std::time::Instant::now();
-        cx.store.commit(&stored).map_err(|e| ToolError::store(format!("instance `{}` was not saved: {e}", self.id)))?;
+        let history = std::mem::take(&mut self.history);
+        cx.store.commit(&stored, &history).map_err(|e| ToolError::store(format!("instance `{}` was not saved: {e}", self.id)))?;
         metrics::histogram!("wfc_store_commit_seconds").record(started.elapsed());
         self.version = stored.version;
         Ok(())
@@ -458,9 +557,15 @@ impl Run {
             self.commit(cx)?;
             tracing::debug!(step = %step_id, attempt, %command, "running shell command");
             if attempt > 1 {
-                tokio::time::sleep(shell::retry_delay(attempt, retry_delay, shell::jitter())).await;
+                let delay = shell::retry_delay(attempt, retry_delay, shell::jitter());
+                self.log(who, "retry", Some(&step_id), json!({"attempt": attempt, "after_seconds": delay.as_secs_f64()}), cx);
+                tokio::time::sleep(delay).await;
             }
-            event = Some(Event::Shell(shell::run(cx.shell, &command, working_directory.as_deref(), timeout_seconds).await));
+            let started = std::time::Instant::now();
+            let output = shell::run(cx.shell, &command, working_directory.as_deref(), timeout_seconds).await;
+            let detail = json!({"attempt": attempt, "seconds": started.elapsed().as_secs_f64(), "exit_code": output.exit_code, "failure": output.failure});
+            self.log(who, "shell", Some(&step_id), detail, cx);
+            event = Some(Event::Shell(output));
         }
     }
 
@@ -468,42 +573,92 @@ impl Run {
     /// starts its tasks; a task's `global.*` is taken from the workflow before and handed back
     /// after.
     fn advance(&mut self, who: Who, event: Event, cx: &Context<'_>) {
+        self.advance_machine(who, event, cx);
+        self.absorb(who, cx);
+    }
+
+    fn advance_machine(&mut self, who: Who, event: Event, cx: &Context<'_>) {
         let Who::Task(index) = who else {
-            if let Some(spawn) = self.main.advance(event, cx.now)
-                && let Some(step) = self.fan_out(spawn, cx)
-                && !cx.serial
-            {
-                self.main.pending.push(step);
+            if let Some(spawn) = self.main.advance(event, cx.now, cx.history) {
+                self.absorb(Who::Main, cx);
+                if let Some(step) = self.fan_out(spawn, cx)
+                    && !cx.serial
+                {
+                    self.main.pending.push(step);
+                }
             }
             return;
         };
         let global = self.main.machine.state().global.clone();
         let Some(fan_out) = self.fan_out.as_mut() else { return };
         let task = &mut fan_out.tasks[index];
-        if let Err(cause) = task.driven.machine.adopt_global(global) {
+        if let Err(cause) = task.driven.adopt_global(global) {
             task.driven.failure = Some(StepError::new(&task.id, cause));
             task.driven.at = At::End;
             return;
         }
-        if let Some(spawn) = task.driven.advance(event, cx.now) {
+        if let Some(spawn) = task.driven.advance(event, cx.now, cx.history) {
             task.driven.failure = Some(StepError::new(spawn.id, "a sub-agent task cannot start sub-agent tasks of its own"));
             task.driven.at = At::End;
         }
         let shared = task.driven.machine.state().global.clone();
-        if let Err(cause) = self.main.machine.adopt_global(shared) {
+        if let Err(cause) = self.main.adopt_global(shared) {
             task.driven.failure = Some(StepError::new(&task.id, format!("the workflow refused the task's write to global: {cause}")));
             task.driven.at = At::End;
         }
     }
 
+    /// Numbers what machine `who` logged and adds it to the history.
+    fn absorb(&mut self, who: Who, cx: &Context<'_>) {
+        let task_id = match who {
+            Who::Main => None,
+            Who::Task(index) => self.fan_out.as_ref().map(|f| f.tasks[index].id.clone()),
+        };
+        let logged = std::mem::take(&mut self.driven(who).log);
+        for entry in logged {
+            self.push_history(task_id.clone(), entry.kind, entry.step, entry.detail, cx);
+        }
+    }
+
+    /// One history entry (when the history is kept).
+    fn log(&mut self, who: Who, kind: &'static str, step: Option<&str>, detail: Json, cx: &Context<'_>) {
+        if cx.history {
+            let task_id = match who {
+                Who::Main => None,
+                Who::Task(index) => self.fan_out.as_ref().map(|f| f.tasks[index].id.clone()),
+            };
+            self.push_history(task_id, kind, step.map(str::to_owned), detail, cx);
+        }
+    }
+
+    fn push_history(&mut self, task_id: Option<String>, kind: &'static str, step_id: Option<String>, detail: Json, cx: &Context<'_>) {
+        if cx.history {
+            self.history_seq += 1;
+            self.history.push(HistoryEvent { seq: self.history_seq, at: cx.now, task_id, kind: kind.to_owned(), step_id, detail });
+        }
+    }
+
+    /// [`Driven::next_event`] of `who`, with the step it completes in the history.
+    fn next_event(&mut self, who: Who, cx: &Context<'_>) -> Option<Event> {
+        let driven = self.driven(who);
+        let event = driven.next_event();
+        let outcome = match event {
+            Some(Event::Acknowledged) => "acknowledged",
+            Some(Event::Waited) => "waited",
+            _ => return event,
+        };
+        let step = driven.at.step_id().map(str::to_owned);
+        self.log(who, "step_completed", step.as_deref(), json!({"outcome": outcome}), cx);
+        event
+    }
+
     /// `workflow_get_next_step`: the next batch of the workflow or of one of its tasks.
     pub(crate) async fn next_step(&mut self, task_id: Option<&str>, cx: &Context<'_>) -> Result<Json, ToolError> {
-        self.enforce_deadlines(cx.now);
+        self.enforce_deadlines(cx);
         if let Some(task_id) = task_id {
             let index = self.task_for_step(task_id)?;
-            let task = &self.driven(Who::Task(index));
-            let event = task.next_event();
-            if event.is_none() && !matches!(task.at, At::Shell { .. }) {
+            let event = self.next_event(Who::Task(index), cx);
+            if event.is_none() && !matches!(self.driven(Who::Task(index)).at, At::Shell { .. }) {
                 return self.task_answer(index, cx);
             }
             self.drive(Who::Task(index), event, cx).await?;
@@ -512,7 +667,8 @@ impl Run {
         if self.status != Status::Running || (cx.serial && !self.main.pending.is_empty()) {
             return self.answer(cx);
         }
-        let event = match (&self.main.at, self.main.next_event()) {
+        let next = self.next_event(Who::Main, cx);
+        let event = match (&self.main.at, next) {
             (At::Shell { .. }, _) => None,
             (_, Some(event)) => Some(event),
             (_, None) if cx.serial => {
@@ -547,11 +703,10 @@ impl Run {
                 self.drive(Who::Main, Some(Event::Done(Value::from(&outcomes))), cx).await?;
                 continue;
             };
-            let task = self.driven(Who::Task(index));
-            if task.pending.is_empty() {
+            if self.driven(Who::Task(index)).pending.is_empty() {
                 // A step handed out and asked past without a result is done without it, as a
                 // sub-agent's next-step request would make it.
-                let event = task.next_event();
+                let event = self.next_event(Who::Task(index), cx);
                 self.drive(Who::Task(index), event, cx).await?;
             }
             let Some(fan_out) = self.fan_out.as_mut() else { break };
@@ -570,7 +725,7 @@ impl Run {
     /// waits at, applied on the server; answers with the next batch. A result applied already
     /// gets the answer it got then.
     pub(crate) async fn submit(&mut self, step_id: &str, sequence: Option<u64>, result: Event, task_id: Option<&str>, cx: &Context<'_>) -> Result<Json, ToolError> {
-        self.enforce_deadlines(cx.now);
+        self.enforce_deadlines(cx);
         let (who, name) = match task_id {
             Some(task_id) => (Who::Task(self.task_for_step(task_id)?), format!("task `{task_id}`")),
             None => {
@@ -601,15 +756,21 @@ impl Run {
             // commit before a shell command): go on from where that request stood.
             Submission::Repeat(_) => None,
             Submission::Apply => {
-                let sequence = match &driven.at {
+                let (sequence, took) = match &driven.at {
                     At::Client { sequence, kind, handed_at, .. } => {
                         // How long the client took over the step.
-                        metrics::histogram!("wfc_step_seconds", "type" => kind.clone()).record((cx.now - handed_at).max(0.0));
-                        *sequence
+                        let took = (cx.now - handed_at).max(0.0);
+                        metrics::histogram!("wfc_step_seconds", "type" => kind.clone()).record(took);
+                        (*sequence, took)
                     }
-                    _ => 0,
+                    _ => (0, 0.0),
                 };
                 driven.last = Some(Submitted { step_id: step_id.to_owned(), sequence, answer: Json::Null });
+                let outcome = match &result {
+                    Event::Failed(cause) => json!({"outcome": "failed", "cause": cause, "seconds": took}),
+                    _ => json!({"outcome": "result", "seconds": took}),
+                };
+                self.log(who, "step_completed", Some(step_id), outcome, cx);
                 Some(result)
             }
         };
@@ -702,6 +863,8 @@ impl Run {
             .collect();
         let deadline = step.definition["timeout_seconds"].as_f64().map(|limit| (limit, cx.now + limit));
         let mut fan_out = FanOut { step_id: step.id.clone(), task: task_index, max_parallel, deadline, tasks, announced: 0 };
+        let detail = json!({"task": task_name, "count": fan_out.tasks.len(), "max_parallel": max_parallel});
+        self.log(Who::Main, "tasks_started", Some(&step.id), detail, cx);
         step.definition["tasks"] = Json::Array(fan_out.announce());
         step.definition["progress"] = fan_out.progress();
         step.definition["instructions"] = format!(
@@ -736,31 +899,37 @@ impl Run {
 
     /// `workflow_update_state`: a client's writes to the workflow or a task, all or nothing.
     pub(crate) fn write(&mut self, writes: &[ClientWrite], task_id: Option<&str>, cx: &Context<'_>) -> Result<Json, ToolError> {
-        self.enforce_deadlines(cx.now);
+        self.enforce_deadlines(cx);
         if self.status != Status::Running {
             return Err(ToolError::invalid(format!("workflow `{}` is {}; its state can no longer change", self.id, status_name(self.status))));
         }
-        let written = match task_id {
+        let (who, written) = match task_id {
             None => {
+                self.main.machine.trace(cx.history);
                 self.main.machine.write(writes).map_err(ToolError::invalid)?;
-                self.main.machine.state().clone()
+                self.main.note_trace("client");
+                (Who::Main, self.main.machine.state().clone())
             }
             Some(task_id) => {
                 let fan_out = self.fan_out.as_mut().ok_or_else(|| ToolError::not_found(format!("workflow `{}` has no sub-agent tasks", self.id)))?;
                 let index = fan_out.task_index(task_id)?;
                 let task = &mut fan_out.tasks[index];
                 let before = task.driven.machine.state().clone();
-                task.driven.machine.adopt_global(self.main.machine.state().global.clone()).map_err(ToolError::invalid)?;
+                task.driven.adopt_global(self.main.machine.state().global.clone()).map_err(ToolError::invalid)?;
+                task.driven.machine.trace(cx.history);
                 task.driven.machine.write(writes).map_err(ToolError::invalid)?;
                 let shared = task.driven.machine.state().global.clone();
-                if let Err(cause) = self.main.machine.adopt_global(shared) {
+                if let Err(cause) = self.main.adopt_global(shared) {
                     // The workflow's computed fields refused the new `global.*`: nothing changes.
+                    task.driven.machine.take_trace();
                     task.driven.machine.rewind(before);
                     return Err(ToolError::invalid(format!("the workflow refused the write to global: {cause}")));
                 }
-                task.driven.machine.state().clone()
+                task.driven.note_trace("client");
+                (Who::Task(index), task.driven.machine.state().clone())
             }
         };
+        self.absorb(who, cx);
         self.commit(cx)?;
         Ok(json!({"state": written.this().to_json(), "global": Value::Object(written.global.clone()).to_json()}))
     }
@@ -806,7 +975,7 @@ impl Run {
         if self.status != Status::Running {
             return Err(ToolError::invalid(format!("workflow `{}` is already {}", self.id, status_name(self.status))));
         }
-        self.finish(Status::Cancelled, cx.now);
+        self.finish(Status::Cancelled, cx);
         self.commit(cx)?;
         Ok(json!({"workflow_id": self.id, "status": self.status}))
     }
@@ -851,7 +1020,7 @@ impl Run {
         // In serial mode the workflow ends for the client with its last step handed out.
         let status = if self.main.pending.is_empty() { self.main.status() } else { Status::Running };
         if self.status == Status::Running && status != Status::Running {
-            self.finish(status, cx.now);
+            self.finish(status, cx);
         }
         let shown = if self.status == Status::Running { status } else { self.status };
         let mut answer = json!({"workflow_id": self.id, "status": shown});

@@ -34,6 +34,28 @@ pub struct Stored {
     pub record: String,
 }
 
+/// One entry of an instance's execution history (`workflow_history`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HistoryEvent {
+    /// 1, 2, … per instance (0 is the summary of entries dropped past the bound).
+    pub seq: u64,
+    /// Seconds since the Unix epoch.
+    pub at: f64,
+    /// The sub-agent task it happened in, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// `started`, `step_handed`, `step_completed`, `branch`, `loop_iteration`, `state_write`,
+    /// `computed_refresh`, `shell`, `retry`, `tasks_started`, `error`, `timeout`, `status`,
+    /// `resumed`, `summary`.
+    pub kind: String,
+    /// The step, if it is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_id: Option<String>,
+    /// What else there is to say (values written, durations, exit codes, …).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub detail: serde_json::Value,
+}
+
 /// A named snapshot of an instance (`workflow_checkpoint`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checkpoint {
@@ -85,8 +107,12 @@ impl From<rusqlite::Error> for StoreError {
 /// The store the engine writes through. Every method is one transaction.
 pub trait Store: Send + Sync {
     /// Writes `commit` if its version follows the stored one (or it is version 1 of a new
-    /// instance); otherwise [`StoreError::Conflict`] and nothing changes.
-    fn commit(&self, commit: &Stored) -> Result<(), StoreError>;
+    /// instance), with the `history` entries since the last commit, in one transaction;
+    /// otherwise [`StoreError::Conflict`] and nothing changes.
+    fn commit(&self, commit: &Stored, history: &[HistoryEvent]) -> Result<(), StoreError>;
+    /// An instance's history (of one task, if given), entries after `since`, in order; from the
+    /// start (`since` 0), the summary of dropped entries comes first.
+    fn history(&self, id: &str, task_id: Option<&str>, since: u64) -> Result<Vec<HistoryEvent>, StoreError>;
     /// The instances that have not ended, oldest first.
     fn running(&self) -> Result<Vec<Stored>, StoreError>;
     /// How many instances have not ended.
@@ -115,6 +141,13 @@ CREATE TABLE IF NOT EXISTS wfc_instances (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS wfc_instances_finished ON wfc_instances (finished_at);
+CREATE TABLE IF NOT EXISTS wfc_history (
+    instance_id TEXT NOT NULL,
+    first_seq BIGINT NOT NULL,
+    last_seq BIGINT NOT NULL,
+    events TEXT NOT NULL,
+    PRIMARY KEY (instance_id, first_seq)
+);
 CREATE TABLE IF NOT EXISTS wfc_checkpoints (
     instance_id TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -133,9 +166,23 @@ CREATE TABLE IF NOT EXISTS wfc_checkpoints (
 ";
 
 /// The SQLite store: one file in WAL mode (or a private in-memory database).
+///
+/// An instance's history is kept one row per commit (the entries of that commit as a JSON
+/// array): one insert per step however many entries it made.
 pub struct Sqlite {
-    connection: Mutex<Connection>,
+    connection: Mutex<Connected>,
+    /// History entries kept per instance; older ones are folded into one summary entry.
+    history_limit: u64,
 }
+
+struct Connected {
+    connection: Connection,
+    /// The oldest history entry kept, by instance (so a commit need not ask the database).
+    oldest: std::collections::HashMap<String, u64>,
+}
+
+/// History entries kept per instance by default.
+pub const DEFAULT_HISTORY_LIMIT: u64 = 10_000;
 
 impl Sqlite {
     /// Opens (creating) the database at `path`, and its parent directory if missing.
@@ -160,10 +207,16 @@ impl Sqlite {
 
     fn with(connection: Connection) -> Result<Sqlite, StoreError> {
         connection.execute_batch(SCHEMA)?;
-        Ok(Sqlite { connection: Mutex::new(connection) })
+        Ok(Sqlite { connection: Mutex::new(Connected { connection, oldest: std::collections::HashMap::new() }), history_limit: DEFAULT_HISTORY_LIMIT })
     }
 
-    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+    /// Keeps at most `limit` history entries per instance (older ones are summarized).
+    pub fn with_history_limit(mut self, limit: u64) -> Sqlite {
+        self.history_limit = limit.max(1);
+        self
+    }
+
+    fn connection(&self) -> std::sync::MutexGuard<'_, Connected> {
         // A panic while holding the connection cannot leave a transaction open: rusqlite
         // rolls back an unfinished transaction when it is dropped.
         self.connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -186,19 +239,21 @@ fn stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
 }
 
 impl Store for Sqlite {
-    fn commit(&self, commit: &Stored) -> Result<(), StoreError> {
-        let mut connection = self.connection();
+    fn commit(&self, commit: &Stored, history: &[HistoryEvent]) -> Result<(), StoreError> {
+        let mut connected = self.connection();
+        let Connected { connection, oldest } = &mut *connected;
         let transaction = connection.transaction()?;
         // Cached: parsing the statement would cost as much as running it.
-        let written = transaction.prepare_cached(
-            "INSERT INTO wfc_instances (id, workflow, definition_hash, version, status, created_at, finished_at, record)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (id) DO UPDATE SET
-                 workflow = excluded.workflow, definition_hash = excluded.definition_hash, version = excluded.version,
-                 status = excluded.status, finished_at = excluded.finished_at, record = excluded.record
-             WHERE wfc_instances.version = excluded.version - 1",
-        )?
-        .execute(params![
+        let written = transaction
+            .prepare_cached(
+                "INSERT INTO wfc_instances (id, workflow, definition_hash, version, status, created_at, finished_at, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (id) DO UPDATE SET
+                     workflow = excluded.workflow, definition_hash = excluded.definition_hash, version = excluded.version,
+                     status = excluded.status, finished_at = excluded.finished_at, record = excluded.record
+                 WHERE wfc_instances.version = excluded.version - 1",
+            )?
+            .execute(params![
                 commit.id,
                 commit.workflow,
                 commit.definition_hash,
@@ -212,30 +267,70 @@ impl Store for Sqlite {
         if written != 1 {
             return Err(StoreError::Conflict { id: commit.id.clone(), version: commit.version });
         }
+        if let (Some(first), Some(last)) = (history.first(), history.last()) {
+            let events = serde_json::to_string(history).map_err(|e| StoreError::Database(format!("cannot encode the history: {e}")))?;
+            transaction
+                .prepare_cached("INSERT INTO wfc_history (instance_id, first_seq, last_seq, events) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![commit.id, first.seq as i64, last.seq as i64, events])?;
+            let kept_from = match oldest.get(&commit.id) {
+                Some(seq) => *seq,
+                None => {
+                    let seq: Option<i64> =
+                        transaction.query_row("SELECT MIN(first_seq) FROM wfc_history WHERE instance_id = ?1 AND first_seq > 0", [&commit.id], |row| row.get(0))?;
+                    seq.map_or(first.seq, |seq| seq as u64)
+                }
+            };
+            let kept_from = if last.seq.saturating_sub(kept_from) >= self.history_limit + self.history_limit / 10 {
+                trim_history(&transaction, &commit.id, last.seq - self.history_limit)?
+            } else {
+                kept_from
+            };
+            transaction.commit()?;
+            oldest.insert(commit.id.clone(), kept_from);
+            return Ok(());
+        }
         transaction.commit()?;
         Ok(())
     }
 
+    fn history(&self, id: &str, task_id: Option<&str>, since: u64) -> Result<Vec<HistoryEvent>, StoreError> {
+        let connected = self.connection();
+        let mut statement = connected
+            .connection
+            .prepare_cached("SELECT events FROM wfc_history WHERE instance_id = ?1 AND (last_seq > ?2 OR first_seq = 0) ORDER BY first_seq")?;
+        let rows = statement.query_map(params![id, since as i64], |row| row.get::<_, String>(0))?;
+        let mut events = Vec::new();
+        for row in rows {
+            let batch: Vec<HistoryEvent> = serde_json::from_str(&row?).map_err(|e| StoreError::Database(format!("a history entry cannot be read: {e}")))?;
+            events.extend(batch.into_iter().filter(|event| match event.seq {
+                0 => since == 0,
+                seq => seq > since && (task_id.is_none() || event.task_id.as_deref() == task_id),
+            }));
+        }
+        Ok(events)
+    }
+
     fn running(&self) -> Result<Vec<Stored>, StoreError> {
-        let connection = self.connection();
-        let mut statement = connection.prepare(&format!("SELECT {COLUMNS} FROM wfc_instances WHERE finished_at IS NULL ORDER BY created_at, id"))?;
+        let connected = self.connection();
+        let mut statement = connected.connection.prepare(&format!("SELECT {COLUMNS} FROM wfc_instances WHERE finished_at IS NULL ORDER BY created_at, id"))?;
         let rows = statement.query_map([], stored)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn running_count(&self) -> Result<u64, StoreError> {
-        let count: i64 = self.connection().query_row("SELECT COUNT(*) FROM wfc_instances WHERE finished_at IS NULL", [], |row| row.get(0))?;
+        let count: i64 = self.connection().connection.query_row("SELECT COUNT(*) FROM wfc_instances WHERE finished_at IS NULL", [], |row| row.get(0))?;
         Ok(count as u64)
     }
 
     fn get(&self, id: &str) -> Result<Option<Stored>, StoreError> {
-        let connection = self.connection();
+        let connected = self.connection();
+        let connection = &connected.connection;
         Ok(connection.query_row(&format!("SELECT {COLUMNS} FROM wfc_instances WHERE id = ?1"), [id], stored).optional()?)
     }
 
     fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
         let instance = &checkpoint.instance;
-        self.connection().execute(
+        self.connection().connection.execute(
             "INSERT INTO wfc_checkpoints
                  (instance_id, name, step_id, reason, created_at, workflow, definition_hash, version, status, instance_created_at, finished_at, record)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
@@ -263,7 +358,8 @@ impl Store for Sqlite {
     }
 
     fn checkpoint(&self, id: &str, name: &str) -> Result<Option<Checkpoint>, StoreError> {
-        let connection = self.connection();
+        let connected = self.connection();
+        let connection = &connected.connection;
         let found = connection
             .query_row(
                 "SELECT instance_id, workflow, definition_hash, version, status, instance_created_at, finished_at, record,
@@ -277,19 +373,65 @@ impl Store for Sqlite {
     }
 
     fn sweep(&self, finished_before: f64) -> Result<Vec<String>, StoreError> {
-        let mut connection = self.connection();
-        let transaction = connection.transaction()?;
+        let mut connected = self.connection();
+        let transaction = connected.connection.transaction()?;
         let ids: Vec<String> = {
             let mut statement = transaction.prepare("SELECT id FROM wfc_instances WHERE finished_at IS NOT NULL AND finished_at < ?1")?;
             statement.query_map([finished_before], |row| row.get(0))?.collect::<Result<_, _>>()?
         };
         for id in &ids {
             transaction.execute("DELETE FROM wfc_checkpoints WHERE instance_id = ?1", [id])?;
+            transaction.execute("DELETE FROM wfc_history WHERE instance_id = ?1", [id])?;
             transaction.execute("DELETE FROM wfc_instances WHERE id = ?1", [id])?;
         }
         transaction.commit()?;
+        for id in &ids {
+            connected.oldest.remove(id);
+        }
         Ok(ids)
     }
+}
+
+/// Folds the history rows of `id` wholly at or before `cutoff` into its summary entry (seq
+/// 0: how many entries were dropped, of which kinds), so the history stays bounded and never
+/// drops an entry unsaid; returns the oldest entry kept. Runs once the history has grown a
+/// tenth past its limit, so its cost is spread over many commits.
+fn trim_history(transaction: &rusqlite::Transaction<'_>, id: &str, cutoff: u64) -> Result<u64, StoreError> {
+    let unreadable = |e: serde_json::Error| StoreError::Database(format!("a history entry cannot be read: {e}"));
+    let mut summary = HistoryEvent { seq: 0, at: 0.0, task_id: None, kind: "summary".into(), step_id: None, detail: serde_json::json!({"dropped": 0, "kinds": {}}) };
+    let previous: Option<String> = transaction.query_row("SELECT events FROM wfc_history WHERE instance_id = ?1 AND first_seq = 0", [id], |row| row.get(0)).optional()?;
+    if let Some(previous) = previous {
+        let mut batch: Vec<HistoryEvent> = serde_json::from_str(&previous).map_err(unreadable)?;
+        if let Some(event) = batch.pop() {
+            summary = event;
+        }
+    }
+    let dropped_rows: Vec<String> = {
+        let mut statement = transaction.prepare("SELECT events FROM wfc_history WHERE instance_id = ?1 AND first_seq > 0 AND last_seq <= ?2")?;
+        statement.query_map(params![id, cutoff as i64], |row| row.get(0))?.collect::<Result<_, _>>()?
+    };
+    let mut dropped = summary.detail["dropped"].as_u64().unwrap_or(0);
+    let mut kinds = summary.detail["kinds"].as_object().cloned().unwrap_or_default();
+    let mut through = summary.detail["through_seq"].as_u64().unwrap_or(0);
+    for row in dropped_rows {
+        let batch: Vec<HistoryEvent> = serde_json::from_str(&row).map_err(unreadable)?;
+        for event in batch {
+            dropped += 1;
+            through = through.max(event.seq);
+            let count = kinds.get(&event.kind).and_then(serde_json::Value::as_u64).unwrap_or(0) + 1;
+            kinds.insert(event.kind, count.into());
+        }
+    }
+    summary.detail = serde_json::json!({"dropped": dropped, "through_seq": through, "kinds": kinds});
+    transaction.execute("DELETE FROM wfc_history WHERE instance_id = ?1 AND first_seq > 0 AND last_seq <= ?2", params![id, cutoff as i64])?;
+    let events = serde_json::to_string(&[summary]).map_err(unreadable)?;
+    transaction.execute(
+        "INSERT INTO wfc_history (instance_id, first_seq, last_seq, events) VALUES (?1, 0, 0, ?2)
+         ON CONFLICT (instance_id, first_seq) DO UPDATE SET events = excluded.events",
+        params![id, events],
+    )?;
+    let oldest: Option<i64> = transaction.query_row("SELECT MIN(first_seq) FROM wfc_history WHERE instance_id = ?1 AND first_seq > 0", [id], |row| row.get(0))?;
+    Ok(oldest.map_or(cutoff + 1, |seq| seq as u64))
 }
 
 /// A crash in the middle of a commit, for the crash test: with the `fault-injection` feature,
@@ -333,22 +475,22 @@ mod tests {
     #[test]
     fn a_commit_must_follow_the_stored_version() {
         let store = Sqlite::in_memory().unwrap();
-        store.commit(&instance(1, "a")).unwrap();
-        store.commit(&instance(2, "b")).unwrap();
-        assert_eq!(store.commit(&instance(2, "c")), Err(StoreError::Conflict { id: "wf_1".into(), version: 2 }));
-        assert_eq!(store.commit(&instance(4, "c")), Err(StoreError::Conflict { id: "wf_1".into(), version: 4 }));
-        assert_eq!(store.commit(&instance(1, "again")), Err(StoreError::Conflict { id: "wf_1".into(), version: 1 }));
+        store.commit(&instance(1, "a"), &[]).unwrap();
+        store.commit(&instance(2, "b"), &[]).unwrap();
+        assert_eq!(store.commit(&instance(2, "c"), &[]), Err(StoreError::Conflict { id: "wf_1".into(), version: 2 }));
+        assert_eq!(store.commit(&instance(4, "c"), &[]), Err(StoreError::Conflict { id: "wf_1".into(), version: 4 }));
+        assert_eq!(store.commit(&instance(1, "again"), &[]), Err(StoreError::Conflict { id: "wf_1".into(), version: 1 }));
         assert_eq!(store.get("wf_1").unwrap().unwrap().record, "b");
     }
 
     #[test]
     fn sweep_removes_only_instances_that_ended_before_the_cutoff() {
         let store = Sqlite::in_memory().unwrap();
-        store.commit(&instance(1, "a")).unwrap();
+        store.commit(&instance(1, "a"), &[]).unwrap();
         let mut old = instance(1, "old");
         old.id = "wf_old".into();
         old.finished_at = Some(5.0);
-        store.commit(&old).unwrap();
+        store.commit(&old, &[]).unwrap();
         store.save_checkpoint(&Checkpoint { name: "cp".into(), step_id: None, reason: None, created_at: 4.0, instance: old }).unwrap();
         assert_eq!(store.running_count().unwrap(), 1);
         assert_eq!(store.sweep(10.0).unwrap(), vec!["wf_old".to_owned()]);
@@ -363,7 +505,7 @@ mod tests {
         let path = dir.join("nested").join("state.db");
         {
             let store = Sqlite::open(&path).unwrap();
-            store.commit(&instance(1, "kept")).unwrap();
+            store.commit(&instance(1, "kept"), &[]).unwrap();
         }
         let store = Sqlite::open(&path).unwrap();
         assert_eq!(store.running().unwrap(), vec![instance(1, "kept")]);

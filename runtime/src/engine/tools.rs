@@ -40,6 +40,18 @@ struct Start {
 }
 
 #[derive(Deserialize, JsonSchema)]
+struct History {
+    /// The instance id workflow_start returned (`wf_…`).
+    workflow_id: String,
+    /// Only this sub-agent task's entries (and the summary of dropped ones).
+    #[serde(default)]
+    task_id: Option<String>,
+    /// Only entries numbered after this (`seq`), to follow an instance as it runs.
+    #[serde(default)]
+    since: u64,
+}
+
+#[derive(Deserialize, JsonSchema)]
 struct Explain {
     /// The workflow's name, e.g. `dev:test-fix-loop` (see workflow_list).
     workflow: String,
@@ -214,6 +226,12 @@ pub fn specs() -> Vec<ToolSpec> {
             "Show computed fields of an instance: what each reads, which fields read it, on_error and fallback.",
         ),
         spec::<Instance>("workflow_cancel", "Stop a running workflow instance; it takes no more steps."),
+        spec::<History>(
+            "workflow_history",
+            "What an instance did, in order: steps handed out and completed (with durations), branches taken, loop \
+             iterations, state writes (path, old and new value, by a step or the client), computed refreshes, shell \
+             commands, retries, timeouts, errors, status changes; sub-agent entries carry their task_id.",
+        ),
         spec::<CheckpointArguments>(
             "workflow_checkpoint",
             "Keep a named snapshot of a workflow instance as it stands now, for workflow_resume to go back to.",
@@ -285,6 +303,10 @@ pub async fn call(engine: &Engine, name: &str, given: Map<String, Json>) -> Resu
             engine.dependencies(&workflow_id, field.as_deref(), task_id.as_deref()).await
         }
         "workflow_cancel" => engine.cancel(&arguments::<Instance>(name, given)?.workflow_id).await,
+        "workflow_history" => {
+            let History { workflow_id, task_id, since } = arguments(name, given)?;
+            engine.history(&workflow_id, task_id.as_deref(), since).await
+        }
         "workflow_checkpoint" => {
             let CheckpointArguments { workflow_id, name: checkpoint, reason } = arguments(name, given)?;
             engine.checkpoint(&workflow_id, checkpoint.as_deref(), reason.as_deref()).await

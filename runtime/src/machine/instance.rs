@@ -13,7 +13,7 @@ use super::program::{
     Update, UpdateValue, WritePath, WriteTier,
 };
 use super::update::{self, Segment as UpdateSegment};
-use super::{ClientStep, Effect, Event, Failure, Frame, Machine, MachineStatus, ShellOutput, Snapshot, State, StepError, Strategy, Tier, Yield};
+use super::{ClientStep, Effect, Event, Failure, Frame, Machine, MachineStatus, ShellOutput, Snapshot, State, StepError, Strategy, Tier, Trace, Yield};
 use crate::value::{Object, RegExp, Scope, Value};
 
 /// Server-side operations one [`Machine::resume`] may run before it must reach a client step,
@@ -45,6 +45,8 @@ pub struct Instance<X: Expression> {
     attempt: u32,
     status: MachineStatus,
     failure: Option<StepError>,
+    /// What happened since the engine last took it, when it asked for a trace.
+    trace: Option<Vec<Trace>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -139,6 +141,7 @@ impl<X: Expression> Instance<X> {
             attempt: 0,
             status: MachineStatus::Running,
             failure: None,
+            trace: None,
         };
         let all: Vec<usize> = (0..machine.program.computed.len()).collect();
         let mut state = machine.state.clone();
@@ -188,12 +191,34 @@ impl<X: Expression> Instance<X> {
             attempt: snapshot.attempt,
             status: snapshot.status,
             failure: snapshot.failure.as_ref().map(|f| StepError::new(&f.step_id, &f.message)),
+            trace: None,
         })
     }
 
     /// The instance's state tiers.
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// Starts (or stops) recording what the machine does, for the execution history.
+    pub fn trace(&mut self, on: bool) {
+        match (on, &self.trace) {
+            (true, None) => self.trace = Some(Vec::new()),
+            (false, Some(_)) => self.trace = None,
+            _ => {}
+        }
+    }
+
+    /// What was recorded since the last call.
+    pub fn take_trace(&mut self) -> Vec<Trace> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn record(&mut self, event: impl FnOnce(&Self) -> Trace) {
+        if self.trace.is_some() {
+            let event = event(self);
+            self.trace.get_or_insert_default().push(event);
+        }
     }
 
     fn step_error(&self, step: &str, message: impl Into<String>) -> StepError {
@@ -261,6 +286,7 @@ impl<X: Expression> Instance<X> {
             }
             Op::Branch { step, condition, otherwise } => {
                 let holds = self.eval(step, condition)?.truthy();
+                self.record(|_| Trace::Branch { step: step.clone(), taken: holds });
                 self.pc = if holds { self.pc + 1 } else { *otherwise };
             }
             Op::LoopStart { step, depth, kind } => {
@@ -311,6 +337,7 @@ impl<X: Expression> Instance<X> {
                     self.pc = exit;
                     return Ok(None);
                 }
+                self.record(|_| Trace::Iteration { step: step.to_owned(), iteration: iteration + 1 });
             }
             LoopKind::Foreach { .. } => {
                 let count = self.frames[depth].items.as_ref().map_or(0, |items| items.len());
@@ -320,6 +347,7 @@ impl<X: Expression> Instance<X> {
                 }
                 self.frames[depth].iteration = iteration + 1;
                 self.loop_changed(depth + 1)?;
+                self.record(|_| Trace::Iteration { step: step.to_owned(), iteration: iteration + 1 });
             }
         }
         self.pc += 1;
@@ -674,8 +702,41 @@ impl<X: Expression> Instance<X> {
         plan.sort_unstable();
         plan.dedup();
         self.refresh(&mut next, &plan).map_err(|e| format!("computed field `{}`: {}", e.step_id, e.message))?;
+        if self.trace.is_some() {
+            self.trace_changes(&next, written, &plan);
+        }
         self.state = next;
         Ok(())
+    }
+
+    /// Records the fields `written` changed on the way to `next`, and the computed fields
+    /// refreshed after them.
+    fn trace_changes(&mut self, next: &State, written: &Written, plan: &[usize]) {
+        let json = |value: Option<&Value>| value.and_then(Value::to_json).unwrap_or(serde_json::Value::Null);
+        let step = self.current_step().to_owned();
+        let mut changes = Vec::new();
+        let mut fields = written.state.clone();
+        fields.dedup();
+        for field in fields {
+            changes.push((format!("this.{field}"), json(self.state.state.get(&field)), json(next.state.get(&field))));
+        }
+        if written.global {
+            let keys: Vec<Arc<str>> = next.global.entries().into_iter().chain(self.state.global.entries()).map(|(key, _)| Arc::clone(key)).collect();
+            for key in keys {
+                let key: &str = &key;
+                let (old, new) = (json(self.state.global.get(key)), json(next.global.get(key)));
+                let path = format!("global.{key}");
+                if old != new && !changes.iter().any(|(p, ..)| *p == path) {
+                    changes.push((path, old, new));
+                }
+            }
+        }
+        for (path, old, new) in changes {
+            self.record(|_| Trace::Write { step: step.clone(), path, old, new });
+        }
+        for &index in plan {
+            self.record(|machine| Trace::Computed { field: machine.program.computed[index].name.clone() });
+        }
     }
 
     /// Recomputes the computed fields at `plan` (indices in dependency order) into `state`.

@@ -56,6 +56,43 @@ pub enum Event {
     Waited,
 }
 
+/// What a machine did inside one resume, for the execution history (recorded only when the
+/// engine asks for it: [`Instance::trace`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Trace {
+    /// A conditional's condition was evaluated.
+    Branch {
+        /// The conditional.
+        step: String,
+        /// Whether `then_steps` run.
+        taken: bool,
+    },
+    /// A loop started an iteration.
+    Iteration {
+        /// The loop.
+        step: String,
+        /// 1-based.
+        iteration: u32,
+    },
+    /// A top-level field of `this` or `global` changed.
+    Write {
+        /// The step whose write it was (the current step; a client's writes are relabelled by
+        /// the engine).
+        step: String,
+        /// `this.field` or `global.key`.
+        path: String,
+        /// Before.
+        old: serde_json::Value,
+        /// After.
+        new: serde_json::Value,
+    },
+    /// A computed field was recomputed.
+    Computed {
+        /// The field.
+        field: String,
+    },
+}
+
 /// What the machine needs next.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Yield {

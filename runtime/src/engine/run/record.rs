@@ -23,6 +23,9 @@ pub(super) struct RunRecord {
     finished_at: Option<f64>,
     main: DrivenRecord,
     fan_out: Option<FanOutRecord>,
+    /// The last history entry's number.
+    #[serde(default)]
+    history_seq: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -61,6 +64,7 @@ impl Run {
             created_at: self.created_at,
             finished_at: self.finished_at,
             main: self.main.record(),
+            history_seq: self.history_seq,
             fan_out: self.fan_out.as_ref().map(|fan_out| FanOutRecord {
                 step_id: fan_out.step_id.clone(),
                 task: fan_out.task,
@@ -106,10 +110,23 @@ impl Run {
             finished_at: record.finished_at,
             version: stored.version,
             discarded: false,
+            history: Vec::new(),
+            history_seq: record.history_seq,
             main,
             fan_out,
         })
     }
+}
+
+/// The number of the last history entry of a stored instance (a restored checkpoint goes on
+/// numbering from the instance's, not the checkpoint's).
+pub(crate) fn history_seq(stored: &Stored) -> u64 {
+    #[derive(Deserialize)]
+    struct Seq {
+        #[serde(default)]
+        history_seq: u64,
+    }
+    serde_json::from_str::<Seq>(&stored.record).map_or(0, |seq| seq.history_seq)
 }
 
 impl Driven {
@@ -132,6 +149,6 @@ impl Driven {
             (None, Some(failure)) => Box::new(Unstarted { state: State::default(), failure: failure.clone() }),
             (None, None) => return Err(format!("`{who}` was stored without its machine")),
         };
-        Ok(Driven { machine, at: record.at, failure, steps_handed: record.steps_handed, pending: record.pending, last: record.last })
+        Ok(Driven { machine, at: record.at, failure, steps_handed: record.steps_handed, pending: record.pending, last: record.last, log: Vec::new() })
     }
 }

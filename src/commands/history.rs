@@ -1,0 +1,51 @@
+//! `wfc history ID`: an instance's execution history read from the store, as a timeline (or
+//! JSON, as `workflow_history` answers), without starting a server.
+
+use std::process::ExitCode;
+
+use serde_json::{Value as Json, json};
+use wfc_runtime::engine::Store;
+use wfc_runtime::engine::store::HistoryEvent;
+
+pub(crate) fn run(id: &str, location: super::StoreLocation, as_json: bool) -> ExitCode {
+    let read = location.open().and_then(|(store, path)| {
+        let instance = store.get(id).map_err(|e| super::store_failed(&e))?;
+        let instance = instance.ok_or_else(|| super::store_failed(&format!("no instance `{id}` in {}", path.display())))?;
+        let events = store.history(id, None, 0).map_err(|e| super::store_failed(&e))?;
+        Ok((instance, events))
+    });
+    let (instance, events) = match read {
+        Ok(read) => read,
+        Err(code) => return code,
+    };
+    if as_json {
+        let answer = json!({"workflow_id": id, "workflow_name": instance.workflow, "status": instance.status, "count": events.len(), "events": events});
+        return super::print_out(&format!("{}\n", serde_json::to_string_pretty(&answer).unwrap_or_default()));
+    }
+    let mut out = format!("{id} ({}), {}\n", instance.workflow, instance.status);
+    let start = events.iter().find(|e| e.seq > 0).map_or(0.0, |e| e.at);
+    for event in &events {
+        out.push_str(&line(event, start));
+        out.push('\n');
+    }
+    super::print_out(&out)
+}
+
+/// `+0.012s  #4  [review.item0]  state_write  fix: this.count 1 → 2 (by step)`.
+fn line(event: &HistoryEvent, start: f64) -> String {
+    let detail = &event.detail;
+    let short = |value: &Json| {
+        let text = value.to_string();
+        if text.chars().count() > 60 { format!("{}…", text.chars().take(59).collect::<String>()) } else { text }
+    };
+    let what = match event.kind.as_str() {
+        "state_write" => format!("{} {} → {} (by {})", detail["path"].as_str().unwrap_or_default(), short(&detail["old"]), short(&detail["new"]), detail["by"].as_str().unwrap_or_default()),
+        "summary" => format!("{} earlier entries dropped: {}", detail["dropped"], detail["kinds"]),
+        _ if detail.is_null() => String::new(),
+        _ => short(detail),
+    };
+    let task = event.task_id.as_deref().map(|t| format!("[{t}] ")).unwrap_or_default();
+    let step = event.step_id.as_deref().map(|s| format!("{s}: ")).unwrap_or_default();
+    let at = if event.seq == 0 { "        ".to_owned() } else { format!("+{:.3}s", event.at - start) };
+    format!("{at}  #{:<4} {task}{:<16} {step}{what}", event.seq, event.kind)
+}
