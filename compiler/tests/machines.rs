@@ -8,7 +8,7 @@ use serde_json::{Value as Json, json};
 use wfc_compiler::interp::Interpreted;
 use wfc_compiler::ir::{self, Op};
 use wfc_compiler::{Source, check_source};
-use wfc_runtime::machine::{Effect, Event, Machine, ShellOutput, StepError, Yield};
+use wfc_runtime::machine::{Effect, Event, Machine, ShellCommand, ShellOutput, StepError, Yield};
 use wfc_runtime::value::{Object, Value};
 
 fn lower(yaml: &str) -> ir::Workflow {
@@ -52,7 +52,7 @@ fn run(yaml: &str, inputs: Json, mut answer: impl FnMut(&str, u32) -> Event) -> 
                 log.push(format!("{} {} #{} {}", step.kind, step.id, step.attempt, step.definition));
                 event = answer(&step.id, step.attempt);
             }
-            Ok(Yield::Effect(Effect::Shell { step_id, command, attempt, .. })) => {
+            Ok(Yield::Effect(Effect::Shell(ShellCommand { step_id, command, attempt, .. }))) => {
                 log.push(format!("shell {step_id} #{attempt}: {command}"));
                 event = answer(&step_id, attempt);
             }
@@ -496,7 +496,7 @@ fn a_machine_restored_from_a_snapshot_at_any_yield_finishes_the_same() {
     let answer = |event: &Result<Yield, StepError>| match event {
         Ok(Yield::Client(_)) => Event::Done(Value::from(&json!({"ok": true}))),
         Ok(Yield::Effect(Effect::Wait { .. })) => Event::Waited,
-        Ok(Yield::Effect(Effect::Shell { .. })) => stdout("x"),
+        Ok(Yield::Effect(Effect::Shell(_))) => stdout("x"),
         other => panic!("unexpected {other:?}"),
     };
     // Uninterrupted, counting yields.

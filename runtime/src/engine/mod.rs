@@ -377,12 +377,13 @@ impl Engine {
     /// not touched since a restart are listed too).
     pub async fn list_active(&self) -> Result<Json, ToolError> {
         let running = self.store.running().map_err(|e| ToolError::store(e.to_string()))?;
+        // Read once: in dev mode, listing the workflows looks at their files.
+        let served = self.catalog.workflows();
         let workflows: Vec<Json> = running
             .iter()
             .map(|stored| {
                 let mut entry = json!({"workflow_id": stored.id, "workflow_name": stored.workflow, "status": stored.status, "created_at": stored.created_at, "version": stored.version});
-                let served = self.definition(&stored.workflow).ok().map(|d| d.definition_hash.clone());
-                if served.as_deref() != Some(stored.definition_hash.as_str()) {
+                if !served.iter().any(|d| d.name == stored.workflow && d.definition_hash == stored.definition_hash) {
                     entry["needs_force_resume"] = "its workflow definition changed since it started".into();
                 }
                 entry

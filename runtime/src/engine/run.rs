@@ -18,7 +18,7 @@ use super::shell::{self, ShellSettings};
 use super::store::{HistoryEvent, Store, Stored};
 use super::ToolError;
 use crate::machine::update;
-use crate::machine::{ClientStep, ClientWrite, Effect, Event, Failure, Machine, MachineStatus, Snapshot, State, StepError, Trace, Yield};
+use crate::machine::{ClientStep, ClientWrite, Effect, Event, Failure, Machine, MachineStatus, ShellCommand, Snapshot, State, StepError, Trace, Yield};
 use crate::value::{Object, Value};
 
 mod record;
@@ -122,15 +122,7 @@ enum At {
         handed_at: f64,
     },
     /// A shell command to run (it is run when the instance goes on, again after a crash).
-    Shell {
-        step_id: String,
-        command: String,
-        working_directory: Option<String>,
-        timeout_seconds: f64,
-        attempt: u32,
-        #[serde(default)]
-        retry_delay: f64,
-    },
+    Shell(ShellCommand),
     /// The next request after a wait step; by `deadline` (seconds since the epoch) if it has
     /// `timeout_seconds`.
     Wait {
@@ -148,7 +140,7 @@ impl At {
     /// The step waited at, if any.
     fn step_id(&self) -> Option<&str> {
         match self {
-            At::Client { step_id, .. } | At::Shell { step_id, .. } | At::Wait { step_id, .. } | At::Tasks { step_id } => Some(step_id),
+            At::Client { step_id, .. } | At::Shell(ShellCommand { step_id, .. }) | At::Wait { step_id, .. } | At::Tasks { step_id } => Some(step_id),
             At::Start | At::End => None,
         }
     }
@@ -268,8 +260,8 @@ impl Driven {
                     self.pending.push(client_step_json(&step, self.steps_handed));
                     return None;
                 }
-                Ok(Yield::Effect(Effect::Shell { step_id, command, working_directory, timeout_seconds, attempt, retry_delay })) => {
-                    self.at = At::Shell { step_id, command, working_directory, timeout_seconds, attempt, retry_delay };
+                Ok(Yield::Effect(Effect::Shell(command))) => {
+                    self.at = At::Shell(command);
                     return None;
                 }
                 Ok(Yield::Effect(Effect::Wait { step_id, message, timeout_seconds })) => {
@@ -304,7 +296,7 @@ impl Driven {
             At::Start => Some(Event::Start),
             At::Client { .. } => Some(Event::Acknowledged),
             At::Wait { .. } => Some(Event::Waited),
-            At::Shell { .. } | At::Tasks { .. } | At::End => None,
+            At::Shell(_) | At::Tasks { .. } | At::End => None,
         }
     }
 
@@ -324,7 +316,7 @@ impl Driven {
         let waits_at = match &self.at {
             At::Start => "nothing yet: call workflow_get_next_step first".to_owned(),
             At::Client { step_id, kind, sequence, .. } => format!("the result of `{step_id}` ({kind}, sequence {sequence})"),
-            At::Shell { step_id, .. } => format!("its shell step `{step_id}` to run: call workflow_get_next_step"),
+            At::Shell(command) => format!("its shell step `{}` to run: call workflow_get_next_step", command.step_id),
             At::Wait { step_id, .. } => format!("the wait step `{step_id}` to be over: call workflow_get_next_step"),
             At::Tasks { step_id } => format!("the sub-agent tasks of `{step_id}`, which report their own results with their task_id"),
             At::End => "nothing: it has ended".to_owned(),
@@ -553,7 +545,9 @@ impl Run {
             if let Some(event) = event.take() {
                 self.advance(who, event, cx);
             }
-            let At::Shell { step_id, command, working_directory, timeout_seconds, attempt, retry_delay } = self.driven(who).at.clone() else { return Ok(()) };
+            let At::Shell(ShellCommand { step_id, command, working_directory, timeout_seconds, attempt, retry_delay }) = self.driven(who).at.clone() else {
+                return Ok(());
+            };
             self.commit(cx)?;
             tracing::debug!(step = %step_id, attempt, %command, "running shell command");
             if attempt > 1 {
@@ -608,27 +602,26 @@ impl Run {
         }
     }
 
-    /// Numbers what machine `who` logged and adds it to the history.
-    fn absorb(&mut self, who: Who, cx: &Context<'_>) {
-        let task_id = match who {
+    /// The task id of `who` (`None` for the workflow), as history entries carry it.
+    fn task_id(&self, who: Who) -> Option<String> {
+        match who {
             Who::Main => None,
             Who::Task(index) => self.fan_out.as_ref().map(|f| f.tasks[index].id.clone()),
-        };
+        }
+    }
+
+    /// Numbers what machine `who` logged and adds it to the history.
+    fn absorb(&mut self, who: Who, cx: &Context<'_>) {
+        let task_id = self.task_id(who);
         let logged = std::mem::take(&mut self.driven(who).log);
         for entry in logged {
             self.push_history(task_id.clone(), entry.kind, entry.step, entry.detail, cx);
         }
     }
 
-    /// One history entry (when the history is kept).
+    /// One history entry of `who` (when the history is kept).
     fn log(&mut self, who: Who, kind: &'static str, step: Option<&str>, detail: Json, cx: &Context<'_>) {
-        if cx.history {
-            let task_id = match who {
-                Who::Main => None,
-                Who::Task(index) => self.fan_out.as_ref().map(|f| f.tasks[index].id.clone()),
-            };
-            self.push_history(task_id, kind, step.map(str::to_owned), detail, cx);
-        }
+        self.push_history(self.task_id(who), kind, step.map(str::to_owned), detail, cx);
     }
 
     fn push_history(&mut self, task_id: Option<String>, kind: &'static str, step_id: Option<String>, detail: Json, cx: &Context<'_>) {
@@ -658,7 +651,7 @@ impl Run {
         if let Some(task_id) = task_id {
             let index = self.task_for_step(task_id)?;
             let event = self.next_event(Who::Task(index), cx);
-            if event.is_none() && !matches!(self.driven(Who::Task(index)).at, At::Shell { .. }) {
+            if event.is_none() && !matches!(self.driven(Who::Task(index)).at, At::Shell(_)) {
                 return self.task_answer(index, cx);
             }
             self.drive(Who::Task(index), event, cx).await?;
@@ -669,7 +662,7 @@ impl Run {
         }
         let next = self.next_event(Who::Main, cx);
         let event = match (&self.main.at, next) {
-            (At::Shell { .. }, _) => None,
+            (At::Shell(_), _) => None,
             (_, Some(event)) => Some(event),
             (_, None) if cx.serial => {
                 self.serve_serially(cx).await?;

@@ -13,7 +13,7 @@ use super::program::{
     Update, UpdateValue, WritePath, WriteTier,
 };
 use super::update::{self, Segment as UpdateSegment};
-use super::{ClientStep, Effect, Event, Failure, Frame, Machine, MachineStatus, ShellOutput, Snapshot, State, StepError, Strategy, Tier, Trace, Yield};
+use super::{ClientStep, Effect, Event, Failure, Frame, Machine, MachineStatus, ShellCommand, ShellOutput, Snapshot, State, StepError, Strategy, Tier, Trace, Yield};
 use crate::value::{Object, RegExp, Scope, Value};
 
 /// Server-side operations one [`Machine::resume`] may run before it must reach a client step,
@@ -399,14 +399,14 @@ impl<X: Expression> Instance<X> {
         let command = text(&shell.command)?;
         let working_directory = shell.working_directory.as_ref().map(text).transpose()?;
         self.waiting = true;
-        Ok(Yield::Effect(Effect::Shell {
+        Ok(Yield::Effect(Effect::Shell(ShellCommand {
             step_id: shell.step.clone(),
             command,
             working_directory,
             timeout_seconds: shell.timeout_seconds,
             attempt: self.attempt,
             retry_delay: shell.on_failure.retry_delay,
-        }))
+        })))
     }
 
     fn spawn(&mut self, spawn: &SpawnOp<X>) -> Result<Yield, StepError> {

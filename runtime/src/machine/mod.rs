@@ -122,20 +122,7 @@ pub struct ClientStep {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     /// Run a shell command (server side, in its own process group, killed at the timeout).
-    Shell {
-        /// The step.
-        step_id: String,
-        /// The command line for `sh -c`.
-        command: String,
-        /// The directory to run in, if the step names one.
-        working_directory: Option<String>,
-        /// Seconds before the command is killed.
-        timeout_seconds: f64,
-        /// 1 on the first attempt.
-        attempt: u32,
-        /// `error_handling.retry_delay`: seconds before the second attempt (doubling after).
-        retry_delay: f64,
-    },
+    Shell(ShellCommand),
     /// Hand the client a wait step; resume with [`Event::Waited`] on its next request.
     Wait {
         /// The step.
@@ -145,6 +132,25 @@ pub enum Effect {
         /// How long the wait may last, if bounded.
         timeout_seconds: Option<f64>,
     },
+}
+
+/// A shell command for the engine to run; the engine also keeps it, as data, while it runs
+/// (a crash during it runs it again).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShellCommand {
+    /// The step.
+    pub step_id: String,
+    /// The command line for `sh -c`.
+    pub command: String,
+    /// The directory to run in, if the step names one.
+    pub working_directory: Option<String>,
+    /// Seconds before the command is killed.
+    pub timeout_seconds: f64,
+    /// 1 on the first attempt.
+    pub attempt: u32,
+    /// `error_handling.retry_delay`: seconds before the second attempt (doubling after).
+    #[serde(default)]
+    pub retry_delay: f64,
 }
 
 /// What a shell command did.
