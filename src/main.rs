@@ -113,7 +113,7 @@ enum Command {
         scope: String,
     },
     /// Show what a workflow would run, without running it: steps in order (client or server),
-    /// loop caps, sub-agent fan-out, what each step writes, computed fields.
+    /// loop caps, sub-agent fan-out, what each step reads and writes, computed fields.
     Explain {
         /// A workflow of the embedded catalog (`dev:test-fix-loop`) or a YAML file.
         workflow: String,

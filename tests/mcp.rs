@@ -202,11 +202,12 @@ async fn discovery_lists_every_tool_with_a_schema_and_the_embedded_catalog() {
     assert_eq!(info["inputs"]["max_attempts"], json!({"type": "number", "required": false, "default": 5}));
     assert_eq!(info["source"], "compiled");
     // The plan of a compiled workflow, read off its machine: loops with caps, server and client
-    // steps, writes; and whether given inputs would start it.
+    // steps, what they read and write; and whether given inputs would start it.
     let plan = agent.ok("workflow_explain_plan", json!({"workflow": "dev:test-fix-loop", "inputs": {"max_attempts": "many"}})).await;
     let fix_loop = plan["steps"].as_array().expect("steps").iter().find(|s| s["id"] == "fix_loop").expect("the loop").clone();
     assert_eq!((fix_loop["type"].clone(), fix_loop["runs_on"].clone()), (json!("while_loop"), json!("server")));
     assert!(fix_loop["detail"].as_str().is_some_and(|d| d.contains("at most 20 iterations")), "{fix_loop}");
+    assert_eq!(fix_loop["reads"], json!(["inputs.max_attempts", "this.attempts", "this.passing"]));
     assert!(plan["inputs_accepted"]["refused"].as_str().is_some_and(|r| r.contains("max_attempts")), "{plan}");
 }
 

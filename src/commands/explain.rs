@@ -1,7 +1,7 @@
 //! `wfc explain NAME|FILE`: what a workflow would run, without running it — the steps in
-//! order, client or server, loop caps, fan-out points, what each step writes, computed fields
-//! and their dependencies, and the same for each sub-agent task (`--json`: the
-//! `workflow_explain_plan` answer).
+//! order, client or server, loop caps, fan-out points, what each step reads and writes,
+//! computed fields and their dependencies, and the same for each sub-agent task (`--json`:
+//! the `workflow_explain_plan` answer).
 
 use std::process::ExitCode;
 
@@ -56,9 +56,11 @@ fn render_program(out: &mut String, program: &Json, indent: &str) {
         if let Some(detail) = step["detail"].as_str() {
             line.push_str(&format!(": {detail}"));
         }
-        let writes: Vec<&str> = step["writes"].as_array().into_iter().flatten().filter_map(Json::as_str).collect();
-        if !writes.is_empty() {
-            line.push_str(&format!("; writes {}", writes.join(", ")));
+        for key in ["reads", "writes"] {
+            let paths: Vec<&str> = step[key].as_array().into_iter().flatten().filter_map(Json::as_str).collect();
+            if !paths.is_empty() {
+                line.push_str(&format!("; {key} {}", paths.join(", ")));
+            }
         }
         out.push_str(&line);
         out.push('\n');

@@ -182,6 +182,9 @@ impl Emitter {
         let (global, loops) = (plan(&program.refresh.global), plan(&program.refresh.loops));
         let ops: Vec<TokenStream> = program.ops.iter().map(|op| self.op(op)).collect();
         let loop_depth = program.loop_depth;
+        let reads = program.reads.iter().map(|(step, fields)| {
+            quote!((::std::string::String::from(#step), ::std::vec![#(::std::string::String::from(#fields)),*]))
+        });
         quote!(#p::Program {
             name: ::std::string::String::from(#name),
             inputs: ::std::vec![#(#inputs),*],
@@ -190,6 +193,7 @@ impl Emitter {
             refresh: #p::Refresh { state: ::std::vec![#(#refresh_state),*], global: #global, loops: #loops },
             ops: ::std::vec![#(#ops),*],
             loop_depth: #loop_depth,
+            reads: ::std::vec![#(#reads),*],
         })
     }
 

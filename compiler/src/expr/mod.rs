@@ -6,6 +6,7 @@
 
 pub(crate) mod diagnostics;
 pub mod ir;
+mod reads;
 mod lower;
 pub mod template;
 

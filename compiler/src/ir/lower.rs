@@ -5,6 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::reads::step_reads;
 use super::refresh::plan;
 use super::*;
 use crate::check::expressions::{foreach_loop_names, ResultKind, SiteContext, SiteKind, WHILE_LOOP_NAMES};
@@ -137,6 +138,7 @@ impl Lowering<'_> {
                 .collect(),
             refresh: plan(&computed),
             computed,
+            reads: step_reads(&builder.ops),
             ops: builder.ops,
             loop_depth: builder.loop_depth,
         })

@@ -11,6 +11,7 @@
 
 pub mod graph;
 mod lower;
+mod reads;
 mod refresh;
 
 pub use lower::{LowerError, lower};

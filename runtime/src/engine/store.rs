@@ -128,7 +128,8 @@ pub trait Store: Send + Sync {
     fn sweep(&self, finished_before: f64) -> Result<Vec<String>, StoreError>;
 }
 
-/// The tables, as SQL both SQLite and PostgreSQL take.
+/// The tables, as SQL both SQLite and PostgreSQL take (but for `WITHOUT ROWID`, which keeps a
+/// history entry in one b-tree instead of a table and its key index; PostgreSQL drops it).
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS wfc_instances (
     id TEXT PRIMARY KEY,
@@ -147,7 +148,7 @@ CREATE TABLE IF NOT EXISTS wfc_history (
     last_seq BIGINT NOT NULL,
     events TEXT NOT NULL,
     PRIMARY KEY (instance_id, first_seq)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS wfc_checkpoints (
     instance_id TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -173,6 +174,8 @@ pub struct Sqlite {
     connection: Mutex<Connected>,
     /// History entries kept per instance; older ones are folded into one summary entry.
     history_limit: u64,
+    /// The file's WAL checkpointer; it stops when the store is dropped.
+    _checkpointer: Option<Checkpointer>,
 }
 
 struct Connected {
@@ -197,7 +200,14 @@ impl Sqlite {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        Sqlite::with(connection)
+        // Checkpoints (copying the WAL into the file, with an fsync each) run on a thread of
+        // their own, so a commit never waits for one; committing connections checkpoint only
+        // as a safety net, should the WAL grow past 64 MiB all the same.
+        connection.pragma_update(None, "wal_autocheckpoint", 16_384)?;
+        let checkpointer = Checkpointer::start(path)?;
+        let mut store = Sqlite::with(connection)?;
+        store._checkpointer = Some(checkpointer);
+        Ok(store)
     }
 
     /// A database in memory: nothing survives the process (`--store memory`, tests).
@@ -207,7 +217,7 @@ impl Sqlite {
 
     fn with(connection: Connection) -> Result<Sqlite, StoreError> {
         connection.execute_batch(SCHEMA)?;
-        Ok(Sqlite { connection: Mutex::new(Connected { connection, oldest: std::collections::HashMap::new() }), history_limit: DEFAULT_HISTORY_LIMIT })
+        Ok(Sqlite { connection: Mutex::new(Connected { connection, oldest: std::collections::HashMap::new() }), history_limit: DEFAULT_HISTORY_LIMIT, _checkpointer: None })
     }
 
     /// Keeps at most `limit` history entries per instance (older ones are summarized).
@@ -220,6 +230,34 @@ impl Sqlite {
         // A panic while holding the connection cannot leave a transaction open: rusqlite
         // rolls back an unfinished transaction when it is dropped.
         self.connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A thread with its own connection that checkpoints the WAL every [`Checkpointer::EVERY`];
+/// dropping it ends the thread.
+struct Checkpointer {
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl Checkpointer {
+    const EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+        let connection = Connection::open(path).map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("wfc-checkpoint".to_owned())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(Checkpointer::EVERY) {
+                    // PASSIVE never blocks a writer; what it cannot copy now it copies next time.
+                    if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        tracing::warn!(%error, "WAL checkpoint failed; the next one retries");
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Database(format!("cannot start the WAL checkpointer: {e}")))?;
+        Ok(Checkpointer { _stop: stop })
     }
 }
 
@@ -413,13 +451,24 @@ fn trim_history(transaction: &rusqlite::Transaction<'_>, id: &str, cutoff: u64) 
     let mut dropped = summary.detail["dropped"].as_u64().unwrap_or(0);
     let mut kinds = summary.detail["kinds"].as_object().cloned().unwrap_or_default();
     let mut through = summary.detail["through_seq"].as_u64().unwrap_or(0);
-    for row in dropped_rows {
-        let batch: Vec<HistoryEvent> = serde_json::from_str(&row).map_err(unreadable)?;
+    /// What the summary needs of an entry: reading only this skips building its detail.
+    #[derive(serde::Deserialize)]
+    struct Counted<'a> {
+        seq: u64,
+        #[serde(borrow)]
+        kind: std::borrow::Cow<'a, str>,
+    }
+    for row in &dropped_rows {
+        let batch: Vec<Counted<'_>> = serde_json::from_str(row).map_err(unreadable)?;
         for event in batch {
             dropped += 1;
             through = through.max(event.seq);
-            let count = kinds.get(&event.kind).and_then(serde_json::Value::as_u64).unwrap_or(0) + 1;
-            kinds.insert(event.kind, count.into());
+            match kinds.get_mut(&*event.kind) {
+                Some(count) => *count = (count.as_u64().unwrap_or(0) + 1).into(),
+                None => {
+                    kinds.insert(event.kind.into_owned(), 1.into());
+                }
+            }
         }
     }
     summary.detail = serde_json::json!({"dropped": dropped, "through_seq": through, "kinds": kinds});
@@ -497,6 +546,24 @@ mod tests {
         assert_eq!(store.get("wf_old").unwrap(), None);
         assert_eq!(store.running().unwrap().len(), 1);
         assert_eq!(store.checkpoint("wf_old", "cp").unwrap(), None);
+    }
+
+    #[test]
+    fn the_wal_is_checkpointed_in_the_background() {
+        let dir = std::env::temp_dir().join(format!("wfc-store-wal-{}", std::process::id()));
+        let path = dir.join("state.db");
+        let store = Sqlite::open(&path).unwrap();
+        let big = "x".repeat(200_000);
+        store.commit(&instance(1, &big), &[]).unwrap();
+        // The commit lands in the WAL; only a checkpoint copies it into the file itself, and
+        // committing connections leave that to the checkpointer (16 MiB is far off).
+        let copied = (0..50).any(|_| {
+            std::thread::sleep(Checkpointer::EVERY / 4);
+            std::fs::metadata(&path).map_or(0, |m| m.len()) > 200_000
+        });
+        drop(store);
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(copied, "the checkpointer copied the WAL into the database file");
     }
 
     #[test]

@@ -195,7 +195,7 @@ pub fn specs() -> Vec<ToolSpec> {
         spec::<Explain>(
             "workflow_explain_plan",
             "Show what a workflow would run, without running it: its steps in order (client or server), loops with their \
-             caps, sub-agent fan-out, what each step writes, and its computed fields with their dependencies.",
+             caps, sub-agent fan-out, what each step reads and writes, and its computed fields with their dependencies.",
         ),
         spec::<Start>(
             "workflow_start",

@@ -254,7 +254,7 @@ impl<X: Expression> Instance<X> {
     }
 
     fn current_step(&self) -> &str {
-        step_of(&self.program.ops[self.pc as usize]).unwrap_or("")
+        self.program.ops[self.pc as usize].step().unwrap_or("")
     }
 
     /// Runs the operation at `pc`; `Some` when it yields.
@@ -447,7 +447,7 @@ impl<X: Expression> Instance<X> {
     fn outcome(&mut self, event: Event) -> Result<Option<Yield>, StepError> {
         let program = Arc::clone(&self.program);
         let op = &program.ops[self.pc as usize];
-        let step = step_of(op).unwrap_or_default().to_owned();
+        let step = op.step().unwrap_or_default().to_owned();
         let unexpected = |event: &Event| StepError::new(&step, format!("step `{step}` was answered with {}", event_name(event)));
         match (op, event) {
             (Op::Client(client), Event::Done(result)) => self.client_result(client, result),
@@ -970,19 +970,6 @@ fn task_inputs(declared: &[String], item: &Value) -> Object {
         }
     }
     inputs
-}
-
-fn step_of<X>(op: &Op<X>) -> Option<&str> {
-    match op {
-        Op::Client(client) => Some(&client.step),
-        Op::Shell(shell) => Some(&shell.step),
-        Op::Spawn(spawn) => Some(&spawn.step),
-        Op::Wait { step, .. } | Op::Write { step, .. } | Op::Branch { step, .. } | Op::LoopStart { step, .. } | Op::LoopNext { step, .. } => {
-            Some(step)
-        }
-        Op::Jump { step, .. } => step.as_deref(),
-        Op::LoopEnd { .. } | Op::Done => None,
-    }
 }
 
 fn event_name(event: &Event) -> &'static str {

@@ -1,7 +1,7 @@
 //! What a program would run, read off its operations before it runs (`workflow_explain_plan`,
 //! `wfc explain`): the steps in order with the loops they sit in, which run on the client and
-//! which on the server, loop caps, fan-out points, and what each step writes. It reads the
-//! program itself, so it describes compiled and interpreted workflows alike.
+//! which on the server, loop caps, fan-out points, and what each step reads and writes. It
+//! reads the program itself, so it describes compiled and interpreted workflows alike.
 
 use serde::Serialize;
 
@@ -22,6 +22,10 @@ pub struct PlannedStep {
     /// The branch it is on, for a step inside a conditional: `report: then`, `report: else`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
+    /// The state it reads (`this.count`, `inputs.files`, `loop.item`): fields its
+    /// conditions, items, definition, command and update values read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<String>,
     /// The paths it writes (`this.count`, `global.seen`), as written.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub writes: Vec<String>,
@@ -57,6 +61,7 @@ pub fn steps<X>(program: &Program<X>) -> Vec<PlannedStep> {
             runs_on,
             depth,
             branch: branch.clone(),
+            reads: program.reads.iter().find(|(step, _)| step == id).map(|(_, fields)| fields.clone()).unwrap_or_default(),
             writes,
             detail,
         };

@@ -94,6 +94,10 @@ pub struct Program<X> {
     pub ops: Vec<Op<X>>,
     /// The deepest loop nesting: the size of the frame array.
     pub loop_depth: usize,
+    /// The state each step reads (`this.count`, `inputs.files`, `loop.item`), by step id, in
+    /// the order of the operations: found in its expressions when the workflow is compiled,
+    /// for `workflow_explain_plan`.
+    pub reads: Vec<(String, Vec<String>)>,
 }
 
 /// A declared input.
@@ -256,6 +260,79 @@ pub enum Op<X> {
     },
     /// The end.
     Done,
+}
+
+impl<X> Op<X> {
+    /// The step this operation belongs to, if any.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            Op::Client(client) => Some(&client.step),
+            Op::Shell(shell) => Some(&shell.step),
+            Op::Spawn(spawn) => Some(&spawn.step),
+            Op::Wait { step, .. } | Op::Write { step, .. } | Op::Branch { step, .. } | Op::LoopStart { step, .. } | Op::LoopNext { step, .. } => Some(step),
+            Op::Jump { step, .. } => step.as_deref(),
+            Op::LoopEnd { .. } | Op::Done => None,
+        }
+    }
+
+    /// Every expression the operation evaluates: conditions, items, definition fields,
+    /// commands, update values and computed keys of write paths.
+    pub fn expressions(&self) -> Vec<&X> {
+        let mut found = Vec::new();
+        match self {
+            Op::Client(client) => {
+                found.extend(client.definition.iter().map(|(_, x)| x));
+                match &client.handling {
+                    Handling::Nothing => {}
+                    Handling::ToolResult { store, updates, .. } | Handling::Reply { store, updates, .. } => {
+                        found.extend(store.iter().flat_map(WritePath::keys));
+                        found.extend(updates.iter().flat_map(Update::expressions));
+                    }
+                    Handling::Answer(rules) => found.extend(rules.updates.iter().flat_map(Update::expressions)),
+                    Handling::ShellOutput { updates, .. } => found.extend(updates.iter().flat_map(Update::expressions)),
+                }
+            }
+            Op::Shell(shell) => {
+                found.push(&shell.command);
+                found.extend(&shell.working_directory);
+                found.extend(shell.updates.iter().flat_map(Update::expressions));
+            }
+            Op::Wait { message, .. } => found.push(message),
+            Op::Spawn(spawn) => {
+                found.push(&spawn.items);
+                found.extend(spawn.store.iter().flat_map(WritePath::keys));
+            }
+            Op::Write { updates, .. } => found.push(updates),
+            Op::Branch { condition, .. } => found.push(condition),
+            Op::LoopStart { kind, .. } | Op::LoopNext { kind, .. } => found.push(match kind {
+                LoopKind::While { condition, .. } => condition,
+                LoopKind::Foreach { items, .. } => items,
+            }),
+            Op::LoopEnd { .. } | Op::Jump { .. } | Op::Done => {}
+        }
+        found
+    }
+}
+
+impl<X> Update<X> {
+    /// The update's value and the computed keys of its path.
+    fn expressions(&self) -> impl Iterator<Item = &X> {
+        let value = match &self.value {
+            Some(UpdateValue::Value(x)) => Some(x),
+            _ => None,
+        };
+        self.path.keys().chain(value)
+    }
+}
+
+impl<X> WritePath<X> {
+    /// The keys computed when the write happens.
+    fn keys(&self) -> impl Iterator<Item = &X> {
+        self.segments.iter().filter_map(|segment| match segment {
+            Segment::Key(x) => Some(x),
+            _ => None,
+        })
+    }
 }
 
 /// How a loop iterates.
