@@ -516,6 +516,7 @@ async fn the_history_records_every_kind_of_event_in_order() {
         "state_write",
         "computed_refresh",
         "step_completed work [worker.item0]",
+        "status [worker.item0]",
         "state_write fan_out",
         "shell boom",
         "error boom",
@@ -529,9 +530,9 @@ async fn the_history_records_every_kind_of_event_in_order() {
     assert_eq!(writes[2]["detail"], json!({"path": "this.count", "old": 2, "new": 5, "by": "client"}));
     // One task's entries, and entries after a point.
     let task = agent.ok("workflow_history", json!({"workflow_id": id, "task_id": "worker.item0"})).await;
-    assert_eq!(task["count"], 2);
+    assert_eq!(task["count"], 3);
     let since = agent.ok("workflow_history", json!({"workflow_id": id, "since": 20})).await;
-    assert_eq!(since["count"], 2);
+    assert_eq!(since["count"], 3);
 
     // The terminal reads the same history from the store.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_wfc")).args(["history", &id, "--store"]).arg(&store).output().expect("wfc history");

@@ -567,8 +567,20 @@ impl Run {
     /// starts its tasks; a task's `global.*` is taken from the workflow before and handed back
     /// after.
     fn advance(&mut self, who: Who, event: Event, cx: &Context<'_>) {
+        let was_running = self.driven(who).at != At::End;
         self.advance_machine(who, event, cx);
         self.absorb(who, cx);
+        // A task's end is a status change of its own, in the history under its id.
+        if let Who::Task(_) = who
+            && was_running
+            && self.driven(who).at == At::End
+        {
+            let detail = match &self.driven(who).failure {
+                None => json!({"status": "completed"}),
+                Some(failure) => json!({"status": "failed", "error": {"step_id": failure.step_id, "message": failure.message}}),
+            };
+            self.log(who, "status", None, detail, cx);
+        }
     }
 
     fn advance_machine(&mut self, who: Who, event: Event, cx: &Context<'_>) {
