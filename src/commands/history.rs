@@ -41,6 +41,7 @@ fn line(event: &HistoryEvent, start: f64) -> String {
     let what = match event.kind.as_str() {
         "state_write" => format!("{} {} → {} (by {})", detail["path"].as_str().unwrap_or_default(), short(&detail["old"]), short(&detail["new"]), detail["by"].as_str().unwrap_or_default()),
         "summary" => format!("{} earlier entries dropped: {}", detail["dropped"], detail["kinds"]),
+        "lost" => format!("entries #{}–#{} were lost: {}", detail["from_seq"], detail["through_seq"], detail["cause"].as_str().unwrap_or_default()),
         _ if detail.is_null() => String::new(),
         _ => short(detail),
     };

@@ -182,7 +182,7 @@ pub(crate) fn run(options: Options) -> ExitCode {
     };
     let server = Server::new(Arc::clone(&engine));
     let inside_runtime = runtime.enter();
-    runtime.spawn(sweep(engine, keep_finished));
+    runtime.spawn(sweep(Arc::clone(&engine), keep_finished));
     let served = match options.transport {
         Transport::Stdio => {
             tracing::info!("serving MCP over stdio");
@@ -214,6 +214,9 @@ pub(crate) fn run(options: Options) -> ExitCode {
     // A read of stdin may still block a runtime thread; it must not hold the exit.
     drop(inside_runtime);
     runtime.shutdown_background();
+    if let Err(error) = engine.flush() {
+        eprintln!("wfc: the last history entries were not saved: {}", error.message);
+    }
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

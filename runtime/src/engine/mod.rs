@@ -221,7 +221,11 @@ impl Engine {
             return Ok(Arc::clone(run));
         }
         let stored = self.stored(workflow_id)?;
-        let run = self.restore(&stored, false)?;
+        let mut run = self.restore(&stored, false)?;
+        if self.history {
+            let written = self.store.history_end(workflow_id).map_err(|e| ToolError::store(e.to_string()))?;
+            run.lost_history(written, &self.context());
+        }
         Ok(Arc::clone(self.table()?.entry(workflow_id.to_owned()).or_insert_with(|| Arc::new(tokio::sync::Mutex::new(run)))))
     }
 
@@ -516,6 +520,11 @@ impl Engine {
         let running = self.store.running_count().map_err(|e| ToolError::store(e.to_string()))?;
         metrics::gauge!("wfc_instances_active").set(running as f64);
         Ok(running)
+    }
+
+    /// Writes the history entries the store still holds back (when the server stops).
+    pub fn flush(&self) -> Result<(), ToolError> {
+        self.store.flush().map_err(|e| ToolError::store(e.to_string()))
     }
 
     /// Removes instances that ended more than the kept time ago; returns how many.

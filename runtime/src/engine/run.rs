@@ -440,6 +440,15 @@ impl Run {
         self.log(Who::Main, "resumed", self.current_step().map(str::to_owned).as_deref(), json!({"checkpoint": checkpoint, "force": force}), cx);
     }
 
+    /// A history entry for entries lost with the process that made them: the store's
+    /// history of this instance ends at `written`, before the instance's own count.
+    pub(crate) fn lost_history(&mut self, written: u64, cx: &Context<'_>) {
+        if written < self.history_seq {
+            let detail = json!({"from_seq": written + 1, "through_seq": self.history_seq, "cause": "the server stopped before it wrote them"});
+            self.log(Who::Main, "lost", None, detail, cx);
+        }
+    }
+
     /// The first history entry: the inputs it started with.
     pub(crate) fn started(&mut self, cx: &Context<'_>) {
         let inputs = Value::Object(self.main.machine.state().inputs.clone()).to_json();

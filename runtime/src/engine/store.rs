@@ -9,7 +9,8 @@
 //! `jsonb` there), see `docs/durability.md`.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -46,7 +47,7 @@ pub struct HistoryEvent {
     pub task_id: Option<String>,
     /// `started`, `step_handed`, `step_completed`, `branch`, `loop_iteration`, `state_write`,
     /// `computed_refresh`, `shell`, `retry`, `tasks_started`, `error`, `timeout`, `status`,
-    /// `resumed`, `summary`.
+    /// `resumed`, `lost`, `summary`.
     pub kind: String,
     /// The step, if it is about one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,12 +108,20 @@ impl From<rusqlite::Error> for StoreError {
 /// The store the engine writes through. Every method is one transaction.
 pub trait Store: Send + Sync {
     /// Writes `commit` if its version follows the stored one (or it is version 1 of a new
-    /// instance), with the `history` entries since the last commit, in one transaction;
-    /// otherwise [`StoreError::Conflict`] and nothing changes.
+    /// instance), in one transaction; otherwise [`StoreError::Conflict`] and nothing changes.
+    /// The `history` entries since the last commit are kept once the commit is: a store may
+    /// write them a moment later (see [`Sqlite`]).
     fn commit(&self, commit: &Stored, history: &[HistoryEvent]) -> Result<(), StoreError>;
     /// An instance's history (of one task, if given), entries after `since`, in order; from the
     /// start (`since` 0), the summary of dropped entries comes first.
     fn history(&self, id: &str, task_id: Option<&str>, since: u64) -> Result<Vec<HistoryEvent>, StoreError>;
+    /// The number of the last history entry written for instance `id` (0 if none): less than
+    /// the instance's own count when entries were lost with the process that made them.
+    fn history_end(&self, id: &str) -> Result<u64, StoreError>;
+    /// Writes whatever history entries are still held back (at shutdown).
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// The instances that have not ended, oldest first.
     fn running(&self) -> Result<Vec<Stored>, StoreError>;
     /// How many instances have not ended.
@@ -168,19 +177,31 @@ CREATE TABLE IF NOT EXISTS wfc_checkpoints (
 
 /// The SQLite store: one file in WAL mode (or a private in-memory database).
 ///
-/// An instance's history is kept one row per commit (the entries of that commit as a JSON
-/// array): one insert per step however many entries it made.
+/// History entries do not slow a commit down: a commit hands them to a background thread,
+/// which writes what has gathered every [`Background::FLUSH_EVERY`] in one transaction, one
+/// row per instance (the entries as a JSON array). Reading a history writes what is held back
+/// first. Entries held back when the process dies are lost; the instance's record knows how
+/// many it made, so the engine notes the loss in the history when it loads the instance
+/// again ([`Store::history_end`]).
 pub struct Sqlite {
+    shared: Arc<Shared>,
+    /// Writes the history (and checkpoints a file's WAL); stopped, then flushed, on drop.
+    background: Option<Background>,
+}
+
+struct Shared {
     connection: Mutex<Connected>,
+    /// Held through a flush, so a flush that returns has seen every earlier one finish.
+    flushing: Mutex<()>,
+    /// Entries of committed steps not yet written, by instance, in commit order.
+    pending: Mutex<Vec<(String, Vec<HistoryEvent>)>>,
     /// History entries kept per instance; older ones are folded into one summary entry.
-    history_limit: u64,
-    /// The file's WAL checkpointer; it stops when the store is dropped.
-    _checkpointer: Option<Checkpointer>,
+    history_limit: AtomicU64,
 }
 
 struct Connected {
     connection: Connection,
-    /// The oldest history entry kept, by instance (so a commit need not ask the database).
+    /// The oldest history entry kept, by instance (so a write need not ask the database).
     oldest: std::collections::HashMap<String, u64>,
 }
 
@@ -193,71 +214,193 @@ impl Sqlite {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(format!("cannot create {}: {e}", parent.display())))?;
         }
-        let connection = Connection::open(path).map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+        let open = || Connection::open(path).map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())));
+        let connection = open()?;
         // WAL: readers never block the writer; `synchronous = NORMAL` makes a commit durable
         // against a crash of the process (what SIGKILL does) without an fsync per commit; a
         // power loss may lose the last commits, never corrupt the file.
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        // Checkpoints (copying the WAL into the file, with an fsync each) run on a thread of
-        // their own, so a commit never waits for one; committing connections checkpoint only
-        // as a safety net, should the WAL grow past 64 MiB all the same.
+        // Checkpoints (copying the WAL into the file, with an fsync each) run on the
+        // background thread, over a connection of its own, so a commit never waits for one;
+        // committing connections checkpoint only as a safety net, should the WAL grow past
+        // 64 MiB all the same.
         connection.pragma_update(None, "wal_autocheckpoint", 16_384)?;
-        let checkpointer = Checkpointer::start(path)?;
-        let mut store = Sqlite::with(connection)?;
-        store._checkpointer = Some(checkpointer);
-        Ok(store)
+        let checkpoints = open()?;
+        checkpoints.busy_timeout(std::time::Duration::from_secs(5))?;
+        Sqlite::with(connection, Some(checkpoints))
     }
 
     /// A database in memory: nothing survives the process (`--store memory`, tests).
     pub fn in_memory() -> Result<Sqlite, StoreError> {
-        Sqlite::with(Connection::open_in_memory()?)
+        Sqlite::with(Connection::open_in_memory()?, None)
     }
 
-    fn with(connection: Connection) -> Result<Sqlite, StoreError> {
+    fn with(connection: Connection, checkpoints: Option<Connection>) -> Result<Sqlite, StoreError> {
         connection.execute_batch(SCHEMA)?;
-        Ok(Sqlite { connection: Mutex::new(Connected { connection, oldest: std::collections::HashMap::new() }), history_limit: DEFAULT_HISTORY_LIMIT, _checkpointer: None })
+        let shared = Arc::new(Shared {
+            connection: Mutex::new(Connected { connection, oldest: std::collections::HashMap::new() }),
+            flushing: Mutex::new(()),
+            pending: Mutex::new(Vec::new()),
+            history_limit: AtomicU64::new(DEFAULT_HISTORY_LIMIT),
+        });
+        let background = Background::start(Arc::clone(&shared), checkpoints)?;
+        Ok(Sqlite { shared, background: Some(background) })
     }
 
     /// Keeps at most `limit` history entries per instance (older ones are summarized).
-    pub fn with_history_limit(mut self, limit: u64) -> Sqlite {
-        self.history_limit = limit.max(1);
+    pub fn with_history_limit(self, limit: u64) -> Sqlite {
+        self.shared.history_limit.store(limit.max(1), Ordering::Relaxed);
         self
     }
 
-    fn connection(&self) -> std::sync::MutexGuard<'_, Connected> {
-        // A panic while holding the connection cannot leave a transaction open: rusqlite
-        // rolls back an unfinished transaction when it is dropped.
-        self.connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn connection(&self) -> MutexGuard<'_, Connected> {
+        self.shared.connection()
     }
 }
 
-/// A thread with its own connection that checkpoints the WAL every [`Checkpointer::EVERY`];
-/// dropping it ends the thread.
-struct Checkpointer {
-    _stop: std::sync::mpsc::Sender<()>,
+impl Drop for Sqlite {
+    fn drop(&mut self) {
+        if let Some(background) = self.background.take() {
+            background.stop();
+        }
+        if let Err(error) = self.shared.flush() {
+            tracing::error!(%error, "the last history entries could not be written");
+        }
+    }
 }
 
-impl Checkpointer {
-    const EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+/// Locks `mutex`. A panic while holding it cannot leave a transaction open (rusqlite rolls
+/// back an unfinished transaction when it is dropped), so a poisoned lock is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
-    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
-        let connection = Connection::open(path).map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+impl Shared {
+    fn connection(&self) -> MutexGuard<'_, Connected> {
+        lock(&self.connection)
+    }
+
+    /// Writes the held-back history entries in one transaction: once a flush returns, every
+    /// entry committed before it is readable. The entries are encoded before the connection
+    /// is taken, so commits wait only for the writing. Entries that could not be written are
+    /// kept for the next flush.
+    fn flush(&self) -> Result<(), StoreError> {
+        let _flushing = lock(&self.flushing);
+        let batches = std::mem::take(&mut *lock(&self.pending));
+        if batches.is_empty() {
+            return Ok(());
+        }
+        let written = encode_rows(&batches).and_then(|rows| self.connection().append_history(&rows, self.history_limit.load(Ordering::Relaxed)));
+        if written.is_err() {
+            let mut pending = lock(&self.pending);
+            let newer = std::mem::replace(&mut *pending, batches);
+            pending.extend(newer);
+        }
+        written
+    }
+}
+
+/// One history row to write: an instance's entries from `first` to `last`, as a JSON array.
+struct Row<'a> {
+    id: &'a str,
+    first: u64,
+    last: u64,
+    events: String,
+}
+
+/// One row per instance, its entries of `batches` in order.
+fn encode_rows(batches: &[(String, Vec<HistoryEvent>)]) -> Result<Vec<Row<'_>>, StoreError> {
+    let mut by_instance: Vec<(&str, Vec<&HistoryEvent>)> = Vec::new();
+    for (id, events) in batches {
+        match by_instance.iter_mut().find(|(seen, _)| seen == id) {
+            Some((_, gathered)) => gathered.extend(events),
+            None => by_instance.push((id, events.iter().collect())),
+        }
+    }
+    by_instance
+        .into_iter()
+        .filter_map(|(id, events)| {
+            let (first, last) = (events.first()?.seq, events.last()?.seq);
+            Some(serde_json::to_string(&events).map(|events| Row { id, first, last, events }))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| StoreError::Database(format!("cannot encode the history: {e}")))
+}
+
+impl Connected {
+    /// Writes `rows`, trimming each instance's history to `limit` once it has grown a tenth
+    /// past it.
+    fn append_history(&mut self, rows: &[Row<'_>], limit: u64) -> Result<(), StoreError> {
+        let transaction = self.connection.transaction()?;
+        let mut kept = Vec::with_capacity(rows.len());
+        for row in rows {
+            transaction
+                .prepare_cached("INSERT INTO wfc_history (instance_id, first_seq, last_seq, events) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![row.id, row.first as i64, row.last as i64, row.events])?;
+            let kept_from = match self.oldest.get(row.id) {
+                Some(seq) => *seq,
+                None => {
+                    let seq: Option<i64> =
+                        transaction.query_row("SELECT MIN(first_seq) FROM wfc_history WHERE instance_id = ?1 AND first_seq > 0", [row.id], |r| r.get(0))?;
+                    seq.map_or(row.first, |seq| seq as u64)
+                }
+            };
+            let kept_from = if row.last.saturating_sub(kept_from) >= limit + limit / 10 { trim_history(&transaction, row.id, row.last - limit)? } else { kept_from };
+            kept.push((row.id, kept_from));
+        }
+        transaction.commit()?;
+        for (id, kept_from) in kept {
+            self.oldest.insert(id.to_owned(), kept_from);
+        }
+        Ok(())
+    }
+}
+
+/// The store's background thread: it writes the held-back history every
+/// [`Background::FLUSH_EVERY`] and, for a file, checkpoints the WAL every
+/// [`Background::CHECKPOINT_EVERY`] (`PASSIVE`, over a connection of its own: it never
+/// blocks a writer, and what it cannot copy now it copies next time).
+struct Background {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Background {
+    const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
+    const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+    fn start(shared: Arc<Shared>, checkpoints: Option<Connection>) -> Result<Background, StoreError> {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        std::thread::Builder::new()
-            .name("wfc-checkpoint".to_owned())
+        let thread = std::thread::Builder::new()
+            .name("wfc-store".to_owned())
             .spawn(move || {
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(Checkpointer::EVERY) {
-                    // PASSIVE never blocks a writer; what it cannot copy now it copies next time.
-                    if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::warn!(%error, "WAL checkpoint failed; the next one retries");
+                let mut checkpointed = std::time::Instant::now();
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(Background::FLUSH_EVERY) {
+                    if let Err(error) = shared.flush() {
+                        tracing::warn!(%error, "history entries could not be written; the next flush retries");
+                    }
+                    if let Some(connection) = &checkpoints
+                        && checkpointed.elapsed() >= Background::CHECKPOINT_EVERY
+                    {
+                        checkpointed = std::time::Instant::now();
+                        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                            tracing::warn!(%error, "WAL checkpoint failed; the next one retries");
+                        }
                     }
                 }
             })
-            .map_err(|e| StoreError::Database(format!("cannot start the WAL checkpointer: {e}")))?;
-        Ok(Checkpointer { _stop: stop })
+            .map_err(|e| StoreError::Database(format!("cannot start the store's background thread: {e}")))?;
+        Ok(Background { stop, thread })
+    }
+
+    /// Ends the thread and waits for it.
+    fn stop(self) {
+        drop(self.stop);
+        if self.thread.join().is_err() {
+            tracing::error!("the store's background thread panicked");
+        }
     }
 }
 
@@ -279,8 +422,7 @@ fn stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
 impl Store for Sqlite {
     fn commit(&self, commit: &Stored, history: &[HistoryEvent]) -> Result<(), StoreError> {
         let mut connected = self.connection();
-        let Connected { connection, oldest } = &mut *connected;
-        let transaction = connection.transaction()?;
+        let transaction = connected.connection.transaction()?;
         // Cached: parsing the statement would cost as much as running it.
         let written = transaction
             .prepare_cached(
@@ -305,33 +447,16 @@ impl Store for Sqlite {
         if written != 1 {
             return Err(StoreError::Conflict { id: commit.id.clone(), version: commit.version });
         }
-        if let (Some(first), Some(last)) = (history.first(), history.last()) {
-            let events = serde_json::to_string(history).map_err(|e| StoreError::Database(format!("cannot encode the history: {e}")))?;
-            transaction
-                .prepare_cached("INSERT INTO wfc_history (instance_id, first_seq, last_seq, events) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![commit.id, first.seq as i64, last.seq as i64, events])?;
-            let kept_from = match oldest.get(&commit.id) {
-                Some(seq) => *seq,
-                None => {
-                    let seq: Option<i64> =
-                        transaction.query_row("SELECT MIN(first_seq) FROM wfc_history WHERE instance_id = ?1 AND first_seq > 0", [&commit.id], |row| row.get(0))?;
-                    seq.map_or(first.seq, |seq| seq as u64)
-                }
-            };
-            let kept_from = if last.seq.saturating_sub(kept_from) >= self.history_limit + self.history_limit / 10 {
-                trim_history(&transaction, &commit.id, last.seq - self.history_limit)?
-            } else {
-                kept_from
-            };
-            transaction.commit()?;
-            oldest.insert(commit.id.clone(), kept_from);
-            return Ok(());
-        }
         transaction.commit()?;
+        drop(connected);
+        if !history.is_empty() {
+            lock(&self.shared.pending).push((commit.id.clone(), history.to_vec()));
+        }
         Ok(())
     }
 
     fn history(&self, id: &str, task_id: Option<&str>, since: u64) -> Result<Vec<HistoryEvent>, StoreError> {
+        self.shared.flush()?;
         let connected = self.connection();
         let mut statement = connected
             .connection
@@ -346,6 +471,16 @@ impl Store for Sqlite {
             }));
         }
         Ok(events)
+    }
+
+    fn history_end(&self, id: &str) -> Result<u64, StoreError> {
+        self.shared.flush()?;
+        let end: Option<i64> = self.connection().connection.query_row("SELECT MAX(last_seq) FROM wfc_history WHERE instance_id = ?1", [id], |row| row.get(0))?;
+        Ok(end.map_or(0, |end| end as u64))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.shared.flush()
     }
 
     fn running(&self) -> Result<Vec<Stored>, StoreError> {
@@ -411,6 +546,8 @@ impl Store for Sqlite {
     }
 
     fn sweep(&self, finished_before: f64) -> Result<Vec<String>, StoreError> {
+        // Held-back entries of a swept instance would come back as orphans.
+        self.shared.flush()?;
         let mut connected = self.connection();
         let transaction = connected.connection.transaction()?;
         let ids: Vec<String> = {
@@ -558,7 +695,7 @@ mod tests {
         // The commit lands in the WAL; only a checkpoint copies it into the file itself, and
         // committing connections leave that to the checkpointer (16 MiB is far off).
         let copied = (0..50).any(|_| {
-            std::thread::sleep(Checkpointer::EVERY / 4);
+            std::thread::sleep(Background::CHECKPOINT_EVERY / 4);
             std::fs::metadata(&path).map_or(0, |m| m.len()) > 200_000
         });
         drop(store);
