@@ -59,7 +59,7 @@ pub fn static_type(e: &Expr) -> StaticType {
 
 /// A function `fn <name>(scope) -> Result<Value, EvalError>` evaluating `compiled`.
 pub fn expression_fn(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStream) -> TokenStream {
-    let generator = Generator { rt: quote!(#runtime::value), labels: std::cell::Cell::new(0) };
+    let generator = Generator { rt: quote!(#runtime::value), labels: std::cell::Cell::new(0), borrowed: std::cell::RefCell::default() };
     let body = generator.expr(&compiled.expr);
     let rt = &generator.rt;
     let scope = hidden("scope");
@@ -88,6 +88,9 @@ struct Generator {
     rt: TokenStream,
     /// Counter for unique loop-body labels.
     labels: std::cell::Cell<usize>,
+    /// Parameters of the inlined loop bodies being generated, by slot: each is a `&Value`
+    /// borrowed from the array walked, so binding an item costs no reference counting.
+    borrowed: std::cell::RefCell<Vec<(usize, syn::Ident)>>,
 }
 
 pub(super) fn f64_literal(n: f64) -> TokenStream {
@@ -107,6 +110,20 @@ pub(super) fn f64_literal(n: f64) -> TokenStream {
 }
 
 impl Generator {
+    /// The `&Value` a borrowed loop parameter is bound to, if `slot` is one.
+    fn borrowed(&self, slot: usize) -> Option<syn::Ident> {
+        self.borrowed.borrow().iter().rev().find(|(s, _)| *s == slot).map(|(_, ident)| ident.clone())
+    }
+
+    /// A local as a `&Value`, without cloning it.
+    fn local_ref(&self, slot: usize) -> TokenStream {
+        let slots = hidden("slots");
+        match self.borrowed(slot) {
+            Some(param) => quote!(#param),
+            None => quote!(&#slots[#slot]),
+        }
+    }
+
     fn expr(&self, e: &Expr) -> TokenStream {
         let rt = &self.rt;
         match static_type(e) {
@@ -274,7 +291,10 @@ impl Generator {
                 });
                 quote!({ let mut #object = #rt::Object::new(); #(#inserts)* #rt::Value::Object(::std::sync::Arc::new(#object)) })
             }
-            Expr::Name(Name::Local(slot)) => quote!(#slots[#slot].clone()),
+            Expr::Name(Name::Local(slot)) => match self.borrowed(*slot) {
+                Some(param) => quote!(#param.clone()),
+                None => quote!(#slots[#slot].clone()),
+            },
             Expr::Name(Name::Root(root)) => {
                 let name = root.name();
                 quote!(#scope.root(#name))
@@ -298,6 +318,11 @@ impl Generator {
                 let object_expr = object.as_ref();
                 let object = self.expr(object);
                 let generic = quote!({ let #call_args = #values; #rt::call_method(&#target, #method, &#call_args, #callback)? });
+                // A borrowed loop parameter is used in place; anything else is held by value.
+                let receiver = match object_expr {
+                    Expr::Name(Name::Local(slot)) if self.borrowed(*slot).is_some() => self.local_ref(*slot),
+                    _ => object.clone(),
+                };
                 match (method.as_str(), args.as_slice()) {
                     ("filter" | "map" | "some" | "every" | "find" | "findIndex" | "forEach", [Argument::Function(f)]) => {
                         let items = hidden("items");
@@ -321,7 +346,7 @@ impl Generator {
                             });
                         }
                         let inline = self.inline_loop(method, f, LoopSource::Array);
-                        quote!({ let #target = #object; match &#target { #rt::Value::Array(#items) => #inline, _ => #generic } })
+                        quote!({ let #target = #receiver; match &#target { #rt::Value::Array(#items) => #inline, _ => #generic } })
                     }
                     ("includes" | "startsWith" | "endsWith", [Argument::Value(needle_expr)]) => {
                         // String tests (and array `includes`) without dispatch; anything else
@@ -338,11 +363,11 @@ impl Generator {
                         // Both operands are only read: a local is borrowed in place (no reference
                         // count traffic) unless evaluating the needle could rebind a local.
                         let target_ref = match object_expr {
-                            Expr::Name(Name::Local(slot)) if !writes_locals(needle_expr) => quote!(&#slots[#slot]),
+                            Expr::Name(Name::Local(slot)) if !writes_locals(needle_expr) => self.local_ref(*slot),
                             _ => quote!(&#object),
                         };
                         let needle_ref = match needle_expr {
-                            Expr::Name(Name::Local(slot)) => quote!(&#slots[#slot]),
+                            Expr::Name(Name::Local(slot)) => self.local_ref(*slot),
                             other => {
                                 let value = self.expr(other);
                                 quote!(&#value)
@@ -361,7 +386,7 @@ impl Generator {
                             }
                         })
                     }
-                    _ => quote!({ let #target = #object; #generic }),
+                    _ => quote!({ let #target = #receiver; #generic }),
                 }
             }
             Expr::GlobalCall { function, args } => {
@@ -506,6 +531,12 @@ impl Generator {
                     });
                     quote!(#(#binds)*)
                 }
+                // The item's parameter borrows it, unless the body appends to it.
+                (0, Pattern::Local(slot), LoopSource::Array) if !pushes_to_body(&f.body, *slot) => {
+                    let param = format_ident!("__wfc_param{}", self.labels.get());
+                    self.borrowed.borrow_mut().push((*slot, param.clone()));
+                    quote!(let #param: &#rt::Value = #item;)
+                }
                 (0, p, _) => self.bind(p, element.clone()),
                 (1, p, _) => self.bind(p, quote!(#rt::Value::Number(#index as f64))),
                 (2, p, _) => self.bind(p, quote!(#rt::Value::Array(#items.clone()))),
@@ -519,6 +550,9 @@ impl Generator {
                 quote!(#label: { #statements #rt::Value::Undefined })
             }
         };
+        if let Some(Pattern::Local(slot)) = f.params.first() {
+            self.borrowed.borrow_mut().retain(|(s, _)| s != slot);
+        }
         let (init, step, finish) = match method {
             "filter" => (quote!(let mut #out = ::std::vec::Vec::new();), quote!(if #result.truthy() { #out.push(#element); }), quote!(#rt::Value::array(#out))),
             "map" => (quote!(let mut #out = ::std::vec::Vec::with_capacity(#items.len());), quote!(#out.push(#result);), quote!(#rt::Value::array(#out))),
@@ -619,30 +653,26 @@ enum LoopSource {
 /// Whether evaluating `e` can assign a local slot: an arrow function binds its parameters,
 /// `push` appends to a local.
 fn writes_locals(e: &Expr) -> bool {
-    let args_write = |args: &[Argument]| {
-        args.iter().any(|a| match a {
-            Argument::Function(_) => true,
-            Argument::Value(e) | Argument::Spread(e) => writes_locals(e),
-        })
-    };
-    match e {
-        Expr::MethodCall { method, .. } if method == "push" => true,
-        Expr::MethodCall { object, args, .. } => writes_locals(object) || args_write(args),
-        Expr::GlobalCall { args, .. } => args_write(args),
-        Expr::Member { object, property, .. } => writes_locals(object) || writes_locals(property),
-        Expr::Unary(_, a) => writes_locals(a),
-        Expr::Binary(_, a, b) | Expr::Logical(_, a, b) => writes_locals(a) || writes_locals(b),
-        Expr::Conditional(a, b, c) => writes_locals(a) || writes_locals(b) || writes_locals(c),
-        Expr::Template(parts) => parts.iter().any(|p| matches!(p, TemplatePart::Expr(e) if writes_locals(e))),
-        Expr::Array(elements) => elements.iter().any(|el| match el {
-            Element::Item(e) | Element::Spread(e) => writes_locals(e),
-        }),
-        Expr::Object(properties) => properties.iter().any(|p| match p {
-            Property::Static(_, e) | Property::Spread(e) => writes_locals(e),
-            Property::Computed(k, e) => writes_locals(k) || writes_locals(e),
-        }),
-        _ => false,
-    }
+    let mut writes = false;
+    e.walk(&mut |e| {
+        writes |= match e {
+            Expr::MethodCall { method, .. } if method == "push" => true,
+            Expr::MethodCall { args, .. } | Expr::GlobalCall { args, .. } => args.iter().any(|a| matches!(a, Argument::Function(_))),
+            _ => false,
+        };
+        !writes
+    });
+    writes
+}
+
+/// Whether `body` appends to local `slot` (`x.push(…)`), anywhere, nested functions included.
+fn pushes_to_body(body: &Body, slot: usize) -> bool {
+    let mut pushes = false;
+    body.walk(&mut |e| {
+        pushes |= matches!(e, Expr::MethodCall { object, method, .. } if method == "push" && **object == Expr::Name(Name::Local(slot)));
+        !pushes
+    });
+    pushes
 }
 
 /// A literal that can be built once for all evaluations.
@@ -688,6 +718,7 @@ mod tests {
             ("destructuring_and_optional_chain", "Object.entries(input || {}).filter(([_, r]) => !r?.success).map(([f]) => f)"),
             ("literals_spread_and_templates", "({ ...input, list: [...this.items, /a+/g], text: `n=${this.n}` })"),
             ("local_push", "input.reduce((out, x) => { const copy = out; copy.push(x); return copy; }, [])"),
+            ("pushed_parameter_is_copied", "input.map(xs => { xs.push(1); return xs.length; })"),
         ] {
             insta::assert_snapshot!(name, generated(text), text);
         }

@@ -225,3 +225,92 @@ impl Root {
         }
     }
 }
+
+impl Expr {
+    /// Calls `visit` on this expression and, where it answers `true`, on the expressions
+    /// inside it — arrow-function bodies included — depth first, in source order. The one
+    /// walk over the tree for every question asked of it (what state it reads, whether it
+    /// appends to a local).
+    pub fn walk(&self, visit: &mut impl FnMut(&Expr) -> bool) {
+        if !visit(self) {
+            return;
+        }
+        match self {
+            Expr::Template(parts) => {
+                for part in parts {
+                    if let TemplatePart::Expr(e) = part {
+                        e.walk(visit);
+                    }
+                }
+            }
+            Expr::Array(elements) => {
+                for Element::Item(e) | Element::Spread(e) in elements {
+                    e.walk(visit);
+                }
+            }
+            Expr::Object(properties) => {
+                for property in properties {
+                    match property {
+                        Property::Static(_, value) | Property::Spread(value) => value.walk(visit),
+                        Property::Computed(key, value) => {
+                            key.walk(visit);
+                            value.walk(visit);
+                        }
+                    }
+                }
+            }
+            Expr::Member { object, property, .. } => {
+                object.walk(visit);
+                property.walk(visit);
+            }
+            Expr::MethodCall { object, args, .. } => {
+                object.walk(visit);
+                walk_arguments(args, visit);
+            }
+            Expr::GlobalCall { args, .. } => walk_arguments(args, visit),
+            Expr::Unary(_, e) => e.walk(visit),
+            Expr::Binary(_, left, right) | Expr::Logical(_, left, right) => {
+                left.walk(visit);
+                right.walk(visit);
+            }
+            Expr::Conditional(test, then, otherwise) => {
+                test.walk(visit);
+                then.walk(visit);
+                otherwise.walk(visit);
+            }
+            Expr::Undefined | Expr::Null | Expr::Bool(_) | Expr::Number(_) | Expr::String(_) | Expr::Regex { .. } | Expr::Name(_) => {}
+        }
+    }
+}
+
+impl Body {
+    /// [`Expr::walk`] over every expression of the body.
+    pub fn walk(&self, visit: &mut impl FnMut(&Expr) -> bool) {
+        match self {
+            Body::Expr(e) => e.walk(visit),
+            Body::Block(statements) => walk_statements(statements, visit),
+        }
+    }
+}
+
+fn walk_arguments(args: &[Argument], visit: &mut impl FnMut(&Expr) -> bool) {
+    for arg in args {
+        match arg {
+            Argument::Value(e) | Argument::Spread(e) => e.walk(visit),
+            Argument::Function(function) => function.body.walk(visit),
+        }
+    }
+}
+
+fn walk_statements(statements: &[Statement], visit: &mut impl FnMut(&Expr) -> bool) {
+    for statement in statements {
+        match statement {
+            Statement::Declare(_, e) | Statement::Return(e) | Statement::Expr(e) => e.walk(visit),
+            Statement::If(test, then, otherwise) => {
+                test.walk(visit);
+                walk_statements(then, visit);
+                walk_statements(otherwise, visit);
+            }
+        }
+    }
+}

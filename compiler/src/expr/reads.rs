@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use super::ir::{Argument, Body, Element, Expr, Name, Property, Root, Statement, TemplatePart};
+use super::ir::{Expr, Name, Root};
 use super::{Compiled, CompiledPart, CompiledTemplate};
 
 impl Compiled {
@@ -42,86 +42,22 @@ fn tier(root: &Root) -> Option<&str> {
 }
 
 fn expr(e: &Expr, out: &mut BTreeSet<String>) {
-    match e {
+    e.walk(&mut |e| match e {
         Expr::Member { object, property, .. } => match (&**object, &**property) {
             (Expr::Name(Name::Root(root)), Expr::String(field)) if let Some(tier) = tier(root) => {
                 out.insert(format!("{tier}.{field}"));
+                false
             }
-            _ => {
-                expr(object, out);
-                expr(property, out);
-            }
+            _ => true,
         },
         Expr::Name(Name::Root(root)) => {
             if let Some(tier) = tier(root) {
                 out.insert(tier.to_owned());
             }
+            true
         }
-        Expr::Template(parts) => {
-            for part in parts {
-                if let TemplatePart::Expr(e) = part {
-                    expr(e, out);
-                }
-            }
-        }
-        Expr::Array(elements) => {
-            for Element::Item(e) | Element::Spread(e) in elements {
-                expr(e, out);
-            }
-        }
-        Expr::Object(properties) => {
-            for property in properties {
-                match property {
-                    Property::Static(_, value) | Property::Spread(value) => expr(value, out),
-                    Property::Computed(key, value) => {
-                        expr(key, out);
-                        expr(value, out);
-                    }
-                }
-            }
-        }
-        Expr::MethodCall { object, args, .. } => {
-            expr(object, out);
-            arguments(args, out);
-        }
-        Expr::GlobalCall { args, .. } => arguments(args, out),
-        Expr::Unary(_, e) => expr(e, out),
-        Expr::Binary(_, left, right) | Expr::Logical(_, left, right) => {
-            expr(left, out);
-            expr(right, out);
-        }
-        Expr::Conditional(test, then, otherwise) => {
-            expr(test, out);
-            expr(then, out);
-            expr(otherwise, out);
-        }
-        Expr::Undefined | Expr::Null | Expr::Bool(_) | Expr::Number(_) | Expr::String(_) | Expr::Regex { .. } | Expr::Name(_) => {}
-    }
-}
-
-fn arguments(args: &[Argument], out: &mut BTreeSet<String>) {
-    for arg in args {
-        match arg {
-            Argument::Value(e) | Argument::Spread(e) => expr(e, out),
-            Argument::Function(function) => match &function.body {
-                Body::Expr(e) => expr(e, out),
-                Body::Block(statements) => block(statements, out),
-            },
-        }
-    }
-}
-
-fn block(statements: &[Statement], out: &mut BTreeSet<String>) {
-    for statement in statements {
-        match statement {
-            Statement::Declare(_, e) | Statement::Return(e) | Statement::Expr(e) => expr(e, out),
-            Statement::If(test, then, otherwise) => {
-                expr(test, out);
-                block(then, out);
-                block(otherwise, out);
-            }
-        }
-    }
+        _ => true,
+    });
 }
 
 #[cfg(test)]
