@@ -213,6 +213,28 @@ steps:
     let failed = run(&looping("    error_handling:\n      strategy: fail\n"), json!({}), no_client);
     assert_eq!(failed.end, Err(StepError::new("spin", "`spin` reached its limit of 3 iterations")));
     assert_eq!(failed.messages(), ["tick 1", "tick 2", "tick 3"]);
+    // A loop whose condition turns false right after its last allowed iteration did not
+    // reach its limit: it ends, without a warning and without failing.
+    let exact = |handling: &str| {
+        workflow(&format!(
+            r#"
+steps:
+  - id: spin
+    type: while_loop
+    condition: "{{{{ loop.iteration <= 3 }}}}"
+    max_iterations: 3
+{handling}    body:
+      - id: tick
+        type: user_message
+        message: "tick {{{{ loop.iteration }}}}"
+"#
+        ))
+    };
+    for handling in ["", "    error_handling:\n      strategy: fail\n"] {
+        let ended = run(&exact(handling), json!({}), no_client);
+        assert!(ended.end.is_ok(), "{:?}", ended.end);
+        assert_eq!(ended.messages(), ["tick 1", "tick 2", "tick 3"]);
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! and reports each problem at its line and column in the YAML source.
 
 use super::Checker;
-use super::model::{DependencySource, PathSegment, Scope, Step, StepBody, Task, TaskBody, WritePath, Workflow};
+use super::model::{DependencySource, PathSegment, STATE_UPDATE_TOOL, Scope, Step, StepBody, Task, TaskBody, WritePath, Workflow};
 use crate::expr::{Names, Root, compile, compile_template, compile_wrapped, workflow_names};
 use crate::span::Spanned;
 use crate::syntax::Node;
@@ -122,6 +122,8 @@ impl ResultKind {
     /// What a step of this body produces for its state updates, if anything.
     pub fn of(body: &StepBody) -> Option<ResultKind> {
         match body {
+            // `workflow_state_update` is applied on the server: its writes read no tool result.
+            StepBody::McpCall { tool, .. } if tool.value == STATE_UPDATE_TOOL => None,
             StepBody::McpCall { .. } => Some(ResultKind::McpCall),
             StepBody::UserInput { .. } => Some(ResultKind::UserInput),
             StepBody::AgentResponse { .. } => Some(ResultKind::AgentResponse),
@@ -192,20 +194,23 @@ fn scope_sites<'a>(scope: &'a Scope, context: &SiteContext, sites: &mut Vec<Expr
 
 fn step_sites<'a>(steps: &'a [Step], context: &SiteContext, sites: &mut Vec<ExpressionSite<'a>>) {
     for step in steps {
-        if let Some(result) = ResultKind::of(&step.body) {
-            let context = context.reading(result);
-            let (updates, stored) = step.body.writes();
-            for update in updates {
-                node_sites(update.value.as_ref(), SiteKind::UpdateValue, &context, sites);
-                write_path_sites(&update.path, &context, sites);
-            }
-            stored.into_iter().for_each(|path| write_path_sites(path, &context, sites));
+        let reading = ResultKind::of(&step.body).map(|result| context.reading(result));
+        let writes_context = reading.as_ref().unwrap_or(context);
+        let (updates, stored) = step.body.writes();
+        for update in updates {
+            node_sites(update.value.as_ref(), SiteKind::UpdateValue, writes_context, sites);
+            write_path_sites(&update.path, writes_context, sites);
+        }
+        if reading.is_some() {
+            stored.into_iter().for_each(|path| write_path_sites(path, writes_context, sites));
         }
         match &step.body {
             StepBody::UserMessage { message, title, .. } => {
                 push(sites, SiteKind::Template, message, context);
                 title.iter().for_each(|t| push(sites, SiteKind::Template, t, context));
             }
+            // A `workflow_state_update`'s parameters are its writes, checked above.
+            StepBody::McpCall { tool, .. } if tool.value == STATE_UPDATE_TOOL => {}
             StepBody::McpCall { tool, parameters, .. } => {
                 push(sites, SiteKind::Template, tool, context);
                 node_sites(parameters.as_ref(), SiteKind::Template, context, sites);

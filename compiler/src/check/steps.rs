@@ -44,7 +44,7 @@ fn check_step(cx: &mut Checker, sc: &mut StepContext, raw: &RawStep, loop_depth:
     // The shape check has already reported an unknown type; nothing more to say about it.
     let kind = StepKind::from_name(&raw.kind.value)?;
     let text = |field: &Option<Spanned<String>>| field.clone().unwrap_or_default();
-    let body = match kind {
+    let mut body = match kind {
         StepKind::UserMessage => StepBody::UserMessage {
             message: text(&raw.message),
             message_type: raw.message_type.map_or(MessageType::Info, |m| m.value),
@@ -152,11 +152,21 @@ fn check_step(cx: &mut Checker, sc: &mut StepContext, raw: &RawStep, loop_depth:
             StepBody::WaitStep { message: raw.message.clone(), timeout_seconds: raw.timeout_seconds.map(|t| t.value) }
         }
     };
-    if let StepBody::McpCall { tool, parameters, .. } = &body
+    if let StepBody::McpCall { tool, parameters, updates, .. } = &mut body
         && tool.value == STATE_UPDATE_TOOL
-        && !parameters.as_ref().and_then(|p| p.get("updates")).is_some_and(|u| matches!(u.value, crate::syntax::NodeValue::Seq(_)))
     {
-        cx.report(diag::state_update_without_updates(tool.span));
+        // Its writes are data, not a request: read and checked here like any step's
+        // `state_update`, so a bad path fails the build, not the run.
+        match parameters.as_ref().and_then(|p| p.get("updates")).map(|u| &u.value) {
+            Some(crate::syntax::NodeValue::Seq(items)) => {
+                for item in items {
+                    if let Some(raw) = crate::syntax::read_state_update(item, |diagnostic| cx.report(diagnostic)) {
+                        updates.extend(check_update(cx, sc.scope, &raw));
+                    }
+                }
+            }
+            _ => cx.report(diag::state_update_without_updates(tool.span)),
+        }
     }
     Some(Step { id: raw.id.clone(), description: raw.description.as_ref().map(|d| d.value.clone()), body })
 }

@@ -274,7 +274,7 @@ impl Emitter {
                 }))
             }
             Op::Write { step, updates } => {
-                let updates = self.expr(updates);
+                let updates = self.updates(updates);
                 quote!(#p::Op::Write { step: ::std::string::String::from(#step), updates: #updates })
             }
             Op::Branch { step, condition, otherwise } => {

@@ -200,12 +200,9 @@ impl Lowering<'_> {
                 }
                 client(id, "user_message", definition, Handling::Nothing)
             }
-            // AroMCP workflows update their own state through this tool: done on the server.
-            StepBody::McpCall { tool, parameters, .. } if tool.value == STATE_UPDATE_TOOL => {
-                // The check stage refused a call without its updates (E0217).
-                let updates = parameters.as_ref().and_then(|p| p.get("updates")).cloned().unwrap_or_else(|| Node::detached(NodeValue::Seq(Vec::new())));
-                Op::Write { step: id, updates: self.node(&updates, context)? }
-            }
+            // AroMCP workflows update their own state through this tool: done on the server,
+            // its writes read and checked by the check stage like any `state_update`.
+            StepBody::McpCall { tool, .. } if tool.value == STATE_UPDATE_TOOL => Op::Write { step: id, updates },
             StepBody::McpCall { tool, parameters, timeout, error_handling, .. } => {
                 let mut definition = vec![field("tool", text(tool)?)];
                 if let Some(parameters) = parameters {

@@ -23,7 +23,7 @@ pub use schema::format_schema;
 pub use step_kind::StepKind;
 pub use yaml::{MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};
 
-use crate::diagnostic::Diagnostics;
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::source::Source;
 
 /// Turns file contents into a [`Source`], or reports why they are not workflow text.
@@ -64,6 +64,14 @@ pub fn parse_document(source: &Source) -> Result<Node, Diagnostics> {
             Err(diagnostics)
         }
     }
+}
+
+/// Reads one write of a `workflow_state_update` call's `updates` (written as data, in the
+/// call's `parameters`) as the `state_update` it is; if it is not one, `report`s why.
+pub(crate) fn read_state_update(node: &Node, report: impl FnOnce(Diagnostic)) -> Option<RawStateUpdate> {
+    typed::from_node::<RawStateUpdate>(node)
+        .map_err(|e| report(diagnostics::shape_mismatch(e.span.unwrap_or(node.span), "a workflow_state_update write", &e.message)))
+        .ok()
 }
 
 /// Parses a workflow. On failure, every problem found is in the returned diagnostics, sorted.

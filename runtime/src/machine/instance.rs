@@ -278,10 +278,7 @@ impl<X: Expression> Instance<X> {
             }
             Op::Spawn(spawn) => return self.spawn(spawn).map(Some),
             Op::Write { step, updates } => {
-                let updates = self.eval(step, updates)?.to_json().unwrap_or_default();
-                let writes: Vec<ClientWrite> = serde_json::from_value(updates)
-                    .map_err(|e| self.step_error(step, format!("workflow_state_update takes `updates: [{{path, value, operation?}}]`: {e}")))?;
-                self.write(&writes).map_err(|cause| self.step_error(step, cause))?;
+                self.apply(updates, None, &ResultNames::none()).map_err(|cause| self.step_error(step, cause))?;
                 self.pc += 1;
             }
             Op::Branch { step, condition, otherwise } => {
@@ -321,6 +318,14 @@ impl<X: Expression> Instance<X> {
         let iteration = self.frames[depth].iteration;
         match kind {
             LoopKind::While { condition, max_iterations, fail_at_limit } => {
+                self.frames[depth].iteration = iteration + 1;
+                self.loop_changed(depth + 1)?;
+                if !self.eval(step, condition)?.truthy() {
+                    self.pc = exit;
+                    return Ok(None);
+                }
+                // The cap is reached only by a loop that would go on: one whose condition turns
+                // false right after its last allowed iteration simply ends.
                 if iteration >= *max_iterations {
                     let message = format!("`{step}` reached its limit of {max_iterations} iterations");
                     if *fail_at_limit {
@@ -330,12 +335,6 @@ impl<X: Expression> Instance<X> {
                     self.attempt = 1;
                     let definition = serde_json::json!({"message": format!("{message} and stopped"), "message_type": "warning", "format": "text"});
                     return Ok(Some(Yield::Client(ClientStep { id: format!("{step}.max_iterations"), kind: "user_message", definition, attempt: 1 })));
-                }
-                self.frames[depth].iteration = iteration + 1;
-                self.loop_changed(depth + 1)?;
-                if !self.eval(step, condition)?.truthy() {
-                    self.pc = exit;
-                    return Ok(None);
                 }
                 self.record(|_| Trace::Iteration { step: step.to_owned(), iteration: iteration + 1 });
             }
@@ -813,6 +812,11 @@ struct ResultNames {
 }
 
 impl ResultNames {
+    /// No result: a server-side write (`workflow_state_update`).
+    fn none() -> Self {
+        ResultNames { names: Vec::new(), open: None }
+    }
+
     fn one(name: &'static str, value: Value) -> Self {
         ResultNames { names: vec![(name, value)], open: None }
     }

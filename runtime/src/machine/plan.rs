@@ -69,7 +69,7 @@ pub fn steps<X>(program: &Program<X>) -> Vec<PlannedStep> {
             Op::Client(client) => step(&client.step, client.kind, "client", handling_writes(&client.handling), None),
             Op::Shell(shell) => step(&shell.step, "shell_command", "server", update_paths(&shell.updates), Some(format!("timeout {} s", shell.timeout_seconds))),
             Op::Wait { step: id, timeout_seconds, .. } => step(id, "wait_step", "client", Vec::new(), timeout_seconds.map(|t| format!("timeout {t} s"))),
-            Op::Write { step: id, .. } => step(id, "workflow_state_update", "server", vec!["(the paths its updates name)".to_owned()], None),
+            Op::Write { step: id, updates } => step(id, "workflow_state_update", "server", update_paths(updates), None),
             Op::Spawn(spawn) => {
                 let detail = format!("one `{}` sub-agent task per item, {} at a time", spawn.task_name, spawn.max_parallel);
                 step(&spawn.step, "parallel_foreach", "client", spawn.store.iter().map(path).collect(), Some(detail))

@@ -213,8 +213,8 @@ pub enum Op<X> {
     Write {
         /// The step.
         step: String,
-        /// Evaluates to the writes: `[{path, value, operation?}]`.
-        updates: X,
+        /// Its `updates`, applied in order, all or none.
+        updates: Vec<Update<X>>,
     },
     /// Go on at the next operation if the condition holds, else at `otherwise`.
     Branch {
@@ -302,7 +302,7 @@ impl<X> Op<X> {
                 found.push(&spawn.items);
                 found.extend(spawn.store.iter().flat_map(WritePath::keys));
             }
-            Op::Write { updates, .. } => found.push(updates),
+            Op::Write { updates, .. } => found.extend(updates.iter().flat_map(Update::expressions)),
             Op::Branch { condition, .. } => found.push(condition),
             Op::LoopStart { kind, .. } | Op::LoopNext { kind, .. } => found.push(match kind {
                 LoopKind::While { condition, .. } => condition,
