@@ -570,7 +570,7 @@ impl Store for Sqlite {
 /// Folds the history rows of `id` wholly at or before `cutoff` into its summary entry (seq
 /// 0: how many entries were dropped, of which kinds), so the history stays bounded and never
 /// drops an entry unsaid; returns the oldest entry kept. Runs once the history has grown a
-/// tenth past its limit, so its cost is spread over many commits.
+/// tenth past its limit, so its cost is spread over many writes.
 fn trim_history(transaction: &rusqlite::Transaction<'_>, id: &str, cutoff: u64) -> Result<u64, StoreError> {
     let unreadable = |e: serde_json::Error| StoreError::Database(format!("a history entry cannot be read: {e}"));
     let mut summary = HistoryEvent { seq: 0, at: 0.0, task_id: None, kind: "summary".into(), step_id: None, detail: serde_json::json!({"dropped": 0, "kinds": {}}) };
