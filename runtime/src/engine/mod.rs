@@ -431,7 +431,16 @@ impl Engine {
     /// numbered after `since`.
     pub async fn history(&self, workflow_id: &str, task_id: Option<&str>, since: u64) -> Result<Json, ToolError> {
         let stored = self.stored(workflow_id)?;
-        let events = self.store.history(&stored.id, task_id, since).map_err(|e| ToolError::store(e.to_string()))?;
+        let mut events = self.store.history(&stored.id, task_id, since).map_err(|e| ToolError::store(e.to_string()))?;
+        // Entries lost with a server that stopped before writing them, of an instance that has
+        // not committed since — one that had ended never will — are said here, under the
+        // first missing number. (An instance that went on committed a `lost` entry itself.)
+        let made = run::history_seq(&stored);
+        let written = self.store.history_end(&stored.id).map_err(|e| ToolError::store(e.to_string()))?;
+        if written < made && task_id.is_none() && since <= written {
+            let detail = run::lost_entries(written, made);
+            events.push(store::HistoryEvent { seq: written + 1, at: now(), task_id: None, kind: "lost".to_owned(), step_id: None, detail });
+        }
         let mut answer = json!({"workflow_id": workflow_id, "workflow_name": stored.workflow, "status": stored.status, "count": events.len(), "events": events});
         if !self.history {
             answer["note"] = "this server keeps no history (--no-history)".into();

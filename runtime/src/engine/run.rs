@@ -444,8 +444,7 @@ impl Run {
     /// history of this instance ends at `written`, before the instance's own count.
     pub(crate) fn lost_history(&mut self, written: u64, cx: &Context<'_>) {
         if written < self.history_seq {
-            let detail = json!({"from_seq": written + 1, "through_seq": self.history_seq, "cause": "the server stopped before it wrote them"});
-            self.log(Who::Main, "lost", None, detail, cx);
+            self.log(Who::Main, "lost", None, lost_entries(written, self.history_seq), cx);
         }
     }
 
@@ -1177,4 +1176,10 @@ fn status_name(status: Status) -> &'static str {
         Status::Failed => "failed",
         Status::Cancelled => "cancelled",
     }
+}
+
+/// What a `lost` history entry says: the entries after `written`, through `made`, were never
+/// written — the server stopped first.
+pub(crate) fn lost_entries(written: u64, made: u64) -> Json {
+    json!({"from_seq": written + 1, "through_seq": made, "cause": "the server stopped before it wrote them"})
 }
