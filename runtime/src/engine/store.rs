@@ -448,7 +448,8 @@ impl Store for Sqlite {
             return Err(StoreError::Conflict { id: commit.id.clone(), version: commit.version });
         }
         transaction.commit()?;
-        drop(connected);
+        // Held back before the connection is let go: whoever reads this commit next (a
+        // history read, `history_end`) flushes after, and so finds its entries.
         if !history.is_empty() {
             lock(&self.shared.pending).push((commit.id.clone(), history.to_vec()));
         }
