@@ -375,7 +375,7 @@ impl Task {
         let state = self.driven.machine.state().this().to_json().unwrap_or_default();
         match &self.driven.failure {
             None => json!({"task_id": self.id, "status": "completed", "state": state}),
-            Some(failure) => json!({"task_id": self.id, "status": "failed", "state": state, "error": {"step_id": failure.step_id, "message": failure.message}}),
+            Some(_) => json!({"task_id": self.id, "status": "failed", "state": state, "error": self.driven.failure_json()}),
         }
     }
 }
@@ -502,7 +502,7 @@ impl Run {
     fn finish(&mut self, status: Status, cx: &Context<'_>) {
         self.status = status;
         self.finished_at = Some(cx.now);
-        let error = self.main.failure.as_ref().map(|f| json!({"step_id": f.step_id, "message": f.message}));
+        let error = self.main.failure_json();
         self.log(Who::Main, "status", None, json!({"status": status, "error": error}), cx);
         metrics::counter!("wfc_instances_ended_total", "workflow" => self.definition.name.clone(), "status" => status_name(status)).increment(1);
     }
@@ -583,9 +583,10 @@ impl Run {
             && was_running
             && self.driven(who).at == At::End
         {
-            let detail = match &self.driven(who).failure {
+            let task = self.driven(who);
+            let detail = match task.failure {
                 None => json!({"status": "completed"}),
-                Some(failure) => json!({"status": "failed", "error": {"step_id": failure.step_id, "message": failure.message}}),
+                Some(_) => json!({"status": "failed", "error": task.failure_json()}),
             };
             self.log(who, "status", None, detail, cx);
         }
