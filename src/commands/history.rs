@@ -3,15 +3,15 @@
 
 use std::process::ExitCode;
 
-use serde_json::{Value as Json, json};
-use wfc_runtime::engine::Store;
+use serde_json::Value as Json;
 use wfc_runtime::engine::store::HistoryEvent;
+use wfc_runtime::engine::{Store, history_answer, stored_history};
 
 pub(crate) fn run(id: &str, location: super::StoreLocation, as_json: bool) -> ExitCode {
     let read = location.open().and_then(|(store, path)| {
         let instance = store.get(id).map_err(|e| super::store_failed(&e))?;
         let instance = instance.ok_or_else(|| super::store_failed(&format!("no instance `{id}` in {}", path.display())))?;
-        let events = store.history(id, None, 0).map_err(|e| super::store_failed(&e))?;
+        let events = stored_history(&store, &instance, None, 0).map_err(|e| super::store_failed(&e))?;
         Ok((instance, events))
     });
     let (instance, events) = match read {
@@ -19,8 +19,7 @@ pub(crate) fn run(id: &str, location: super::StoreLocation, as_json: bool) -> Ex
         Err(code) => return code,
     };
     if as_json {
-        let answer = json!({"workflow_id": id, "workflow_name": instance.workflow, "status": instance.status, "count": events.len(), "events": events});
-        return super::print_out(&format!("{}\n", serde_json::to_string_pretty(&answer).unwrap_or_default()));
+        return super::print_out(&format!("{}\n", serde_json::to_string_pretty(&history_answer(&instance, &events)).unwrap_or_default()));
     }
     let mut out = format!("{id} ({}), {}\n", instance.workflow, instance.status);
     let start = events.iter().find(|e| e.seq > 0).map_or(0.0, |e| e.at);

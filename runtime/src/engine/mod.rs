@@ -431,17 +431,8 @@ impl Engine {
     /// numbered after `since`.
     pub async fn history(&self, workflow_id: &str, task_id: Option<&str>, since: u64) -> Result<Json, ToolError> {
         let stored = self.stored(workflow_id)?;
-        let mut events = self.store.history(&stored.id, task_id, since).map_err(|e| ToolError::store(e.to_string()))?;
-        // Entries lost with a server that stopped before writing them, of an instance that has
-        // not committed since — one that had ended never will — are said here, under the
-        // first missing number. (An instance that went on committed a `lost` entry itself.)
-        let made = run::history_seq(&stored);
-        let written = self.store.history_end(&stored.id).map_err(|e| ToolError::store(e.to_string()))?;
-        if written < made && task_id.is_none() && since <= written {
-            let detail = run::lost_entries(written, made);
-            events.push(store::HistoryEvent { seq: written + 1, at: now(), task_id: None, kind: "lost".to_owned(), step_id: None, detail });
-        }
-        let mut answer = json!({"workflow_id": workflow_id, "workflow_name": stored.workflow, "status": stored.status, "count": events.len(), "events": events});
+        let events = stored_history(self.store.as_ref(), &stored, task_id, since).map_err(|e| ToolError::store(e.to_string()))?;
+        let mut answer = history_answer(&stored, &events);
         if !self.history {
             answer["note"] = "this server keeps no history (--no-history)".into();
         }
@@ -574,6 +565,27 @@ fn new_instance_id() -> std::io::Result<String> {
         id.push_str(&format!("{byte:02x}"));
         id
     }))
+}
+
+/// Stored instance `stored`'s history, as `workflow_history` answers it and `wfc history`
+/// prints it: its entries from `store`, of one task if given, numbered after `since`. Entries
+/// lost with a server that stopped before writing them, of an instance that has not committed
+/// since — one that had ended never will — are said by a `lost` entry under the first missing
+/// number. (An instance that went on committed a `lost` entry itself.)
+pub fn stored_history(store: &dyn Store, stored: &Stored, task_id: Option<&str>, since: u64) -> Result<Vec<store::HistoryEvent>, StoreError> {
+    let mut events = store.history(&stored.id, task_id, since)?;
+    let made = run::history_seq(stored);
+    let written = store.history_end(&stored.id)?;
+    if written < made && task_id.is_none() && since <= written {
+        let detail = run::lost_entries(written, made);
+        events.push(store::HistoryEvent { seq: written + 1, at: now(), task_id: None, kind: "lost".to_owned(), step_id: None, detail });
+    }
+    Ok(events)
+}
+
+/// The `workflow_history` answer: instance `stored` and its history `events`.
+pub fn history_answer(stored: &Stored, events: &[store::HistoryEvent]) -> Json {
+    json!({"workflow_id": stored.id, "workflow_name": stored.workflow, "status": stored.status, "count": events.len(), "events": events})
 }
 
 /// Seconds since the Unix epoch.
