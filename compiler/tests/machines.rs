@@ -593,3 +593,40 @@ steps:
     assert_eq!(run.state()["state"], json!({"count": 5, "seen": [2]}), "the first call's writes, in order, each read the state before the call");
     assert_eq!(run.state()["computed"], json!({"doubled": 10}));
 }
+
+#[test]
+fn a_traced_step_reports_each_field_it_changed_once() {
+    let yaml = workflow(
+        r#"
+default_state:
+  state:
+    a: 0
+    b: 0
+steps:
+  - id: save
+    type: mcp_call
+    tool: workflow_state_update
+    parameters:
+      updates:
+        - path: this.a
+          value: 1
+        - path: this.b
+          value: 2
+        - path: this.a
+          value: 3
+"#,
+    );
+    let workflow = lower(&yaml);
+    let mut machine = Interpreted::start(workflow.main, &json!({}), Object::new()).expect("starts");
+    machine.trace(true);
+    assert!(matches!(machine.resume(Event::Start), Ok(Yield::Done)));
+    let writes: Vec<String> = machine
+        .take_trace()
+        .into_iter()
+        .filter_map(|trace| match trace {
+            wfc_runtime::machine::Trace::Write { path, old, new, .. } => Some(format!("{path} {old} -> {new}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(writes, ["this.a 0 -> 3", "this.b 0 -> 2"]);
+}

@@ -713,20 +713,23 @@ impl<X: Expression> Instance<X> {
     fn trace_changes(&mut self, next: &State, written: &Written, plan: &[usize]) {
         let json = |value: Option<&Value>| value.and_then(Value::to_json).unwrap_or(serde_json::Value::Null);
         let step = self.current_step().to_owned();
-        let mut changes = Vec::new();
-        let mut fields = written.state.clone();
-        fields.dedup();
-        for field in fields {
-            changes.push((format!("this.{field}"), json(self.state.state.get(&field)), json(next.state.get(&field))));
+        // Each changed path once, however many writes it took: old is before the step, new after.
+        let mut changes: Vec<(String, serde_json::Value, serde_json::Value)> = Vec::new();
+        let mut note = |path: String, old, new| {
+            if !changes.iter().any(|(seen, ..)| *seen == path) {
+                changes.push((path, old, new));
+            }
+        };
+        for field in &written.state {
+            note(format!("this.{field}"), json(self.state.state.get(field)), json(next.state.get(field)));
         }
         if written.global {
             let keys: Vec<Arc<str>> = next.global.entries().into_iter().chain(self.state.global.entries()).map(|(key, _)| Arc::clone(key)).collect();
             for key in keys {
                 let key: &str = &key;
                 let (old, new) = (json(self.state.global.get(key)), json(next.global.get(key)));
-                let path = format!("global.{key}");
-                if old != new && !changes.iter().any(|(p, ..)| *p == path) {
-                    changes.push((path, old, new));
+                if old != new {
+                    note(format!("global.{key}"), old, new);
                 }
             }
         }
