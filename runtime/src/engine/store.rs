@@ -596,18 +596,39 @@ fn trim_history(transaction: &rusqlite::Transaction<'_>, id: &str, cutoff: u64) 
         #[serde(borrow)]
         kind: std::borrow::Cow<'a, str>,
     }
-    for row in &dropped_rows {
-        let batch: Vec<Counted<'_>> = serde_json::from_str(row).map_err(unreadable)?;
-        for event in batch {
-            dropped += 1;
-            through = through.max(event.seq);
-            match kinds.get_mut(&*event.kind) {
-                Some(count) => *count = (count.as_u64().unwrap_or(0) + 1).into(),
-                None => {
-                    kinds.insert(event.kind.into_owned(), 1.into());
-                }
+    let mut count = |seq: u64, kind: &str| {
+        dropped += 1;
+        through = through.max(seq);
+        match kinds.get_mut(kind) {
+            Some(count) => *count = (count.as_u64().unwrap_or(0) + 1).into(),
+            None => {
+                kinds.insert(kind.to_owned(), 1.into());
             }
         }
+    };
+    for row in &dropped_rows {
+        let batch: Vec<Counted<'_>> = serde_json::from_str(row).map_err(unreadable)?;
+        batch.iter().for_each(|event| count(event.seq, &event.kind));
+    }
+    // The row the cutoff falls inside (a flush's worth of entries) keeps only its entries after
+    // the cutoff, so the history is cut at the limit exactly, not a whole row later.
+    let straddling: Option<(i64, String)> = transaction
+        .query_row(
+            "SELECT first_seq, events FROM wfc_history WHERE instance_id = ?1 AND first_seq > 0 AND first_seq <= ?2 AND last_seq > ?2",
+            params![id, cutoff as i64],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    if let Some((first_seq, events)) = straddling {
+        let (gone, kept): (Vec<HistoryEvent>, Vec<HistoryEvent>) =
+            serde_json::from_str::<Vec<HistoryEvent>>(&events).map_err(unreadable)?.into_iter().partition(|event| event.seq <= cutoff);
+        gone.iter().for_each(|event| count(event.seq, &event.kind));
+        let kept_from = kept.first().map_or(cutoff + 1, |event| event.seq);
+        let encoded = serde_json::to_string(&kept).map_err(unreadable)?;
+        transaction.execute(
+            "UPDATE wfc_history SET first_seq = ?3, events = ?4 WHERE instance_id = ?1 AND first_seq = ?2",
+            params![id, first_seq, kept_from as i64, encoded],
+        )?;
     }
     summary.detail = serde_json::json!({"dropped": dropped, "through_seq": through, "kinds": kinds});
     transaction.execute("DELETE FROM wfc_history WHERE instance_id = ?1 AND first_seq > 0 AND last_seq <= ?2", params![id, cutoff as i64])?;
@@ -684,6 +705,19 @@ mod tests {
         assert_eq!(store.get("wf_old").unwrap(), None);
         assert_eq!(store.running().unwrap().len(), 1);
         assert_eq!(store.checkpoint("wf_old", "cp").unwrap(), None);
+    }
+
+    #[test]
+    fn a_history_is_cut_at_its_limit_even_inside_one_written_row() {
+        let store = Sqlite::in_memory().unwrap().with_history_limit(20);
+        let event = |seq| HistoryEvent { seq, at: 1.0, task_id: None, kind: "step_handed".into(), step_id: None, detail: serde_json::Value::Null };
+        // Thirty entries in one commit: the store writes them as one row.
+        store.commit(&instance(1, "a"), &(1..=30).map(event).collect::<Vec<_>>()).unwrap();
+        let history = store.history("wf_1", None, 0).unwrap();
+        let seqs: Vec<u64> = history.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [0].into_iter().chain(11..=30).collect::<Vec<_>>(), "the summary, then the last twenty");
+        assert_eq!(history[0].detail["dropped"], 10);
+        assert_eq!(history[0].detail["kinds"]["step_handed"], 10);
     }
 
     #[test]
