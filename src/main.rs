@@ -5,6 +5,12 @@
 
 mod commands;
 
+/// mimalloc: generated expressions and the executor allocate many small, short-lived values
+/// (split pieces, objects, arrays), which glibc's allocator serves slowly once its per-thread
+/// cache is full; `cargo bench -p wfc-fixtures --bench transforms` shows the difference.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The embedded catalog: `WORKFLOWS`, written by `build.rs`.
 mod catalog {
     include!(concat!(env!("OUT_DIR"), "/catalog.rs"));

@@ -59,7 +59,12 @@ pub fn static_type(e: &Expr) -> StaticType {
 
 /// A function `fn <name>(scope) -> Result<Value, EvalError>` evaluating `compiled`.
 pub fn expression_fn(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStream) -> TokenStream {
-    let generator = Generator { rt: quote!(#runtime::value), labels: std::cell::Cell::new(0), borrowed: std::cell::RefCell::default() };
+    let generator = Generator {
+        rt: quote!(#runtime::value),
+        labels: std::cell::Cell::new(0),
+        borrowed: std::cell::RefCell::default(),
+        constant_strings: constant_string_lists(&compiled.expr),
+    };
     let body = generator.expr(&compiled.expr);
     let rt = &generator.rt;
     let scope = hidden("scope");
@@ -91,6 +96,9 @@ struct Generator {
     /// Parameters of the inlined loop bodies being generated, by slot: each is a `&Value`
     /// borrowed from the array walked, so binding an item costs no reference counting.
     borrowed: std::cell::RefCell<Vec<(usize, syn::Ident)>>,
+    /// Locals that only ever hold one array of string literals (`const exts = ['.ts', '.js']`),
+    /// by slot: `exts.includes(x)` becomes a `match` on the text.
+    constant_strings: std::collections::HashMap<usize, Vec<String>>,
 }
 
 pub(super) fn f64_literal(n: f64) -> TokenStream {
@@ -122,6 +130,21 @@ impl Generator {
             Some(param) => quote!(#param),
             None => quote!(&#slots[#slot]),
         }
+    }
+
+    /// `e` as a `&Value`: a local in place, anything else evaluated into a temporary.
+    fn value_ref(&self, e: &Expr) -> TokenStream {
+        match e {
+            Expr::Name(Name::Local(slot)) => self.local_ref(*slot),
+            other => self.owned_ref(other),
+        }
+    }
+
+    /// `e` evaluated into a temporary, as a `&Value` (a local is copied, so what is evaluated
+    /// after it may rebind it).
+    fn owned_ref(&self, e: &Expr) -> TokenStream {
+        let value = self.expr(e);
+        quote!(&#value)
     }
 
     fn expr(&self, e: &Expr) -> TokenStream {
@@ -289,7 +312,11 @@ impl Generator {
                         quote!(#rt::spread_into(&mut #object, &#v);)
                     }
                 });
-                quote!({ let mut #object = #rt::Object::new(); #(#inserts)* #rt::Value::Object(::std::sync::Arc::new(#object)) })
+                let new_object = match properties.iter().filter(|p| !matches!(p, Property::Spread(_))).count() {
+                    0 => quote!(#rt::Object::new()),
+                    named => quote!(#rt::Object::with_capacity(#named)),
+                };
+                quote!({ let mut #object = #new_object; #(#inserts)* #rt::Value::Object(::std::sync::Arc::new(#object)) })
             }
             Expr::Name(Name::Local(slot)) => match self.borrowed(*slot) {
                 Some(param) => quote!(#param.clone()),
@@ -306,8 +333,12 @@ impl Generator {
                 quote!(#chain.unwrap_or_default())
             }
             Expr::Member { object, property, .. } => {
-                let (object, key) = (self.expr(object), self.expr(property));
-                quote!(#object.get(&#key)?)
+                // A local is read in place (no reference count traffic) unless evaluating the
+                // key could rebind it.
+                let object = if writes_locals(property) { self.owned_ref(object) } else { self.value_ref(object) };
+                let object_name = hidden("object");
+                let read = self.property_read(&object_name, property);
+                quote!({ let #object_name: &#rt::Value = #object; #read? })
             }
             Expr::MethodCall { object, method, args, .. } => {
                 let (values, callback) = self.arguments(args);
@@ -348,6 +379,14 @@ impl Generator {
                         let inline = self.inline_loop(method, f, LoopSource::Array);
                         quote!({ let #target = #receiver; match &#target { #rt::Value::Array(#items) => #inline, _ => #generic } })
                     }
+                    ("includes", [Argument::Value(needle_expr)]) if let Expr::Name(Name::Local(slot)) = object_expr
+                        && let Some(texts) = self.constant_strings.get(slot) =>
+                    {
+                        // Only a string can equal one of the texts (SameValueZero).
+                        let needle_ref = self.value_ref(needle_expr);
+                        let sought = hidden("sought");
+                        quote!(#rt::Value::Bool(match #needle_ref { #rt::Value::String(#sought) => matches!(&**#sought, #(#texts)|*), _ => false }))
+                    }
                     ("includes" | "startsWith" | "endsWith", [Argument::Value(needle_expr)]) => {
                         // String tests (and array `includes`) without dispatch; anything else
                         // goes to the runtime, which knows every receiver.
@@ -366,13 +405,7 @@ impl Generator {
                             Expr::Name(Name::Local(slot)) if !writes_locals(needle_expr) => self.local_ref(*slot),
                             _ => quote!(&#object),
                         };
-                        let needle_ref = match needle_expr {
-                            Expr::Name(Name::Local(slot)) => self.local_ref(*slot),
-                            other => {
-                                let value = self.expr(other);
-                                quote!(&#value)
-                            }
-                        };
+                        let needle_ref = self.value_ref(needle_expr);
                         quote!({
                             let #target = #target_ref;
                             let #needle = #needle_ref;
@@ -420,6 +453,18 @@ impl Generator {
         }
     }
 
+    /// Reading `property` from the `Value` named `object`, as a `Result`: a name known at build
+    /// time is looked up as it is, without building a key value.
+    fn property_read(&self, object: &syn::Ident, property: &Expr) -> TokenStream {
+        match property {
+            Expr::String(name) => quote!(#object.get_named(#name)),
+            other => {
+                let key = self.expr(other);
+                quote!(#object.get(&#key))
+            }
+        }
+    }
+
     /// A member access or method call as an `Option<Value>`: `None` when an optional link met
     /// `null`/`undefined`, ending the whole chain with `undefined`.
     fn chain(&self, e: &Expr) -> TokenStream {
@@ -436,11 +481,11 @@ impl Generator {
         let nullish = quote!(matches!(#target, #rt::Value::Undefined | #rt::Value::Null));
         match e {
             Expr::Member { object, property, optional } => {
-                let (object, key) = (object_of(object), self.expr(property));
+                let (object, read) = (object_of(object), self.property_read(&target, property));
                 let guard = if *optional { quote!(if #nullish { ::core::option::Option::None } else) } else { quote!() };
                 quote!(match #object {
                     ::core::option::Option::None => ::core::option::Option::None,
-                    ::core::option::Option::Some(#target) => #guard { ::core::option::Option::Some(#target.get(&#key)?) },
+                    ::core::option::Option::Some(#target) => #guard { ::core::option::Option::Some(#read?) },
                 })
             }
             Expr::MethodCall { object, method, args, optional } => {
@@ -519,24 +564,34 @@ impl Generator {
                 quote!(#rt::Value::array(::std::vec![#rt::Value::String(#key.clone()), #property.clone()])),
             ),
         };
+        // Parameters that borrow from what is walked instead of being copied into a slot: the
+        // item itself, or a pair's value, unless the body appends to it.
+        let mut borrowed_here = Vec::new();
+        let mut borrow = |slot: usize, from: TokenStream| {
+            let param = format_ident!("__wfc_param{}_{}", self.labels.get(), slot);
+            self.borrowed.borrow_mut().push((slot, param.clone()));
+            borrowed_here.push(slot);
+            quote!(let #param: &#rt::Value = #from;)
+        };
         let binds: Vec<TokenStream> = f
             .params
             .iter()
             .enumerate()
             .map(|(i, p)| match (i, p, source) {
                 (0, Pattern::Array(parts), LoopSource::Entries) => {
-                    let pair = [quote!(#rt::Value::String(#key.clone())), quote!(#property.clone())];
-                    let binds = parts.iter().enumerate().filter_map(|(k, part)| {
-                        part.as_ref().map(|part| self.bind(part, pair.get(k).cloned().unwrap_or_else(|| quote!(#rt::Value::Undefined))))
+                    let binds = parts.iter().take(2).enumerate().filter_map(|(k, part)| match (k, part.as_ref()?) {
+                        // A key nobody reads is not turned into a value.
+                        (0, Pattern::Local(slot)) if !reads_local(&f.body, *slot) => None,
+                        (0, part) => Some(self.bind(part, quote!(#rt::Value::String(#key.clone())))),
+                        (_, Pattern::Local(slot)) if !pushes_to_body(&f.body, *slot) => Some(borrow(*slot, quote!(#property))),
+                        (_, part) => Some(self.bind(part, quote!(#property.clone()))),
                     });
-                    quote!(#(#binds)*)
+                    let holes = parts.iter().skip(2).flatten().map(|part| self.bind(part, quote!(#rt::Value::Undefined)));
+                    quote!(#(#binds)* #(#holes)*)
                 }
-                // The item's parameter borrows it, unless the body appends to it.
-                (0, Pattern::Local(slot), LoopSource::Array) if !pushes_to_body(&f.body, *slot) => {
-                    let param = format_ident!("__wfc_param{}", self.labels.get());
-                    self.borrowed.borrow_mut().push((*slot, param.clone()));
-                    quote!(let #param: &#rt::Value = #item;)
-                }
+                (0, Pattern::Local(slot), LoopSource::Array) if !pushes_to_body(&f.body, *slot) => borrow(*slot, quote!(#item)),
+                // Destructured in place: the item is only read.
+                (0, p @ Pattern::Array(_), LoopSource::Array) => self.bind(p, quote!(#item)),
                 (0, p, _) => self.bind(p, element.clone()),
                 (1, p, _) => self.bind(p, quote!(#rt::Value::Number(#index as f64))),
                 (2, p, _) => self.bind(p, quote!(#rt::Value::Array(#items.clone()))),
@@ -550,9 +605,7 @@ impl Generator {
                 quote!(#label: { #statements #rt::Value::Undefined })
             }
         };
-        if let Some(Pattern::Local(slot)) = f.params.first() {
-            self.borrowed.borrow_mut().retain(|(s, _)| s != slot);
-        }
+        self.borrowed.borrow_mut().retain(|(s, _)| !borrowed_here.contains(s));
         let (init, step, finish) = match method {
             "filter" => (quote!(let mut #out = ::std::vec::Vec::new();), quote!(if #result.truthy() { #out.push(#element); }), quote!(#rt::Value::array(#out))),
             "map" => (quote!(let mut #out = ::std::vec::Vec::with_capacity(#items.len());), quote!(#out.push(#result);), quote!(#rt::Value::array(#out))),
@@ -665,6 +718,65 @@ fn writes_locals(e: &Expr) -> bool {
     writes
 }
 
+/// The locals declared once with an array of string literals and never appended to, by slot
+/// (every binding has a slot of its own, so nothing else writes them).
+fn constant_string_lists(e: &Expr) -> std::collections::HashMap<usize, Vec<String>> {
+    fn declarations(statements: &[Statement], found: &mut std::collections::HashMap<usize, Vec<String>>) {
+        for statement in statements {
+            match statement {
+                Statement::Declare(Pattern::Local(slot), Expr::Array(elements)) => {
+                    let texts: Option<Vec<String>> = elements
+                        .iter()
+                        .map(|element| match element {
+                            Element::Item(Expr::String(text)) => Some(text.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    if let Some(texts) = texts {
+                        found.insert(*slot, texts);
+                    }
+                }
+                Statement::If(_, then, otherwise) => {
+                    declarations(then, found);
+                    declarations(otherwise, found);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut found = std::collections::HashMap::new();
+    e.walk(&mut |e| {
+        if let Expr::MethodCall { args, .. } | Expr::GlobalCall { args, .. } = e {
+            for arg in args {
+                if let Argument::Function(Function { body: Body::Block(statements), .. }) = arg {
+                    declarations(statements, &mut found);
+                }
+            }
+        }
+        true
+    });
+    e.walk(&mut |e| {
+        if let Expr::MethodCall { object, method, .. } = e
+            && method == "push"
+            && let Expr::Name(Name::Local(slot)) = **object
+        {
+            found.remove(&slot);
+        }
+        true
+    });
+    found
+}
+
+/// Whether `body` reads local `slot` anywhere, nested functions included.
+fn reads_local(body: &Body, slot: usize) -> bool {
+    let mut reads = false;
+    body.walk(&mut |e| {
+        reads |= *e == Expr::Name(Name::Local(slot));
+        !reads
+    });
+    reads
+}
+
 /// Whether `body` appends to local `slot` (`x.push(…)`), anywhere, nested functions included.
 fn pushes_to_body(body: &Body, slot: usize) -> bool {
     let mut pushes = false;
@@ -719,6 +831,7 @@ mod tests {
             ("literals_spread_and_templates", "({ ...input, list: [...this.items, /a+/g], text: `n=${this.n}` })"),
             ("local_push", "input.reduce((out, x) => { const copy = out; copy.push(x); return copy; }, [])"),
             ("pushed_parameter_is_copied", "input.map(xs => { xs.push(1); return xs.length; })"),
+            ("constant_list_includes", "input.filter(part => { const skip = ['dist', 'build']; return !skip.includes(part); })"),
         ] {
             insta::assert_snapshot!(name, generated(text), text);
         }

@@ -389,21 +389,11 @@ fn split(s: &str, separator: &Value, limit: &Value) -> Result<Value, EvalError> 
         Value::Undefined => usize::MAX,
         other => other.to_number().max(0.0).min(u32::MAX as f64) as usize,
     };
-    let parts: Vec<Value> = match separator {
+    let mut parts: Vec<Value> = match separator {
         Value::Undefined => vec![Value::string(s)],
         // `/\s+/`, the usual way to split words, without running the regex engine: JavaScript's
         // `\s` is exactly its white space, so splitting at runs of it gives the same parts.
-        Value::RegExp(re) if re.source() == "\\s+" && !re.flags().contains(['y', 'u', 'v']) => {
-            let mut parts = Vec::new();
-            let mut rest = s;
-            while let Some(start) = rest.find(number::is_js_whitespace) {
-                parts.push(Value::string(&rest[..start]));
-                let run = rest[start..].find(|c: char| !number::is_js_whitespace(c)).map_or(rest.len() - start, |n| n);
-                rest = &rest[start + run..];
-            }
-            parts.push(Value::string(rest));
-            parts
-        }
+        Value::RegExp(re) if re.source() == "\\s+" && !re.flags().contains(['y', 'u', 'v']) => split_at_white_space(s),
         Value::RegExp(re) => {
             let mut parts = Vec::new();
             let mut last = 0;
@@ -419,16 +409,54 @@ fn split(s: &str, separator: &Value, limit: &Value) -> Result<Value, EvalError> 
             parts.push(Value::string(&s[last..]));
             parts
         }
-        other => {
-            let separator = other.to_js_string();
-            if separator.is_empty() {
-                units(s).iter().map(|u| from_units(&[*u])).collect()
-            } else {
-                s.split(separator.as_str()).map(Value::string).collect()
+        Value::String(separator) => split_at_text(s, separator),
+        other => split_at_text(s, &other.to_js_string()),
+    };
+    parts.truncate(limit);
+    Ok(Value::array(parts))
+}
+
+/// `s.split(/\s+/)`: the text between runs of JavaScript white space, scanned byte by byte.
+fn split_at_white_space(s: &str) -> Vec<Value> {
+    let mut parts = Vec::new();
+    let (mut start, mut at) = (0, 0);
+    while at < s.len() {
+        let mut end = at;
+        while end < s.len() {
+            match white_space_at(s, end) {
+                0 => break,
+                width => end += width,
             }
         }
-    };
-    Ok(Value::array(parts.into_iter().take(limit).collect()))
+        if end == at {
+            at += 1;
+        } else {
+            parts.push(Value::string(&s[start..at]));
+            (start, at) = (end, end);
+        }
+    }
+    parts.push(Value::string(&s[start..]));
+    parts
+}
+
+/// The length in bytes of the white space character at byte `at` of `s`, or 0 if there is
+/// none (another character, or the middle of one).
+fn white_space_at(s: &str, at: usize) -> usize {
+    match s.as_bytes()[at] {
+        b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' => 1,
+        0..0xc0 => 0,
+        _ => s[at..].chars().next().filter(|c| number::is_js_whitespace(*c)).map_or(0, char::len_utf8),
+    }
+}
+
+/// `s.split(separator)` for a text separator; one ASCII character (`'/'`, `'\n'`, `','`, the
+/// usual case) is searched for as a byte.
+fn split_at_text(s: &str, separator: &str) -> Vec<Value> {
+    match separator.as_bytes() {
+        [] => units(s).iter().map(|u| from_units(&[*u])).collect(),
+        [byte] if byte.is_ascii() => s.split(char::from(*byte)).map(Value::string).collect(),
+        _ => s.split(separator).map(Value::string).collect(),
+    }
 }
 
 fn replace(s: &str, pattern: &Value, replacement: &str, all: bool) -> Result<Value, EvalError> {
@@ -785,6 +813,17 @@ mod tests {
         assert_eq!(call_method(&s("a-b-c"), "replace", &[s("-"), s("+")], None).expect("replace").to_js_string(), "a+b-c");
         assert_eq!(call_method(&s("😀x"), "slice", &[Value::Number(2.0)], None).expect("slice").to_js_string(), "x");
         assert_eq!(call_method(&s("abc"), "indexOf", &[s("c")], None).expect("indexOf").to_number(), 2.0);
+    }
+
+    #[test]
+    fn splitting_at_white_space_keeps_the_outer_empty_parts_as_the_regex_does() {
+        let words = |text: &str| strings(&split(text, &Value::RegExp(Arc::new(RegExp::new("\\s+", "").expect("re"))), &Value::Undefined).expect("split"));
+        assert_eq!(words(" a \t b "), ["", "a", "b", ""]);
+        assert_eq!(words(""), [""]);
+        assert_eq!(words("  "), ["", ""]);
+        assert_eq!(words("é\u{3000}b\u{feff}c"), ["é", "b", "c"]);
+        // NEL is white space to Rust, not to JavaScript.
+        assert_eq!(words("a\u{85}b"), ["a\u{85}b"]);
     }
 
     #[test]

@@ -137,43 +137,41 @@ impl Value {
     /// Reads property `key` (`value.key` / `value[key]`). Reading from `undefined` or `null` is
     /// a `TypeError`, as in JavaScript; a missing property is `undefined`.
     pub fn get(&self, key: &Value) -> Result<Value, EvalError> {
+        match (self, key) {
+            (Value::Array(items), Value::Number(n)) => Ok(index_of(*n).and_then(|i| items.get(i)).cloned().unwrap_or_default()),
+            (Value::String(s), Value::Number(n)) => Ok(utf16_at(s, *n)),
+            // A string key is the property name as it is: no conversion, no allocation.
+            (_, Value::String(name)) => self.get_named(name),
+            _ => self.get_named(&key.to_js_string()),
+        }
+    }
+
+    /// Reads a property by name (`value.name`, or `value[key]` once `key` is a string).
+    pub fn get_named(&self, name: &str) -> Result<Value, EvalError> {
         match self {
-            Value::Undefined | Value::Null => Err(EvalError::type_error(format!(
-                "Cannot read properties of {} (reading '{}')",
-                self.to_js_string(),
-                key.to_js_string()
-            ))),
-            Value::String(s) => Ok(match key {
-                Value::Number(n) => utf16_at(s, *n),
-                _ => match key.to_js_string().as_str() {
-                    "length" => Value::Number(utf16_len(s) as f64),
-                    other => array_index(other).map_or(Value::Undefined, |i| utf16_at(s, i as f64)),
-                },
+            Value::Undefined | Value::Null => {
+                Err(EvalError::type_error(format!("Cannot read properties of {} (reading '{name}')", self.to_js_string())))
+            }
+            Value::String(s) => Ok(match name {
+                "length" => Value::Number(utf16_len(s) as f64),
+                other => array_index(other).map_or(Value::Undefined, |i| utf16_at(s, i as f64)),
             }),
-            Value::Array(items) => Ok(match key {
-                Value::Number(n) => index_of(*n).and_then(|i| items.get(i)).cloned().unwrap_or_default(),
-                _ => match key.to_js_string().as_str() {
-                    "length" => Value::Number(items.len() as f64),
-                    other => array_index(other).and_then(|i| items.get(i)).cloned().unwrap_or_default(),
-                },
+            Value::Array(items) => Ok(match name {
+                "length" => Value::Number(items.len() as f64),
+                other => array_index(other).and_then(|i| items.get(i)).cloned().unwrap_or_default(),
             }),
-            Value::Object(object) => Ok(object.get(&key.to_js_string()).cloned().unwrap_or_default()),
-            Value::Set(items) => Ok(match key.to_js_string().as_str() {
+            Value::Object(object) => Ok(object.get(name).cloned().unwrap_or_default()),
+            Value::Set(items) => Ok(match name {
                 "size" => Value::Number(items.len() as f64),
                 _ => Value::Undefined,
             }),
-            Value::RegExp(re) => Ok(match key.to_js_string().as_str() {
+            Value::RegExp(re) => Ok(match name {
                 "source" => Value::string(re.source()),
                 "flags" => Value::string(re.flags()),
                 _ => Value::Undefined,
             }),
             Value::Bool(_) | Value::Number(_) => Ok(Value::Undefined),
         }
-    }
-
-    /// Reads a property by name.
-    pub fn get_named(&self, name: &str) -> Result<Value, EvalError> {
-        self.get(&Value::string(name))
     }
 
     /// The value as JSON for state and for the wire. `undefined` has no JSON form and becomes

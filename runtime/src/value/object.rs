@@ -18,6 +18,11 @@ impl Object {
         Object::default()
     }
 
+    /// An empty object with room for `n` properties (an object literal knows how many).
+    pub fn with_capacity(n: usize) -> Self {
+        Object { properties: Vec::with_capacity(n) }
+    }
+
     /// The value of own property `key`.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.properties.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
@@ -51,6 +56,9 @@ impl Object {
     pub fn entries(&self) -> Vec<(&Arc<str>, &Value)> {
         let mut indexed: Vec<(usize, &Arc<str>, &Value)> =
             self.properties.iter().filter_map(|(k, v)| array_index(k).map(|i| (i, k, v))).collect();
+        if indexed.is_empty() {
+            return self.properties.iter().map(|(k, v)| (k, v)).collect();
+        }
         indexed.sort_by_key(|(i, _, _)| *i);
         let named = self.properties.iter().filter(|(k, _)| array_index(k).is_none()).map(|(k, v)| (k, v));
         indexed.into_iter().map(|(_, k, v)| (k, v)).chain(named).collect()
