@@ -332,6 +332,14 @@ impl Generator {
                 let chain = self.chain(e);
                 quote!(#chain.unwrap_or_default())
             }
+            Expr::Member { object, property, .. }
+                if let (Expr::Name(Name::Root(root)), Expr::String(name)) = (object.as_ref(), property.as_ref()) =>
+            {
+                // `this.count`: the scope reads the field where it is kept.
+                let root = root.name();
+                let scope = hidden("scope");
+                quote!(#scope.field(#root, #name)?)
+            }
             Expr::Member { object, property, .. } => {
                 // A local is read in place (no reference count traffic) unless evaluating the
                 // key could rebind it.

@@ -445,7 +445,7 @@ impl Emitter {
             .segments
             .iter()
             .map(|segment| match segment {
-                Segment::Field(name) => quote!(#p::Segment::Field(::std::string::String::from(#name))),
+                Segment::Field(name) => quote!(#p::Segment::Field(::std::sync::Arc::from(#name))),
                 Segment::Index(i) => quote!(#p::Segment::Index(#i)),
                 Segment::Key(x) => {
                     let x = self.expr(x);

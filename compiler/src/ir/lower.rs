@@ -412,7 +412,7 @@ impl Lowering<'_> {
             .iter()
             .map(|segment| {
                 Ok(match segment {
-                    PathSegment::Field(name) => Segment::Field(name.clone()),
+                    PathSegment::Field(name) => Segment::Field(name.as_str().into()),
                     PathSegment::Index(i) => Segment::Index(*i),
                     PathSegment::Dynamic(text) => Segment::Key(self.template(text, context)?),
                 })

@@ -2,7 +2,7 @@
 //! [`Machine`] contract. The interpreter and generated code both run workflows through this;
 //! they differ only in how an expression is evaluated (`X`).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use super::program::{
 };
 use super::update::{self, Segment as UpdateSegment};
 use super::{ClientStep, Effect, Event, Failure, Frame, Machine, MachineStatus, ShellCommand, ShellOutput, Snapshot, State, StepError, Strategy, Tier, Trace, Yield};
-use crate::value::{Object, RegExp, Scope, Value};
+use crate::value::{EvalError, Object, RegExp, Scope, Value};
 
 /// Server-side operations one [`Machine::resume`] may run before it must reach a client step,
 /// unless [`set_server_step_budget`] says otherwise: a loop of server steps only must not spin
@@ -61,7 +61,7 @@ struct LoopFrame {
 #[derive(Default)]
 struct Written {
     /// Top-level `this.*` fields.
-    state: Vec<String>,
+    state: Vec<Arc<str>>,
     /// Whether anything under `global.*` changed.
     global: bool,
 }
@@ -356,9 +356,12 @@ impl<X: Expression> Instance<X> {
     /// Rebuilds the `loop` root from the open frames (inner names shadow outer ones) and
     /// refreshes the computed fields that read `loop`.
     fn loop_changed(&mut self, open: usize) -> Result<(), StepError> {
-        let mut view = Object::new();
+        // The key every frame writes, made once rather than at every iteration.
+        static ITERATION: OnceLock<Arc<str>> = OnceLock::new();
+        let iteration = ITERATION.get_or_init(|| Arc::from("iteration"));
+        let mut view = Object::with_capacity(3);
         for frame in &self.frames[..open] {
-            view.insert("iteration", Value::Number(f64::from(frame.iteration)));
+            view.insert(Arc::clone(iteration), Value::Number(f64::from(frame.iteration)));
             if let (Some((variable, index)), Some(items)) = (&frame.names, &frame.items) {
                 let at = frame.iteration.saturating_sub(1) as usize;
                 view.insert(variable.as_str(), items.get(at).cloned().unwrap_or_default());
@@ -513,7 +516,7 @@ impl<X: Expression> Instance<X> {
                 let variable = rules.variable.as_ref().map(|name| WritePath {
                     text: format!("this.{name}"),
                     tier: WriteTier::State,
-                    segments: vec![Segment::Field(name.clone())],
+                    segments: vec![Segment::Field(name.as_str().into())],
                 });
                 let store = variable.as_ref().map(|path| (path, value.clone()));
                 match self.apply(&rules.updates, store, &ResultNames::one("input", value)) {
@@ -606,7 +609,7 @@ impl<X: Expression> Instance<X> {
                 .segments
                 .iter()
                 .map(|segment| match segment {
-                    Segment::Field(name) => Ok(UpdateSegment::Field(name.clone())),
+                    Segment::Field(name) => Ok(UpdateSegment::Field(Arc::clone(name))),
                     Segment::Index(i) => Ok(UpdateSegment::Index(*i)),
                     Segment::Key(key) => key.eval(&scope).map(|k| UpdateSegment::from_value(&k)).map_err(|e| e.to_string()),
                 })
@@ -679,7 +682,7 @@ impl<X: Expression> Instance<X> {
         update::apply(next.tier_mut(target), segments, operation, value).map_err(|e| format!("writing `{text}`: {e}"))?;
         match (tier, segments.first()) {
             (WriteTier::State, Some(UpdateSegment::Field(field))) => {
-                if let Some(declared) = self.program.state.iter().find(|f| &f.name == field)
+                if let Some(declared) = self.program.state.iter().find(|f| *f.name == **field)
                     && let Some(field_type) = declared.field_type
                     && let Some(value) = next.state.get(field).filter(|v| !field_type.accepts(v))
                 {
@@ -890,6 +893,13 @@ impl Scope for MachineScope<'_> {
             return value.clone();
         }
         self.result.and_then(|r| r.get(name)).unwrap_or_default()
+    }
+
+    fn field(&self, root: &str, name: &str) -> Result<Value, EvalError> {
+        match self.state.field(root, name) {
+            Some(value) => Ok(value),
+            None => self.root(root).get_named(name),
+        }
     }
 }
 

@@ -550,8 +550,8 @@ pub enum WriteTier {
 /// One segment of a write path.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Segment<X> {
-    /// A property name.
-    Field(String),
+    /// A property name (shared: each write hands it on without copying it).
+    Field(Arc<str>),
     /// An array index.
     Index(usize),
     /// A key computed when the write happens.

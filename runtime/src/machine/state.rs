@@ -100,6 +100,9 @@ pub enum Tier {
 impl State {
     /// The `this` view: state fields overlaid by computed ones.
     pub fn this(&self) -> Value {
+        if self.computed.is_empty() {
+            return Value::Object(Arc::clone(&self.state));
+        }
         self.this
             .get_or_init(|| {
                 let mut view = (*self.state).clone();
@@ -109,6 +112,20 @@ impl State {
                 Value::Object(view.into())
             })
             .clone()
+    }
+
+    /// `root.name` for a state root, read from its tier without building the `this` view;
+    /// `None` if `root` is not one.
+    pub fn field(&self, root: &str, name: &str) -> Option<Value> {
+        let tier = match root {
+            "this" => return Some(self.computed.get(name).or_else(|| self.state.get(name)).cloned().unwrap_or_default()),
+            "inputs" => &self.inputs,
+            "global" => &self.global,
+            "state" => &self.state,
+            "computed" => &self.computed,
+            _ => return None,
+        };
+        Some(tier.get(name).cloned().unwrap_or_default())
     }
 
     /// A tier to write to.
@@ -169,6 +186,10 @@ mod tests {
         state.tier_mut(Tier::State).insert("a", Value::Number(5.0));
         assert_eq!(state.this().get_named("a").expect("read").to_number(), 5.0);
         assert_eq!(State::from_json(&state.to_json()).this().to_json(), state.this().to_json());
+        assert_eq!(state.field("this", "b").expect("a root").to_number(), 20.0);
+        assert_eq!(state.field("state", "b").expect("a root").to_number(), 2.0);
+        assert!(matches!(state.field("global", "none"), Some(Value::Undefined)));
+        assert!(state.field("loop", "item").is_none());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! object. Intermediate objects are created as needed; array indices must exist (a write never
 //! grows an array by index). A failed write leaves the object as it was.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::program::WriteTier;
@@ -52,8 +54,8 @@ impl Operation {
 /// One step of a write path below its tier.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Segment {
-    /// A property name.
-    Field(String),
+    /// A property name (shared with the machine's write path it comes from).
+    Field(Arc<str>),
     /// An index into an existing array.
     Index(usize),
 }
@@ -64,7 +66,7 @@ impl Segment {
     pub fn from_value(key: &Value) -> Segment {
         match key {
             Value::Number(n) if *n >= 0.0 && n.fract() == 0.0 && *n < u32::MAX as f64 => Segment::Index(*n as usize),
-            other => Segment::Field(other.to_js_string()),
+            other => Segment::Field(other.to_js_string().into()),
         }
     }
 }
@@ -76,7 +78,7 @@ pub fn apply(root: &mut Object, path: &[Segment], operation: Operation, value: V
     if rest.is_empty() {
         let current = root.get(name).cloned().unwrap_or_default();
         match combine(current, operation, value)? {
-            Some(new) => root.insert(name.as_str(), new),
+            Some(new) => root.insert(Arc::clone(name), new),
             None => drop(root.remove(name)),
         }
         return Ok(());
@@ -86,7 +88,7 @@ pub fn apply(root: &mut Object, path: &[Segment], operation: Operation, value: V
         Some(existing) => existing.clone(),
     };
     apply_in(&mut child, rest, operation, value)?;
-    root.insert(name.as_str(), child);
+    root.insert(Arc::clone(name), child);
     Ok(())
 }
 
@@ -94,20 +96,20 @@ fn apply_in(target: &mut Value, path: &[Segment], operation: Operation, value: V
     let (segment, rest) = path.split_first().expect("apply_in is called with a non-empty path");
     match (target, segment) {
         (Value::Object(object), Segment::Field(name)) => {
-            let object = std::sync::Arc::make_mut(object);
+            let object = Arc::make_mut(object);
             let mut path = vec![Segment::Field(name.clone())];
             path.extend_from_slice(rest);
             apply(object, &path, operation, value)
         }
         (Value::Object(object), Segment::Index(i)) => {
-            let object = std::sync::Arc::make_mut(object);
-            let mut path = vec![Segment::Field(i.to_string())];
+            let object = Arc::make_mut(object);
+            let mut path = vec![Segment::Field(i.to_string().into())];
             path.extend_from_slice(rest);
             apply(object, &path, operation, value)
         }
         (Value::Array(items), Segment::Index(i)) => {
             let len = items.len();
-            let items = std::sync::Arc::make_mut(items);
+            let items = Arc::make_mut(items);
             let slot = items.get_mut(*i).ok_or_else(|| format!("index {i} is out of bounds (the array has {len} items)"))?;
             if rest.is_empty() {
                 match combine(std::mem::take(slot), operation, value)? {
@@ -210,7 +212,7 @@ pub fn parse_segments(text: &str, below: &str) -> Result<Vec<Segment>, String> {
             if end == 0 {
                 return Err(format!("`{text}` has an empty field name"));
             }
-            segments.push(Segment::Field(after[..end].to_owned()));
+            segments.push(Segment::Field(after[..end].into()));
             rest = &after[end..];
         } else if let Some(after) = rest.strip_prefix('[') {
             let end = after.find(']').ok_or_else(|| format!("`{text}` has an unclosed `[`"))?;
@@ -241,7 +243,7 @@ mod tests {
     use super::*;
 
     fn field(name: &str) -> Segment {
-        Segment::Field(name.to_owned())
+        Segment::Field(name.into())
     }
 
     fn json(object: &Object) -> String {

@@ -29,6 +29,12 @@ pub use regexp::RegExp;
 pub trait Scope {
     /// The value of root `name`; `undefined` if there is none.
     fn root(&self, name: &str) -> Value;
+
+    /// `root.name` (`this.count`, `inputs.files`): what generated code reads for a member of
+    /// a root, so a scope that holds its roots in parts can answer without assembling one.
+    fn field(&self, root: &str, name: &str) -> Result<Value, EvalError> {
+        self.root(root).get_named(name)
+    }
 }
 
 /// A scope held in a map, for `wfc eval`, tests and the MCP transformation tester.
