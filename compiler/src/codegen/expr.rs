@@ -714,16 +714,11 @@ enum LoopSource {
 /// Whether evaluating `e` can assign a local slot: an arrow function binds its parameters,
 /// `push` appends to a local.
 fn writes_locals(e: &Expr) -> bool {
-    let mut writes = false;
-    e.walk(&mut |e| {
-        writes |= match e {
-            Expr::MethodCall { method, .. } if method == "push" => true,
-            Expr::MethodCall { args, .. } | Expr::GlobalCall { args, .. } => args.iter().any(|a| matches!(a, Argument::Function(_))),
-            _ => false,
-        };
-        !writes
-    });
-    writes
+    e.any(|e| match e {
+        Expr::MethodCall { method, .. } if method == "push" => true,
+        Expr::MethodCall { args, .. } | Expr::GlobalCall { args, .. } => args.iter().any(|a| matches!(a, Argument::Function(_))),
+        _ => false,
+    })
 }
 
 /// The locals declared once with an array of string literals and never appended to, by slot
@@ -777,22 +772,12 @@ fn constant_string_lists(e: &Expr) -> std::collections::HashMap<usize, Vec<Strin
 
 /// Whether `body` reads local `slot` anywhere, nested functions included.
 fn reads_local(body: &Body, slot: usize) -> bool {
-    let mut reads = false;
-    body.walk(&mut |e| {
-        reads |= *e == Expr::Name(Name::Local(slot));
-        !reads
-    });
-    reads
+    body.any(|e| *e == Expr::Name(Name::Local(slot)))
 }
 
 /// Whether `body` appends to local `slot` (`x.push(…)`), anywhere, nested functions included.
 fn pushes_to_body(body: &Body, slot: usize) -> bool {
-    let mut pushes = false;
-    body.walk(&mut |e| {
-        pushes |= matches!(e, Expr::MethodCall { object, method, .. } if method == "push" && **object == Expr::Name(Name::Local(slot)));
-        !pushes
-    });
-    pushes
+    body.any(|e| matches!(e, Expr::MethodCall { object, method, .. } if method == "push" && **object == Expr::Name(Name::Local(slot))))
 }
 
 /// A literal that can be built once for all evaluations.

@@ -283,13 +283,39 @@ impl Expr {
     }
 }
 
+impl Expr {
+    /// Whether `test` holds for this expression or one inside it (arrow-function bodies
+    /// included); the walk stops testing at the first that does.
+    pub fn any(&self, test: impl FnMut(&Expr) -> bool) -> bool {
+        let mut found = false;
+        self.walk(&mut first_match(&mut found, test));
+        found
+    }
+}
+
 impl Body {
+    /// [`Expr::any`] over every expression of the body.
+    pub fn any(&self, test: impl FnMut(&Expr) -> bool) -> bool {
+        let mut found = false;
+        self.walk(&mut first_match(&mut found, test));
+        found
+    }
+
     /// [`Expr::walk`] over every expression of the body.
     pub fn walk(&self, visit: &mut impl FnMut(&Expr) -> bool) {
         match self {
             Body::Expr(e) => e.walk(visit),
             Body::Block(statements) => walk_statements(statements, visit),
         }
+    }
+}
+
+/// A walk visitor that records in `found` whether `test` held anywhere, and stops descending
+/// once it has.
+fn first_match<'a>(found: &'a mut bool, mut test: impl FnMut(&Expr) -> bool + 'a) -> impl FnMut(&Expr) -> bool + 'a {
+    move |e| {
+        *found = *found || test(e);
+        !*found
     }
 }
 
