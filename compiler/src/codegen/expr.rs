@@ -132,6 +132,15 @@ impl Generator {
         }
     }
 
+    /// The receiver of a method call: a borrowed loop parameter is used in place (a
+    /// `&Value`); anything else is evaluated and held by value.
+    fn receiver(&self, object: &Expr) -> TokenStream {
+        match object {
+            Expr::Name(Name::Local(slot)) if self.borrowed(*slot).is_some() => self.local_ref(*slot),
+            other => self.expr(other),
+        }
+    }
+
     /// `e` as a `&Value`: a local in place, anything else evaluated into a temporary.
     fn value_ref(&self, e: &Expr) -> TokenStream {
         match e {
@@ -213,6 +222,19 @@ impl Generator {
                     _ => quote!((#a != #b)),
                 }
             }
+            Expr::Member { object, property, optional: false }
+                if let Expr::String(name) = property.as_ref()
+                    && !matches!(object.as_ref(), Expr::Name(Name::Root(_)))
+                    && !has_optional_link(e) =>
+            {
+                // `result.success` as a condition: a plain object's property is tested where
+                // it is, not copied out first.
+                let (object, rt, found) = (self.value_ref(object), &self.rt, hidden("object"));
+                quote!(match #object {
+                    #rt::Value::Object(#found) => #found.get(#name).is_some_and(#rt::Value::truthy),
+                    #found => #found.get_named(#name)?.truthy(),
+                })
+            }
             other => {
                 let v = self.dynamic(other);
                 quote!(#v.truthy())
@@ -292,14 +314,17 @@ impl Generator {
             }
             Expr::Object(properties) => {
                 let object = hidden("object");
-                let inserts = properties.iter().map(|property| match property {
+                let inserts = properties.iter().enumerate().map(|(i, property)| match property {
                     Property::Static(key, e) => {
-                        // The key's shared string is made once, not at every evaluation.
+                        // The key's shared string is made once, not at every evaluation; a name
+                        // no earlier member can have set is added without a search.
                         let v = self.expr(e);
                         let cell = super::ident::hidden_static("key");
+                        let is_new = properties[..i].iter().all(|earlier| matches!(earlier, Property::Static(other, _) if other != key));
+                        let insert = if is_new { quote!(insert_new) } else { quote!(insert) };
                         quote!({
                             static #cell: ::std::sync::OnceLock<::std::sync::Arc<str>> = ::std::sync::OnceLock::new();
-                            #object.insert(#cell.get_or_init(|| ::std::sync::Arc::from(#key)).clone(), #v);
+                            #object.#insert(#cell.get_or_init(|| ::std::sync::Arc::from(#key)).clone(), #v);
                         })
                     }
                     Property::Computed(key, e) => {
@@ -349,44 +374,21 @@ impl Generator {
                 quote!({ let #object_name: &#rt::Value = #object; #read? })
             }
             Expr::MethodCall { object, method, args, .. } => {
+                if let Some((source, f, g)) = fusable_filter_map(e) {
+                    return self.array_method(source, "filter", f, Some(g));
+                }
+                if let ("filter" | "map" | "some" | "every" | "find" | "findIndex" | "forEach", [Argument::Function(f)]) = (method.as_str(), args.as_slice()) {
+                    return self.array_method(object, method, f, None);
+                }
                 let (values, callback) = self.arguments(args);
                 let (target, call_args, needle) = (hidden("target"), hidden("call_args"), hidden("needle"));
                 if let (Expr::Name(Name::Local(slot)), "push") = (object.as_ref(), method.as_str()) {
                     return quote!({ let #call_args = #values; #rt::push(&mut #slots[#slot], &#call_args)? });
                 }
                 let object_expr = object.as_ref();
-                let object = self.expr(object);
                 let generic = quote!({ let #call_args = #values; #rt::call_method(&#target, #method, &#call_args, #callback)? });
-                // A borrowed loop parameter is used in place; anything else is held by value.
-                let receiver = match object_expr {
-                    Expr::Name(Name::Local(slot)) if self.borrowed(*slot).is_some() => self.local_ref(*slot),
-                    _ => object.clone(),
-                };
+                let receiver = self.receiver(object_expr);
                 match (method.as_str(), args.as_slice()) {
-                    ("filter" | "map" | "some" | "every" | "find" | "findIndex" | "forEach", [Argument::Function(f)]) => {
-                        let items = hidden("items");
-                        // `Object.entries(x).filter(([k, v]) => …)`: loop over the object's
-                        // properties without building the array of pairs first.
-                        if let Expr::GlobalCall { function, args: source_args } = object_expr
-                            && function == "Object.entries"
-                            && f.params.len() <= 2
-                            && let [Argument::Value(source_expr)] = source_args.as_slice()
-                        {
-                            let fused = self.inline_loop(method, f, LoopSource::Entries);
-                            let entries_value = self.expr(source_expr);
-                            let object_name = hidden("object");
-                            let via_entries = quote!({
-                                let #target = #rt::call_global("Object.entries", &[#object_name.clone()], ::core::option::Option::None)?;
-                                #generic
-                            });
-                            return quote!({
-                                let #object_name = #entries_value;
-                                match &#object_name { #rt::Value::Object(#items) => #fused, _ => #via_entries }
-                            });
-                        }
-                        let inline = self.inline_loop(method, f, LoopSource::Array);
-                        quote!({ let #target = #receiver; match &#target { #rt::Value::Array(#items) => #inline, _ => #generic } })
-                    }
                     ("includes", [Argument::Value(needle_expr)]) if let Expr::Name(Name::Local(slot)) = object_expr
                         && let Some(texts) = self.constant_strings.get(slot) =>
                     {
@@ -411,7 +413,7 @@ impl Generator {
                         // count traffic) unless evaluating the needle could rebind a local.
                         let target_ref = match object_expr {
                             Expr::Name(Name::Local(slot)) if !writes_locals(needle_expr) => self.local_ref(*slot),
-                            _ => quote!(&#object),
+                            _ => quote!(&#receiver),
                         };
                         let needle_ref = self.value_ref(needle_expr);
                         quote!({
@@ -466,6 +468,11 @@ impl Generator {
     fn property_read(&self, object: &syn::Ident, property: &Expr) -> TokenStream {
         match property {
             Expr::String(name) => quote!(#object.get_named(#name)),
+            // An array index known at build time (`parts[0]`): no key value, no conversion.
+            Expr::Number(n) if n.fract() == 0.0 && (0.0..4_294_967_295.0).contains(n) => {
+                let index = *n as usize;
+                quote!(#object.get_index(#index))
+            }
             other => {
                 let key = self.expr(other);
                 quote!(#object.get(&#key))
@@ -555,22 +562,112 @@ impl Generator {
         (quote!([#(#values),*] as [#rt::Value; #n]), callback)
     }
 
+    /// `object.method(f)` for the array methods that take a function — and, with `then_map`,
+    /// `object.filter(f).map(then_map)` in one pass — as a loop inlined for an array receiver,
+    /// or for `Object.entries(o)`'s pairs walked without building them. Any other receiver goes
+    /// to the runtime's methods, which handle every receiver.
+    fn array_method(&self, object: &Expr, method: &str, f: &Function, then_map: Option<&Function>) -> TokenStream {
+        let rt = &self.rt;
+        let (target, items) = (hidden("target"), hidden("items"));
+        let call = |receiver: &syn::Ident, method: &str, f: &Function| {
+            let closure = self.function(f);
+            quote!(#rt::call_method(&#receiver, #method, &[], ::core::option::Option::Some(&mut #closure))?)
+        };
+        let generic = match then_map {
+            None => call(&target, method, f),
+            Some(g) => {
+                let filtered = hidden("filtered");
+                let (filter, map) = (call(&target, "filter", f), call(&filtered, "map", g));
+                quote!({ let #filtered = #filter; #map })
+            }
+        };
+        match loop_source(object, f) {
+            (LoopSource::Entries, entries_of) => {
+                let inline = self.inline_loop(method, f, LoopSource::Entries, then_map);
+                let value = self.expr(entries_of);
+                let object_name = hidden("object");
+                quote!({
+                    let #object_name = #value;
+                    match &#object_name {
+                        #rt::Value::Object(#items) => #inline,
+                        _ => {
+                            let #target = #rt::call_global("Object.entries", &[#object_name.clone()], ::core::option::Option::None)?;
+                            #generic
+                        }
+                    }
+                })
+            }
+            (LoopSource::Array, _) => {
+                let receiver = self.receiver(object);
+                let inline = self.inline_loop(method, f, LoopSource::Array, then_map);
+                quote!({ let #target = #receiver; match &#target { #rt::Value::Array(#items) => #inline, _ => #generic } })
+            }
+        }
+    }
+
     /// `items.filter(x => …)` and its kin as a plain loop over the array, the arrow's body
     /// inlined: no closure, no argument array, no method lookup. Same results as the runtime's
-    /// methods (which handle every receiver that is not an array).
-    fn inline_loop(&self, method: &str, f: &Function, source: LoopSource) -> TokenStream {
+    /// methods (which handle every receiver that is not an array). A filter with `then_map`
+    /// maps each item it keeps as it keeps it (see [`fusable_filter_map`]).
+    fn inline_loop(&self, method: &str, f: &Function, source: LoopSource, then_map: Option<&Function>) -> TokenStream {
         let rt = &self.rt;
         let (items, item, index, out, result) = (hidden("items"), hidden("item"), hidden("index"), hidden("out"), hidden("result"));
         let (key, property) = (hidden("key"), hidden("property"));
-        let label = syn::Lifetime::new(&format!("'__wfc_body{}", self.labels.get()), proc_macro2::Span::call_site());
-        self.labels.set(self.labels.get() + 1);
         // The current element: an array item, or an `[key, value]` pair built only when needed.
         let (header, element) = match source {
             LoopSource::Array => (quote!(for (#index, #item) in #items.iter().enumerate()), quote!(#item.clone())),
             LoopSource::Entries => (
-                quote!(for (#index, (#key, #property)) in #items.entries().into_iter().enumerate()),
+                quote!(for (#index, (#key, #property)) in #items.entries().enumerate()),
                 quote!(#rt::Value::array(::std::vec![#rt::Value::String(#key.clone()), #property.clone()])),
             ),
+        };
+        // A test (`filter`, `some`, …) is evaluated as a `bool`, not as a value then tested.
+        let is_test = matches!(method, "filter" | "some" | "every" | "find" | "findIndex");
+        let (binds, body) = self.inlined_function(f, source, quote!(#rt::Value::Number(#index as f64)), is_test);
+        let (init, step, finish) = match method {
+            "filter" => {
+                let keep = match then_map {
+                    None => quote!(#out.push(#element);),
+                    Some(map) => {
+                        // The mapped item's index is its place in the filtered array.
+                        let (binds, body) = self.inlined_function(map, source, quote!(#rt::Value::Number(#out.len() as f64)), false);
+                        let mapped = hidden("mapped");
+                        quote!(#(#binds)* let #mapped: #rt::Value = #body; #out.push(#mapped);)
+                    }
+                };
+                (quote!(let mut #out = ::std::vec::Vec::new();), quote!(if #result { #keep }), quote!(#rt::Value::array(#out)))
+            }
+            "map" => (quote!(let mut #out = ::std::vec::Vec::with_capacity(#items.len());), quote!(#out.push(#result);), quote!(#rt::Value::array(#out))),
+            "some" => (quote!(let mut #out = false;), quote!(if #result { #out = true; break; }), quote!(#rt::Value::Bool(#out))),
+            "every" => (quote!(let mut #out = true;), quote!(if !#result { #out = false; break; }), quote!(#rt::Value::Bool(#out))),
+            "find" => (quote!(let mut #out = #rt::Value::Undefined;), quote!(if #result { #out = #element; break; }), quote!(#out)),
+            "findIndex" => (quote!(let mut #out = -1.0;), quote!(if #result { #out = #index as f64; break; }), quote!(#rt::Value::Number(#out))),
+            _ => (quote!(), quote!(let _ = #result;), quote!(#rt::Value::Undefined)),
+        };
+        let result_type = if is_test { quote!(bool) } else { quote!(#rt::Value) };
+        quote!({
+            #init
+            #header {
+                #(#binds)*
+                let #result: #result_type = #body;
+                #step
+            }
+            #finish
+        })
+    }
+
+    /// An arrow function inlined into a loop over `source`: the statements binding its
+    /// parameters to the current element (`item`, or the pair `key`/`property`), to
+    /// `position` and to the array walked; and its body as a value, or as a `bool` if it is a
+    /// `test` (a block body is a labelled block that `return` breaks out of).
+    fn inlined_function(&self, f: &Function, source: LoopSource, position: TokenStream, test: bool) -> (Vec<TokenStream>, TokenStream) {
+        let rt = &self.rt;
+        let (items, item, key, property) = (hidden("items"), hidden("item"), hidden("key"), hidden("property"));
+        let label = syn::Lifetime::new(&format!("'__wfc_body{}", self.labels.get()), proc_macro2::Span::call_site());
+        self.labels.set(self.labels.get() + 1);
+        let element = match source {
+            LoopSource::Array => quote!(#item.clone()),
+            LoopSource::Entries => quote!(#rt::Value::array(::std::vec![#rt::Value::String(#key.clone()), #property.clone()])),
         };
         // Parameters that borrow from what is walked instead of being copied into a slot: the
         // item itself, or a pair's value, unless the body appends to it.
@@ -601,37 +698,22 @@ impl Generator {
                 // Destructured in place: the item is only read.
                 (0, p @ Pattern::Array(_), LoopSource::Array) => self.bind(p, quote!(#item)),
                 (0, p, _) => self.bind(p, element.clone()),
-                (1, p, _) => self.bind(p, quote!(#rt::Value::Number(#index as f64))),
+                (1, p, _) => self.bind(p, position.clone()),
                 (2, p, _) => self.bind(p, quote!(#rt::Value::Array(#items.clone()))),
                 (_, p, _) => self.bind(p, quote!(#rt::Value::Undefined)),
             })
             .collect();
-        let body = match &f.body {
-            Body::Expr(e) => self.expr(e),
-            Body::Block(statements) => {
+        let body = match (&f.body, test) {
+            (Body::Expr(e), true) => self.boolean(e),
+            (Body::Expr(e), false) => self.expr(e),
+            (Body::Block(statements), _) => {
                 let statements = self.statements(statements, Some(&label));
-                quote!(#label: { #statements #rt::Value::Undefined })
+                let value = quote!(#label: { #statements #rt::Value::Undefined });
+                if test { quote!((#value).truthy()) } else { value }
             }
         };
         self.borrowed.borrow_mut().retain(|(s, _)| !borrowed_here.contains(s));
-        let (init, step, finish) = match method {
-            "filter" => (quote!(let mut #out = ::std::vec::Vec::new();), quote!(if #result.truthy() { #out.push(#element); }), quote!(#rt::Value::array(#out))),
-            "map" => (quote!(let mut #out = ::std::vec::Vec::with_capacity(#items.len());), quote!(#out.push(#result);), quote!(#rt::Value::array(#out))),
-            "some" => (quote!(let mut #out = false;), quote!(if #result.truthy() { #out = true; break; }), quote!(#rt::Value::Bool(#out))),
-            "every" => (quote!(let mut #out = true;), quote!(if !#result.truthy() { #out = false; break; }), quote!(#rt::Value::Bool(#out))),
-            "find" => (quote!(let mut #out = #rt::Value::Undefined;), quote!(if #result.truthy() { #out = #element; break; }), quote!(#out)),
-            "findIndex" => (quote!(let mut #out = -1.0;), quote!(if #result.truthy() { #out = #index as f64; break; }), quote!(#rt::Value::Number(#out))),
-            _ => (quote!(), quote!(let _ = #result;), quote!(#rt::Value::Undefined)),
-        };
-        quote!({
-            #init
-            #header {
-                #(#binds)*
-                let #result: #rt::Value = #body;
-                #step
-            }
-            #finish
-        })
+        (binds, body)
     }
 
     fn function(&self, f: &Function) -> TokenStream {
@@ -709,6 +791,66 @@ enum LoopSource {
     Array,
     /// The `[key, value]` pairs of an object, as `Object.entries` would list them.
     Entries,
+}
+
+/// What `object.method(f)` loops over: the pairs of `Object.entries(o)` (then also `o`), or
+/// the array `object` is.
+fn loop_source<'a>(object: &'a Expr, f: &Function) -> (LoopSource, &'a Expr) {
+    match object {
+        Expr::GlobalCall { function, args } if function == "Object.entries" && f.params.len() <= 2 => match args.as_slice() {
+            [Argument::Value(entries_of)] => (LoopSource::Entries, entries_of),
+            _ => (LoopSource::Array, object),
+        },
+        _ => (LoopSource::Array, object),
+    }
+}
+
+/// `source.filter(f).map(g)` as `(source, f, g)` when mapping each kept item as it is kept
+/// gives the same result, or the same error, as two passes: nothing in either function appends
+/// to a local (so neither sees an effect of the other), at most one of them can throw (so the
+/// first error met is the one two passes would meet), and `g` does not ask for the filtered
+/// array (which one pass never builds).
+fn fusable_filter_map(e: &Expr) -> Option<(&Expr, &Function, &Function)> {
+    let Expr::MethodCall { object, method, args, optional: false } = e else { return None };
+    let (Some(Argument::Function(g)), "map", 1) = (args.first(), method.as_str(), args.len()) else { return None };
+    let Expr::MethodCall { object: source, method: inner, args: inner_args, optional: false } = object.as_ref() else { return None };
+    let (Some(Argument::Function(f)), "filter", 1) = (inner_args.first(), inner.as_str(), inner_args.len()) else { return None };
+    let (kind, _) = loop_source(source, f);
+    let appends = |f: &Function| f.body.any(|e| matches!(e, Expr::MethodCall { method, .. } if method == "push"));
+    let both_may_throw = may_throw(f, kind) && may_throw(g, kind);
+    let fusable = g.params.len() <= 2 && !appends(f) && !appends(g) && !both_may_throw;
+    fusable.then_some((source, f, g))
+}
+
+/// Whether calling `f` on the elements of `source` might throw (`false` is a proof, `true` a
+/// maybe): when a parameter destructures something that may not be destructurable, or the body
+/// reads a property, calls a method or global, tests `in`, or spreads into an array.
+fn may_throw(f: &Function, source: LoopSource) -> bool {
+    let simple = |p: &Pattern| matches!(p, Pattern::Local(_) | Pattern::Ignore);
+    let binding_may_throw = f.params.iter().enumerate().any(|(i, p)| match (i, p, source) {
+        // An entry is always a `[key, value]` pair.
+        (0, Pattern::Array(parts), LoopSource::Entries) => !parts.iter().flatten().all(simple),
+        (_, p, _) => !simple(p),
+    });
+    fn statements_may_throw(statements: &[Statement]) -> bool {
+        statements.iter().any(|statement| match statement {
+            Statement::Declare(pattern, e) => !matches!(pattern, Pattern::Local(_) | Pattern::Ignore) || expr_may_throw(e),
+            Statement::Expr(e) | Statement::Return(e) => expr_may_throw(e),
+            Statement::If(test, then, otherwise) => expr_may_throw(test) || statements_may_throw(then) || statements_may_throw(otherwise),
+        })
+    }
+    fn expr_may_throw(e: &Expr) -> bool {
+        e.any(|e| match e {
+            Expr::Member { .. } | Expr::MethodCall { .. } | Expr::GlobalCall { .. } | Expr::Binary(BinaryOp::In, ..) => true,
+            Expr::Array(elements) => elements.iter().any(|element| matches!(element, Element::Spread(_))),
+            _ => false,
+        })
+    }
+    binding_may_throw
+        || match &f.body {
+            Body::Expr(e) => expr_may_throw(e),
+            Body::Block(statements) => statements_may_throw(statements),
+        }
 }
 
 /// Whether evaluating `e` can assign a local slot: an arrow function binds its parameters,

@@ -78,11 +78,20 @@ pub fn scope_for(case: &Case) -> MapScope {
 /// The case evaluated by wfc's interpreter, in the oracle's encoding; a case wfc refuses to
 /// compile is `{"$compile_error": …}`.
 pub fn ours(case: &Case) -> Json {
+    match interpreted(case) {
+        Ok(result) => encode_result(result),
+        Err(messages) => json!({ "$compile_error": messages }),
+    }
+}
+
+/// The case evaluated by wfc's interpreter, as it returns it; `Err` holds the messages of a
+/// case wfc refuses to compile.
+pub fn interpreted(case: &Case) -> Result<Result<Value, wfc_runtime::value::EvalError>, Vec<String>> {
     let mut issues = Vec::new();
     let Some(compiled) = compile_wrapped(&case.expr, &names_for(case), &mut issues) else {
-        return json!({ "$compile_error": issues.iter().map(|i| i.message.clone()).collect::<Vec<_>>() });
+        return Err(issues.iter().map(|i| i.message.clone()).collect());
     };
-    encode_result(eval(&compiled, &scope_for(case)))
+    Ok(eval(&compiled, &scope_for(case)))
 }
 
 /// A result in the oracle's encoding: the value, or the kind of error.
@@ -106,7 +115,7 @@ pub fn encode(value: &Value) -> Json {
         Value::Set(items) => json!({ "$set": items.iter().map(encode).collect::<Vec<_>>() }),
         Value::RegExp(re) => json!({ "$regex": re.to_string() }),
         Value::Object(object) => {
-            json!({ "$object": object.entries().into_iter().map(|(k, v)| json!([k.to_string(), encode(v)])).collect::<Vec<_>>() })
+            json!({ "$object": object.entries().map(|(k, v)| json!([k.to_string(), encode(v)])).collect::<Vec<_>>() })
         }
     }
 }

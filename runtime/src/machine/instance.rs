@@ -727,7 +727,7 @@ impl<X: Expression> Instance<X> {
             note(format!("this.{field}"), json(self.state.state.get(field)), json(next.state.get(field)));
         }
         if written.global {
-            let keys: Vec<Arc<str>> = next.global.entries().into_iter().chain(self.state.global.entries()).map(|(key, _)| Arc::clone(key)).collect();
+            let keys: Vec<Arc<str>> = next.global.entries().chain(self.state.global.entries()).map(|(key, _)| Arc::clone(key)).collect();
             for key in keys {
                 let key: &str = &key;
                 let (old, new) = (json(self.state.global.get(key)), json(next.global.get(key)));

@@ -170,7 +170,7 @@ pub(crate) fn to_json(value: &Value) -> Option<serde_json::Value> {
         Value::String(s) => J::String(s.to_string()),
         Value::Array(items) => J::Array(items.iter().map(|v| to_json(v).unwrap_or(J::Null)).collect()),
         Value::Object(object) => J::Object(
-            object.entries().into_iter().filter_map(|(k, v)| Some((k.to_string(), to_json(v)?))).collect(),
+            object.entries().filter_map(|(k, v)| Some((k.to_string(), to_json(v)?))).collect(),
         ),
         Value::Set(_) | Value::RegExp(_) => J::Object(serde_json::Map::new()),
     })

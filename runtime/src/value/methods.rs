@@ -416,11 +416,17 @@ fn split(s: &str, separator: &Value, limit: &Value) -> Result<Value, EvalError> 
     Ok(Value::array(parts))
 }
 
-/// `s.split(/\s+/)`: the text between runs of JavaScript white space, scanned byte by byte.
+/// `s.split(/\s+/)`: the text between runs of JavaScript white space. Bytes that cannot
+/// start white space (ASCII letters, digits, punctuation, UTF-8 continuation bytes) are
+/// skipped in one tight scan; only ASCII white space and the lead bytes of multi-byte
+/// characters are looked at closely.
 fn split_at_white_space(s: &str) -> Vec<Value> {
+    let bytes = s.as_bytes();
+    let may_start_white_space = |b: u8| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') || b >= 0xc0;
     let mut parts = Vec::new();
     let (mut start, mut at) = (0, 0);
-    while at < s.len() {
+    while let Some(skip) = bytes[at..].iter().position(|&b| may_start_white_space(b)) {
+        at += skip;
         let mut end = at;
         while end < s.len() {
             match white_space_at(s, end) {
@@ -610,7 +616,7 @@ pub fn call_global(name: &str, args: &[Value], callback: Option<Callback<'_>>) -
         "Object.keys" | "Object.values" | "Object.entries" => {
             let target = arg(args, 0);
             let pairs: Vec<(Value, Value)> = match target {
-                Value::Object(o) => o.entries().into_iter().map(|(k, v)| (Value::String(k.clone()), v.clone())).collect(),
+                Value::Object(o) => o.entries().map(|(k, v)| (Value::String(k.clone()), v.clone())).collect(),
                 Value::Array(items) => items.iter().enumerate().map(|(i, v)| (Value::string(i.to_string()), v.clone())).collect(),
                 Value::String(s) => units(s).iter().enumerate().map(|(i, u)| (Value::string(i.to_string()), from_units(&[*u]))).collect(),
                 Value::Undefined | Value::Null => {

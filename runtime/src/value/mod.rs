@@ -152,8 +152,28 @@ impl Value {
         }
     }
 
-    /// Reads a property by name (`value.name`, or `value[key]` once `key` is a string).
+    /// Reads the property at array index `index` (`parts[0]`, an index known at build time),
+    /// without building a key.
+    pub fn get_index(&self, index: usize) -> Result<Value, EvalError> {
+        match self {
+            Value::Array(items) => Ok(items.get(index).cloned().unwrap_or_default()),
+            other => other.get(&Value::Number(index as f64)),
+        }
+    }
+
+    /// Reads a property by name (`value.name`, or `value[key]` once `key` is a string). A
+    /// plain object's property, by far the most common read, is looked up where it is called.
+    #[inline]
     pub fn get_named(&self, name: &str) -> Result<Value, EvalError> {
+        match self {
+            Value::Object(object) => Ok(object.get(name).cloned().unwrap_or_default()),
+            other => other.read_named(name),
+        }
+    }
+
+    /// [`Value::get_named`] for every kind of value (which `get_named` calls for all but plain
+    /// objects).
+    fn read_named(&self, name: &str) -> Result<Value, EvalError> {
         match self {
             Value::Undefined | Value::Null => {
                 Err(EvalError::type_error(format!("Cannot read properties of {} (reading '{name}')", self.to_js_string())))

@@ -36,6 +36,13 @@ impl Object {
         }
     }
 
+    /// Adds `key`, which the caller knows is not there yet (the distinct names of an object
+    /// literal, known at build time): no search of the keys already there.
+    pub fn insert_new(&mut self, key: Arc<str>, value: Value) {
+        debug_assert!(self.get(&key).is_none(), "{key} is already a property");
+        self.properties.push((key, value));
+    }
+
     /// Removes `key`.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
         let at = self.properties.iter().position(|(k, _)| &**k == key)?;
@@ -52,16 +59,20 @@ impl Object {
         self.properties.is_empty()
     }
 
-    /// Own properties in enumeration order (`Object.keys`, `for…in`, `JSON.stringify`).
-    pub fn entries(&self) -> Vec<(&Arc<str>, &Value)> {
-        let mut indexed: Vec<(usize, &Arc<str>, &Value)> =
-            self.properties.iter().filter_map(|(k, v)| array_index(k).map(|i| (i, k, v))).collect();
-        if indexed.is_empty() {
-            return self.properties.iter().map(|(k, v)| (k, v)).collect();
-        }
-        indexed.sort_by_key(|(i, _, _)| *i);
-        let named = self.properties.iter().filter(|(k, _)| array_index(k).is_none()).map(|(k, v)| (k, v));
-        indexed.into_iter().map(|(_, k, v)| (k, v)).chain(named).collect()
+    /// Own properties in enumeration order (`Object.keys`, `for…in`, `JSON.stringify`): as
+    /// they are when no key is integer-like, the usual case, without copying them. (Keeping a
+    /// flag instead of looking grows every object by a word, which measured slower overall.)
+    pub fn entries(&self) -> impl Iterator<Item = (&Arc<str>, &Value)> {
+        let (reordered, in_order) = if self.properties.iter().any(|(k, _)| array_index(k).is_some()) {
+            let mut indexed: Vec<(usize, &Arc<str>, &Value)> =
+                self.properties.iter().filter_map(|(k, v)| array_index(k).map(|i| (i, k, v))).collect();
+            indexed.sort_by_key(|(i, _, _)| *i);
+            let named = self.properties.iter().filter(|(k, _)| array_index(k).is_none()).map(|(k, v)| (k, v));
+            (Some(indexed.into_iter().map(|(_, k, v)| (k, v)).chain(named)), None)
+        } else {
+            (None, Some(self.properties.iter().map(|(k, v)| (k, v))))
+        };
+        reordered.into_iter().flatten().chain(in_order.into_iter().flatten())
     }
 }
 
@@ -85,7 +96,7 @@ mod tests {
         for key in ["b", "10", "a", "2", "01"] {
             object.insert(key, Value::Null);
         }
-        let keys: Vec<&str> = object.entries().into_iter().map(|(k, _)| &**k).collect();
+        let keys: Vec<&str> = object.entries().map(|(k, _)| &**k).collect();
         assert_eq!(keys, ["2", "10", "b", "a", "01"]);
     }
 }
