@@ -613,14 +613,11 @@ impl Generator {
         let rt = &self.rt;
         let (items, item, index, out, result) = (hidden("items"), hidden("item"), hidden("index"), hidden("out"), hidden("result"));
         let (key, property) = (hidden("key"), hidden("property"));
-        // The current element: an array item, or an `[key, value]` pair built only when needed.
-        let (header, element) = match source {
-            LoopSource::Array => (quote!(for (#index, #item) in #items.iter().enumerate()), quote!(#item.clone())),
-            LoopSource::Entries => (
-                quote!(for (#index, (#key, #property)) in #items.entries().enumerate()),
-                quote!(#rt::Value::array(::std::vec![#rt::Value::String(#key.clone()), #property.clone()])),
-            ),
+        let header = match source {
+            LoopSource::Array => quote!(for (#index, #item) in #items.iter().enumerate()),
+            LoopSource::Entries => quote!(for (#index, (#key, #property)) in #items.entries().enumerate()),
         };
+        let element = self.element(source);
         // A test (`filter`, `some`, …) is evaluated as a `bool`, not as a value then tested.
         let is_test = matches!(method, "filter" | "some" | "every" | "find" | "findIndex");
         let (binds, body) = self.inlined_function(f, source, quote!(#rt::Value::Number(#index as f64)), is_test);
@@ -656,6 +653,17 @@ impl Generator {
         })
     }
 
+    /// The current element of a loop over `source` as a value: the array item, or the
+    /// `[key, value]` pair (built only where this is used).
+    fn element(&self, source: LoopSource) -> TokenStream {
+        let rt = &self.rt;
+        let (item, key, property) = (hidden("item"), hidden("key"), hidden("property"));
+        match source {
+            LoopSource::Array => quote!(#item.clone()),
+            LoopSource::Entries => quote!(#rt::Value::array(::std::vec![#rt::Value::String(#key.clone()), #property.clone()])),
+        }
+    }
+
     /// An arrow function inlined into a loop over `source`: the statements binding its
     /// parameters to the current element (`item`, or the pair `key`/`property`), to
     /// `position` and to the array walked; and its body as a value, or as a `bool` if it is a
@@ -665,10 +673,7 @@ impl Generator {
         let (items, item, key, property) = (hidden("items"), hidden("item"), hidden("key"), hidden("property"));
         let label = syn::Lifetime::new(&format!("'__wfc_body{}", self.labels.get()), proc_macro2::Span::call_site());
         self.labels.set(self.labels.get() + 1);
-        let element = match source {
-            LoopSource::Array => quote!(#item.clone()),
-            LoopSource::Entries => quote!(#rt::Value::array(::std::vec![#rt::Value::String(#key.clone()), #property.clone()])),
-        };
+        let element = self.element(source);
         // Parameters that borrow from what is walked instead of being copied into a slot: the
         // item itself, or a pair's value, unless the body appends to it.
         let mut borrowed_here = Vec::new();
