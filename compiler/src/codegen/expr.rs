@@ -205,6 +205,24 @@ impl Generator {
     fn boolean(&self, e: &Expr) -> TokenStream {
         match e {
             Expr::Bool(b) => quote!(#b),
+            // A local is tested in place, not copied out first.
+            Expr::Name(Name::Local(slot)) => {
+                let local = self.local_ref(*slot);
+                quote!((#local).truthy())
+            }
+            // `a && b` is truthy when both are, `a || b` when either is (the operand returned
+            // is the one that decided), each evaluated only when JavaScript would.
+            Expr::Logical(op @ (LogicalOp::And | LogicalOp::Or), a, b) => {
+                let (a, b) = (self.boolean(a), self.boolean(b));
+                match op {
+                    LogicalOp::And => quote!((#a && #b)),
+                    _ => quote!((#a || #b)),
+                }
+            }
+            Expr::Conditional(test, then, otherwise) => {
+                let (test, then, otherwise) = (self.boolean(test), self.boolean(then), self.boolean(otherwise));
+                quote!((if #test { #then } else { #otherwise }))
+            }
             Expr::Unary(UnaryOp::Not, a) => {
                 let a = self.boolean(a);
                 quote!((!#a))
@@ -235,11 +253,36 @@ impl Generator {
                     #found => #found.get_named(#name)?.truthy(),
                 })
             }
+            Expr::Binary(op @ (BinaryOp::StrictEq | BinaryOp::StrictNe), a, b)
+                if let Some(test) = self.strictly_equals_literal(a, b).or_else(|| self.strictly_equals_literal(b, a)) =>
+            {
+                if *op == BinaryOp::StrictEq { test } else { quote!((!#test)) }
+            }
             other => {
                 let v = self.dynamic(other);
                 quote!(#v.truthy())
             }
         }
+    }
+
+    /// `value === literal` as a pattern test on the value (`this.status === 'done'`), for a
+    /// literal whose strict equality is one: no operator dispatch, no literal value built.
+    fn strictly_equals_literal(&self, value: &Expr, literal: &Expr) -> Option<TokenStream> {
+        let (rt, x) = (&self.rt, hidden("x"));
+        let pattern = match literal {
+            Expr::Number(n) => {
+                let n = f64_literal(*n);
+                quote!(#rt::Value::Number(#x) if *#x == #n)
+            }
+            Expr::String(text) => quote!(#rt::Value::String(#x) if &**#x == #text),
+            Expr::Bool(b) => quote!(#rt::Value::Bool(#b)),
+            Expr::Null => quote!(#rt::Value::Null),
+            Expr::Undefined => quote!(#rt::Value::Undefined),
+            _ => return None,
+        };
+        // A `match`, not `matches!`, so that the expanded code is formatted like the rest.
+        let value = self.value_ref(value);
+        Some(quote!(match #value { #pattern => true, _ => false }))
     }
 
     fn dynamic(&self, e: &Expr) -> TokenStream {
@@ -711,10 +754,13 @@ impl Generator {
         let body = match (&f.body, test) {
             (Body::Expr(e), true) => self.boolean(e),
             (Body::Expr(e), false) => self.expr(e),
-            (Body::Block(statements), _) => {
-                let statements = self.statements(statements, Some(&label));
-                let value = quote!(#label: { #statements #rt::Value::Undefined });
-                if test { quote!((#value).truthy()) } else { value }
+            (Body::Block(statements), true) => {
+                let statements = self.statements(statements, Exit::Test(&label));
+                quote!(#label: { #statements false })
+            }
+            (Body::Block(statements), false) => {
+                let statements = self.statements(statements, Exit::Value(&label));
+                quote!(#label: { #statements #rt::Value::Undefined })
             }
         };
         self.borrowed.borrow_mut().retain(|(s, _)| !borrowed_here.contains(s));
@@ -731,16 +777,15 @@ impl Generator {
                 quote!(::core::result::Result::Ok(#v))
             }
             Body::Block(statements) => {
-                let statements = self.statements(statements, None);
+                let statements = self.statements(statements, Exit::Closure);
                 quote!(#statements ::core::result::Result::Ok(#rt::Value::Undefined))
             }
         };
         quote!(|#args: &[#rt::Value]| -> ::core::result::Result<#rt::Value, #rt::EvalError> { #(#binds)* #body })
     }
 
-    /// Statements of a block body. `return` leaves the closure, or, for a body inlined into a
-    /// loop, breaks out of the block labelled `label` with the value.
-    fn statements(&self, statements: &[Statement], label: Option<&syn::Lifetime>) -> TokenStream {
+    /// Statements of a block body, whose `return` goes where `exit` says.
+    fn statements(&self, statements: &[Statement], exit: Exit) -> TokenStream {
         let out = statements.iter().map(|statement| match statement {
             Statement::Declare(pattern, e) => {
                 let v = self.expr(e);
@@ -750,15 +795,22 @@ impl Generator {
                 let v = self.expr(e);
                 quote!(let _ = #v;)
             }
-            Statement::Return(e) => {
-                let v = self.expr(e);
-                match label {
-                    Some(label) => quote!(break #label (#v);),
-                    None => quote!(return ::core::result::Result::Ok(#v);),
+            Statement::Return(e) => match exit {
+                Exit::Closure => {
+                    let v = self.expr(e);
+                    quote!(return ::core::result::Result::Ok(#v);)
                 }
-            }
+                Exit::Value(label) => {
+                    let v = self.expr(e);
+                    quote!(break #label (#v);)
+                }
+                Exit::Test(label) => {
+                    let b = self.boolean(e);
+                    quote!(break #label (#b);)
+                }
+            },
             Statement::If(test, then, otherwise) => {
-                let (test, then, otherwise) = (self.boolean(test), self.statements(then, label), self.statements(otherwise, label));
+                let (test, then, otherwise) = (self.boolean(test), self.statements(then, exit), self.statements(otherwise, exit));
                 quote!(if #test { #then } else { #otherwise })
             }
         });
@@ -787,6 +839,18 @@ impl Generator {
             }
         }
     }
+}
+
+/// Where a block body's `return` goes.
+#[derive(Clone, Copy)]
+enum Exit<'a> {
+    /// Out of the arrow's closure, as `Ok(value)`.
+    Closure,
+    /// Out of the arrow's body inlined into a loop: the labelled block's value.
+    Value(&'a syn::Lifetime),
+    /// Out of a test's arrow inlined into a loop (`filter`, `some`, …): the value's
+    /// truthiness, as the labelled block's `bool`.
+    Test(&'a syn::Lifetime),
 }
 
 /// What an inlined array-method loop walks.

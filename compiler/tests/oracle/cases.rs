@@ -78,6 +78,11 @@ pub fn operator_cases() -> Vec<Case> {
             cases.push(Case::new(format!("input {op} 2"), *a));
             cases.push(Case::new(format!("3 {op} input"), *a));
         }
+        // Strict equality with a literal, which compiles to a pattern test.
+        for literal in ["0", "-0", "1.5", "NaN", "'abc'", "''", "true", "null", "undefined"] {
+            cases.push(Case::new(format!("input === {literal}"), *a));
+            cases.push(Case::new(format!("{literal} !== input"), *a));
+        }
         cases.push(Case::new("input ? 'yes' : 'no'", *a));
         cases.push(Case::new("String(input)", *a));
         cases.push(Case::new("Number(input)", *a));
@@ -193,6 +198,10 @@ const METHOD_CASES: &[(&str, &[&str])] = &[
     ("input.filter(x => x.length)", &["['', 'a', [], [0], {length: 0}, {length: 2}]", "[1, true]", "[null]"]),
     ("input.some(x => x.a.b) || input.every(x => x.a)", &["[{a: {b: 0}}, {a: {}}]", "[{a: null}]", "[{}]"]),
     ("input.find(x => x.k) ?? input.findIndex(x => !x.k)", &["[{k: 0}, {k: 'y'}]", "[{k: ''}, 5]", "[]"]),
+    ("input.filter(x => { if (x) { return x && 'y'; } return x || 0; })", &["[0, 1, '', 'a', null]"]),
+    ("input.filter(x => x ? x.a : x === 0)", &["[0, {a: 1}, {a: 0}, null, '']"]),
+    ("input.filter(x => { const y = x; })", &["[1, 2]"]),
+    ("input.every(x => { const y = x.n; return y ?? x.m; })", &["[{n: 0, m: 1}]", "[{n: null, m: 1}, {m: 'a'}]"]),
     // filter then map, run as one pass where that cannot be told apart from two.
     ("input.filter(x => x.ok).map((x, i) => i)", &["[{ok: 1}, {ok: 0}, {ok: 1}]", "[{ok: 1}, null, {ok: 1}]", "'ab'"]),
     ("input.filter(x => x > 1).map((x, i, all) => all.length)", &["[1, 2, 3]"]),
