@@ -73,6 +73,14 @@ pub fn expression_fn(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStre
         let n = compiled.slots;
         quote!(let mut #slots: ::std::vec::Vec<#rt::Value> = ::std::vec![#rt::Value::Undefined; #n];)
     });
+    // Each `const` list of string literals is built once, for every evaluation, where all of
+    // the function's blocks can read it.
+    let mut constant_lists: Vec<usize> = generator.constant_strings.keys().copied().collect();
+    constant_lists.sort();
+    let constant_lists = constant_lists.into_iter().map(|slot| {
+        let cell = constant_list_cell(slot);
+        quote!(static #cell: ::std::sync::OnceLock<#rt::Value> = ::std::sync::OnceLock::new();)
+    });
     quote! {
         #[allow(
             unused_variables, // a root a branch does not read
@@ -83,6 +91,7 @@ pub fn expression_fn(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStre
             clippy::all, // generated code is checked against node, not against style
         )]
         pub fn #name(#scope: &dyn #rt::Scope) -> ::core::result::Result<#rt::Value, #rt::EvalError> {
+            #(#constant_lists)*
             #slots_decl
             ::core::result::Result::Ok(#body)
         }
@@ -97,7 +106,8 @@ struct Generator {
     /// borrowed from the array walked, so binding an item costs no reference counting.
     borrowed: std::cell::RefCell<Vec<(usize, syn::Ident)>>,
     /// Locals that only ever hold one array of string literals (`const exts = ['.ts', '.js']`),
-    /// by slot: `exts.includes(x)` becomes a `match` on the text.
+    /// by slot: the array is built once (in a static, read in place, never stored in the slot)
+    /// and `exts.includes(x)` becomes a `match` on the text.
     constant_strings: std::collections::HashMap<usize, Vec<String>>,
 }
 
@@ -126,6 +136,10 @@ impl Generator {
     /// A local as a `&Value`, without cloning it.
     fn local_ref(&self, slot: usize) -> TokenStream {
         let slots = hidden("slots");
+        if let Some(texts) = self.constant_strings.get(&slot) {
+            let (rt, cell) = (&self.rt, constant_list_cell(slot));
+            return quote!(#cell.get_or_init(|| #rt::Value::array(::std::vec![#(#rt::Value::string(#texts)),*])));
+        }
         match self.borrowed(slot) {
             Some(param) => quote!(#param),
             None => quote!(&#slots[#slot]),
@@ -136,7 +150,7 @@ impl Generator {
     /// `&Value`); anything else is evaluated and held by value.
     fn receiver(&self, object: &Expr) -> TokenStream {
         match object {
-            Expr::Name(Name::Local(slot)) if self.borrowed(*slot).is_some() => self.local_ref(*slot),
+            Expr::Name(Name::Local(slot)) if self.borrowed(*slot).is_some() || self.constant_strings.contains_key(slot) => self.local_ref(*slot),
             other => self.expr(other),
         }
     }
@@ -386,6 +400,10 @@ impl Generator {
                 };
                 quote!({ let mut #object = #new_object; #(#inserts)* #rt::Value::Object(::std::sync::Arc::new(#object)) })
             }
+            Expr::Name(Name::Local(slot)) if self.constant_strings.contains_key(slot) => {
+                let list = self.local_ref(*slot);
+                quote!(#list.clone())
+            }
             Expr::Name(Name::Local(slot)) => match self.borrowed(*slot) {
                 Some(param) => quote!(#param.clone()),
                 None => quote!(#slots[#slot].clone()),
@@ -435,10 +453,19 @@ impl Generator {
                     ("includes", [Argument::Value(needle_expr)]) if let Expr::Name(Name::Local(slot)) = object_expr
                         && let Some(texts) = self.constant_strings.get(slot) =>
                     {
-                        // Only a string can equal one of the texts (SameValueZero).
+                        // Only a string can equal one of the texts (SameValueZero). Each text
+                        // is a pattern once (a repeated one would be unreachable).
                         let needle_ref = self.value_ref(needle_expr);
                         let sought = hidden("sought");
-                        quote!(#rt::Value::Bool(match #needle_ref { #rt::Value::String(#sought) => matches!(&**#sought, #(#texts)|*), _ => false }))
+                        let mut distinct: Vec<&String> = texts.iter().collect();
+                        distinct.sort();
+                        distinct.dedup();
+                        let found = if distinct.is_empty() {
+                            quote!(false)
+                        } else {
+                            quote!(match &**#sought { #(#distinct)|* => true, _ => false })
+                        };
+                        quote!(#rt::Value::Bool(match #needle_ref { #rt::Value::String(#sought) => #found, _ => false }))
                     }
                     ("includes" | "startsWith" | "endsWith", [Argument::Value(needle_expr)]) => {
                         // String tests (and array `includes`) without dispatch; anything else
@@ -787,6 +814,8 @@ impl Generator {
     /// Statements of a block body, whose `return` goes where `exit` says.
     fn statements(&self, statements: &[Statement], exit: Exit) -> TokenStream {
         let out = statements.iter().map(|statement| match statement {
+            // Read from its static instead (see `constant_strings`).
+            Statement::Declare(Pattern::Local(slot), _) if self.constant_strings.contains_key(slot) => quote!(),
             Statement::Declare(pattern, e) => {
                 let v = self.expr(e);
                 self.bind(pattern, v)
@@ -932,6 +961,11 @@ fn writes_locals(e: &Expr) -> bool {
     })
 }
 
+/// The static holding constant list local `slot`'s array.
+fn constant_list_cell(slot: usize) -> syn::Ident {
+    format_ident!("__WFC_CONSTANT_LIST_{}", slot)
+}
+
 /// The locals declared once with an array of string literals and never appended to, by slot
 /// (every binding has a slot of its own, so nothing else writes them).
 fn constant_string_lists(e: &Expr) -> std::collections::HashMap<usize, Vec<String>> {
@@ -1036,6 +1070,7 @@ mod tests {
             ("local_push", "input.reduce((out, x) => { const copy = out; copy.push(x); return copy; }, [])"),
             ("pushed_parameter_is_copied", "input.map(xs => { xs.push(1); return xs.length; })"),
             ("constant_list_includes", "input.filter(part => { const skip = ['dist', 'build']; return !skip.includes(part); })"),
+            ("constant_list_walked", "input.filter(file => { const exts = ['.ts', '.js']; return exts.some(ext => file.endsWith(ext)); })"),
         ] {
             insta::assert_snapshot!(name, generated(text), text);
         }

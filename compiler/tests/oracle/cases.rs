@@ -202,6 +202,9 @@ const METHOD_CASES: &[(&str, &[&str])] = &[
     ("input.filter(x => x ? x.a : x === 0)", &["[0, {a: 1}, {a: 0}, null, '']"]),
     ("input.filter(x => { const y = x; })", &["[1, 2]"]),
     ("input.every(x => { const y = x.n; return y ?? x.m; })", &["[{n: 0, m: 1}]", "[{n: null, m: 1}, {m: 'a'}]"]),
+    ("input.map(x => { const l = ['a', 'b', 'a']; return l.includes(x) ? l : l.length; })", &["['a', 'c', 1]"]),
+    ("input.filter(x => { const l = ['.ts', '']; return [1].some(y => l.some(e => x.endsWith(e)) && !l.includes(x)); })", &["['a.ts', '', 'b']"]),
+    ("input.map(x => { const none = []; return none.includes(x) || none.concat([x]).length; })", &["[1]"]),
     // filter then map, run as one pass where that cannot be told apart from two.
     ("input.filter(x => x.ok).map((x, i) => i)", &["[{ok: 1}, {ok: 0}, {ok: 1}]", "[{ok: 1}, null, {ok: 1}]", "'ab'"]),
     ("input.filter(x => x > 1).map((x, i, all) => all.length)", &["[1, 2, 3]"]),

@@ -460,7 +460,21 @@ fn white_space_at(s: &str, at: usize) -> usize {
 fn split_at_text(s: &str, separator: &str) -> Vec<Value> {
     match separator.as_bytes() {
         [] => units(s).iter().map(|u| from_units(&[*u])).collect(),
-        [byte] if byte.is_ascii() => s.split(char::from(*byte)).map(Value::string).collect(),
+        // A long text (command output split into lines): `str::split` searches a word at a time.
+        [byte] if byte.is_ascii() && s.len() > 256 => s.split(char::from(*byte)).map(Value::string).collect(),
+        [byte] if byte.is_ascii() => {
+            // A short text (a path split at '/'): a plain byte scan, as `str::split` compares
+            // each match through a call, which costs more than the scan here. An ASCII byte
+            // never falls inside a multi-byte character, so every cut is a character boundary.
+            let mut parts = Vec::new();
+            let mut start = 0;
+            for (at, _) in s.bytes().enumerate().filter(|(_, b)| b == byte) {
+                parts.push(Value::string(&s[start..at]));
+                start = at + 1;
+            }
+            parts.push(Value::string(&s[start..]));
+            parts
+        }
         _ => s.split(separator).map(Value::string).collect(),
     }
 }
@@ -819,6 +833,15 @@ mod tests {
         assert_eq!(call_method(&s("a-b-c"), "replace", &[s("-"), s("+")], None).expect("replace").to_js_string(), "a+b-c");
         assert_eq!(call_method(&s("😀x"), "slice", &[Value::Number(2.0)], None).expect("slice").to_js_string(), "x");
         assert_eq!(call_method(&s("abc"), "indexOf", &[s("c")], None).expect("indexOf").to_number(), 2.0);
+    }
+
+    #[test]
+    fn splitting_at_one_byte_cuts_short_and_long_texts_alike() {
+        let long = "ab/é/".repeat(100);
+        for text in ["", "/", "a//b/", "é/😀/x", long.as_str()] {
+            let expected: Vec<&str> = text.split('/').collect();
+            assert_eq!(strings(&split(text, &Value::string("/"), &Value::Undefined).expect("split")), expected, "{text}");
+        }
     }
 
     #[test]
