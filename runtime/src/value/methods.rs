@@ -359,10 +359,7 @@ fn string_method(s: &Arc<str>, name: &str, args: &[Value]) -> Option<Result<Valu
                 Ordering::Greater => 1.0,
             }))
         }
-        "charAt" => Ok(match s.get(..).map(|_| units(s)) {
-            Some(all) => relative_char(&all, arg(args, 0)),
-            None => Value::string(""),
-        }),
+        "charAt" => Ok(relative_char(&units(s), arg(args, 0))),
         "concat" => Ok(Value::string(args.iter().fold(s.to_string(), |mut acc, v| {
             acc.push_str(&v.to_js_string());
             acc
