@@ -910,9 +910,9 @@ fn loop_source<'a>(object: &'a Expr, f: &Function) -> (LoopSource, &'a Expr) {
 /// array (which one pass never builds).
 fn fusable_filter_map(e: &Expr) -> Option<(&Expr, &Function, &Function)> {
     let Expr::MethodCall { object, method, args, optional: false } = e else { return None };
-    let (Some(Argument::Function(g)), "map", 1) = (args.first(), method.as_str(), args.len()) else { return None };
+    let ("map", [Argument::Function(g)]) = (method.as_str(), args.as_slice()) else { return None };
     let Expr::MethodCall { object: source, method: inner, args: inner_args, optional: false } = object.as_ref() else { return None };
-    let (Some(Argument::Function(f)), "filter", 1) = (inner_args.first(), inner.as_str(), inner_args.len()) else { return None };
+    let ("filter", [Argument::Function(f)]) = (inner.as_str(), inner_args.as_slice()) else { return None };
     let (kind, _) = loop_source(source, f);
     let appends = |f: &Function| f.body.any(|e| matches!(e, Expr::MethodCall { method, .. } if method == "push"));
     let both_may_throw = may_throw(f, kind) && may_throw(g, kind);

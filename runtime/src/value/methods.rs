@@ -419,7 +419,7 @@ fn split(s: &str, separator: &Value, limit: &Value) -> Result<Value, EvalError> 
 /// characters are looked at closely.
 fn split_at_white_space(s: &str) -> Vec<Value> {
     let bytes = s.as_bytes();
-    let may_start_white_space = |b: u8| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') || b >= 0xc0;
+    let may_start_white_space = |b: u8| is_ascii_white_space(b) || b >= 0xc0;
     let mut parts = Vec::new();
     let (mut start, mut at) = (0, 0);
     while let Some(skip) = bytes[at..].iter().position(|&b| may_start_white_space(b)) {
@@ -446,10 +446,16 @@ fn split_at_white_space(s: &str) -> Vec<Value> {
 /// none (another character, or the middle of one).
 fn white_space_at(s: &str, at: usize) -> usize {
     match s.as_bytes()[at] {
-        b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' => 1,
+        b if is_ascii_white_space(b) => 1,
         0..0xc0 => 0,
         _ => s[at..].chars().next().filter(|c| number::is_js_whitespace(*c)).map_or(0, char::len_utf8),
     }
+}
+
+/// JavaScript's white space among ASCII bytes: tab, line feed, vertical tab, form feed,
+/// carriage return, space.
+fn is_ascii_white_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
 }
 
 /// `s.split(separator)` for a text separator; one ASCII character (`'/'`, `'\n'`, `','`, the
