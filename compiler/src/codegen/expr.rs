@@ -64,6 +64,7 @@ pub fn expression_fn(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStre
         labels: std::cell::Cell::new(0),
         borrowed: std::cell::RefCell::default(),
         constant_strings: constant_string_lists(&compiled.expr),
+        piece_lists: piece_lists(&compiled.expr),
     };
     let body = generator.expr(&compiled.expr);
     let rt = &generator.rt;
@@ -102,13 +103,41 @@ struct Generator {
     rt: TokenStream,
     /// Counter for unique loop-body labels.
     labels: std::cell::Cell<usize>,
-    /// Parameters of the inlined loop bodies being generated, by slot: each is a `&Value`
-    /// borrowed from the array walked, so binding an item costs no reference counting.
-    borrowed: std::cell::RefCell<Vec<(usize, syn::Ident)>>,
+    /// Parameters of the inlined loop bodies being generated, by slot: each is borrowed from
+    /// what is walked, so binding an item costs no reference counting (see [`Borrowed`]).
+    borrowed: std::cell::RefCell<Vec<(usize, Borrowed)>>,
     /// Locals that only ever hold one array of string literals (`const exts = ['.ts', '.js']`),
     /// by slot: the array is built once (in a static, read in place, never stored in the slot)
     /// and `exts.includes(x)` becomes a `match` on the text.
     constant_strings: std::collections::HashMap<usize, Vec<String>>,
+    /// Locals declared as a split of a text into slices (`const parts = line.split(/\s+/)`)
+    /// that are only indexed with a constant (`parts[0]`) or walked (`parts.some(p => …)`):
+    /// they hold the pieces as `&str`s (named by [`piece_list`]), and a value is made only of
+    /// a piece that is read as one.
+    piece_lists: PieceLists,
+}
+
+/// The piece list locals, by slot.
+type PieceLists = std::collections::HashMap<usize, PieceList>;
+
+/// What a piece list local holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PieceList {
+    /// The first pieces, as an `[Option<&str>; N]`: one more than the highest index read (the
+    /// text is cut no further).
+    First(usize),
+    /// Every piece, as a `Vec<&str>`, for a list that is walked.
+    All,
+}
+
+/// How an inlined loop body's parameter is held.
+#[derive(Clone)]
+enum Borrowed {
+    /// A `&Value` of the array walked.
+    Value(syn::Ident),
+    /// A `&str` piece of the text walked ([`LoopSource::Pieces`]): made a value only where one
+    /// is needed, tested in place where a string test is all that is asked of it.
+    Text(syn::Ident),
 }
 
 pub(super) fn f64_literal(n: f64) -> TokenStream {
@@ -128,9 +157,20 @@ pub(super) fn f64_literal(n: f64) -> TokenStream {
 }
 
 impl Generator {
-    /// The `&Value` a borrowed loop parameter is bound to, if `slot` is one.
-    fn borrowed(&self, slot: usize) -> Option<syn::Ident> {
-        self.borrowed.borrow().iter().rev().find(|(s, _)| *s == slot).map(|(_, ident)| ident.clone())
+    /// How a borrowed loop parameter is held, if `slot` is one.
+    fn borrowed(&self, slot: usize) -> Option<Borrowed> {
+        self.borrowed.borrow().iter().rev().find(|(s, _)| *s == slot).map(|(_, held)| held.clone())
+    }
+
+    /// The `&str` a local is, if it is a piece of a text being walked.
+    fn text_local(&self, e: &Expr) -> Option<syn::Ident> {
+        match e {
+            Expr::Name(Name::Local(slot)) => match self.borrowed(*slot)? {
+                Borrowed::Text(piece) => Some(piece),
+                Borrowed::Value(_) => None,
+            },
+            _ => None,
+        }
     }
 
     /// A local as a `&Value`, without cloning it.
@@ -141,7 +181,11 @@ impl Generator {
             return quote!(#cell.get_or_init(|| #rt::Value::array(::std::vec![#(#rt::Value::string(#texts)),*])));
         }
         match self.borrowed(slot) {
-            Some(param) => quote!(#param),
+            Some(Borrowed::Value(param)) => quote!(#param),
+            Some(Borrowed::Text(piece)) => {
+                let rt = &self.rt;
+                quote!(&#rt::Value::string(#piece))
+            }
             None => quote!(&#slots[#slot]),
         }
     }
@@ -150,7 +194,9 @@ impl Generator {
     /// `&Value`); anything else is evaluated and held by value.
     fn receiver(&self, object: &Expr) -> TokenStream {
         match object {
-            Expr::Name(Name::Local(slot)) if self.borrowed(*slot).is_some() || self.constant_strings.contains_key(slot) => self.local_ref(*slot),
+            Expr::Name(Name::Local(slot)) if matches!(self.borrowed(*slot), Some(Borrowed::Value(_))) || self.constant_strings.contains_key(slot) => {
+                self.local_ref(*slot)
+            }
             other => self.expr(other),
         }
     }
@@ -267,6 +313,7 @@ impl Generator {
                     #found => #found.get_named(#name)?.truthy(),
                 })
             }
+            Expr::MethodCall { .. } if let Some(test) = self.text_test(e) => test,
             Expr::Binary(op @ (BinaryOp::StrictEq | BinaryOp::StrictNe), a, b)
                 if let Some(test) = self.strictly_equals_literal(a, b).or_else(|| self.strictly_equals_literal(b, a)) =>
             {
@@ -275,6 +322,41 @@ impl Generator {
             other => {
                 let v = self.dynamic(other);
                 quote!(#v.truthy())
+            }
+        }
+    }
+
+    /// `piece.includes('x')`, `piece.startsWith('x')`, `piece.endsWith('x')` on a piece of a
+    /// text being walked, and `list.includes(piece)` of a constant string list, as a `bool` of
+    /// the `&str` (no value made of the piece).
+    fn text_test(&self, e: &Expr) -> Option<TokenStream> {
+        let Expr::MethodCall { object, method, args, optional: false } = e else { return None };
+        if let (Expr::Name(Name::Local(list)), "includes", [Argument::Value(needle)]) = (object.as_ref(), method.as_str(), args.as_slice())
+            && let Some(texts) = self.constant_strings.get(list)
+        {
+            let piece = self.text_local(needle)?;
+            return Some(one_of(texts, quote!(#piece)));
+        }
+        let [Argument::Value(Expr::String(sought))] = args.as_slice() else { return None };
+        let piece = self.text_local(object)?;
+        Some(match method.as_str() {
+            "includes" => quote!(#piece.contains(#sought)),
+            "startsWith" => quote!(#piece.starts_with(#sought)),
+            "endsWith" => quote!(#piece.ends_with(#sought)),
+            _ => return None,
+        })
+    }
+
+    /// The receiver of `text.split(…)` as a `&str`: statements that hold its value (in
+    /// `holder`, unless it is a piece already), and the `&str`. A receiver that is no string is
+    /// the error `split` on it throws.
+    fn split_text(&self, text: &Expr, holder: &syn::Ident) -> (TokenStream, TokenStream) {
+        let rt = &self.rt;
+        match self.text_local(text) {
+            Some(piece) => (quote!(), quote!(#piece)),
+            None => {
+                let value = self.receiver(text);
+                (quote!(let #holder = #value;), quote!(#rt::receiver_text(&#holder, "split")?))
             }
         }
     }
@@ -405,7 +487,8 @@ impl Generator {
                 quote!(#list.clone())
             }
             Expr::Name(Name::Local(slot)) => match self.borrowed(*slot) {
-                Some(param) => quote!(#param.clone()),
+                Some(Borrowed::Value(param)) => quote!(#param.clone()),
+                Some(Borrowed::Text(piece)) => quote!(#rt::Value::string(#piece)),
                 None => quote!(#slots[#slot].clone()),
             },
             Expr::Name(Name::Root(root)) => {
@@ -417,6 +500,17 @@ impl Generator {
             Expr::Member { .. } | Expr::MethodCall { .. } if has_optional_link(e) => {
                 let chain = self.chain(e);
                 quote!(#chain.unwrap_or_default())
+            }
+            Expr::Member { object, property, optional: false }
+                if let (Expr::Name(Name::Local(slot)), Some(index)) = (object.as_ref(), constant_index(property))
+                    && let Some(list) = self.piece_lists.get(slot) =>
+            {
+                let pieces = piece_list(*slot);
+                let piece = match list {
+                    PieceList::First(_) => quote!(#pieces[#index]),
+                    PieceList::All => quote!(#pieces.get(#index).copied()),
+                };
+                quote!(#piece.map_or(#rt::Value::Undefined, #rt::Value::string))
             }
             Expr::Member { object, property, .. }
                 if let (Expr::Name(Name::Root(root)), Expr::String(name)) = (object.as_ref(), property.as_ref()) =>
@@ -434,11 +528,14 @@ impl Generator {
                 let read = self.property_read(&object_name, property);
                 quote!({ let #object_name: &#rt::Value = #object; #read? })
             }
+            Expr::MethodCall { .. } if let Some(test) = self.text_test(e) => quote!(#rt::Value::Bool(#test)),
             Expr::MethodCall { object, method, args, .. } => {
-                if let Some((source, f, g)) = fusable_filter_map(e) {
+                if let Some((source, f, g)) = fusable_filter_map(e, &self.piece_lists) {
                     return self.array_method(source, "filter", f, Some(g));
                 }
-                if let ("filter" | "map" | "some" | "every" | "find" | "findIndex" | "forEach", [Argument::Function(f)]) = (method.as_str(), args.as_slice()) {
+                if let [Argument::Function(f)] = args.as_slice()
+                    && WALKS.contains(&method.as_str())
+                {
                     return self.array_method(object, method, f, None);
                 }
                 let (values, callback) = self.arguments(args);
@@ -453,18 +550,9 @@ impl Generator {
                     ("includes", [Argument::Value(needle_expr)]) if let Expr::Name(Name::Local(slot)) = object_expr
                         && let Some(texts) = self.constant_strings.get(slot) =>
                     {
-                        // Only a string can equal one of the texts (SameValueZero). Each text
-                        // is a pattern once (a repeated one would be unreachable).
-                        let needle_ref = self.value_ref(needle_expr);
-                        let sought = hidden("sought");
-                        let mut distinct: Vec<&String> = texts.iter().collect();
-                        distinct.sort();
-                        distinct.dedup();
-                        let found = if distinct.is_empty() {
-                            quote!(false)
-                        } else {
-                            quote!(match &**#sought { #(#distinct)|* => true, _ => false })
-                        };
+                        // Only a string can equal one of the texts (SameValueZero).
+                        let (needle_ref, sought) = (self.value_ref(needle_expr), hidden("sought"));
+                        let found = one_of(texts, quote!(&**#sought));
                         quote!(#rt::Value::Bool(match #needle_ref { #rt::Value::String(#sought) => #found, _ => false }))
                     }
                     ("includes" | "startsWith" | "endsWith", [Argument::Value(needle_expr)]) => {
@@ -539,10 +627,7 @@ impl Generator {
         match property {
             Expr::String(name) => quote!(#object.get_named(#name)),
             // An array index known at build time (`parts[0]`): no key value, no conversion.
-            Expr::Number(n) if n.fract() == 0.0 && (0.0..4_294_967_295.0).contains(n) => {
-                let index = *n as usize;
-                quote!(#object.get_index(#index))
-            }
+            _ if let Some(index) = constant_index(property) => quote!(#object.get_index(#index)),
             other => {
                 let key = self.expr(other);
                 quote!(#object.get(&#key))
@@ -634,8 +719,9 @@ impl Generator {
 
     /// `object.method(f)` for the array methods that take a function — and, with `then_map`,
     /// `object.filter(f).map(then_map)` in one pass — as a loop inlined for an array receiver,
-    /// or for `Object.entries(o)`'s pairs walked without building them. Any other receiver goes
-    /// to the runtime's methods, which handle every receiver.
+    /// for `Object.entries(o)`'s pairs walked without building them, or for the pieces of
+    /// `text.split(separator)` walked as slices. Any other receiver goes to the runtime's
+    /// methods, which handle every receiver.
     fn array_method(&self, object: &Expr, method: &str, f: &Function, then_map: Option<&Function>) -> TokenStream {
         let rt = &self.rt;
         let (target, items) = (hidden("target"), hidden("items"));
@@ -651,8 +737,19 @@ impl Generator {
                 quote!({ let #filtered = #filter; #map })
             }
         };
-        match loop_source(object, f) {
-            (LoopSource::Entries, entries_of) => {
+        match walked(object, f, &self.piece_lists) {
+            Walked::Pieces { text, separator } => {
+                // No fallback: a receiver that is no string is `split`'s error.
+                let (hold, text) = self.split_text(text, &target);
+                let separator = self.expr(separator);
+                let inline = self.inline_loop(method, f, LoopSource::Pieces, then_map);
+                quote!({ #hold let #items = #rt::text_pieces(#text, &#separator)?; #inline })
+            }
+            Walked::PieceList(slot) => {
+                let (pieces, inline) = (piece_list(slot), self.inline_loop(method, f, LoopSource::Pieces, then_map));
+                quote!({ let #items = #pieces.iter().copied(); #inline })
+            }
+            Walked::Entries(entries_of) => {
                 let inline = self.inline_loop(method, f, LoopSource::Entries, then_map);
                 let value = self.expr(entries_of);
                 let object_name = hidden("object");
@@ -667,7 +764,7 @@ impl Generator {
                     }
                 })
             }
-            (LoopSource::Array, _) => {
+            Walked::Array => {
                 let receiver = self.receiver(object);
                 let inline = self.inline_loop(method, f, LoopSource::Array, then_map);
                 quote!({ let #target = #receiver; match &#target { #rt::Value::Array(#items) => #inline, _ => #generic } })
@@ -685,6 +782,7 @@ impl Generator {
         let (key, property) = (hidden("key"), hidden("property"));
         let header = match source {
             LoopSource::Array => quote!(for (#index, #item) in #items.iter().enumerate()),
+            LoopSource::Pieces => quote!(for (#index, #item) in #items.enumerate()),
             LoopSource::Entries => quote!(for (#index, (#key, #property)) in #items.entries().enumerate()),
         };
         let element = self.element(source);
@@ -704,7 +802,14 @@ impl Generator {
                 };
                 (quote!(let mut #out = ::std::vec::Vec::new();), quote!(if #result { #keep }), quote!(#rt::Value::array(#out)))
             }
-            "map" => (quote!(let mut #out = ::std::vec::Vec::with_capacity(#items.len());), quote!(#out.push(#result);), quote!(#rt::Value::array(#out))),
+            "map" => {
+                let init = match source {
+                    // Pieces are found as they are walked: how many there are is not known.
+                    LoopSource::Pieces => quote!(let mut #out = ::std::vec::Vec::new();),
+                    _ => quote!(let mut #out = ::std::vec::Vec::with_capacity(#items.len());),
+                };
+                (init, quote!(#out.push(#result);), quote!(#rt::Value::array(#out)))
+            }
             "some" => (quote!(let mut #out = false;), quote!(if #result { #out = true; break; }), quote!(#rt::Value::Bool(#out))),
             "every" => (quote!(let mut #out = true;), quote!(if !#result { #out = false; break; }), quote!(#rt::Value::Bool(#out))),
             "find" => (quote!(let mut #out = #rt::Value::Undefined;), quote!(if #result { #out = #element; break; }), quote!(#out)),
@@ -723,13 +828,14 @@ impl Generator {
         })
     }
 
-    /// The current element of a loop over `source` as a value: the array item, or the
-    /// `[key, value]` pair (built only where this is used).
+    /// The current element of a loop over `source` as a value: the array item, the piece of
+    /// text, or the `[key, value]` pair (made only where this is used).
     fn element(&self, source: LoopSource) -> TokenStream {
         let rt = &self.rt;
         let (item, key, property) = (hidden("item"), hidden("key"), hidden("property"));
         match source {
             LoopSource::Array => quote!(#item.clone()),
+            LoopSource::Pieces => quote!(#rt::Value::string(#item)),
             LoopSource::Entries => quote!(#rt::Value::array(::std::vec![#rt::Value::String(#key.clone()), #property.clone()])),
         }
     }
@@ -749,9 +855,14 @@ impl Generator {
         let mut borrowed_here = Vec::new();
         let mut borrow = |slot: usize, from: TokenStream| {
             let param = format_ident!("__wfc_param{}_{}", self.labels.get(), slot);
-            self.borrowed.borrow_mut().push((slot, param.clone()));
             borrowed_here.push(slot);
-            quote!(let #param: &#rt::Value = #from;)
+            if source == LoopSource::Pieces {
+                self.borrowed.borrow_mut().push((slot, Borrowed::Text(param.clone())));
+                quote!(let #param: &str = #from;)
+            } else {
+                self.borrowed.borrow_mut().push((slot, Borrowed::Value(param.clone())));
+                quote!(let #param: &#rt::Value = #from;)
+            }
         };
         let binds: Vec<TokenStream> = f
             .params
@@ -769,7 +880,7 @@ impl Generator {
                     let holes = parts.iter().skip(2).flatten().map(|part| self.bind(part, quote!(#rt::Value::Undefined)));
                     quote!(#(#binds)* #(#holes)*)
                 }
-                (0, Pattern::Local(slot), LoopSource::Array) if !pushes_to_body(&f.body, *slot) => borrow(*slot, quote!(#item)),
+                (0, Pattern::Local(slot), LoopSource::Array | LoopSource::Pieces) if !pushes_to_body(&f.body, *slot) => borrow(*slot, quote!(#item)),
                 // Destructured in place: the item is only read.
                 (0, p @ Pattern::Array(_), LoopSource::Array) => self.bind(p, quote!(#item)),
                 (0, p, _) => self.bind(p, element.clone()),
@@ -816,6 +927,19 @@ impl Generator {
         let out = statements.iter().map(|statement| match statement {
             // Read from its static instead (see `constant_strings`).
             Statement::Declare(Pattern::Local(slot), _) if self.constant_strings.contains_key(slot) => quote!(),
+            Statement::Declare(Pattern::Local(slot), Expr::MethodCall { object, args, .. }) if let Some(&list) = self.piece_lists.get(slot) => {
+                let [Argument::Value(separator)] = args.as_slice() else { unreachable!("`piece_lists` holds one-argument splits") };
+                let (rt, pieces, holder) = (&self.rt, piece_list(*slot), format_ident!("__wfc_text{slot}"));
+                let (hold, text) = self.split_text(object, &holder);
+                let separator = self.expr(separator);
+                let pieces = match list {
+                    PieceList::First(count) => {
+                        quote!(let #pieces: [::core::option::Option<&str>; #count] = #rt::first_pieces(#text, &#separator)?;)
+                    }
+                    PieceList::All => quote!(let #pieces: ::std::vec::Vec<&str> = #rt::text_pieces(#text, &#separator)?.collect();),
+                };
+                quote!(#hold #pieces)
+            }
             Statement::Declare(pattern, e) => {
                 let v = self.expr(e);
                 self.bind(pattern, v)
@@ -889,18 +1013,160 @@ enum LoopSource {
     Array,
     /// The `[key, value]` pairs of an object, as `Object.entries` would list them.
     Entries,
+    /// The pieces of a text split into slices of it, as `&str`s.
+    Pieces,
 }
 
-/// What `object.method(f)` loops over: the pairs of `Object.entries(o)` (then also `o`), or
-/// the array `object` is.
-fn loop_source<'a>(object: &'a Expr, f: &Function) -> (LoopSource, &'a Expr) {
-    match object {
-        Expr::GlobalCall { function, args } if function == "Object.entries" && f.params.len() <= 2 => match args.as_slice() {
-            [Argument::Value(entries_of)] => (LoopSource::Entries, entries_of),
-            _ => (LoopSource::Array, object),
-        },
-        _ => (LoopSource::Array, object),
+/// What `object.method(f)` loops over, and what that is computed from.
+enum Walked<'a> {
+    /// The array `object` is.
+    Array,
+    /// The pairs of `Object.entries(o)`, with `o`.
+    Entries(&'a Expr),
+    /// The pieces of `text.split(separator)`, with a separator that cuts slices.
+    Pieces { text: &'a Expr, separator: &'a Expr },
+    /// The pieces a piece list local holds (see `Generator::piece_lists`).
+    PieceList(usize),
+}
+
+impl Walked<'_> {
+    fn source(&self) -> LoopSource {
+        match self {
+            Walked::Array => LoopSource::Array,
+            Walked::Entries(_) => LoopSource::Entries,
+            Walked::Pieces { .. } | Walked::PieceList(_) => LoopSource::Pieces,
+        }
     }
+}
+
+fn walked<'a>(object: &'a Expr, f: &Function, piece_lists: &PieceLists) -> Walked<'a> {
+    match object {
+        Expr::Name(Name::Local(slot)) if piece_lists.get(slot) == Some(&PieceList::All) && f.params.len() <= 2 => Walked::PieceList(*slot),
+        Expr::GlobalCall { function, args } if function == "Object.entries" && f.params.len() <= 2 => match args.as_slice() {
+            [Argument::Value(entries_of)] => Walked::Entries(entries_of),
+            _ => Walked::Array,
+        },
+        // The third parameter is the whole array, which walking pieces one at a time never makes.
+        Expr::MethodCall { object: text, method, args, optional: false } if method == "split" && f.params.len() <= 2 => match args.as_slice() {
+            [Argument::Value(separator)] if is_slicing(separator) => Walked::Pieces { text, separator },
+            _ => Walked::Array,
+        },
+        _ => Walked::Array,
+    }
+}
+
+/// Whether splitting at `separator` cuts a text into slices of it, whatever the text: a
+/// non-empty text literal, or a regex literal without groups (no `(` at all, to be sure
+/// without parsing it: a group's capture would be a piece too, and could be `undefined`).
+fn is_slicing(separator: &Expr) -> bool {
+    match separator {
+        Expr::String(text) => !text.is_empty(),
+        Expr::Regex { source, .. } => !source.contains('('),
+        _ => false,
+    }
+}
+
+/// A property that is an array index known at build time (`parts[0]`).
+fn constant_index(property: &Expr) -> Option<usize> {
+    match property {
+        Expr::Number(n) if n.fract() == 0.0 && (0.0..4_294_967_295.0).contains(n) => Some(*n as usize),
+        _ => None,
+    }
+}
+
+/// Whether the `&str` `sought` is one of `texts`, as a `match` (each text is a pattern once: a
+/// repeated one would be unreachable).
+fn one_of(texts: &[String], sought: TokenStream) -> TokenStream {
+    let mut distinct: Vec<&String> = texts.iter().collect();
+    distinct.sort();
+    distinct.dedup();
+    match distinct.is_empty() {
+        true => quote!(false),
+        false => quote!(match #sought { #(#distinct)|* => true, _ => false }),
+    }
+}
+
+/// The array methods inlined as loops over what they walk.
+const WALKS: [&str; 7] = ["filter", "map", "some", "every", "find", "findIndex", "forEach"];
+
+/// Most pieces a piece list holds (on the stack): a list read at a higher index is an array.
+const MAX_PIECES_HELD: usize = 64;
+
+/// The array holding piece list local `slot` (see `Generator::piece_lists`).
+fn piece_list(slot: usize) -> syn::Ident {
+    format_ident!("__wfc_pieces{}", slot)
+}
+
+/// The locals declared as `text.split(separator)` with a slicing separator and read only as
+/// `local[constant]` or as the receiver of an array method walking it with an arrow of at most
+/// two parameters (every read of the slot anywhere is one of these: every binding has a slot of
+/// its own, so nothing else writes or reads it).
+fn piece_lists(e: &Expr) -> PieceLists {
+    let mut declared = Vec::new();
+    for_each_block(e, &mut |statements| {
+        for statement in statements {
+            if let Statement::Declare(Pattern::Local(slot), Expr::MethodCall { method, args, optional: false, .. }) = statement
+                && let ("split", [Argument::Value(separator)]) = (method.as_str(), args.as_slice())
+                && is_slicing(separator)
+            {
+                declared.push(*slot);
+            }
+        }
+    });
+    declared
+        .into_iter()
+        .filter_map(|slot| {
+            let local = Expr::Name(Name::Local(slot));
+            // Each index read and walk also meets the local itself, once.
+            let (mut reads, mut known_reads, mut count, mut walked) = (0, 0, 0, false);
+            e.walk(&mut |e| {
+                match e {
+                    Expr::Member { object, property, optional: false }
+                        if **object == local && let Some(index) = constant_index(property) =>
+                    {
+                        known_reads += 1;
+                        count = count.max(index + 1);
+                    }
+                    Expr::MethodCall { object, method, args, optional: false }
+                        if **object == local
+                            && WALKS.contains(&method.as_str())
+                            && matches!(args.as_slice(), [Argument::Function(f)] if f.params.len() <= 2) =>
+                    {
+                        known_reads += 1;
+                        walked = true;
+                    }
+                    e if *e == local => reads += 1,
+                    _ => {}
+                }
+                true
+            });
+            let list = if walked { PieceList::All } else { PieceList::First(count) };
+            (reads == known_reads && (walked || count <= MAX_PIECES_HELD)).then_some((slot, list))
+        })
+        .collect()
+}
+
+/// Calls `visit` with the statements of every block body in `e`, nested `if`s' included.
+fn for_each_block(e: &Expr, visit: &mut dyn FnMut(&[Statement])) {
+    fn statements(list: &[Statement], visit: &mut dyn FnMut(&[Statement])) {
+        visit(list);
+        for statement in list {
+            if let Statement::If(_, then, otherwise) = statement {
+                statements(then, visit);
+                statements(otherwise, visit);
+            }
+        }
+    }
+    e.walk(&mut |e| {
+        if let Expr::MethodCall { args, .. } | Expr::GlobalCall { args, .. } = e {
+            for arg in args {
+                if let Argument::Function(Function { body: Body::Block(list), .. }) = arg {
+                    statements(list, visit);
+                }
+            }
+        }
+        true
+    });
 }
 
 /// `source.filter(f).map(g)` as `(source, f, g)` when mapping each kept item as it is kept
@@ -908,12 +1174,12 @@ fn loop_source<'a>(object: &'a Expr, f: &Function) -> (LoopSource, &'a Expr) {
 /// to a local (so neither sees an effect of the other), at most one of them can throw (so the
 /// first error met is the one two passes would meet), and `g` does not ask for the filtered
 /// array (which one pass never builds).
-fn fusable_filter_map(e: &Expr) -> Option<(&Expr, &Function, &Function)> {
+fn fusable_filter_map<'a>(e: &'a Expr, piece_lists: &PieceLists) -> Option<(&'a Expr, &'a Function, &'a Function)> {
     let Expr::MethodCall { object, method, args, optional: false } = e else { return None };
     let ("map", [Argument::Function(g)]) = (method.as_str(), args.as_slice()) else { return None };
     let Expr::MethodCall { object: source, method: inner, args: inner_args, optional: false } = object.as_ref() else { return None };
     let ("filter", [Argument::Function(f)]) = (inner.as_str(), inner_args.as_slice()) else { return None };
-    let (kind, _) = loop_source(source, f);
+    let kind = walked(source, f, piece_lists).source();
     let appends = |f: &Function| f.body.any(|e| matches!(e, Expr::MethodCall { method, .. } if method == "push"));
     let both_may_throw = may_throw(f, kind) && may_throw(g, kind);
     let fusable = g.params.len() <= 2 && !appends(f) && !appends(g) && !both_may_throw;
@@ -922,7 +1188,8 @@ fn fusable_filter_map(e: &Expr) -> Option<(&Expr, &Function, &Function)> {
 
 /// Whether calling `f` on the elements of `source` might throw (`false` is a proof, `true` a
 /// maybe): when a parameter destructures something that may not be destructurable, or the body
-/// reads a property, calls a method or global, tests `in`, or spreads into an array.
+/// reads a property, calls a method or global (other than a string test of a piece of text:
+/// `line.includes('x')`), tests `in`, or spreads into an array.
 fn may_throw(f: &Function, source: LoopSource) -> bool {
     let simple = |p: &Pattern| matches!(p, Pattern::Local(_) | Pattern::Ignore);
     let binding_may_throw = f.params.iter().enumerate().any(|(i, p)| match (i, p, source) {
@@ -930,15 +1197,29 @@ fn may_throw(f: &Function, source: LoopSource) -> bool {
         (0, Pattern::Array(parts), LoopSource::Entries) => !parts.iter().flatten().all(simple),
         (_, p, _) => !simple(p),
     });
-    fn statements_may_throw(statements: &[Statement]) -> bool {
+    // The parameter that is always a string, if any.
+    let text = match (source, f.params.first()) {
+        (LoopSource::Pieces, Some(Pattern::Local(slot))) => Some(*slot),
+        _ => None,
+    };
+    fn statements_may_throw(statements: &[Statement], text: Option<usize>) -> bool {
         statements.iter().any(|statement| match statement {
-            Statement::Declare(pattern, e) => !matches!(pattern, Pattern::Local(_) | Pattern::Ignore) || expr_may_throw(e),
-            Statement::Expr(e) | Statement::Return(e) => expr_may_throw(e),
-            Statement::If(test, then, otherwise) => expr_may_throw(test) || statements_may_throw(then) || statements_may_throw(otherwise),
+            Statement::Declare(pattern, e) => !matches!(pattern, Pattern::Local(_) | Pattern::Ignore) || expr_may_throw(e, text),
+            Statement::Expr(e) | Statement::Return(e) => expr_may_throw(e, text),
+            Statement::If(test, then, otherwise) => {
+                expr_may_throw(test, text) || statements_may_throw(then, text) || statements_may_throw(otherwise, text)
+            }
         })
     }
-    fn expr_may_throw(e: &Expr) -> bool {
+    fn expr_may_throw(e: &Expr, text: Option<usize>) -> bool {
         e.any(|e| match e {
+            Expr::MethodCall { object, method, args, optional: false }
+                if matches!(**object, Expr::Name(Name::Local(slot)) if Some(slot) == text)
+                    && matches!(method.as_str(), "includes" | "startsWith" | "endsWith")
+                    && matches!(args.as_slice(), [Argument::Value(Expr::String(_))]) =>
+            {
+                false
+            }
             Expr::Member { .. } | Expr::MethodCall { .. } | Expr::GlobalCall { .. } | Expr::Binary(BinaryOp::In, ..) => true,
             Expr::Array(elements) => elements.iter().any(|element| matches!(element, Element::Spread(_))),
             _ => false,
@@ -946,8 +1227,8 @@ fn may_throw(f: &Function, source: LoopSource) -> bool {
     }
     binding_may_throw
         || match &f.body {
-            Body::Expr(e) => expr_may_throw(e),
-            Body::Block(statements) => statements_may_throw(statements),
+            Body::Expr(e) => expr_may_throw(e, text),
+            Body::Block(statements) => statements_may_throw(statements, text),
         }
 }
 
@@ -969,39 +1250,22 @@ fn constant_list_cell(slot: usize) -> syn::Ident {
 /// The locals declared once with an array of string literals and never appended to, by slot
 /// (every binding has a slot of its own, so nothing else writes them).
 fn constant_string_lists(e: &Expr) -> std::collections::HashMap<usize, Vec<String>> {
-    fn declarations(statements: &[Statement], found: &mut std::collections::HashMap<usize, Vec<String>>) {
-        for statement in statements {
-            match statement {
-                Statement::Declare(Pattern::Local(slot), Expr::Array(elements)) => {
-                    let texts: Option<Vec<String>> = elements
-                        .iter()
-                        .map(|element| match element {
-                            Element::Item(Expr::String(text)) => Some(text.clone()),
-                            _ => None,
-                        })
-                        .collect();
-                    if let Some(texts) = texts {
-                        found.insert(*slot, texts);
-                    }
-                }
-                Statement::If(_, then, otherwise) => {
-                    declarations(then, found);
-                    declarations(otherwise, found);
-                }
-                _ => {}
-            }
-        }
-    }
     let mut found = std::collections::HashMap::new();
-    e.walk(&mut |e| {
-        if let Expr::MethodCall { args, .. } | Expr::GlobalCall { args, .. } = e {
-            for arg in args {
-                if let Argument::Function(Function { body: Body::Block(statements), .. }) = arg {
-                    declarations(statements, &mut found);
+    for_each_block(e, &mut |statements| {
+        for statement in statements {
+            if let Statement::Declare(Pattern::Local(slot), Expr::Array(elements)) = statement {
+                let texts: Option<Vec<String>> = elements
+                    .iter()
+                    .map(|element| match element {
+                        Element::Item(Expr::String(text)) => Some(text.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(texts) = texts {
+                    found.insert(*slot, texts);
                 }
             }
         }
-        true
     });
     e.walk(&mut |e| {
         if let Expr::MethodCall { object, method, .. } = e

@@ -20,6 +20,17 @@ fn arg(args: &[Value], i: usize) -> &Value {
     args.get(i).unwrap_or(&Value::Undefined)
 }
 
+/// What calling a method `receiver` does not have throws: reading it from `undefined` or
+/// `null` fails first; on anything else the property read is `undefined`, and calling that fails.
+pub(super) fn missing_method(receiver: &Value, name: &str) -> EvalError {
+    match receiver {
+        Value::Undefined | Value::Null => {
+            EvalError::type_error(format!("Cannot read properties of {} (reading '{name}')", receiver.to_js_string()))
+        }
+        other => not_a_function(other, name),
+    }
+}
+
 fn not_a_function(receiver: &Value, name: &str) -> EvalError {
     let shown = match receiver {
         Value::String(_) => "string",
@@ -41,10 +52,7 @@ pub fn call_method(receiver: &Value, name: &str, args: &[Value], callback: Optio
         Value::Number(n) => number_method(*n, name, args).unwrap_or_else(|| Err(not_a_function(receiver, name))),
         Value::Set(items) if name == "has" => Ok(Value::Bool(items.iter().any(|v| same_value_zero(v, arg(args, 0))))),
         Value::RegExp(re) if name == "test" => Ok(Value::Bool(re.is_match(&arg(args, 0).to_js_string()))),
-        Value::Undefined | Value::Null => Err(EvalError::type_error(format!(
-            "Cannot read properties of {} (reading '{name}')",
-            receiver.to_js_string()
-        ))),
+        Value::Undefined | Value::Null => Err(missing_method(receiver, name)),
         Value::Bool(_) if name == "toString" => Ok(Value::string(receiver.to_js_string())),
         _ => Err(not_a_function(receiver, name)),
     }
@@ -244,11 +252,11 @@ fn sort(items: &Arc<Vec<Value>>, callback: Option<Callback<'_>>) -> Result<Value
 }
 
 /// UTF-16 view of a string, for the index-based string methods.
-fn units(s: &str) -> Vec<u16> {
+pub(super) fn units(s: &str) -> Vec<u16> {
     s.encode_utf16().collect()
 }
 
-fn from_units(units: &[u16]) -> Value {
+pub(super) fn from_units(units: &[u16]) -> Value {
     Value::string(String::from_utf16_lossy(units))
 }
 
@@ -329,7 +337,7 @@ fn string_method(s: &Arc<str>, name: &str, args: &[Value]) -> Option<Result<Valu
             let joined: Vec<u16> = if name == "padStart" { [pad, own].concat() } else { [own, pad].concat() };
             Ok(from_units(&joined))
         }
-        "split" => split(s, arg(args, 0), arg(args, 1)),
+        "split" => super::split::split(s, arg(args, 0), arg(args, 1)),
         "replace" | "replaceAll" => replace(s, arg(args, 0), &arg(args, 1).to_js_string(), name == "replaceAll"),
         "match" => match arg(args, 0) {
             Value::RegExp(re) => {
@@ -379,107 +387,6 @@ fn relative_char(all: &[u16], index: &Value) -> Value {
     let n = index.to_number();
     let i = if n.is_nan() { 0.0 } else { n.trunc() };
     index_of(i).and_then(|i| all.get(i)).map_or_else(|| Value::string(""), |u| from_units(&[*u]))
-}
-
-fn split(s: &str, separator: &Value, limit: &Value) -> Result<Value, EvalError> {
-    let limit = match limit {
-        Value::Undefined => usize::MAX,
-        other => other.to_number().max(0.0).min(u32::MAX as f64) as usize,
-    };
-    let mut parts: Vec<Value> = match separator {
-        Value::Undefined => vec![Value::string(s)],
-        // `/\s+/`, the usual way to split words, without running the regex engine: JavaScript's
-        // `\s` is exactly its white space, so splitting at runs of it gives the same parts.
-        Value::RegExp(re) if re.source() == "\\s+" && !re.flags().contains(['y', 'u', 'v']) => split_at_white_space(s),
-        Value::RegExp(re) => {
-            let mut parts = Vec::new();
-            let mut last = 0;
-            for groups in re.matches(s, true) {
-                let Some(whole) = groups[0].clone() else { continue };
-                if whole.is_empty() && (whole.start == 0 || whole.start >= s.len()) {
-                    continue;
-                }
-                parts.push(Value::string(&s[last..whole.start]));
-                parts.extend(groups[1..].iter().map(|g| g.clone().map_or(Value::Undefined, |r| Value::string(&s[r]))));
-                last = whole.end;
-            }
-            parts.push(Value::string(&s[last..]));
-            parts
-        }
-        Value::String(separator) => split_at_text(s, separator),
-        other => split_at_text(s, &other.to_js_string()),
-    };
-    parts.truncate(limit);
-    Ok(Value::array(parts))
-}
-
-/// `s.split(/\s+/)`: the text between runs of JavaScript white space. Bytes that cannot
-/// start white space (ASCII letters, digits, punctuation, UTF-8 continuation bytes) are
-/// skipped in one tight scan; only ASCII white space and the lead bytes of multi-byte
-/// characters are looked at closely.
-fn split_at_white_space(s: &str) -> Vec<Value> {
-    let bytes = s.as_bytes();
-    let may_start_white_space = |b: u8| is_ascii_white_space(b) || b >= 0xc0;
-    let mut parts = Vec::new();
-    let (mut start, mut at) = (0, 0);
-    while let Some(skip) = bytes[at..].iter().position(|&b| may_start_white_space(b)) {
-        at += skip;
-        let mut end = at;
-        while end < s.len() {
-            match white_space_at(s, end) {
-                0 => break,
-                width => end += width,
-            }
-        }
-        if end == at {
-            at += 1;
-        } else {
-            parts.push(Value::string(&s[start..at]));
-            (start, at) = (end, end);
-        }
-    }
-    parts.push(Value::string(&s[start..]));
-    parts
-}
-
-/// The length in bytes of the white space character at byte `at` of `s`, or 0 if there is
-/// none (another character, or the middle of one).
-fn white_space_at(s: &str, at: usize) -> usize {
-    match s.as_bytes()[at] {
-        b if is_ascii_white_space(b) => 1,
-        0..0xc0 => 0,
-        _ => s[at..].chars().next().filter(|c| number::is_js_whitespace(*c)).map_or(0, char::len_utf8),
-    }
-}
-
-/// JavaScript's white space among ASCII bytes: tab, line feed, vertical tab, form feed,
-/// carriage return, space.
-fn is_ascii_white_space(b: u8) -> bool {
-    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
-}
-
-/// `s.split(separator)` for a text separator; one ASCII character (`'/'`, `'\n'`, `','`, the
-/// usual case) is searched for as a byte.
-fn split_at_text(s: &str, separator: &str) -> Vec<Value> {
-    match separator.as_bytes() {
-        [] => units(s).iter().map(|u| from_units(&[*u])).collect(),
-        // A long text (command output split into lines): `str::split` searches a word at a time.
-        [byte] if byte.is_ascii() && s.len() > 256 => s.split(char::from(*byte)).map(Value::string).collect(),
-        [byte] if byte.is_ascii() => {
-            // A short text (a path split at '/'): a plain byte scan, as `str::split` compares
-            // each match through a call, which costs more than the scan here. An ASCII byte
-            // never falls inside a multi-byte character, so every cut is a character boundary.
-            let mut parts = Vec::new();
-            let mut start = 0;
-            for (at, _) in s.bytes().enumerate().filter(|(_, b)| b == byte) {
-                parts.push(Value::string(&s[start..at]));
-                start = at + 1;
-            }
-            parts.push(Value::string(&s[start..]));
-            parts
-        }
-        _ => s.split(separator).map(Value::string).collect(),
-    }
 }
 
 fn replace(s: &str, pattern: &Value, replacement: &str, all: bool) -> Result<Value, EvalError> {
@@ -838,25 +745,6 @@ mod tests {
         assert_eq!(call_method(&s("abc"), "indexOf", &[s("c")], None).expect("indexOf").to_number(), 2.0);
     }
 
-    #[test]
-    fn splitting_at_one_byte_cuts_short_and_long_texts_alike() {
-        let long = "ab/é/".repeat(100);
-        for text in ["", "/", "a//b/", "é/😀/x", long.as_str()] {
-            let expected: Vec<&str> = text.split('/').collect();
-            assert_eq!(strings(&split(text, &Value::string("/"), &Value::Undefined).expect("split")), expected, "{text}");
-        }
-    }
-
-    #[test]
-    fn splitting_at_white_space_keeps_the_outer_empty_parts_as_the_regex_does() {
-        let words = |text: &str| strings(&split(text, &Value::RegExp(Arc::new(RegExp::new("\\s+", "").expect("re"))), &Value::Undefined).expect("split"));
-        assert_eq!(words(" a \t b "), ["", "a", "b", ""]);
-        assert_eq!(words(""), [""]);
-        assert_eq!(words("  "), ["", ""]);
-        assert_eq!(words("é\u{3000}b\u{feff}c"), ["é", "b", "c"]);
-        // NEL is white space to Rust, not to JavaScript.
-        assert_eq!(words("a\u{85}b"), ["a\u{85}b"]);
-    }
 
     #[test]
     fn numbers_and_globals() {

@@ -14,14 +14,18 @@ pub mod number;
 mod object;
 mod ops;
 mod regexp;
+mod split;
 
 use std::sync::Arc;
 
 pub use error::{EvalError, ErrorKind};
-pub use methods::{Callback, call_global, call_method, destructure_field, destructure_items, push, spread_into, spread_items};
+pub use methods::{
+    Callback, call_global, call_method, destructure_field, destructure_items, push, spread_into, spread_items,
+};
 pub use object::Object;
 pub use ops::{BinaryOp, binary, loose_equals, same_value_zero, strict_equals, unary, UnaryOp};
 pub use regexp::RegExp;
+pub use split::{Pieces, first_pieces, receiver_text, text_pieces};
 
 /// Where an expression's roots come from: `this`, `inputs`, `global`, `loop`, the legacy
 /// `state`/`computed`, and the names a site adds (`input`, `stdout`, `item`, …). Both the

@@ -41,6 +41,12 @@ impl RegExp {
         self.regex.find(text).is_some()
     }
 
+    /// Byte ranges of every match; `None` if the pattern has capture groups (which
+    /// [`RegExp::matches`] reports).
+    pub(crate) fn match_ranges(&self, text: &str) -> Option<Vec<std::ops::Range<usize>>> {
+        self.regex.find_iter(text).map(|m| m.captures.is_empty().then(|| m.range())).collect()
+    }
+
     /// Byte ranges of the whole match and of each capture group, for every match (or the first).
     pub(crate) fn matches(&self, text: &str, all: bool) -> Vec<Vec<Option<std::ops::Range<usize>>>> {
         let mut out = Vec::new();
