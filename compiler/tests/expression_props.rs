@@ -71,6 +71,8 @@ fn expression() -> impl Strategy<Value = String> {
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("[{a}, {b}].includes({b})")),
             inner.clone().prop_map(|a| format!("({a})?.length")),
             inner.clone().prop_map(|a| format!("`t${{{a}}}`")),
+            (inner.clone(), prop_oneof![Just("' '"), Just("'a'"), Just("'1 '"), Just("''"), Just("/\\s+/"), Just("/b*/"), Just("/(a)|b/"), Just("/ ?/")])
+                .prop_map(|(a, separator)| format!("String({a}).split({separator})")),
             inner.prop_map(|a| format!("[3, 1, 2, {a}].sort()")),
         ]
     })
