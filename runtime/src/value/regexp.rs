@@ -10,6 +10,9 @@ pub struct RegExp {
     regex: regress::Regex,
     source: String,
     flags: String,
+    /// Whether this is `/\s+/` (without `y`, `u` or `v`): runs of JavaScript white space,
+    /// which `split` cuts at without running the regex engine. Known once, not at each split.
+    white_space_runs: bool,
 }
 
 impl RegExp {
@@ -18,7 +21,8 @@ impl RegExp {
         let engine_flags: String = flags.chars().filter(|c| "imsuy".contains(*c)).collect();
         let regex = regress::Regex::with_flags(source, engine_flags.as_str())
             .map_err(|e| EvalError::syntax_error(format!("Invalid regular expression: /{source}/{flags}: {e}")))?;
-        Ok(RegExp { regex, source: source.to_owned(), flags: flags.to_owned() })
+        let white_space_runs = source == "\\s+" && !flags.contains(['y', 'u', 'v']);
+        Ok(RegExp { regex, source: source.to_owned(), flags: flags.to_owned(), white_space_runs })
     }
 
     /// The pattern as written.
@@ -29,6 +33,11 @@ impl RegExp {
     /// The flags as written.
     pub fn flags(&self) -> &str {
         &self.flags
+    }
+
+    /// Whether this is `/\s+/` (see the field).
+    pub(crate) fn white_space_runs(&self) -> bool {
+        self.white_space_runs
     }
 
     /// Whether the `g` flag is set.

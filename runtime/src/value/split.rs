@@ -84,7 +84,7 @@ impl<'a> Pieces<'a> {
     fn new(text: &'a str, separator: &Value) -> Option<Pieces<'a>> {
         let cutter = match separator {
             Value::Undefined => Cutter::Nowhere,
-            Value::RegExp(re) if re.source() == "\\s+" && !re.flags().contains(['y', 'u', 'v']) => Cutter::WhiteSpace,
+            Value::RegExp(re) if re.white_space_runs() => Cutter::WhiteSpace,
             Value::RegExp(re) => {
                 let matches = re.match_ranges(text)?;
                 // An empty text is no text to cut: its one piece is dropped if the regex
