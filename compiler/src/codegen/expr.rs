@@ -12,9 +12,13 @@ use crate::expr::ir::{Argument, Body, Element, Expr, Function, LogicalOp, Name, 
 
 /// What is known at build time about the type of an expression's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StaticType {
+enum StaticType {
     /// Always a number.
     Number,
+    /// A number, `null` or `undefined` (a declared `number` field): arithmetic and comparisons
+    /// convert it to a number exactly as `to_number` does, so they can be native; equality
+    /// cannot (`null === 0` is false).
+    Numeric,
     /// Always a string.
     String,
     /// Always a boolean.
@@ -23,43 +27,40 @@ pub enum StaticType {
     Dynamic,
 }
 
-/// The static type of `e`.
-pub fn static_type(e: &Expr) -> StaticType {
-    use StaticType::*;
-    match e {
-        Expr::Number(_) | Expr::Name(Name::NaN | Name::Infinity) => Number,
-        Expr::String(_) | Expr::Template(_) => String,
-        Expr::Bool(_) => Bool,
-        Expr::Unary(UnaryOp::Not, _) => Bool,
-        Expr::Unary(UnaryOp::Neg | UnaryOp::Plus, _) => Number,
-        Expr::Unary(UnaryOp::TypeOf, _) => String,
-        Expr::Binary(op, a, b) => match op {
-            BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem | BinaryOp::Exp => Number,
-            BinaryOp::Add => match (static_type(a), static_type(b)) {
-                (Number | Bool, Number | Bool) => Number,
-                (String, _) | (_, String) => String,
-                _ => Dynamic,
-            },
-            _ => Bool,
-        },
-        Expr::Logical(_, a, b) | Expr::Conditional(_, a, b) if static_type(a) == static_type(b) => static_type(a),
-        Expr::GlobalCall { function, .. } => match function.as_str() {
-            "Number" | "parseInt" | "parseFloat" => Number,
-            f if f.starts_with("Math.") => Number,
-            "String" => String,
-            "Boolean" | "isNaN" | "Array.isArray" | "Number.isInteger" => Bool,
-            _ => Dynamic,
-        },
-        Expr::Member { object, property, optional: false } if static_type(object) == String && **property == Expr::String("length".into()) => {
-            Number
-        }
-        _ => Dynamic,
+impl StaticType {
+    /// Whether arithmetic and comparisons on the value are those of its `to_number()`.
+    fn converts_exactly(self) -> bool {
+        matches!(self, StaticType::Number | StaticType::Numeric)
     }
 }
 
-/// A function `fn <name>(scope) -> Result<Value, EvalError>` evaluating `compiled`.
-pub fn expression_fn(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStream) -> TokenStream {
+/// What a program's declarations tell the code generator about the state its expressions
+/// read: the fields that always hold a number, `null` or nothing, as `(root, field)` — declared
+/// `number` state fields (every write is checked against the declaration) read through `this`
+/// (unless a computed field of that name overlays it) or the legacy `state`, and declared
+/// `number` inputs (checked at start).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateTypes {
+    numeric: std::collections::HashSet<(String, String)>,
+}
+
+impl StateTypes {
+    /// The types of these `(root, field)` reads, each a number, `null` or `undefined`.
+    pub fn numeric(fields: impl IntoIterator<Item = (String, String)>) -> StateTypes {
+        StateTypes { numeric: fields.into_iter().collect() }
+    }
+
+    fn is_numeric(&self, root: &str, field: &str) -> bool {
+        // No allocation per lookup: the set is small, a scan is as quick.
+        self.numeric.iter().any(|(r, f)| r == root && f == field)
+    }
+}
+
+/// A function `fn <name>(scope) -> Result<Value, EvalError>` evaluating `compiled`, in a
+/// program whose state has `types`.
+pub fn expression_fn(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStream, types: &StateTypes) -> TokenStream {
     let generator = Generator {
+        types,
         rt: quote!(#runtime::value),
         labels: std::cell::Cell::new(0),
         borrowed: std::cell::RefCell::default(),
@@ -99,8 +100,9 @@ pub fn expression_fn(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStre
     }
 }
 
-struct Generator {
+struct Generator<'a> {
     rt: TokenStream,
+    types: &'a StateTypes,
     /// Counter for unique loop-body labels.
     labels: std::cell::Cell<usize>,
     /// Parameters of the inlined loop bodies being generated, by slot: each is borrowed from
@@ -156,7 +158,48 @@ pub(super) fn f64_literal(n: f64) -> TokenStream {
     }
 }
 
-impl Generator {
+impl Generator<'_> {
+    /// The static type of `e`.
+    fn static_type(&self, e: &Expr) -> StaticType {
+        use StaticType::*;
+        match e {
+            Expr::Number(_) | Expr::Name(Name::NaN | Name::Infinity) => Number,
+            Expr::String(_) | Expr::Template(_) => String,
+            Expr::Bool(_) => Bool,
+            Expr::Unary(UnaryOp::Not, _) => Bool,
+            Expr::Unary(UnaryOp::Neg | UnaryOp::Plus, _) => Number,
+            Expr::Unary(UnaryOp::TypeOf, _) => String,
+            Expr::Binary(op, a, b) => match op {
+                BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem | BinaryOp::Exp => Number,
+                // Neither operand is a string (nor becomes one): a numeric addition.
+                BinaryOp::Add => match (self.static_type(a), self.static_type(b)) {
+                    (Number | Numeric | Bool, Number | Numeric | Bool) => Number,
+                    (String, _) | (_, String) => String,
+                    _ => Dynamic,
+                },
+                _ => Bool,
+            },
+            Expr::Logical(_, a, b) | Expr::Conditional(_, a, b) if self.static_type(a) == self.static_type(b) => self.static_type(a),
+            Expr::GlobalCall { function, .. } => match function.as_str() {
+                "Number" | "parseInt" | "parseFloat" => Number,
+                f if f.starts_with("Math.") => Number,
+                "String" => String,
+                "Boolean" | "isNaN" | "Array.isArray" | "Number.isInteger" => Bool,
+                _ => Dynamic,
+            },
+            Expr::Member { object, property, optional: false } if self.static_type(object) == String && **property == Expr::String("length".into()) => {
+                Number
+            }
+            Expr::Member { object, property, optional: false }
+                if let (Expr::Name(Name::Root(root)), Expr::String(field)) = (object.as_ref(), property.as_ref())
+                    && self.types.is_numeric(root.name(), field) =>
+            {
+                Numeric
+            }
+            _ => Dynamic,
+        }
+    }
+
     /// How a borrowed loop parameter is held, if `slot` is one.
     fn borrowed(&self, slot: usize) -> Option<Borrowed> {
         self.borrowed.borrow().iter().rev().find(|(s, _)| *s == slot).map(|(_, held)| held.clone())
@@ -218,7 +261,7 @@ impl Generator {
 
     fn expr(&self, e: &Expr) -> TokenStream {
         let rt = &self.rt;
-        match static_type(e) {
+        match self.static_type(e) {
             StaticType::Number if !matches!(e, Expr::Number(_)) => {
                 let n = self.number(e);
                 return quote!(#rt::Value::Number(#n));
@@ -238,12 +281,12 @@ impl Generator {
             Expr::Number(n) => f64_literal(*n),
             Expr::Name(Name::NaN) => quote!(f64::NAN),
             Expr::Name(Name::Infinity) => quote!(f64::INFINITY),
-            Expr::Unary(UnaryOp::Neg, a) if static_type(a) == StaticType::Number => {
+            Expr::Unary(UnaryOp::Neg, a) if self.static_type(a).converts_exactly() => {
                 let a = self.number(a);
                 quote!((-#a))
             }
             Expr::Binary(op @ (BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem), a, b)
-                if static_type(a) == StaticType::Number && static_type(b) == StaticType::Number =>
+                if self.static_type(a).converts_exactly() && self.static_type(b).converts_exactly() =>
             {
                 let (a, b) = (self.number(a), self.number(b));
                 match op {
@@ -287,15 +330,24 @@ impl Generator {
                 let a = self.boolean(a);
                 quote!((!#a))
             }
-            Expr::Binary(op @ (BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::StrictEq | BinaryOp::StrictNe), a, b)
-                if static_type(a) == StaticType::Number && static_type(b) == StaticType::Number =>
+            // Comparisons convert both sides to numbers (neither is a string); strict equality
+            // of two numbers is `==` on them, but `null === 0` is not `0 == 0`.
+            Expr::Binary(op @ (BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge), a, b)
+                if self.static_type(a).converts_exactly() && self.static_type(b).converts_exactly() =>
             {
                 let (a, b) = (self.number(a), self.number(b));
                 match op {
                     BinaryOp::Lt => quote!((#a < #b)),
                     BinaryOp::Le => quote!((#a <= #b)),
                     BinaryOp::Gt => quote!((#a > #b)),
-                    BinaryOp::Ge => quote!((#a >= #b)),
+                    _ => quote!((#a >= #b)),
+                }
+            }
+            Expr::Binary(op @ (BinaryOp::StrictEq | BinaryOp::StrictNe), a, b)
+                if self.static_type(a) == StaticType::Number && self.static_type(b) == StaticType::Number =>
+            {
+                let (a, b) = (self.number(a), self.number(b));
+                match op {
                     BinaryOp::StrictEq => quote!((#a == #b)),
                     _ => quote!((#a != #b)),
                 }
@@ -1315,11 +1367,14 @@ mod tests {
     use super::*;
     use crate::expr::{Names, Root, compile};
 
+    /// The generated code for `text`, in a program whose `this.count` and `this.limit` are
+    /// declared numbers.
     fn generated(text: &str) -> String {
         let names = Names::default().with("input", Root::Named("input".into())).with("this", Root::This);
         let mut issues = Vec::new();
         let compiled = compile(text, &names, &mut issues).unwrap_or_else(|| panic!("{issues:?}"));
-        let tokens = expression_fn(&format_ident!("expression"), &compiled, &quote!(::wfc_runtime));
+        let types = StateTypes::numeric([("this".to_owned(), "count".to_owned()), ("this".to_owned(), "limit".to_owned())]);
+        let tokens = expression_fn(&format_ident!("expression"), &compiled, &quote!(::wfc_runtime), &types);
         super::super::format(tokens).expect("generated code parses")
     }
 
@@ -1327,7 +1382,8 @@ mod tests {
     fn generated_code_snapshots() {
         for (name, text) in [
             ("arithmetic_is_native", "(1 + 2) * 3 < 10 ? 'small' : 'big'"),
-            ("dynamic_operands", "this.count + 1"),
+            ("dynamic_operands", "this.total + 1"),
+            ("declared_numbers_are_native", "this.count < this.limit && this.count % 2 === 0 ? this.count + 1 : this.count === this.limit"),
             ("filter_with_block_body", "input.filter(file => { const parts = file.split('/'); return !parts.includes('node_modules') && file.endsWith('.ts'); })"),
             ("destructuring_and_optional_chain", "Object.entries(input || {}).filter(([_, r]) => !r?.success).map(([f]) => f)"),
             ("literals_spread_and_templates", "({ ...input, list: [...this.items, /a+/g], text: `n=${this.n}` })"),

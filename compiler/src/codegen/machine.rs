@@ -5,8 +5,9 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use super::expr::{expression_fn, f64_literal};
+use super::expr::{StateTypes, expression_fn, f64_literal};
 use super::ident::hidden;
+use wfc_runtime::machine::FieldType;
 use crate::expr::{Compiled, CompiledPart, CompiledTemplate};
 use crate::ir::{
     AnswerRules, ClientOp, Computed, Handling, IrExpr, LoopKind, OnFailure, Op, Program, Rules, Segment, Source, Template, Update,
@@ -15,7 +16,7 @@ use crate::ir::{
 
 /// `pub mod <module> { … pub fn workflow() -> &'static Workflow<ExprFn> }` for one workflow.
 pub fn workflow_module(module: &syn::Ident, workflow: &Workflow, runtime: &TokenStream) -> TokenStream {
-    let mut emitter = Emitter { rt: runtime.clone(), functions: Vec::new(), emitted: Vec::new() };
+    let mut emitter = Emitter { rt: runtime.clone(), functions: Vec::new(), emitted: Vec::new(), types: StateTypes::default() };
     let p = emitter.program_path();
     let main = emitter.program(&workflow.main);
     let tasks: Vec<TokenStream> = workflow.tasks.iter().map(|task| emitter.program(task)).collect();
@@ -47,8 +48,11 @@ pub fn workflow_module(module: &syn::Ident, workflow: &Workflow, runtime: &Token
 struct Emitter {
     rt: TokenStream,
     functions: Vec<TokenStream>,
-    /// Expressions already emitted (a loop's condition appears in two operations).
-    emitted: Vec<(IrExpr, syn::Ident)>,
+    /// Expressions already emitted, with the state types they were emitted for (a loop's
+    /// condition appears in two operations; a task's state may have other types).
+    emitted: Vec<(StateTypes, IrExpr, syn::Ident)>,
+    /// What the declarations of the program being emitted say of its state.
+    types: StateTypes,
 }
 
 impl Emitter {
@@ -60,13 +64,13 @@ impl Emitter {
     /// A reference to the function evaluating `x`, emitting it the first time.
     fn expr(&mut self, x: &IrExpr) -> TokenStream {
         let p = self.program_path();
-        if let Some((_, name)) = self.emitted.iter().find(|(seen, _)| seen == x) {
+        if let Some((_, _, name)) = self.emitted.iter().find(|(types, seen, _)| *types == self.types && seen == x) {
             return quote!(#name as #p::ExprFn);
         }
         let name = format_ident!("x{}", self.emitted.len());
-        self.emitted.push((x.clone(), name.clone()));
+        self.emitted.push((self.types.clone(), x.clone(), name.clone()));
         let function = match x {
-            IrExpr::Expr(compiled) | IrExpr::Template(CompiledTemplate::Value(compiled)) => expression_fn(&name, compiled, &self.rt),
+            IrExpr::Expr(compiled) | IrExpr::Template(CompiledTemplate::Value(compiled)) => expression_fn(&name, compiled, &self.rt, &self.types),
             IrExpr::Template(CompiledTemplate::Parts(parts)) => {
                 let body = self.text(&name, parts);
                 self.value_fn(&name, body)
@@ -94,7 +98,7 @@ impl Emitter {
     /// A helper function for one piece of a bigger expression, named after its owner.
     fn piece(&mut self, owner: &syn::Ident, compiled: &Compiled) -> syn::Ident {
         let name = format_ident!("{owner}_{}", self.functions.len());
-        self.functions.push(expression_fn(&name, compiled, &self.rt));
+        self.functions.push(expression_fn(&name, compiled, &self.rt, &self.types));
         name
     }
 
@@ -158,6 +162,7 @@ impl Emitter {
     }
 
     fn program(&mut self, program: &Program<IrExpr>) -> TokenStream {
+        self.types = state_types(program);
         let p = self.program_path();
         let rt = self.rt.clone();
         let name = &program.name;
@@ -455,6 +460,20 @@ impl Emitter {
             .collect();
         quote!(#p::WritePath { text: ::std::string::String::from(#text), tier: #tier, segments: ::std::vec![#(#segments),*] })
     }
+}
+
+/// The reads of `program`'s state that always give a number, `null` or nothing: its declared
+/// `number` state fields (as `this.x`, unless a computed field `x` overlays it, and as the
+/// legacy `state.x`) and `number` inputs.
+fn state_types(program: &Program<IrExpr>) -> StateTypes {
+    let number = Some(FieldType::Number);
+    let overlaid = |name: &str| program.computed.iter().any(|c| c.name == name);
+    let state = program.state.iter().filter(|field| field.field_type == number).flat_map(|field| {
+        let this = (!overlaid(&field.name)).then(|| ("this".to_owned(), field.name.clone()));
+        this.into_iter().chain([("state".to_owned(), field.name.clone())])
+    });
+    let inputs = program.inputs.iter().filter(|input| input.field_type == number).map(|input| ("inputs".to_owned(), input.name.clone()));
+    StateTypes::numeric(state.chain(inputs))
 }
 
 fn option(value: Option<TokenStream>) -> TokenStream {

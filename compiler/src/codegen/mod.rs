@@ -7,7 +7,7 @@ mod expr;
 pub mod ident;
 mod machine;
 
-pub use expr::{expression_fn, static_type, StaticType};
+pub use expr::{StateTypes, expression_fn};
 pub use machine::workflow_module;
 
 /// A module name for a workflow: `dev:test-fix-loop` → `dev_test_fix_loop`.
