@@ -1082,6 +1082,7 @@ enum Walked<'a> {
 }
 
 impl Walked<'_> {
+    /// The kind of element the loop binds.
     fn source(&self) -> LoopSource {
         match self {
             Walked::Array => LoopSource::Array,
@@ -1091,6 +1092,9 @@ impl Walked<'_> {
     }
 }
 
+/// What `object.method(f)` walks: a walked piece list, the pairs of `Object.entries(o)`, the
+/// pieces of a split at a separator that cuts slices, or (anything else) the array `object` is
+/// expected to be. Only arrows of at most two parameters walk something other than an array.
 fn walked<'a>(object: &'a Expr, f: &Function, piece_lists: &PieceLists) -> Walked<'a> {
     match object {
         Expr::Name(Name::Local(slot)) if piece_lists.get(slot) == Some(&PieceList::All) && f.params.len() <= 2 => Walked::PieceList(*slot),
