@@ -548,7 +548,12 @@ fn a_machine_restored_from_a_snapshot_at_any_yield_finishes_the_same() {
     }
     let mut broken = machine.snapshot();
     broken.frames.clear();
-    assert!(Interpreted::restore(program, &broken).is_err_and(|e| e.0.contains("does not fit")));
+    assert!(Interpreted::restore(Arc::clone(&program), &broken).is_err_and(|e| e.0.contains("does not fit")));
+    // State that another definition allowed, and this one's declared types refuse.
+    let mut retyped = machine.snapshot();
+    retyped.state["state"]["rounds"] = json!("3");
+    let refused = Interpreted::restore(program, &retyped).map(|_| ()).expect_err("a string in a declared number");
+    assert!(refused.0.contains("`this.rounds` is declared number, but the value written is string"), "{}", refused.0);
 }
 
 #[test]

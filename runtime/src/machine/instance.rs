@@ -180,9 +180,22 @@ impl<X: Expression> Instance<X> {
                 names: f.names.clone(),
             })
             .collect();
+        let state = State::from_json(&snapshot.state);
+        // Compiled code relies on declared types holding (a declared number is a number, `null`
+        // or nothing): state written under another definition (a forced resume) must fit this one.
+        let declared_state = program.state.iter().map(|f| ("this", &f.name, f.field_type, &state.state));
+        let declared_inputs = program.inputs.iter().map(|i| ("inputs", &i.name, i.field_type, &state.inputs));
+        for (root, name, field_type, tier) in declared_state.chain(declared_inputs) {
+            if let Some(field_type) = field_type
+                && let Some(value) = tier.get(name).filter(|v| !field_type.accepts(v))
+            {
+                let mismatch = field_type.mismatch(&format!("{root}.{name}"), value);
+                return Err(StartError(format!("the snapshot does not fit `{}`: {mismatch}", program.name)));
+            }
+        }
         Ok(Instance {
             program,
-            state: State::from_json(&snapshot.state),
+            state,
             bindings: object(&snapshot.bindings),
             frames,
             loop_view: if snapshot.loop_view.is_null() { Value::Undefined } else { Value::from(&snapshot.loop_view) },
