@@ -382,21 +382,16 @@ impl Generator<'_> {
     /// text being walked, and `list.includes(piece)` of a constant string list, as a `bool` of
     /// the `&str` (no value made of the piece).
     fn text_test(&self, e: &Expr) -> Option<TokenStream> {
-        let Expr::MethodCall { object, method, args, optional: false } = e else { return None };
-        if let (Expr::Name(Name::Local(list)), "includes", [Argument::Value(needle)]) = (object.as_ref(), method.as_str(), args.as_slice())
+        if let Expr::MethodCall { object, method, args, optional: false } = e
+            && let (Expr::Name(Name::Local(list)), "includes", [Argument::Value(needle)]) = (object.as_ref(), method.as_str(), args.as_slice())
             && let Some(texts) = self.constant_strings.get(list)
         {
             let piece = self.text_local(needle)?;
             return Some(one_of(texts, quote!(#piece)));
         }
-        let [Argument::Value(Expr::String(sought))] = args.as_slice() else { return None };
+        let (object, test, sought) = literal_string_test(e)?;
         let piece = self.text_local(object)?;
-        Some(match method.as_str() {
-            "includes" => quote!(#piece.contains(#sought)),
-            "startsWith" => quote!(#piece.starts_with(#sought)),
-            "endsWith" => quote!(#piece.ends_with(#sought)),
-            _ => return None,
-        })
+        Some(quote!(#piece.#test(#sought)))
     }
 
     /// The receiver of `text.split(…)` as a `&str`: statements that hold its value (in
@@ -607,15 +602,11 @@ impl Generator<'_> {
                         let found = one_of(texts, quote!(&**#sought));
                         quote!(#rt::Value::Bool(match #needle_ref { #rt::Value::String(#sought) => #found, _ => false }))
                     }
-                    ("includes" | "startsWith" | "endsWith", [Argument::Value(needle_expr)]) => {
+                    (name, [Argument::Value(needle_expr)]) if let Some(test) = str_test(name) => {
                         // String tests (and array `includes`) without dispatch; anything else
                         // goes to the runtime, which knows every receiver.
                         let (text, sought, items) = (hidden("text"), hidden("sought"), hidden("items"));
-                        let test = match method.as_str() {
-                            "startsWith" => quote!(#text.starts_with(&**#sought)),
-                            "endsWith" => quote!(#text.ends_with(&**#sought)),
-                            _ => quote!(#text.contains(&**#sought)),
-                        };
+                        let test = quote!(#text.#test(&**#sought));
                         let array_arm = (method == "includes").then(|| {
                             quote!((#rt::Value::Array(#items), _) => #rt::Value::Bool(#items.iter().any(|#text| #rt::same_value_zero(#text, #needle))),)
                         });
@@ -979,10 +970,12 @@ impl Generator<'_> {
         let out = statements.iter().map(|statement| match statement {
             // Read from its static instead (see `constant_strings`).
             Statement::Declare(Pattern::Local(slot), _) if self.constant_strings.contains_key(slot) => quote!(),
-            Statement::Declare(Pattern::Local(slot), Expr::MethodCall { object, args, .. }) if let Some(&list) = self.piece_lists.get(slot) => {
-                let [Argument::Value(separator)] = args.as_slice() else { unreachable!("`piece_lists` holds one-argument splits") };
+            Statement::Declare(Pattern::Local(slot), split)
+                if let Some(&list) = self.piece_lists.get(slot)
+                    && let Some((text, separator)) = slicing_split(split) =>
+            {
                 let (rt, pieces, holder) = (&self.rt, piece_list(*slot), format_ident!("__wfc_text{slot}"));
-                let (hold, text) = self.split_text(object, &holder);
+                let (hold, text) = self.split_text(text, &holder);
                 let separator = self.expr(separator);
                 let pieces = match list {
                     PieceList::First(count) => {
@@ -1103,10 +1096,7 @@ fn walked<'a>(object: &'a Expr, f: &Function, piece_lists: &PieceLists) -> Walke
             _ => Walked::Array,
         },
         // The third parameter is the whole array, which walking pieces one at a time never makes.
-        Expr::MethodCall { object: text, method, args, optional: false } if method == "split" && f.params.len() <= 2 => match args.as_slice() {
-            [Argument::Value(separator)] if is_slicing(separator) => Walked::Pieces { text, separator },
-            _ => Walked::Array,
-        },
+        split if f.params.len() <= 2 && let Some((text, separator)) = slicing_split(split) => Walked::Pieces { text, separator },
         _ => Walked::Array,
     }
 }
@@ -1126,6 +1116,38 @@ fn is_slicing(separator: &Expr) -> bool {
 fn constant_index(property: &Expr) -> Option<usize> {
     match property {
         Expr::Number(n) if n.fract() == 0.0 && (0.0..4_294_967_295.0).contains(n) => Some(*n as usize),
+        _ => None,
+    }
+}
+
+/// The `str` method doing what the string test `method` does without a position argument:
+/// `includes`, `startsWith`, `endsWith`.
+fn str_test(method: &str) -> Option<syn::Ident> {
+    Some(format_ident!(
+        "{}",
+        match method {
+            "includes" => "contains",
+            "startsWith" => "starts_with",
+            "endsWith" => "ends_with",
+            _ => return None,
+        }
+    ))
+}
+
+/// `x.includes('s')`, `x.startsWith('s')`, `x.endsWith('s')`, with a literal: the receiver,
+/// the `str` method and the literal.
+fn literal_string_test(e: &Expr) -> Option<(&Expr, syn::Ident, &String)> {
+    let Expr::MethodCall { object, method, args, optional: false } = e else { return None };
+    let [Argument::Value(Expr::String(sought))] = args.as_slice() else { return None };
+    Some((object, str_test(method)?, sought))
+}
+
+/// `text.split(separator)` with one separator that cuts slices of any text (see
+/// [`is_slicing`]): the text and the separator.
+fn slicing_split(e: &Expr) -> Option<(&Expr, &Expr)> {
+    let Expr::MethodCall { object, method, args, optional: false } = e else { return None };
+    match (method.as_str(), args.as_slice()) {
+        ("split", [Argument::Value(separator)]) if is_slicing(separator) => Some((object, separator)),
         _ => None,
     }
 }
@@ -1161,9 +1183,8 @@ fn piece_lists(e: &Expr) -> PieceLists {
     let mut declared = Vec::new();
     for_each_block(e, &mut |statements| {
         for statement in statements {
-            if let Statement::Declare(Pattern::Local(slot), Expr::MethodCall { method, args, optional: false, .. }) = statement
-                && let ("split", [Argument::Value(separator)]) = (method.as_str(), args.as_slice())
-                && is_slicing(separator)
+            if let Statement::Declare(Pattern::Local(slot), split) = statement
+                && slicing_split(split).is_some()
             {
                 declared.push(*slot);
             }
@@ -1269,13 +1290,7 @@ fn may_throw(f: &Function, source: LoopSource) -> bool {
     }
     fn expr_may_throw(e: &Expr, text: Option<usize>) -> bool {
         e.any(|e| match e {
-            Expr::MethodCall { object, method, args, optional: false }
-                if matches!(**object, Expr::Name(Name::Local(slot)) if Some(slot) == text)
-                    && matches!(method.as_str(), "includes" | "startsWith" | "endsWith")
-                    && matches!(args.as_slice(), [Argument::Value(Expr::String(_))]) =>
-            {
-                false
-            }
+            e if literal_string_test(e).is_some_and(|(object, _, _)| matches!(*object, Expr::Name(Name::Local(slot)) if Some(slot) == text)) => false,
             Expr::Member { .. } | Expr::MethodCall { .. } | Expr::GlobalCall { .. } | Expr::Binary(BinaryOp::In, ..) => true,
             Expr::Array(elements) => elements.iter().any(|element| matches!(element, Element::Spread(_))),
             _ => false,
