@@ -41,7 +41,8 @@ impl StaticType {
 /// `number` inputs (checked at start).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StateTypes {
-    numeric: std::collections::HashSet<(String, String)>,
+    /// A handful of fields: looked up by a scan.
+    numeric: Vec<(String, String)>,
 }
 
 impl StateTypes {
@@ -51,7 +52,6 @@ impl StateTypes {
     }
 
     fn is_numeric(&self, root: &str, field: &str) -> bool {
-        // No allocation per lookup: the set is small, a scan is as quick.
         self.numeric.iter().any(|(r, f)| r == root && f == field)
     }
 }
@@ -179,7 +179,10 @@ impl Generator<'_> {
                 },
                 _ => Bool,
             },
-            Expr::Logical(_, a, b) | Expr::Conditional(_, a, b) if self.static_type(a) == self.static_type(b) => self.static_type(a),
+            Expr::Logical(_, a, b) | Expr::Conditional(_, a, b) => match self.static_type(a) {
+                same if same == self.static_type(b) => same,
+                _ => Dynamic,
+            },
             Expr::GlobalCall { function, .. } => match function.as_str() {
                 "Number" | "parseInt" | "parseFloat" => Number,
                 f if f.starts_with("Math.") => Number,
