@@ -13,7 +13,7 @@ use super::program::{
     Update, UpdateValue, WritePath, WriteTier,
 };
 use super::update::{self, Segment as UpdateSegment};
-use super::{ClientStep, Effect, Event, Failure, Frame, Machine, MachineStatus, ShellCommand, ShellOutput, Snapshot, State, StepError, Strategy, Tier, Trace, Yield};
+use super::{ClientStep, Effect, Event, Failure, FieldType, Frame, Machine, MachineStatus, ShellCommand, ShellOutput, Snapshot, State, StepError, Strategy, Tier, Trace, Yield};
 use crate::value::{EvalError, Object, RegExp, Scope, Value};
 
 /// Server-side operations one [`Machine::resume`] may run before it must reach a client step,
@@ -120,8 +120,8 @@ impl<X: Expression> Instance<X> {
                 }
                 (None, None) => continue,
             };
-            if let Some(field_type) = input.field_type.filter(|t| !t.accepts(&value)) {
-                return Err(StartError(field_type.mismatch(&format!("inputs.{}", input.name), &value)));
+            if let Some(refused) = FieldType::refusal(input.field_type, || format!("inputs.{}", input.name), &value) {
+                return Err(StartError(refused));
             }
             state.tier_mut(Tier::Inputs).insert(input.name.as_str(), value);
         }
@@ -186,11 +186,10 @@ impl<X: Expression> Instance<X> {
         let declared_state = program.state.iter().map(|f| ("this", &f.name, f.field_type, &state.state));
         let declared_inputs = program.inputs.iter().map(|i| ("inputs", &i.name, i.field_type, &state.inputs));
         for (root, name, field_type, tier) in declared_state.chain(declared_inputs) {
-            if let Some(field_type) = field_type
-                && let Some(value) = tier.get(name).filter(|v| !field_type.accepts(v))
+            if let Some(value) = tier.get(name)
+                && let Some(refused) = FieldType::refusal(field_type, || format!("{root}.{name}"), value)
             {
-                let mismatch = field_type.mismatch(&format!("{root}.{name}"), value);
-                return Err(StartError(format!("the snapshot does not fit `{}`: {mismatch}", program.name)));
+                return Err(StartError(format!("the snapshot does not fit `{}`: {refused}", program.name)));
             }
         }
         Ok(Instance {
@@ -696,10 +695,10 @@ impl<X: Expression> Instance<X> {
         match (tier, segments.first()) {
             (WriteTier::State, Some(UpdateSegment::Field(field))) => {
                 if let Some(declared) = self.program.state.iter().find(|f| *f.name == **field)
-                    && let Some(field_type) = declared.field_type
-                    && let Some(value) = next.state.get(field).filter(|v| !field_type.accepts(v))
+                    && let Some(value) = next.state.get(field)
+                    && let Some(refused) = FieldType::refusal(declared.field_type, || format!("this.{field}"), value)
                 {
-                    return Err(field_type.mismatch(&format!("this.{field}"), value));
+                    return Err(refused);
                 }
                 written.state.push(field.clone());
             }

@@ -53,6 +53,12 @@ impl FieldType {
         )
     }
 
+    /// Why `value` may not be stored at `path`, declared `declared` (`None` when it may, or
+    /// when nothing is declared): the one check of starts, writes and restores.
+    pub fn refusal(declared: Option<FieldType>, path: impl FnOnce() -> String, value: &Value) -> Option<String> {
+        declared.filter(|t| !t.accepts(value)).map(|t| t.mismatch(&path(), value))
+    }
+
     /// The message for a value this type refuses.
     pub fn mismatch(self, path: &str, value: &Value) -> String {
         format!("`{path}` is declared {}, but the value written is {} ({})", self.name(), describe(value), brief(value))

@@ -20,15 +20,11 @@ fn arg(args: &[Value], i: usize) -> &Value {
     args.get(i).unwrap_or(&Value::Undefined)
 }
 
-/// What calling a method `receiver` does not have throws: reading it from `undefined` or
-/// `null` fails first; on anything else the property read is `undefined`, and calling that fails.
+/// What calling a method `receiver` does not have throws: reading it fails first (from
+/// `undefined` or `null`, with the property read's own error); otherwise calling what was read
+/// fails.
 pub(super) fn missing_method(receiver: &Value, name: &str) -> EvalError {
-    match receiver {
-        Value::Undefined | Value::Null => {
-            EvalError::type_error(format!("Cannot read properties of {} (reading '{name}')", receiver.to_js_string()))
-        }
-        other => not_a_function(other, name),
-    }
+    receiver.get_named(name).err().unwrap_or_else(|| not_a_function(receiver, name))
 }
 
 fn not_a_function(receiver: &Value, name: &str) -> EvalError {

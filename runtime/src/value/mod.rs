@@ -19,9 +19,7 @@ mod split;
 use std::sync::Arc;
 
 pub use error::{EvalError, ErrorKind};
-pub use methods::{
-    Callback, call_global, call_method, destructure_field, destructure_items, push, spread_into, spread_items,
-};
+pub use methods::{Callback, call_global, call_method, destructure_field, destructure_items, push, spread_into, spread_items};
 pub use object::Object;
 pub use ops::{BinaryOp, binary, loose_equals, same_value_zero, strict_equals, unary, UnaryOp};
 pub use regexp::RegExp;

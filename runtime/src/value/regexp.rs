@@ -10,9 +10,6 @@ pub struct RegExp {
     regex: regress::Regex,
     source: String,
     flags: String,
-    /// Whether this is `/\s+/` (without `y`, `u` or `v`): runs of JavaScript white space,
-    /// which `split` cuts at without running the regex engine. Known once, not at each split.
-    white_space_runs: bool,
 }
 
 impl RegExp {
@@ -21,8 +18,7 @@ impl RegExp {
         let engine_flags: String = flags.chars().filter(|c| "imsuy".contains(*c)).collect();
         let regex = regress::Regex::with_flags(source, engine_flags.as_str())
             .map_err(|e| EvalError::syntax_error(format!("Invalid regular expression: /{source}/{flags}: {e}")))?;
-        let white_space_runs = source == "\\s+" && !flags.contains(['y', 'u', 'v']);
-        Ok(RegExp { regex, source: source.to_owned(), flags: flags.to_owned(), white_space_runs })
+        Ok(RegExp { regex, source: source.to_owned(), flags: flags.to_owned() })
     }
 
     /// The pattern as written.
@@ -35,9 +31,10 @@ impl RegExp {
         &self.flags
     }
 
-    /// Whether this is `/\s+/` (see the field).
+    /// Whether this is `/\s+/` (without `y`, `u` or `v`): runs of JavaScript white space,
+    /// which `split` cuts at without running the regex engine.
     pub(crate) fn white_space_runs(&self) -> bool {
-        self.white_space_runs
+        self.source == "\\s+" && !self.flags.contains(['y', 'u', 'v'])
     }
 
     /// Whether the `g` flag is set.
