@@ -56,20 +56,69 @@ impl StateTypes {
     }
 }
 
+/// The declared fields a generated machine holds in typed structs, as its server-side steps'
+/// expressions read them: each read of one (`this.count`, `state.count`, `inputs.limit`) is
+/// a read of its Rust place, passed to the function beside the scope.
+pub(super) struct TypedFields {
+    /// The fields.
+    pub fields: Vec<TypedField>,
+    /// The parameters after the scope that hold them (`state: &State, inputs: &Inputs`).
+    pub params: TokenStream,
+}
+
+/// One typed field.
+pub(super) struct TypedField {
+    /// The root it is read through (`this`, `state`, `inputs`).
+    pub root: String,
+    /// Its name.
+    pub field: String,
+    /// Where it is held (`__wfc_state.count`): a `Slot`.
+    pub place: TokenStream,
+    /// Whether it is a declared number (its place has `number()`).
+    pub number: bool,
+}
+
 /// A function `fn <name>(scope) -> Result<Value, EvalError>` evaluating `compiled`, in a
 /// program whose state has `types`.
 pub fn expression_fn(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStream, types: &StateTypes) -> TokenStream {
+    function(name, compiled, runtime, types, None, Returns::Value)
+}
+
+/// A function of a generated machine's steps, `fn <name>(scope, typed fields) -> Result<_,
+/// EvalError>`, that reads the typed fields where they are held.
+pub(super) fn typed_fn(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStream, types: &StateTypes, typed: &TypedFields, returns: Returns) -> TokenStream {
+    function(name, compiled, runtime, types, Some(typed), returns)
+}
+
+/// What a generated function returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Returns {
+    /// The expression's value.
+    Value,
+    /// Whether it is truthy, for a condition: no value is made of a native comparison.
+    Truthiness,
+}
+
+fn function(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStream, types: &StateTypes, typed: Option<&TypedFields>, returns: Returns) -> TokenStream {
     let generator = Generator {
         types,
+        typed,
         rt: quote!(#runtime::value),
         labels: std::cell::Cell::new(0),
         borrowed: std::cell::RefCell::default(),
         constant_strings: constant_string_lists(&compiled.expr),
         piece_lists: piece_lists(&compiled.expr),
     };
-    let body = generator.expr(&compiled.expr);
     let rt = &generator.rt;
+    let (body, output) = match returns {
+        Returns::Value => (generator.expr(&compiled.expr), quote!(#rt::Value)),
+        Returns::Truthiness => (generator.boolean(&compiled.expr), quote!(bool)),
+    };
     let scope = hidden("scope");
+    let params = typed.map(|t| {
+        let params = &t.params;
+        quote!(, #params)
+    });
     let slots_decl = (compiled.slots > 0).then(|| {
         let slots = hidden("slots");
         let n = compiled.slots;
@@ -92,7 +141,7 @@ pub fn expression_fn(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStre
             unused_labels, // an inlined arrow body is labelled whether or not it has a `return`
             clippy::all, // generated code is checked against node, not against style
         )]
-        pub fn #name(#scope: &dyn #rt::Scope) -> ::core::result::Result<#rt::Value, #rt::EvalError> {
+        pub fn #name(#scope: &dyn #rt::Scope #params) -> ::core::result::Result<#output, #rt::EvalError> {
             #(#constant_lists)*
             #slots_decl
             ::core::result::Result::Ok(#body)
@@ -103,6 +152,7 @@ pub fn expression_fn(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStre
 struct Generator<'a> {
     rt: TokenStream,
     types: &'a StateTypes,
+    typed: Option<&'a TypedFields>,
     /// Counter for unique loop-body labels.
     labels: std::cell::Cell<usize>,
     /// Parameters of the inlined loop bodies being generated, by slot: each is borrowed from
@@ -159,6 +209,13 @@ pub(super) fn f64_literal(n: f64) -> TokenStream {
 }
 
 impl Generator<'_> {
+    /// The typed field `object.property` reads, if it is one (`this.count` of a declared
+    /// number in a generated machine's steps).
+    fn typed_field(&self, object: &Expr, property: &Expr) -> Option<&TypedField> {
+        let (Expr::Name(Name::Root(root)), Expr::String(field)) = (object, property) else { return None };
+        self.typed?.fields.iter().find(|f| f.root == root.name() && f.field == *field)
+    }
+
     /// The static type of `e`.
     fn static_type(&self, e: &Expr) -> StaticType {
         use StaticType::*;
@@ -288,6 +345,10 @@ impl Generator<'_> {
                 let a = self.number(a);
                 quote!((-#a))
             }
+            Expr::Member { object, property, optional: false } if let Some(field) = self.typed_field(object, property).filter(|f| f.number) => {
+                let place = &field.place;
+                quote!(#place.number())
+            }
             Expr::Binary(op @ (BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem), a, b)
                 if self.static_type(a).converts_exactly() && self.static_type(b).converts_exactly() =>
             {
@@ -297,7 +358,10 @@ impl Generator<'_> {
                     BinaryOp::Sub => quote!((#a - #b)),
                     BinaryOp::Mul => quote!((#a * #b)),
                     BinaryOp::Div => quote!((#a / #b)),
-                    _ => quote!((#a % #b)),
+                    _ => {
+                        let rt = &self.rt;
+                        quote!(#rt::remainder(#a, #b))
+                    }
                 }
             }
             other => {
@@ -561,6 +625,10 @@ impl Generator<'_> {
                     PieceList::All => quote!(#pieces.get(#index).copied()),
                 };
                 quote!(#piece.map_or(#rt::Value::Undefined, #rt::Value::string))
+            }
+            Expr::Member { object, property, optional: false } if let Some(field) = self.typed_field(object, property) => {
+                let place = &field.place;
+                quote!(#place.value())
             }
             Expr::Member { object, property, .. }
                 if let (Expr::Name(Name::Root(root)), Expr::String(name)) = (object.as_ref(), property.as_ref()) =>

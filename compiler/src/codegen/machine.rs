@@ -5,6 +5,8 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
+mod native;
+
 use super::expr::{StateTypes, expression_fn, f64_literal};
 use super::ident::hidden;
 use wfc_runtime::machine::FieldType;
@@ -16,11 +18,12 @@ use crate::ir::{
 
 /// `pub mod <module> { … pub fn workflow() -> &'static Workflow<ExprFn> }` for one workflow.
 pub fn workflow_module(module: &syn::Ident, workflow: &Workflow, runtime: &TokenStream) -> TokenStream {
-    let mut emitter = Emitter { rt: runtime.clone(), functions: Vec::new(), emitted: Vec::new(), types: StateTypes::default() };
+    let mut emitter =
+        Emitter { rt: runtime.clone(), functions: Vec::new(), emitted: Vec::new(), types: StateTypes::default(), machines: Vec::new() };
     let p = emitter.program_path();
-    let main = emitter.program(&workflow.main);
-    let tasks: Vec<TokenStream> = workflow.tasks.iter().map(|task| emitter.program(task)).collect();
-    let functions = &emitter.functions;
+    let main = emitter.program(&workflow.main, &format_ident!("machine"));
+    let tasks: Vec<TokenStream> = (0..).zip(&workflow.tasks).map(|(i, task)| emitter.program(task, &format_ident!("task_{i}"))).collect();
+    let (functions, machines) = (&emitter.functions, &emitter.machines);
     let (name, description, version) = (&workflow.name, &workflow.description, &workflow.version);
     let timeout = option(workflow.timeout_seconds.map(f64_literal));
     let doc = format!(" `{name}` {version}: {description}");
@@ -28,6 +31,7 @@ pub fn workflow_module(module: &syn::Ident, workflow: &Workflow, runtime: &Token
         #[doc = #doc]
         pub mod #module {
             #(#functions)*
+            #(#machines)*
 
             /// The workflow's machines, built on first use.
             pub fn workflow() -> &'static #p::Workflow<#p::ExprFn> {
@@ -53,6 +57,8 @@ struct Emitter {
     emitted: Vec<(StateTypes, IrExpr, syn::Ident)>,
     /// What the declarations of the program being emitted say of its state.
     types: StateTypes,
+    /// Each program's typed state and native steps (see [`native`]), a module each.
+    machines: Vec<TokenStream>,
 }
 
 impl Emitter {
@@ -64,8 +70,14 @@ impl Emitter {
     /// A reference to the function evaluating `x`, emitting it the first time.
     fn expr(&mut self, x: &IrExpr) -> TokenStream {
         let p = self.program_path();
+        let name = self.expr_function(x);
+        quote!(#name as #p::ExprFn)
+    }
+
+    /// The name of the function evaluating `x`, emitting it the first time.
+    fn expr_function(&mut self, x: &IrExpr) -> syn::Ident {
         if let Some((_, _, name)) = self.emitted.iter().find(|(types, seen, _)| *types == self.types && seen == x) {
-            return quote!(#name as #p::ExprFn);
+            return name.clone();
         }
         let name = format_ident!("x{}", self.emitted.len());
         self.emitted.push((self.types.clone(), x.clone(), name.clone()));
@@ -81,7 +93,7 @@ impl Emitter {
             }
         };
         self.functions.push(function);
-        quote!(#name as #p::ExprFn)
+        name
     }
 
     fn value_fn(&self, name: &syn::Ident, body: TokenStream) -> TokenStream {
@@ -161,7 +173,7 @@ impl Emitter {
         }
     }
 
-    fn program(&mut self, program: &Program<IrExpr>) -> TokenStream {
+    fn program(&mut self, program: &Program<IrExpr>, module: &syn::Ident) -> TokenStream {
         self.types = state_types(program);
         let p = self.program_path();
         let rt = self.rt.clone();
@@ -187,6 +199,10 @@ impl Emitter {
         let (global, loops) = (plan(&program.refresh.global), plan(&program.refresh.loops));
         let ops: Vec<TokenStream> = program.ops.iter().map(|op| self.op(op)).collect();
         let loop_depth = program.loop_depth;
+        let native = option(self.native(program, module).map(|machine| {
+            self.machines.push(machine);
+            quote!(#module::steps)
+        }));
         let reads = program.reads.iter().map(|(step, fields)| {
             quote!((::std::string::String::from(#step), ::std::vec![#(::std::string::String::from(#fields)),*]))
         });
@@ -199,6 +215,7 @@ impl Emitter {
             ops: ::std::vec![#(#ops),*],
             loop_depth: #loop_depth,
             reads: ::std::vec![#(#reads),*],
+            native: #native,
         })
     }
 

@@ -139,6 +139,7 @@ impl Lowering<'_> {
             refresh: plan(&computed),
             computed,
             reads: step_reads(&builder.ops),
+            native: None,
             ops: builder.ops,
             loop_depth: builder.loop_depth,
         })

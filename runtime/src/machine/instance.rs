@@ -2,6 +2,7 @@
 //! [`Machine`] contract. The interpreter and generated code both run workflows through this;
 //! they differ only in how an expression is evaluated (`X`).
 
+use std::cell::OnceCell;
 use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -31,14 +32,13 @@ pub fn set_server_step_budget(budget: u32) {
 
 /// A running workflow or task.
 #[derive(Debug)]
-pub struct Instance<X: Expression> {
+pub struct Instance<X> {
     program: Arc<Program<X>>,
     state: State,
     /// Task bindings (`item`, `index`, `total`, `task_id`); empty for a workflow.
     bindings: Object,
     frames: Vec<LoopFrame>,
-    /// The `loop` root, rebuilt when a frame changes.
-    loop_view: Value,
+    loop_view: LoopView,
     pc: Pc,
     /// Whether the operation at `pc` has yielded and waits for its outcome.
     waiting: bool,
@@ -55,6 +55,38 @@ struct LoopFrame {
     items: Option<Arc<Vec<Value>>>,
     /// `(variable_name, index_name)` of a `foreach`.
     names: Option<(String, String)>,
+}
+
+/// The `loop` root, built from the open frames when something first reads it after a frame
+/// changed: a loop whose steps never read `loop.*` never builds it.
+#[derive(Debug, Default)]
+struct LoopView {
+    /// How many frames are open.
+    open: usize,
+    built: OnceCell<Value>,
+}
+
+impl LoopView {
+    fn get(&self, frames: &[LoopFrame]) -> &Value {
+        self.built.get_or_init(|| {
+            if self.open == 0 {
+                return Value::Undefined;
+            }
+            // The key every frame writes, made once rather than at every build.
+            static ITERATION: OnceLock<Arc<str>> = OnceLock::new();
+            let iteration = ITERATION.get_or_init(|| Arc::from("iteration"));
+            let mut view = Object::with_capacity(3);
+            for frame in &frames[..self.open] {
+                view.insert(Arc::clone(iteration), Value::Number(f64::from(frame.iteration)));
+                if let (Some((variable, index)), Some(items)) = (&frame.names, &frame.items) {
+                    let at = frame.iteration.saturating_sub(1) as usize;
+                    view.insert(variable.as_str(), items.get(at).cloned().unwrap_or_default());
+                    view.insert(index.as_str(), Value::Number(at as f64));
+                }
+            }
+            Value::Object(view.into())
+        })
+    }
 }
 
 /// What a batch of writes touched, so the computed fields that read it are refreshed.
@@ -135,7 +167,7 @@ impl<X: Expression> Instance<X> {
             program,
             state,
             bindings,
-            loop_view: Value::Undefined,
+            loop_view: LoopView::default(),
             pc: 0,
             waiting: false,
             attempt: 0,
@@ -197,7 +229,10 @@ impl<X: Expression> Instance<X> {
             state,
             bindings: object(&snapshot.bindings),
             frames,
-            loop_view: if snapshot.loop_view.is_null() { Value::Undefined } else { Value::from(&snapshot.loop_view) },
+            loop_view: LoopView {
+                open: 0,
+                built: OnceCell::from(if snapshot.loop_view.is_null() { Value::Undefined } else { Value::from(&snapshot.loop_view) }),
+            },
             pc: snapshot.pc,
             waiting: snapshot.waiting,
             attempt: snapshot.attempt,
@@ -226,6 +261,7 @@ impl<X: Expression> Instance<X> {
         self.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    #[inline]
     fn record(&mut self, event: impl FnOnce(&Self) -> Trace) {
         if self.trace.is_some() {
             let event = event(self);
@@ -238,7 +274,7 @@ impl<X: Expression> Instance<X> {
     }
 
     fn scope<'a>(&'a self, state: &'a State, result: Option<&'a ResultNames>) -> MachineScope<'a> {
-        MachineScope { state, loop_view: &self.loop_view, bindings: &self.bindings, result }
+        MachineScope { state, loop_view: &self.loop_view, frames: &self.frames, bindings: &self.bindings, result }
     }
 
     fn run(&mut self, event: Event) -> Result<Yield, StepError> {
@@ -248,21 +284,40 @@ impl<X: Expression> Instance<X> {
                 return Ok(yielded);
             }
         }
-        let limit = SERVER_STEP_BUDGET.load(Ordering::Relaxed);
-        let mut budget = limit;
+        let mut budget = SERVER_STEP_BUDGET.load(Ordering::Relaxed);
         loop {
-            budget = budget.checked_sub(1).ok_or_else(|| {
-                self.step_error(
-                    self.current_step(),
-                    format!(
-                        "ran {limit} server-side steps without reaching a client step (--max-server-steps); a loop of server steps is spinning"
-                    ),
-                )
-            })?;
+            if let Some(native) = self.program.native
+                && let Some(yielded) = native(&mut Run { machine: self, budget: &mut budget })?
+            {
+                return Ok(yielded);
+            }
+            self.tick(&mut budget)?;
             if let Some(yielded) = self.execute()? {
                 return Ok(yielded);
             }
         }
+    }
+
+    /// Counts one server-side operation against what is left of the resume's `budget`.
+    #[inline]
+    fn tick(&self, budget: &mut u32) -> Result<(), StepError> {
+        match budget.checked_sub(1) {
+            Some(left) => {
+                *budget = left;
+                Ok(())
+            }
+            None => Err(self.spinning()),
+        }
+    }
+
+    /// The error of a resume that spent its budget.
+    #[cold]
+    fn spinning(&self) -> StepError {
+        let limit = SERVER_STEP_BUDGET.load(Ordering::Relaxed);
+        self.step_error(
+            self.current_step(),
+            format!("ran {limit} server-side steps without reaching a client step (--max-server-steps); a loop of server steps is spinning"),
+        )
     }
 
     fn current_step(&self) -> &str {
@@ -293,11 +348,7 @@ impl<X: Expression> Instance<X> {
                 self.apply(updates, None, &ResultNames::none()).map_err(|cause| self.step_error(step, cause))?;
                 self.pc += 1;
             }
-            Op::Branch { step, condition, otherwise } => {
-                let holds = self.eval(step, condition)?.truthy();
-                self.record(|_| Trace::Branch { step: step.clone(), taken: holds });
-                self.pc = if holds { self.pc + 1 } else { *otherwise };
-            }
+            Op::Branch { step, condition, otherwise } => self.branch(step, *otherwise, |scope| condition.eval(scope).map(|v| v.truthy()))?,
             Op::LoopStart { step, depth, kind } => {
                 let frame = match kind {
                     LoopKind::While { .. } => LoopFrame::default(),
@@ -308,15 +359,15 @@ impl<X: Expression> Instance<X> {
                         }
                     },
                 };
-                self.frames[*depth] = frame;
-                self.pc += 1;
+                self.open_loop(*depth, frame);
             }
-            Op::LoopNext { step, depth, kind, exit } => return self.loop_next(step, *depth, kind, *exit),
-            Op::LoopEnd { depth } => {
-                self.frames[*depth] = LoopFrame::default();
-                self.loop_changed(*depth)?;
-                self.pc += 1;
-            }
+            Op::LoopNext { step, depth, kind, exit } => match kind {
+                LoopKind::While { condition, max_iterations, fail_at_limit } => {
+                    return self.while_next(step, *depth, *max_iterations, *fail_at_limit, *exit, |scope| condition.eval(scope).map(|v| v.truthy()));
+                }
+                LoopKind::Foreach { .. } => self.foreach_next(step, *depth, *exit)?,
+            },
+            Op::LoopEnd { depth } => self.close_loop(*depth)?,
             Op::Jump { to, .. } => self.pc = *to,
             Op::Done => {
                 self.status = MachineStatus::Completed;
@@ -326,67 +377,113 @@ impl<X: Expression> Instance<X> {
         Ok(None)
     }
 
-    fn loop_next(&mut self, step: &str, depth: usize, kind: &LoopKind<X>, exit: Pc) -> Result<Option<Yield>, StepError> {
+    /// Goes on at the next operation if `condition` holds, else at `otherwise`.
+    #[inline]
+    fn branch(&mut self, step: &str, otherwise: Pc, condition: impl FnOnce(&dyn Scope) -> Result<bool, EvalError>) -> Result<(), StepError> {
+        let holds = self.test(step, condition)?;
+        self.record(|_| Trace::Branch { step: step.to_owned(), taken: holds });
+        self.pc = if holds { self.pc + 1 } else { otherwise };
+        Ok(())
+    }
+
+    /// Whether `condition` holds (is truthy) against the current state.
+    #[inline]
+    fn test(&self, step: &str, condition: impl FnOnce(&dyn Scope) -> Result<bool, EvalError>) -> Result<bool, StepError> {
+        condition(&self.scope(&self.state, None)).map_err(|e| self.step_error(step, e.to_string()))
+    }
+
+    /// Opens the loop frame at `depth` and goes on.
+    #[inline]
+    fn open_loop(&mut self, depth: usize, frame: LoopFrame) {
+        self.frames[depth] = frame;
+        self.pc += 1;
+    }
+
+    /// Starts the next iteration of the `while_loop` at `depth` if `condition`, evaluated now
+    /// against the current state, holds and the cap allows; else leaves it (to `exit`), with a
+    /// warning step when the cap stopped a loop that would have gone on.
+    #[inline]
+    fn while_next(
+        &mut self,
+        step: &str,
+        depth: usize,
+        max_iterations: u32,
+        fail_at_limit: bool,
+        exit: Pc,
+        condition: impl FnOnce(&dyn Scope) -> Result<bool, EvalError>,
+    ) -> Result<Option<Yield>, StepError> {
         let iteration = self.frames[depth].iteration;
-        match kind {
-            LoopKind::While { condition, max_iterations, fail_at_limit } => {
-                self.frames[depth].iteration = iteration + 1;
-                self.loop_changed(depth + 1)?;
-                if !self.eval(step, condition)?.truthy() {
-                    self.pc = exit;
-                    return Ok(None);
-                }
-                // The cap is reached only by a loop that would go on: one whose condition turns
-                // false right after its last allowed iteration simply ends.
-                if iteration >= *max_iterations {
-                    let message = format!("`{step}` reached its limit of {max_iterations} iterations");
-                    if *fail_at_limit {
-                        return Err(self.step_error(step, message));
-                    }
-                    self.waiting = true;
-                    self.attempt = 1;
-                    let definition = serde_json::json!({"message": format!("{message} and stopped"), "message_type": "warning", "format": "text"});
-                    return Ok(Some(Yield::Client(ClientStep { id: format!("{step}.max_iterations"), kind: "user_message", definition, attempt: 1 })));
-                }
-                self.record(|_| Trace::Iteration { step: step.to_owned(), iteration: iteration + 1 });
-            }
-            LoopKind::Foreach { .. } => {
-                let count = self.frames[depth].items.as_ref().map_or(0, |items| items.len());
-                if iteration as usize >= count {
-                    self.pc = exit;
-                    return Ok(None);
-                }
-                self.frames[depth].iteration = iteration + 1;
-                self.loop_changed(depth + 1)?;
-                self.record(|_| Trace::Iteration { step: step.to_owned(), iteration: iteration + 1 });
-            }
+        self.frames[depth].iteration = iteration + 1;
+        self.loop_changed(depth + 1)?;
+        if !self.test(step, condition)? {
+            self.pc = exit;
+            return Ok(None);
         }
+        // The cap is reached only by a loop that would go on: one whose condition turns false
+        // right after its last allowed iteration simply ends.
+        if iteration >= max_iterations {
+            return self.loop_limit(step, max_iterations, fail_at_limit).map(Some);
+        }
+        self.record(|_| Trace::Iteration { step: step.to_owned(), iteration: iteration + 1 });
         self.pc += 1;
         Ok(None)
     }
 
-    /// Rebuilds the `loop` root from the open frames (inner names shadow outer ones) and
+    /// A `while_loop` that would go on past its cap: failed, or ended with a warning step.
+    #[cold]
+    fn loop_limit(&mut self, step: &str, max_iterations: u32, fail_at_limit: bool) -> Result<Yield, StepError> {
+        let message = format!("`{step}` reached its limit of {max_iterations} iterations");
+        if fail_at_limit {
+            return Err(self.step_error(step, message));
+        }
+        self.waiting = true;
+        self.attempt = 1;
+        let definition = serde_json::json!({"message": format!("{message} and stopped"), "message_type": "warning", "format": "text"});
+        Ok(Yield::Client(ClientStep { id: format!("{step}.max_iterations"), kind: "user_message", definition, attempt: 1 }))
+    }
+
+    /// Starts the next iteration of the `foreach` at `depth`, or leaves it after its last item.
+    fn foreach_next(&mut self, step: &str, depth: usize, exit: Pc) -> Result<(), StepError> {
+        let iteration = self.frames[depth].iteration;
+        let count = self.frames[depth].items.as_ref().map_or(0, |items| items.len());
+        if iteration as usize >= count {
+            self.pc = exit;
+            return Ok(());
+        }
+        self.frames[depth].iteration = iteration + 1;
+        self.loop_changed(depth + 1)?;
+        self.record(|_| Trace::Iteration { step: step.to_owned(), iteration: iteration + 1 });
+        self.pc += 1;
+        Ok(())
+    }
+
+    /// Closes the loop frame at `depth` and goes on.
+    #[inline]
+    fn close_loop(&mut self, depth: usize) -> Result<(), StepError> {
+        self.frames[depth] = LoopFrame::default();
+        self.loop_changed(depth)?;
+        self.pc += 1;
+        Ok(())
+    }
+
+    /// Marks the `loop` root as changed (`open` frames, inner names shadowing outer ones) and
     /// refreshes the computed fields that read `loop`.
+    #[inline]
     fn loop_changed(&mut self, open: usize) -> Result<(), StepError> {
-        // The key every frame writes, made once rather than at every iteration.
-        static ITERATION: OnceLock<Arc<str>> = OnceLock::new();
-        let iteration = ITERATION.get_or_init(|| Arc::from("iteration"));
-        let mut view = Object::with_capacity(3);
-        for frame in &self.frames[..open] {
-            view.insert(Arc::clone(iteration), Value::Number(f64::from(frame.iteration)));
-            if let (Some((variable, index)), Some(items)) = (&frame.names, &frame.items) {
-                let at = frame.iteration.saturating_sub(1) as usize;
-                view.insert(variable.as_str(), items.get(at).cloned().unwrap_or_default());
-                view.insert(index.as_str(), Value::Number(at as f64));
-            }
+        self.loop_view.open = open;
+        // Most loops never build the view: nothing to drop then.
+        if self.loop_view.built.get().is_some() {
+            self.loop_view.built.take();
         }
-        self.loop_view = if open == 0 { Value::Undefined } else { Value::Object(view.into()) };
-        if !self.program.refresh.loops.is_empty() {
-            let plan = self.program.refresh.loops.clone();
-            let mut state = self.state.clone();
-            self.refresh(&mut state, &plan)?;
-            self.state = state;
-        }
+        if self.program.refresh.loops.is_empty() { Ok(()) } else { self.refresh_loop_readers() }
+    }
+
+    /// Refreshes the computed fields that read `loop`.
+    fn refresh_loop_readers(&mut self) -> Result<(), StepError> {
+        let plan = self.program.refresh.loops.clone();
+        let mut state = self.state.clone();
+        self.refresh(&mut state, &plan)?;
+        self.state = state;
         Ok(())
     }
 
@@ -764,7 +861,7 @@ impl<X: Expression> Instance<X> {
                 .from
                 .iter()
                 .map(|source| match source {
-                    Source::Path { tier, path } => Ok(read_path(state, &self.loop_view, *tier, path)),
+                    Source::Path { tier, path } => Ok(read_path(state, self.loop_view.get(&self.frames), *tier, path)),
                     Source::Template(template) => template.eval(&self.scope(state, None)),
                 })
                 .collect::<Result<_, _>>()
@@ -780,6 +877,106 @@ impl<X: Expression> Instance<X> {
             }
         }
         Ok(())
+    }
+}
+
+/// An instance as a compiled program's generated server-side steps ([`Program::native`]) run it:
+/// the operations they need, each the executor's own, so a step means the same thing whichever
+/// runs it. Generated code keeps declared fields in typed structs while it runs and stores
+/// them into the state tiers ([`Run::set`]) before it hands over.
+pub struct Run<'a, X> {
+    machine: &'a mut Instance<X>,
+    /// What is left of the resume's server-step budget.
+    budget: &'a mut u32,
+}
+
+impl<X: Expression> Run<'_, X> {
+    /// The operation the machine stands at.
+    #[inline]
+    pub fn pc(&self) -> Pc {
+        self.machine.pc
+    }
+
+    /// Goes on at `pc`.
+    #[inline]
+    pub fn go(&mut self, pc: Pc) {
+        self.machine.pc = pc;
+    }
+
+    /// Counts one server-side operation against the resume's budget; an error once a loop of
+    /// server steps has spent it.
+    #[inline]
+    pub fn tick(&mut self) -> Result<(), StepError> {
+        self.machine.tick(self.budget)
+    }
+
+    /// The state tiers.
+    #[inline]
+    pub fn state(&self) -> &State {
+        &self.machine.state
+    }
+
+    /// Sets `this.<name>`.
+    #[inline]
+    pub fn set(&mut self, name: &str, value: Value) {
+        self.machine.state.tier_mut(Tier::State).insert(name, value);
+    }
+
+    /// The error of `step`.
+    #[inline]
+    pub fn fail(&self, step: &str, message: impl Into<String>) -> StepError {
+        self.machine.step_error(step, message)
+    }
+
+    /// Whether the engine asked for a trace.
+    #[inline]
+    pub fn tracing(&self) -> bool {
+        self.machine.trace.is_some()
+    }
+
+    /// Records that `step` changed `this.<field>` from `old` to `new`.
+    #[inline]
+    pub fn wrote(&mut self, step: &str, field: &str, old: &Value, new: &Value) {
+        let json = |value: &Value| value.to_json().unwrap_or(serde_json::Value::Null);
+        self.machine.record(|_| Trace::Write { step: step.to_owned(), path: format!("this.{field}"), old: json(old), new: json(new) });
+    }
+
+    /// A conditional: goes on at the next operation if `condition` holds, else at `otherwise`.
+    #[inline]
+    pub fn branch(&mut self, step: &str, otherwise: Pc, condition: impl FnOnce(&dyn Scope) -> Result<bool, EvalError>) -> Result<(), StepError> {
+        self.machine.branch(step, otherwise, condition)
+    }
+
+    /// A `while_loop`'s start: opens its frame at `depth`.
+    #[inline]
+    pub fn open_loop(&mut self, depth: usize) {
+        self.machine.open_loop(depth, LoopFrame::default());
+    }
+
+    /// A `while_loop`'s test before each iteration (see the executor's).
+    #[inline]
+    pub fn while_next(
+        &mut self,
+        step: &str,
+        depth: usize,
+        max_iterations: u32,
+        fail_at_limit: bool,
+        exit: Pc,
+        condition: impl FnOnce(&dyn Scope) -> Result<bool, EvalError>,
+    ) -> Result<Option<Yield>, StepError> {
+        self.machine.while_next(step, depth, max_iterations, fail_at_limit, exit, condition)
+    }
+
+    /// A loop's end: closes its frame at `depth`.
+    #[inline]
+    pub fn close_loop(&mut self, depth: usize) -> Result<(), StepError> {
+        self.machine.close_loop(depth)
+    }
+
+    /// What expressions read besides the typed fields: the state tiers, `loop`, a task's names.
+    #[inline]
+    pub fn scope(&self) -> impl Scope + '_ {
+        self.machine.scope(&self.machine.state, None)
     }
 }
 
@@ -813,7 +1010,7 @@ impl<X: Expression> Machine for Instance<X> {
                     names: f.names.clone(),
                 })
                 .collect(),
-            loop_view: json(self.loop_view.clone()),
+            loop_view: json(self.loop_view.get(&self.frames).clone()),
             state: self.state.to_json(),
             bindings: json(Value::Object(self.bindings.clone().into())),
             status: self.status,
@@ -887,7 +1084,8 @@ impl ResultNames {
 /// What expressions of a running machine read.
 struct MachineScope<'a> {
     state: &'a State,
-    loop_view: &'a Value,
+    loop_view: &'a LoopView,
+    frames: &'a [LoopFrame],
     bindings: &'a Object,
     result: Option<&'a ResultNames>,
 }
@@ -895,7 +1093,7 @@ struct MachineScope<'a> {
 impl Scope for MachineScope<'_> {
     fn root(&self, name: &str) -> Value {
         if name == "loop" {
-            return self.loop_view.clone();
+            return self.loop_view.get(self.frames).clone();
         }
         if let Some(value) = self.state.root(name) {
             return value;

@@ -12,6 +12,7 @@
 
 pub mod answer;
 mod instance;
+pub mod native;
 pub mod plan;
 pub mod program;
 mod state;
@@ -19,7 +20,7 @@ pub mod update;
 
 use serde::{Deserialize, Serialize};
 
-pub use instance::{ClientWrite, DEFAULT_SERVER_STEP_BUDGET, Instance, StartError, set_server_step_budget};
+pub use instance::{ClientWrite, DEFAULT_SERVER_STEP_BUDGET, Instance, Run, StartError, set_server_step_budget};
 pub use state::{FieldType, State, Tier};
 
 use crate::value::Value;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::answer::InputType;
 use super::update::Operation;
-use super::{FieldType, Strategy};
+use super::{FieldType, Run, StepError, Strategy, Yield};
 use crate::value::{EvalError, Scope, Value};
 
 /// Something a machine evaluates: a condition, `items`, a transform, a template, a step's
@@ -58,7 +58,7 @@ impl OnError {
 }
 
 /// A workflow's machines: its own and one per sub-agent task.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Workflow<X> {
     /// `namespace:name`.
     pub name: String,
@@ -78,7 +78,7 @@ pub struct Workflow<X> {
 pub type Pc = u32;
 
 /// One state machine: a workflow's or a sub-agent task's.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Program<X> {
     /// The workflow's or the task's name.
     pub name: String,
@@ -98,7 +98,14 @@ pub struct Program<X> {
     /// the order of the operations: found in its expressions when the workflow is compiled,
     /// for `workflow_explain_plan`.
     pub reads: Vec<(String, Vec<String>)>,
+    /// The program's server-side steps as generated Rust over its typed state, for a compiled
+    /// workflow: run from wherever the machine stands until an operation it leaves to the
+    /// executor. `None` when interpreted.
+    pub native: Option<Native<X>>,
 }
+
+/// Generated server-side steps (see [`Run`]): `Some` when they yield (a loop's limit warning).
+pub type Native<X> = fn(&mut Run<'_, X>) -> Result<Option<Yield>, StepError>;
 
 /// A declared input.
 #[derive(Clone, Debug, PartialEq)]

@@ -135,7 +135,7 @@ fn apply_in(target: &mut Value, path: &[Segment], operation: Operation, value: V
 }
 
 /// The new value of a field, or `None` to remove it.
-fn combine(current: Value, operation: Operation, value: Value) -> Result<Option<Value>, String> {
+pub fn combine(current: Value, operation: Operation, value: Value) -> Result<Option<Value>, String> {
     let number = |v: &Value, role: &str| match v {
         Value::Number(n) => Ok(*n),
         Value::Undefined if role == "field" => Ok(0.0),

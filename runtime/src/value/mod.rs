@@ -21,7 +21,7 @@ use std::sync::Arc;
 pub use error::{EvalError, ErrorKind};
 pub use methods::{Callback, call_global, call_method, destructure_field, destructure_items, push, spread_into, spread_items};
 pub use object::Object;
-pub use ops::{BinaryOp, binary, loose_equals, same_value_zero, strict_equals, unary, UnaryOp};
+pub use ops::{BinaryOp, binary, loose_equals, remainder, same_value_zero, strict_equals, unary, UnaryOp};
 pub use regexp::RegExp;
 pub use split::{Pieces, first_pieces, receiver_text, text_pieces};
 

@@ -72,7 +72,7 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
         BinaryOp::Sub => number(|x, y| x - y),
         BinaryOp::Mul => number(|x, y| x * y),
         BinaryOp::Div => number(|x, y| x / y),
-        BinaryOp::Rem => number(|x, y| x % y),
+        BinaryOp::Rem => number(remainder),
         BinaryOp::Exp => number(power),
         BinaryOp::Lt => Value::Bool(less_than(a, b) == Some(true)),
         BinaryOp::Gt => Value::Bool(less_than(b, a) == Some(true)),
@@ -84,6 +84,20 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
         BinaryOp::StrictNe => Value::Bool(!strict_equals(a, b)),
         BinaryOp::In => Value::Bool(has_property(b, a)?),
     })
+}
+
+/// `%`: Rust's `%` on `f64` (C's `fmod`, as JavaScript's), with integers — `count % 2`, the
+/// usual case — divided as integers, which is exact and avoids `fmod`'s long software loop.
+/// The sign of a zero result is the dividend's, as in JavaScript (`-4 % 2` is `-0`).
+#[inline]
+pub fn remainder(dividend: f64, divisor: f64) -> f64 {
+    let (a, b) = (dividend as i64, divisor as i64);
+    if a as f64 == dividend && b as f64 == divisor && b != 0 {
+        let r = a.wrapping_rem(b) as f64;
+        if r == 0.0 && dividend.is_sign_negative() { -0.0 } else { r }
+    } else {
+        dividend % divisor
+    }
 }
 
 /// `Math.pow` / `**`, which differs from `f64::powf` for a NaN exponent on 1 and ±1 ** ±∞.
@@ -184,6 +198,13 @@ fn has_property(object: &Value, key: &Value) -> Result<bool, EvalError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn remainders_of_integers_are_javascripts() {
+        for (a, b) in [(7.0, 2.0), (-7.0, 2.0), (7.0, -2.0), (-4.0, 2.0), (-0.0, 2.0), (5.5, 2.0), (1e300, 7.0), (-9.3e18, -1.0), (3.0, 0.0), (f64::NAN, 2.0), (2.0, f64::INFINITY)] {
+            assert_eq!(remainder(a, b).to_bits(), (a % b).to_bits(), "{a} % {b}");
+        }
+    }
+
     use super::*;
 
     fn n(x: f64) -> Value {
