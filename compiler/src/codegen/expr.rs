@@ -68,14 +68,14 @@ pub(super) struct TypedFields {
 
 /// One typed field.
 pub(super) struct TypedField {
-    /// The root it is read through (`this`, `state`, `inputs`).
+    /// The root it is read through (`this`, `state`, `computed`, `inputs`).
     pub root: String,
     /// Its name.
     pub field: String,
-    /// Where it is held (`__wfc_state.count`): a `Slot`.
-    pub place: TokenStream,
-    /// Whether it is a declared number (its place has `number()`).
-    pub number: bool,
+    /// Its value (`__wfc_state.count.value()`), a `Value`.
+    pub read: TokenStream,
+    /// Its number (`__wfc_state.count.number()`), an `f64`, for a declared number.
+    pub number: Option<TokenStream>,
 }
 
 /// A function `fn <name>(scope) -> Result<Value, EvalError>` evaluating `compiled`, in a
@@ -345,9 +345,8 @@ impl Generator<'_> {
                 let a = self.number(a);
                 quote!((-#a))
             }
-            Expr::Member { object, property, optional: false } if let Some(field) = self.typed_field(object, property).filter(|f| f.number) => {
-                let place = &field.place;
-                quote!(#place.number())
+            Expr::Member { object, property, optional: false } if let Some(number) = self.typed_field(object, property).and_then(|f| f.number.as_ref()) => {
+                number.clone()
             }
             Expr::Binary(op @ (BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem), a, b)
                 if self.static_type(a).converts_exactly() && self.static_type(b).converts_exactly() =>
@@ -626,10 +625,7 @@ impl Generator<'_> {
                 };
                 quote!(#piece.map_or(#rt::Value::Undefined, #rt::Value::string))
             }
-            Expr::Member { object, property, optional: false } if let Some(field) = self.typed_field(object, property) => {
-                let place = &field.place;
-                quote!(#place.value())
-            }
+            Expr::Member { object, property, optional: false } if let Some(field) = self.typed_field(object, property) => field.read.clone(),
             Expr::Member { object, property, .. }
                 if let (Expr::Name(Name::Root(root)), Expr::String(name)) = (object.as_ref(), property.as_ref()) =>
             {

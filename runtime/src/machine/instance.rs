@@ -177,7 +177,7 @@ impl<X: Expression> Instance<X> {
         };
         let all: Vec<usize> = (0..machine.program.computed.len()).collect();
         let mut state = machine.state.clone();
-        machine.refresh(&mut state, &all).map_err(|e| StartError(format!("computed field `{}`: {}", e.step_id, e.message)))?;
+        machine.refresh(&mut state, &all).map_err(|e| StartError(refresh_failure(e)))?;
         machine.state = state;
         Ok(machine)
     }
@@ -812,7 +812,7 @@ impl<X: Expression> Instance<X> {
         }
         plan.sort_unstable();
         plan.dedup();
-        self.refresh(&mut next, &plan).map_err(|e| format!("computed field `{}`: {}", e.step_id, e.message))?;
+        self.refresh(&mut next, &plan).map_err(refresh_failure)?;
         if self.trace.is_some() {
             self.trace_changes(&next, written, &plan);
         }
@@ -866,18 +866,32 @@ impl<X: Expression> Instance<X> {
                 })
                 .collect::<Result<_, _>>()
                 .map_err(|e| StepError::new(&field.name, e.to_string()))?;
-            let input = if field.from_is_list { Value::array(inputs) } else { inputs.into_iter().next().unwrap_or_default() };
-            let scope = InputScope(input);
             let computed = state.tier_mut(Tier::Computed);
-            match (field.transform.eval(&scope), field.on_error) {
-                (Ok(value), _) => computed.insert(field.name.as_str(), value),
-                (Err(_), OnError::UseFallback) => computed.insert(field.name.as_str(), Value::from(&field.fallback)),
-                (Err(_), OnError::Ignore) => drop(computed.remove(&field.name)),
-                (Err(error), OnError::Propagate) => return Err(StepError::new(&field.name, error.to_string())),
+            match self.compute(index, inputs)? {
+                Some(value) => computed.insert(field.name.as_str(), value),
+                None => drop(computed.remove(&field.name)),
             }
         }
         Ok(())
     }
+
+    /// Computed field `index` of the values its sources read, in `from` order: its transform's
+    /// value, the fallback, or `None` (removed) as its `on_error` says.
+    fn compute(&self, index: usize, inputs: Vec<Value>) -> Result<Option<Value>, StepError> {
+        let field = &self.program.computed[index];
+        let input = if field.from_is_list { Value::array(inputs) } else { inputs.into_iter().next().unwrap_or_default() };
+        match (field.transform.eval(&InputScope(input)), field.on_error) {
+            (Ok(value), _) => Ok(Some(value)),
+            (Err(_), OnError::UseFallback) => Ok(Some(Value::from(&field.fallback))),
+            (Err(_), OnError::Ignore) => Ok(None),
+            (Err(error), OnError::Propagate) => Err(StepError::new(&field.name, error.to_string())),
+        }
+    }
+}
+
+/// Why a refresh made a write fail: the computed field and its error.
+fn refresh_failure(error: StepError) -> String {
+    format!("computed field `{}`: {}", error.step_id, error.message)
 }
 
 /// An instance as a compiled program's generated server-side steps ([`Program::native`]) run it:
@@ -971,6 +985,32 @@ impl<X: Expression> Run<'_, X> {
     #[inline]
     pub fn close_loop(&mut self, depth: usize) -> Result<(), StepError> {
         self.machine.close_loop(depth)
+    }
+
+    /// What computed field `index` becomes for a write of `step`, given what its sources read
+    /// (the executor's computation and `on_error`; its error names the field).
+    #[inline]
+    pub fn compute(&self, step: &str, index: usize, inputs: Vec<Value>) -> Result<Option<Value>, StepError> {
+        self.machine.compute(index, inputs).map_err(|e| self.machine.step_error(step, refresh_failure(e)))
+    }
+
+    /// Records that computed field `index` was refreshed.
+    #[inline]
+    pub fn refreshed(&mut self, index: usize) {
+        self.machine.record(|machine| Trace::Computed { field: machine.program.computed[index].name.clone() });
+    }
+
+    /// Sets computed field `name`.
+    #[inline]
+    pub fn set_computed(&mut self, name: &str, value: Value) {
+        self.machine.state.tier_mut(Tier::Computed).insert(name, value);
+    }
+
+    /// What a computed field's source reads from the tiers (`loop`, `global`, fields not held
+    /// typed).
+    #[inline]
+    pub fn read(&self, tier: SourceTier, path: &[&str]) -> Value {
+        read_path(&self.machine.state, self.machine.loop_view.get(&self.machine.frames), tier, path)
     }
 
     /// What expressions read besides the typed fields: the state tiers, `loop`, a task's names.
@@ -1122,7 +1162,7 @@ impl Scope for InputScope {
     }
 }
 
-fn read_path(state: &State, loop_view: &Value, tier: SourceTier, path: &[String]) -> Value {
+fn read_path(state: &State, loop_view: &Value, tier: SourceTier, path: &[impl AsRef<str>]) -> Value {
     let root = match tier {
         SourceTier::Inputs => Value::Object(Arc::clone(&state.inputs)),
         SourceTier::State => Value::Object(Arc::clone(&state.state)),
@@ -1130,7 +1170,13 @@ fn read_path(state: &State, loop_view: &Value, tier: SourceTier, path: &[String]
         SourceTier::Global => Value::Object(Arc::clone(&state.global)),
         SourceTier::Loop => loop_view.clone(),
     };
-    path.iter().fold(root, |value, segment| value.get_named(segment).unwrap_or_default())
+    below(root, path)
+}
+
+/// What a computed field's source reads at `path` below `value` (`undefined` where it is
+/// missing).
+pub fn below(value: Value, path: &[impl AsRef<str>]) -> Value {
+    path.iter().fold(value, |value, segment| value.get_named(segment.as_ref()).unwrap_or_default())
 }
 
 fn with_rules<T>(rules: &Rules, check: impl FnOnce(&AnswerRulesRef) -> Result<T, String>) -> Result<T, String> {

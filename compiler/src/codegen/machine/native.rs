@@ -1,33 +1,34 @@
 //! A program's typed state and server-side steps as Rust: `State` and `Inputs` structs holding
-//! its declared `number`, `string` and `boolean` fields as [`Slot`]s, and `steps`, a
-//! `loop { match pc { … } }` over the operations that need no client — conditionals, `while_loop`
-//! tests, loop frames, jumps and `workflow_state_update` writes of typed fields — reading and
-//! writing those fields natively. The runtime calls `steps` wherever the machine stands; an
-//! operation it does not run (a client step, an effect, a `foreach`, a write the structs do not
-//! hold, anything that refreshes a computed field) returns to the shared executor, after the
-//! typed fields are stored back into the state tiers.
+//! its declared `number`, `string` and `boolean` fields as [`Slot`]s, a `Computed` struct holding
+//! its computed values, and `steps`, a `loop { match pc { … } }` over the operations that need
+//! no client — conditionals, `while_loop` tests, loop frames, jumps and `workflow_state_update`
+//! writes of typed fields with the computed fields they refresh — reading and writing those
+//! fields natively. The runtime calls `steps` wherever the machine stands; an operation it does
+//! not run (a client step, an effect, a `foreach`, a write the structs do not hold) returns to
+//! the shared executor, after the typed fields are stored back into the state tiers.
 //!
 //! [`Slot`]: wfc_runtime::machine::native::Slot
 
 use std::collections::BTreeSet;
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{ToTokens, format_ident, quote};
 use wfc_runtime::machine::FieldType;
 use wfc_runtime::machine::update::Operation;
 
-use super::Emitter;
 use super::super::expr::{Returns, TypedField, TypedFields, typed_fn};
 use super::super::ident::hidden;
+use super::{Emitter, variant};
 use crate::expr::ir::{Expr, Name, Root};
 use crate::expr::{Compiled, CompiledTemplate};
-use crate::ir::{IrExpr, LoopKind, Op, Program, Segment, Template, Update, UpdateValue, WriteTier};
+use crate::ir::{IrExpr, LoopKind, OnError, Op, Program, Segment, Source, SourceTier, Template, Update, UpdateValue, WriteTier};
 
-/// A declared field the typed structs hold.
+/// A field one of the typed structs holds, with its Rust name.
 struct Declared {
     name: String,
     ident: syn::Ident,
-    rust_type: TokenStream,
+    /// The `Slot`'s type (`f64`, `bool`, `Arc<str>`); `None` for a computed value.
+    rust_type: Option<TokenStream>,
     number: bool,
 }
 
@@ -40,45 +41,73 @@ enum Evaluation {
     Typed(syn::Ident),
 }
 
-
 /// What generating one program's native steps needs.
 struct Steps<'a> {
     program: &'a Program<IrExpr>,
     state: Vec<Declared>,
+    computed: Vec<Declared>,
     inputs: Vec<Declared>,
     typed: TypedFields,
     /// The typed functions emitted so far, with what they evaluate and for what.
     functions: Vec<(IrExpr, Returns, syn::Ident, TokenStream)>,
 }
 
+/// The hidden names of the generated steps' locals and parameters.
+struct Names {
+    run: syn::Ident,
+    state: syn::Ident,
+    computed: syn::Ident,
+    inputs: syn::Ident,
+    refreshed: syn::Ident,
+}
+
+impl Names {
+    fn new() -> Names {
+        Names { run: hidden("run"), state: hidden("state"), computed: hidden("computed"), inputs: hidden("inputs"), refreshed: hidden("refreshed") }
+    }
+}
+
 impl Emitter {
-    /// `pub mod <module> { State, Inputs, steps, … }` for `program`, or `None` when none of its
-    /// operations runs natively.
+    /// `pub mod <module> { State, Computed, Inputs, steps, … }` for `program`, or `None` when
+    /// none of its operations runs natively.
     pub(super) fn native(&mut self, program: &Program<IrExpr>, module: &syn::Ident) -> Option<TokenStream> {
         let overlaid = |name: &str| program.computed.iter().any(|c| c.name == name);
-        let state = declared(program.state.iter().filter(|f| !overlaid(&f.name)).map(|f| (f.name.as_str(), f.field_type)));
-        let inputs = declared(program.inputs.iter().map(|i| (i.name.as_str(), i.field_type)));
-        let (state_param, inputs_param) = (hidden("state"), hidden("inputs"));
-        let place = |param: &syn::Ident, root: &str, field: &Declared| TypedField {
-            root: root.to_owned(),
-            field: field.name.clone(),
-            place: {
-                let ident = &field.ident;
-                quote!(#param.#ident)
-            },
-            number: field.number,
+        let state = declared(program.state.iter().filter(|f| !overlaid(&f.name)).filter_map(|f| slot(&f.name, f.field_type)));
+        let inputs = declared(program.inputs.iter().filter_map(|i| slot(&i.name, i.field_type)));
+        let computed = declared(program.computed.iter().map(|c| (c.name.as_str(), None, false)));
+        let Names { state: state_param, computed: computed_param, inputs: inputs_param, .. } = Names::new();
+        let scope = hidden("scope");
+        let slot_read = |param: &syn::Ident, root: &str, field: &Declared| {
+            let ident = &field.ident;
+            TypedField {
+                root: root.to_owned(),
+                field: field.name.clone(),
+                read: quote!(#param.#ident.value()),
+                number: field.number.then(|| quote!(#param.#ident.number())),
+            }
+        };
+        // `this.x` of a computed field that `on_error: ignore` removed reads the state field.
+        let computed_read = |root: &str, field: &Declared| {
+            let (ident, name) = (&field.ident, &field.name);
+            let read = match root {
+                "this" => quote!(match &#computed_param.#ident {
+                    ::core::option::Option::Some(value) => value.clone(),
+                    ::core::option::Option::None => #scope.field("state", #name)?,
+                }),
+                _ => quote!(#computed_param.#ident.clone().unwrap_or_default()),
+            };
+            TypedField { root: root.to_owned(), field: field.name.clone(), read, number: None }
         };
         let fields = state
             .iter()
-            .flat_map(|f| [place(&state_param, "this", f), place(&state_param, "state", f)])
-            .chain(inputs.iter().map(|f| place(&inputs_param, "inputs", f)))
+            .flat_map(|f| [slot_read(&state_param, "this", f), slot_read(&state_param, "state", f)])
+            .chain(computed.iter().flat_map(|f| [computed_read("this", f), computed_read("computed", f)]))
+            .chain(inputs.iter().map(|f| slot_read(&inputs_param, "inputs", f)))
             .collect();
-        let typed = TypedFields { fields, params: quote!(#state_param: &State, #inputs_param: &Inputs) };
-        let mut steps = Steps { program, state, inputs, typed, functions: Vec::new() };
-        let arms: Vec<(u32, TokenStream)> = (0..)
-            .zip(&program.ops)
-            .filter_map(|(pc, op)| Some((pc, self.native_op(&mut steps, op, pc)?)))
-            .collect();
+        let params = quote!(#state_param: &State, #computed_param: &Computed, #inputs_param: &Inputs);
+        let typed = TypedFields { fields, params };
+        let mut steps = Steps { program, state, computed, inputs, typed, functions: Vec::new() };
+        let arms: Vec<(u32, TokenStream)> = (0..).zip(&program.ops).filter_map(|(pc, op)| Some((pc, self.native_op(&mut steps, op, pc)?))).collect();
         if arms.is_empty() {
             return None;
         }
@@ -88,6 +117,8 @@ impl Emitter {
     /// What running `op` at `pc` natively does, if it can.
     fn native_op(&mut self, steps: &mut Steps, op: &Op<IrExpr>, pc: u32) -> Option<TokenStream> {
         let run = hidden("run");
+        // The executor refreshes the computed fields that read `loop` from the tiers, which
+        // are behind the typed structs while the steps run.
         let loops_refresh = !steps.program.refresh.loops.is_empty();
         let body = match op {
             Op::Branch { step, condition, otherwise } => {
@@ -113,11 +144,12 @@ impl Emitter {
 
     /// A closure evaluating `condition` for the runtime's `branch`/`while_next`.
     fn condition(&mut self, steps: &mut Steps, condition: &IrExpr) -> Option<TokenStream> {
-        let (rt, state, inputs, scope) = (&self.rt, hidden("state"), hidden("inputs"), hidden("scope"));
+        let Names { state, computed, inputs, .. } = Names::new();
+        let (rt, scope) = (&self.rt, hidden("scope"));
         let closure = quote!(|#scope: &dyn #rt::value::Scope|);
         Some(match self.evaluation(steps, condition, Returns::Truthiness)? {
             Evaluation::Plain(function) => quote!(#closure super::#function(#scope).map(|value| value.truthy())),
-            Evaluation::Typed(function) => quote!(#closure #function(#scope, &*#state, #inputs)),
+            Evaluation::Typed(function) => quote!(#closure #function(#scope, &*#state, &*#computed, #inputs)),
         })
     }
 
@@ -127,7 +159,8 @@ impl Emitter {
     fn evaluation(&mut self, steps: &mut Steps, x: &IrExpr, returns: Returns) -> Option<Evaluation> {
         let mut reads = BTreeSet::new();
         x.reads(&mut reads);
-        let typed_read = |read: &String| read == "this" || steps.state.iter().any(|f| read.strip_prefix("this.") == Some(&f.name));
+        let held = |name: &str| steps.state.iter().chain(&steps.computed).any(|f| f.name == name);
+        let typed_read = |read: &String| read == "this" || read.strip_prefix("this.").is_some_and(held);
         if !reads.iter().any(typed_read) {
             return Some(Evaluation::Plain(self.expr_function(x)));
         }
@@ -146,11 +179,12 @@ impl Emitter {
     }
 
     /// A `workflow_state_update` whose updates all set, add to, subtract from or multiply a
-    /// typed state field that no computed field reads: each value evaluated against the state
-    /// before the step, combined in order, and nothing assigned unless every one succeeded.
+    /// typed state field: each value evaluated against the state before the step, combined in
+    /// order, the computed fields that read them recomputed, and nothing assigned unless every
+    /// one succeeded.
     fn native_write(&mut self, steps: &mut Steps, step: &str, updates: &[Update<IrExpr>], pc: u32) -> Option<TokenStream> {
         let rt = self.rt.clone();
-        let (run, state, inputs) = (hidden("run"), hidden("state"), hidden("inputs"));
+        let Names { run, state, computed, inputs, refreshed } = Names::new();
         // Indices into `steps.state`, in the order the step first writes them.
         let mut written: Vec<usize> = Vec::new();
         let mut combine = Vec::new();
@@ -158,7 +192,7 @@ impl Emitter {
             let [Segment::Field(name)] = update.path.segments.as_slice() else { return None };
             let index = steps.state.iter().position(|f| *f.name == **name)?;
             let combines = matches!(update.operation, Operation::Set | Operation::Increment | Operation::Decrement | Operation::Multiply);
-            if update.path.tier != WriteTier::State || !combines || !steps.program.refresh.after_state(name).is_empty() {
+            if update.path.tier != WriteTier::State || !combines {
                 return None;
             }
             let value = match &update.value {
@@ -166,7 +200,7 @@ impl Emitter {
                 Some(UpdateValue::Value(x)) => {
                     let call = match self.evaluation(steps, x, Returns::Value)? {
                         Evaluation::Plain(function) => quote!(super::#function(&#run.scope())),
-                        Evaluation::Typed(function) => quote!(#function(&#run.scope(), &*#state, #inputs)),
+                        Evaluation::Typed(function) => quote!(#function(&#run.scope(), &*#state, &*#computed, #inputs)),
                     };
                     quote!(#call.map_err(|e| #run.fail(#step, e.to_string()))?)
                 }
@@ -174,7 +208,7 @@ impl Emitter {
             };
             let field = &steps.state[index];
             let (new, text, path) = (new_value(field), &update.path.text, format!("this.{}", field.name));
-            let operation = super::variant(&quote!(#rt::machine::update::Operation), update.operation);
+            let operation = variant(&quote!(#rt::machine::update::Operation), update.operation);
             combine.push(quote! {
                 #new = #new.write(#operation, #value, #text, #path).map_err(|cause| #run.fail(#step, cause))?;
             });
@@ -183,6 +217,12 @@ impl Emitter {
             }
         }
         let written: Vec<&Declared> = written.into_iter().map(|index| &steps.state[index]).collect();
+        // The executor's plan: every computed field that reads a written field, in dependency
+        // order, each once.
+        let mut plan: Vec<usize> = written.iter().flat_map(|f| steps.program.refresh.after_state(&f.name).iter().copied()).collect();
+        plan.sort_unstable();
+        plan.dedup();
+        let refresh = plan.iter().map(|&index| steps.recompute(&rt, step, index, &plan, &written)).collect::<Option<Vec<_>>>()?;
         let starts = written.iter().map(|field| {
             let (new, ident) = (new_value(field), &field.ident);
             quote!(let mut #new = #state.#ident.clone();)
@@ -201,11 +241,20 @@ impl Emitter {
                 #state.#ident = #new;
             }
         });
+        let computed_assigns = plan.iter().map(|&index| {
+            let ident = &steps.computed[index].ident;
+            let new = new_value(&steps.computed[index]);
+            quote!(#computed.#ident = #new; #run.refreshed(#index);)
+        });
+        let mark = (!plan.is_empty()).then(|| quote!(*#refreshed = true;));
         let next = pc + 1;
         Some(quote! {
             #(#starts)*
             #(#combine)*
+            #(#refresh)*
             #(#assigns)*
+            #(#computed_assigns)*
+            #mark
             #run.go(#next);
         })
     }
@@ -223,16 +272,68 @@ impl Steps<'_> {
         name
     }
 
+    /// `let new_<field> = …;`: computed field `index` recomputed for a write of `step` into a
+    /// local, from its sources as they stand after the write (`written` fields and the computed
+    /// fields before it in `plan` read their new values), if it can be: every source a path,
+    /// and a transform error that does not remove the field.
+    fn recompute(&self, rt: &TokenStream, step: &str, index: usize, plan: &[usize], written: &[&Declared]) -> Option<TokenStream> {
+        let Names { run, state, computed, inputs, .. } = Names::new();
+        let field = &self.program.computed[index];
+        if field.on_error == OnError::Ignore {
+            return None;
+        }
+        let sources = field
+            .from
+            .iter()
+            .map(|source| {
+                let Source::Path { tier, path } = source else { return None };
+                let (first, rest) = match path.split_first() {
+                    Some((first, rest)) => (first.as_str(), rest),
+                    None => ("", &path[..]),
+                };
+                let root = match tier {
+                    SourceTier::State if let Some(f) = held(&self.state, first) => {
+                        let place = if written.iter().any(|w| w.name == f.name) { new_value(f).into_token_stream() } else { typed_place(&state, f) };
+                        quote!(#place.value())
+                    }
+                    SourceTier::Computed if let Some(f) = held(&self.computed, first) => {
+                        let earlier = self.program.computed.iter().position(|c| c.name == f.name).is_some_and(|i| plan.contains(&i) && i < index);
+                        let place = if earlier { new_value(f).into_token_stream() } else { typed_place(&computed, f) };
+                        quote!(#place.clone().unwrap_or_default())
+                    }
+                    SourceTier::Inputs if let Some(f) = held(&self.inputs, first) => {
+                        let place = typed_place(&inputs, f);
+                        quote!(#place.value())
+                    }
+                    // Fields the structs do not hold, `global` and `loop` are current in the tiers.
+                    _ => {
+                        let tier = variant(&quote!(#rt::machine::program::SourceTier), *tier);
+                        return Some(quote!(#run.read(#tier, &[#(#path),*])));
+                    }
+                };
+                Some(if rest.is_empty() { root } else { quote!(#rt::machine::below(#root, &[#(#rest),*])) })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let new = new_value(&self.computed[index]);
+        Some(quote!(let #new = #run.compute(#step, #index, ::std::vec![#(#sources),*])?;))
+    }
+
     /// The program's module: its typed structs, typed functions and `steps`.
     fn module(&self, rt: &TokenStream, module: &syn::Ident, arms: &[(u32, TokenStream)]) -> TokenStream {
         let p = quote!(#rt::machine::program);
-        let (run, state, inputs, loaded) = (hidden("run"), hidden("state"), hidden("inputs"), hidden("loaded"));
-        let struct_fields = |fields: &[Declared]| -> Vec<TokenStream> {
+        let Names { run, state, computed, inputs, refreshed } = Names::new();
+        let loaded = hidden("loaded");
+        let run_type = quote!(#rt::machine::Run<'_, #p::ExprFn>);
+        let slot_fields = |fields: &[Declared]| -> Vec<TokenStream> {
             fields
                 .iter()
                 .map(|f| {
-                    let (ident, rust_type, doc) = (&f.ident, &f.rust_type, format!(" `{}`.", f.name));
-                    quote!(#[doc = #doc] pub #ident: #rt::machine::native::Slot<#rust_type>)
+                    let (ident, doc) = (&f.ident, format!(" `{}`.", f.name));
+                    let rust_type = match &f.rust_type {
+                        Some(rust_type) => quote!(#rt::machine::native::Slot<#rust_type>),
+                        None => quote!(::core::option::Option<#rt::value::Value>),
+                    };
+                    quote!(#[doc = #doc] pub #ident: #rust_type)
                 })
                 .collect()
         };
@@ -245,41 +346,64 @@ impl Steps<'_> {
                 })
                 .collect()
         };
-        let (state_fields, input_fields) = (struct_fields(&self.state), struct_fields(&self.inputs));
+        let (state_fields, computed_fields, input_fields) = (slot_fields(&self.state), slot_fields(&self.computed), slot_fields(&self.inputs));
         let (state_loads, input_loads) = (loads(&self.state, quote!(state), "this"), loads(&self.inputs, quote!(inputs), "inputs"));
+        let computed_loads = self.computed.iter().map(|f| {
+            let (ident, name) = (&f.ident, &f.name);
+            quote!(#ident: #run.state().computed.get(#name).cloned())
+        });
         let stores = self.state.iter().map(|f| {
             let (ident, name) = (&f.ident, &f.name);
             quote!(if self.#ident != #loaded.#ident { #run.set(#name, self.#ident.value()); })
+        });
+        let computed_stores = self.computed.iter().map(|f| {
+            let (ident, name) = (&f.ident, &f.name);
+            quote!(if let ::core::option::Option::Some(value) = &self.#ident { #run.set_computed(#name, value.clone()); })
         });
         let functions = self.functions.iter().map(|(.., function)| function);
         let pcs: Vec<u32> = arms.iter().map(|(pc, _)| *pc).collect();
         let arms = arms.iter().map(|(pc, body)| quote!(#pc => { #run.tick()?; #body }));
         let doc = format!(" `{}`'s typed state and server-side steps.", self.program.name);
+        let result = quote!(::core::result::Result<::core::option::Option<#rt::machine::Yield>, #rt::machine::StepError>);
         quote! {
             #[doc = #doc]
-            #[allow(non_snake_case, clippy::all)]
+            #[allow(non_snake_case, unused_variables, unused_mut, clippy::all)]
             pub mod #module {
                 /// The declared `this.*` fields of a type the machine holds natively.
                 #[derive(Clone, Debug, Default, PartialEq)]
                 pub struct State { #(#state_fields,)* }
+
+                /// The computed fields' values (`None`: removed by `on_error: ignore`).
+                #[derive(Clone, Debug, Default)]
+                pub struct Computed { #(#computed_fields,)* }
 
                 /// The declared inputs of a type the machine holds natively.
                 #[derive(Clone, Debug, Default, PartialEq)]
                 pub struct Inputs { #(#input_fields,)* }
 
                 impl State {
-                    fn load(#run: &#rt::machine::Run<'_, #p::ExprFn>) -> ::core::result::Result<State, ::std::string::String> {
+                    fn load(#run: &#run_type) -> ::core::result::Result<State, ::std::string::String> {
                         ::core::result::Result::Ok(State { #(#state_loads,)* })
                     }
 
                     /// Stores the fields changed since `loaded` into the state tier.
-                    fn store(&self, #loaded: &State, #run: &mut #rt::machine::Run<'_, #p::ExprFn>) {
+                    fn store(&self, #loaded: &State, #run: &mut #run_type) {
                         #(#stores)*
                     }
                 }
 
+                impl Computed {
+                    fn load(#run: &#run_type) -> Computed {
+                        Computed { #(#computed_loads,)* }
+                    }
+
+                    fn store(&self, #run: &mut #run_type) {
+                        #(#computed_stores)*
+                    }
+                }
+
                 impl Inputs {
-                    fn load(#run: &#rt::machine::Run<'_, #p::ExprFn>) -> ::core::result::Result<Inputs, ::std::string::String> {
+                    fn load(#run: &#run_type) -> ::core::result::Result<Inputs, ::std::string::String> {
                         ::core::result::Result::Ok(Inputs { #(#input_loads,)* })
                     }
                 }
@@ -288,23 +412,30 @@ impl Steps<'_> {
 
                 /// Runs server-side operations from where the machine stands until one that is
                 /// left to the executor.
-                pub fn steps(#run: &mut #rt::machine::Run<'_, #p::ExprFn>) -> ::core::result::Result<::core::option::Option<#rt::machine::Yield>, #rt::machine::StepError> {
+                pub fn steps(#run: &mut #run_type) -> #result {
                     if !matches!(#run.pc(), #(#pcs)|*) {
                         return ::core::result::Result::Ok(::core::option::Option::None);
                     }
                     let #inputs = Inputs::load(#run).map_err(|cause| #run.fail("", cause))?;
                     let #loaded = State::load(#run).map_err(|cause| #run.fail("", cause))?;
                     let mut #state = #loaded.clone();
-                    let outcome = operations(#run, &mut #state, &#inputs);
+                    let mut #computed = Computed::load(#run);
+                    let mut #refreshed = false;
+                    let outcome = operations(#run, &mut #state, &mut #computed, &mut #refreshed, &#inputs);
                     #state.store(&#loaded, #run);
+                    if #refreshed {
+                        #computed.store(#run);
+                    }
                     outcome
                 }
 
                 fn operations(
-                    #run: &mut #rt::machine::Run<'_, #p::ExprFn>,
+                    #run: &mut #run_type,
                     #state: &mut State,
+                    #computed: &mut Computed,
+                    #refreshed: &mut bool,
                     #inputs: &Inputs,
-                ) -> ::core::result::Result<::core::option::Option<#rt::machine::Yield>, #rt::machine::StepError> {
+                ) -> #result {
                     loop {
                         match #run.pc() {
                             #(#arms)*
@@ -317,22 +448,39 @@ impl Steps<'_> {
     }
 }
 
-/// The local holding a written field's new value until every update of the step succeeded.
+/// The field of `fields` named `name`.
+fn held<'f>(fields: &'f [Declared], name: &str) -> Option<&'f Declared> {
+    fields.iter().find(|f| f.name == name)
+}
+
+/// `<holder>.<field>`.
+fn typed_place(holder: &syn::Ident, field: &Declared) -> TokenStream {
+    let ident = &field.ident;
+    quote!(#holder.#ident)
+}
+
+/// The local holding a field's new value until every update of the step succeeded.
 fn new_value(field: &Declared) -> syn::Ident {
     hidden(&format!("new_{}", field.ident))
 }
 
-/// The fields of a type the structs hold, with Rust names (a name that is not an identifier is
-/// made one; a clash gets a suffix).
-fn declared<'a>(fields: impl Iterator<Item = (&'a str, Option<FieldType>)>) -> Vec<Declared> {
+/// A state field or input as a `Slot` holds it — name, Rust type, whether a number — if its
+/// declared type is one a `Slot` holds.
+fn slot(name: &str, field_type: Option<FieldType>) -> Option<(&str, Option<TokenStream>, bool)> {
+    let rust_type = match field_type? {
+        FieldType::Number => quote!(f64),
+        FieldType::Boolean => quote!(bool),
+        FieldType::String => quote!(::std::sync::Arc<str>),
+        FieldType::Object | FieldType::Array => return None,
+    };
+    Some((name, Some(rust_type), field_type == Some(FieldType::Number)))
+}
+
+/// The fields a struct holds — name, `Slot` type (`None`: a computed value), whether a number —
+/// with Rust names (a name that is not an identifier is made one; a clash gets a suffix).
+fn declared<'a>(fields: impl Iterator<Item = (&'a str, Option<TokenStream>, bool)>) -> Vec<Declared> {
     let mut declared: Vec<Declared> = Vec::new();
-    for (name, field_type) in fields {
-        let rust_type = match field_type {
-            Some(FieldType::Number) => quote!(f64),
-            Some(FieldType::Boolean) => quote!(bool),
-            Some(FieldType::String) => quote!(::std::sync::Arc<str>),
-            _ => continue,
-        };
+    for (name, rust_type, number) in fields {
         let mut ident: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
         if ident.is_empty() || ident.starts_with(|c: char| c.is_ascii_digit()) {
             ident.insert(0, '_');
@@ -342,15 +490,15 @@ fn declared<'a>(fields: impl Iterator<Item = (&'a str, Option<FieldType>)>) -> V
         }
         // A keyword (`type`, `self`) cannot name a field.
         let ident = syn::parse_str::<syn::Ident>(&ident).unwrap_or_else(|_| format_ident!("{ident}_"));
-        declared.push(Declared { name: name.to_owned(), ident, rust_type, number: field_type == Some(FieldType::Number) });
+        declared.push(Declared { name: name.to_owned(), ident, rust_type, number });
     }
     declared
 }
 
-/// Whether every read of `this`/`state` in `e` is a plain `root.field` (no optional link, no
-/// computed key, no whole root): the reads the typed functions answer from the structs.
+/// Whether every read of `this`/`state`/`computed` in `e` is a plain `root.field` (no optional
+/// link, no computed key, no whole root): the reads the typed functions answer from the structs.
 fn reads_state_by_field(e: &Expr) -> bool {
-    let state_root = |e: &Expr| matches!(e, Expr::Name(Name::Root(Root::This | Root::State)));
+    let state_root = |e: &Expr| matches!(e, Expr::Name(Name::Root(Root::This | Root::State | Root::Computed)));
     let mut by_field = true;
     e.walk(&mut |e| match e {
         Expr::Member { object, property, optional: false } if state_root(object) && matches!(**property, Expr::String(_)) => false,
