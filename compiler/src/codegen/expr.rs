@@ -8,7 +8,7 @@ use wfc_runtime::value::{BinaryOp, UnaryOp};
 
 use super::ident::hidden;
 use crate::expr::Compiled;
-use crate::expr::ir::{Argument, Body, Element, Expr, Function, LogicalOp, Name, Pattern, Property, Statement, TemplatePart};
+use crate::expr::ir::{Argument, Body, Element, Expr, Function, LogicalOp, Name, Pattern, Property, Root, Statement, TemplatePart};
 
 /// What is known at build time about the type of an expression's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +64,18 @@ pub(super) struct TypedFields {
     pub fields: Vec<TypedField>,
     /// The parameters after the scope that hold them (`state: &State, inputs: &Inputs`).
     pub params: TokenStream,
+    /// For a computed field's transform: its sources' values, read as `input`.
+    pub input: Option<SourcedInput>,
+}
+
+/// A transform's `input` held as its sources' values, a `[Value]` (`__wfc_input`), so that no
+/// array is built for it: `input[k]` of a list `from` is the k-th source, a single `from`'s
+/// `input` the one. The caller makes sure the transform reads `input` only so.
+pub(super) struct SourcedInput {
+    /// The slice.
+    pub place: TokenStream,
+    /// How many sources a list `from` has; `None` for a single `from`.
+    pub list: Option<usize>,
 }
 
 /// One typed field.
@@ -216,6 +228,24 @@ impl Generator<'_> {
         self.typed?.fields.iter().find(|f| f.root == root.name() && f.field == *field)
     }
 
+    /// The sourced `input` of a transform, if `root` is it.
+    fn sourced_input(&self, root: &Root) -> Option<&SourcedInput> {
+        if root.name() != "input" {
+            return None;
+        }
+        self.typed?.input.as_ref()
+    }
+
+    /// For `input[k]` of a transform whose list `input` is held as its sources: the k-th
+    /// source's place, or `None` past the last (`undefined`). The caller allows integer `k`
+    /// only.
+    fn sourced_item(&self, object: &Expr, property: &Expr) -> Option<Option<TokenStream>> {
+        let (Expr::Name(Name::Root(root)), Expr::Number(k)) = (object, property) else { return None };
+        let SourcedInput { place, list: Some(n) } = self.sourced_input(root)? else { return None };
+        let k = *k as usize;
+        Some((k < *n).then(|| quote!(#place[#k])))
+    }
+
     /// The static type of `e`.
     fn static_type(&self, e: &Expr) -> StaticType {
         use StaticType::*;
@@ -348,8 +378,14 @@ impl Generator<'_> {
             Expr::Member { object, property, optional: false } if let Some(number) = self.typed_field(object, property).and_then(|f| f.number.as_ref()) => {
                 number.clone()
             }
+            Expr::Member { object, property, optional: false } if let Some(item) = self.sourced_item(object, property) => match item {
+                Some(place) => quote!(#place.to_number()),
+                None => quote!(f64::NAN),
+            },
+            // `-`, `*`, `/` and `%` convert both operands to numbers whatever they are (`+` only
+            // when neither is or becomes a string).
             Expr::Binary(op @ (BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem), a, b)
-                if self.static_type(a).converts_exactly() && self.static_type(b).converts_exactly() =>
+                if *op != BinaryOp::Add || (self.static_type(a).converts_exactly() && self.static_type(b).converts_exactly()) =>
             {
                 let (a, b) = (self.number(a), self.number(b));
                 match op {
@@ -436,6 +472,17 @@ impl Generator<'_> {
                 if let Some(test) = self.strictly_equals_literal(a, b).or_else(|| self.strictly_equals_literal(b, a)) =>
             {
                 if *op == BinaryOp::StrictEq { test } else { quote!((!#test)) }
+            }
+            // Any other equality: the comparison itself, with no boolean value made of it.
+            Expr::Binary(op @ (BinaryOp::StrictEq | BinaryOp::StrictNe | BinaryOp::LooseEq | BinaryOp::LooseNe), a, b) => {
+                let (rt, left, right) = (&self.rt, hidden("left"), hidden("right"));
+                let (a, b) = (self.expr(a), self.expr(b));
+                let equals = match op {
+                    BinaryOp::StrictEq | BinaryOp::StrictNe => quote!(#rt::strict_equals(&#left, &#right)),
+                    _ => quote!(#rt::loose_equals(&#left, &#right)),
+                };
+                let test = quote!({ let #left = #a; let #right = #b; #equals });
+                if matches!(op, BinaryOp::StrictEq | BinaryOp::LooseEq) { test } else { quote!((!#test)) }
             }
             other => {
                 let v = self.dynamic(other);
@@ -604,6 +651,10 @@ impl Generator<'_> {
                 Some(Borrowed::Text(piece)) => quote!(#rt::Value::string(#piece)),
                 None => quote!(#slots[#slot].clone()),
             },
+            Expr::Name(Name::Root(root)) if let Some(input) = self.sourced_input(root) => {
+                let place = &input.place;
+                quote!(#place[0].clone())
+            }
             Expr::Name(Name::Root(root)) => {
                 let name = root.name();
                 quote!(#scope.root(#name))
@@ -626,6 +677,10 @@ impl Generator<'_> {
                 quote!(#piece.map_or(#rt::Value::Undefined, #rt::Value::string))
             }
             Expr::Member { object, property, optional: false } if let Some(field) = self.typed_field(object, property) => field.read.clone(),
+            Expr::Member { object, property, optional: false } if let Some(item) = self.sourced_item(object, property) => match item {
+                Some(place) => quote!(#place.clone()),
+                None => quote!(#rt::Value::Undefined),
+            },
             Expr::Member { object, property, .. }
                 if let (Expr::Name(Name::Root(root)), Expr::String(name)) = (object.as_ref(), property.as_ref()) =>
             {

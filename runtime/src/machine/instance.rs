@@ -880,7 +880,14 @@ impl<X: Expression> Instance<X> {
     fn compute(&self, index: usize, inputs: Vec<Value>) -> Result<Option<Value>, StepError> {
         let field = &self.program.computed[index];
         let input = if field.from_is_list { Value::array(inputs) } else { inputs.into_iter().next().unwrap_or_default() };
-        match (field.transform.eval(&InputScope(input)), field.on_error) {
+        self.settle(index, field.transform.eval(&InputScope(input)))
+    }
+
+    /// What computed field `index` becomes when its transform gave `transformed`.
+    #[inline]
+    fn settle(&self, index: usize, transformed: Result<Value, EvalError>) -> Result<Option<Value>, StepError> {
+        let field = &self.program.computed[index];
+        match (transformed, field.on_error) {
             (Ok(value), _) => Ok(Some(value)),
             (Err(_), OnError::UseFallback) => Ok(Some(Value::from(&field.fallback))),
             (Err(_), OnError::Ignore) => Ok(None),
@@ -992,6 +999,13 @@ impl<X: Expression> Run<'_, X> {
     #[inline]
     pub fn compute(&self, step: &str, index: usize, inputs: Vec<Value>) -> Result<Option<Value>, StepError> {
         self.machine.compute(index, inputs).map_err(|e| self.machine.step_error(step, refresh_failure(e)))
+    }
+
+    /// What computed field `index` becomes for a write of `step` when its transform, run by
+    /// generated code on its sources in place, gave `transformed`.
+    #[inline]
+    pub fn settle(&self, step: &str, index: usize, transformed: Result<Value, EvalError>) -> Result<Option<Value>, StepError> {
+        self.machine.settle(index, transformed).map_err(|e| self.machine.step_error(step, refresh_failure(e)))
     }
 
     /// Records that computed field `index` was refreshed.

@@ -107,7 +107,16 @@ impl Value {
     }
 
     /// `Number(x)`.
+    #[inline]
     pub fn to_number(&self) -> f64 {
+        match self {
+            Value::Number(n) => *n,
+            other => other.converted_to_number(),
+        }
+    }
+
+    /// `to_number` of anything but a number.
+    fn converted_to_number(&self) -> f64 {
         match self {
             Value::Undefined => f64::NAN,
             Value::Null => 0.0,

@@ -16,7 +16,7 @@ use quote::{ToTokens, format_ident, quote};
 use wfc_runtime::machine::FieldType;
 use wfc_runtime::machine::update::Operation;
 
-use super::super::expr::{Returns, TypedField, TypedFields, typed_fn};
+use super::super::expr::{Returns, SourcedInput, TypedField, TypedFields, typed_fn};
 use super::super::ident::hidden;
 use super::{Emitter, variant};
 use crate::expr::ir::{Expr, Name, Root};
@@ -50,6 +50,8 @@ struct Steps<'a> {
     typed: TypedFields,
     /// The typed functions emitted so far, with what they evaluate and for what.
     functions: Vec<(IrExpr, Returns, syn::Ident, TokenStream)>,
+    /// The computed fields whose transform reads its sources in place (`c<index>`), emitted.
+    transforms: Vec<(usize, TokenStream)>,
 }
 
 /// The hidden names of the generated steps' locals and parameters.
@@ -105,8 +107,8 @@ impl Emitter {
             .chain(inputs.iter().map(|f| slot_read(&inputs_param, "inputs", f)))
             .collect();
         let params = quote!(#state_param: &State, #computed_param: &Computed, #inputs_param: &Inputs);
-        let typed = TypedFields { fields, params };
-        let mut steps = Steps { program, state, computed, inputs, typed, functions: Vec::new() };
+        let typed = TypedFields { fields, params, input: None };
+        let mut steps = Steps { program, state, computed, inputs, typed, functions: Vec::new(), transforms: Vec::new() };
         let arms: Vec<(u32, TokenStream)> = (0..).zip(&program.ops).filter_map(|(pc, op)| Some((pc, self.native_op(&mut steps, op, pc)?))).collect();
         if arms.is_empty() {
             return None;
@@ -216,13 +218,14 @@ impl Emitter {
                 written.push(index);
             }
         }
-        let written: Vec<&Declared> = written.into_iter().map(|index| &steps.state[index]).collect();
         // The executor's plan: every computed field that reads a written field, in dependency
         // order, each once.
-        let mut plan: Vec<usize> = written.iter().flat_map(|f| steps.program.refresh.after_state(&f.name).iter().copied()).collect();
+        let mut plan: Vec<usize> = written.iter().flat_map(|&w| steps.program.refresh.after_state(&steps.state[w].name).iter().copied()).collect();
         plan.sort_unstable();
         plan.dedup();
-        let refresh = plan.iter().map(|&index| steps.recompute(&rt, step, index, &plan, &written)).collect::<Option<Vec<_>>>()?;
+        let types = self.types.clone();
+        let refresh = plan.iter().map(|&index| steps.recompute(&rt, &types, step, index, &plan, &written)).collect::<Option<Vec<_>>>()?;
+        let written: Vec<&Declared> = written.into_iter().map(|index| &steps.state[index]).collect();
         let starts = written.iter().map(|field| {
             let (new, ident) = (new_value(field), &field.ident);
             quote!(let mut #new = #state.#ident.clone();)
@@ -274,9 +277,10 @@ impl Steps<'_> {
 
     /// `let new_<field> = …;`: computed field `index` recomputed for a write of `step` into a
     /// local, from its sources as they stand after the write (`written` fields and the computed
-    /// fields before it in `plan` read their new values), if it can be: every source a path,
+    /// fields before it in `plan` read their new values; `written` indexes the state fields),
+    /// if it can be: every source a path,
     /// and a transform error that does not remove the field.
-    fn recompute(&self, rt: &TokenStream, step: &str, index: usize, plan: &[usize], written: &[&Declared]) -> Option<TokenStream> {
+    fn recompute(&mut self, rt: &TokenStream, types: &super::StateTypes, step: &str, index: usize, plan: &[usize], written: &[usize]) -> Option<TokenStream> {
         let Names { run, state, computed, inputs, .. } = Names::new();
         let field = &self.program.computed[index];
         if field.on_error == OnError::Ignore {
@@ -293,7 +297,7 @@ impl Steps<'_> {
                 };
                 let root = match tier {
                     SourceTier::State if let Some(f) = held(&self.state, first) => {
-                        let place = if written.iter().any(|w| w.name == f.name) { new_value(f).into_token_stream() } else { typed_place(&state, f) };
+                        let place = if written.iter().any(|&w| self.state[w].name == f.name) { new_value(f).into_token_stream() } else { typed_place(&state, f) };
                         quote!(#place.value())
                     }
                     SourceTier::Computed if let Some(f) = held(&self.computed, first) => {
@@ -315,7 +319,35 @@ impl Steps<'_> {
             })
             .collect::<Option<Vec<_>>>()?;
         let new = new_value(&self.computed[index]);
-        Some(quote!(let #new = #run.compute(#step, #index, ::std::vec![#(#sources),*])?;))
+        Some(match self.transform(rt, types, index, sources.len()) {
+            Some(transform) => quote! {
+                let #new = #run.settle(#step, #index, #transform(&#rt::value::MapScope::default(), &[#(#sources),*]))?;
+            },
+            None => quote!(let #new = #run.compute(#step, #index, ::std::vec![#(#sources),*])?;),
+        })
+    }
+
+    /// `c<index>`, computed field `index`'s transform over its `sources` sources in place
+    /// (no array built for `input`), emitted the first time, if it reads `input` only as
+    /// `input[k]` (a list `from`) or as the whole value (a single one).
+    fn transform(&mut self, rt: &TokenStream, types: &super::StateTypes, index: usize, sources: usize) -> Option<syn::Ident> {
+        let field = &self.program.computed[index];
+        let name = format_ident!("c{index}");
+        if self.transforms.iter().any(|(emitted, _)| *emitted == index) {
+            return Some(name);
+        }
+        let IrExpr::Expr(compiled) = &field.transform else { return None };
+        if !reads_input_in_place(&compiled.expr, field.from_is_list) {
+            return None;
+        }
+        let input = hidden("input");
+        let sourced = TypedFields {
+            fields: Vec::new(),
+            params: quote!(#input: &[#rt::value::Value]),
+            input: Some(SourcedInput { place: quote!(#input), list: field.from_is_list.then_some(sources) }),
+        };
+        self.transforms.push((index, typed_fn(&name, compiled, rt, types, &sourced, Returns::Value)));
+        Some(name)
     }
 
     /// The program's module: its typed structs, typed functions and `steps`.
@@ -360,7 +392,7 @@ impl Steps<'_> {
             let (ident, name) = (&f.ident, &f.name);
             quote!(if let ::core::option::Option::Some(value) = &self.#ident { #run.set_computed(#name, value.clone()); })
         });
-        let functions = self.functions.iter().map(|(.., function)| function);
+        let functions = self.functions.iter().map(|(.., function)| function).chain(self.transforms.iter().map(|(_, function)| function));
         let pcs: Vec<u32> = arms.iter().map(|(pc, _)| *pc).collect();
         let arms = arms.iter().map(|(pc, body)| quote!(#pc => { #run.tick()?; #body }));
         let doc = format!(" `{}`'s typed state and server-side steps.", self.program.name);
@@ -513,4 +545,26 @@ fn reads_state_by_field(e: &Expr) -> bool {
         _ => true,
     });
     by_field
+}
+
+/// Whether a transform reads `input` only as the generated transforms hold it: for a list
+/// `from`, as `input[k]` with a constant index; for a single one, as anything but a member
+/// named directly on it (`input.length` reads through the scope).
+fn reads_input_in_place(e: &Expr, list: bool) -> bool {
+    let is_input = |e: &Expr| matches!(e, Expr::Name(Name::Root(Root::Named(name))) if name == "input");
+    let constant_index = |e: &Expr| matches!(e, Expr::Number(k) if *k >= 0.0 && k.fract() == 0.0);
+    let mut in_place = true;
+    e.walk(&mut |e| match e {
+        Expr::Member { object, property, optional: false } if list && is_input(object) && constant_index(property) => false,
+        Expr::Member { object, property, .. } if !list && is_input(object) && matches!(**property, Expr::String(_)) => {
+            in_place = false;
+            false
+        }
+        e if is_input(e) => {
+            in_place &= !list;
+            false
+        }
+        _ => true,
+    });
+    in_place
 }
