@@ -349,18 +349,13 @@ impl<X: Expression> Instance<X> {
                 self.pc += 1;
             }
             Op::Branch { step, condition, otherwise } => self.branch(step, *otherwise, |scope| condition.eval(scope).map(|v| v.truthy()))?,
-            Op::LoopStart { step, depth, kind } => {
-                let frame = match kind {
-                    LoopKind::While { .. } => LoopFrame::default(),
-                    LoopKind::Foreach { items, variable_name, index_name } => match self.eval(step, items)? {
-                        Value::Array(items) => LoopFrame { iteration: 0, items: Some(items), names: Some((variable_name.clone(), index_name.clone())) },
-                        other => {
-                            return Err(self.step_error(step, format!("foreach items must be an array, got {}", update::describe(&other))));
-                        }
-                    },
-                };
-                self.open_loop(*depth, frame);
-            }
+            Op::LoopStart { step, depth, kind } => match kind {
+                LoopKind::While { .. } => self.open_loop(*depth, LoopFrame::default()),
+                LoopKind::Foreach { items, variable_name, index_name } => {
+                    let items = items.eval(&self.scope(&self.state, None));
+                    self.open_foreach(step, *depth, items, variable_name, index_name)?;
+                }
+            },
             Op::LoopNext { step, depth, kind, exit } => match kind {
                 LoopKind::While { condition, max_iterations, fail_at_limit } => {
                     return self.while_next(step, *depth, *max_iterations, *fail_at_limit, *exit, |scope| condition.eval(scope).map(|v| v.truthy()));
@@ -440,6 +435,18 @@ impl<X: Expression> Instance<X> {
         self.attempt = 1;
         let definition = serde_json::json!({"message": format!("{message} and stopped"), "message_type": "warning", "format": "text"});
         Ok(Yield::Client(ClientStep { id: format!("{step}.max_iterations"), kind: "user_message", definition, attempt: 1 }))
+    }
+
+    /// Opens the frame of the `foreach` at `depth` over `items`, evaluated once, here.
+    fn open_foreach(&mut self, step: &str, depth: usize, items: Result<Value, EvalError>, variable_name: &str, index_name: &str) -> Result<(), StepError> {
+        match items.map_err(|e| self.step_error(step, e.to_string()))? {
+            Value::Array(items) => {
+                let frame = LoopFrame { iteration: 0, items: Some(items), names: Some((variable_name.to_owned(), index_name.to_owned())) };
+                self.open_loop(depth, frame);
+                Ok(())
+            }
+            other => Err(self.step_error(step, format!("foreach items must be an array, got {}", update::describe(&other)))),
+        }
     }
 
     /// Starts the next iteration of the `foreach` at `depth`, or leaves it after its last item.
@@ -986,6 +993,18 @@ impl<X: Expression> Run<'_, X> {
         condition: impl FnOnce(&dyn Scope) -> Result<bool, EvalError>,
     ) -> Result<Option<Yield>, StepError> {
         self.machine.while_next(step, depth, max_iterations, fail_at_limit, exit, condition)
+    }
+
+    /// A `foreach`'s start: opens its frame at `depth` over `items`.
+    #[inline]
+    pub fn open_foreach(&mut self, step: &str, depth: usize, items: Result<Value, EvalError>, variable_name: &str, index_name: &str) -> Result<(), StepError> {
+        self.machine.open_foreach(step, depth, items, variable_name, index_name)
+    }
+
+    /// A `foreach`'s next iteration, or its end (see the executor's).
+    #[inline]
+    pub fn foreach_next(&mut self, step: &str, depth: usize, exit: Pc) -> Result<(), StepError> {
+        self.machine.foreach_next(step, depth, exit)
     }
 
     /// A loop's end: closes its frame at `depth`.

@@ -1,11 +1,11 @@
 //! A program's typed state and server-side steps as Rust: `State` and `Inputs` structs holding
 //! its declared `number`, `string` and `boolean` fields as [`Slot`]s, a `Computed` struct holding
 //! its computed values, and `steps`, a `loop { match pc { … } }` over the operations that need
-//! no client — conditionals, `while_loop` tests, loop frames, jumps and `workflow_state_update`
-//! writes of typed fields with the computed fields they refresh — reading and writing those
-//! fields natively. The runtime calls `steps` wherever the machine stands; an operation it does
-//! not run (a client step, an effect, a `foreach`, a write the structs do not hold) returns to
-//! the shared executor, after the typed fields are stored back into the state tiers.
+//! no client — conditionals, loop tests and frames, jumps and `workflow_state_update` writes of
+//! typed fields with the computed fields they refresh — reading and writing those fields
+//! natively. The runtime calls `steps` wherever the machine stands; an operation it does not
+//! run (a client step, an effect, a write the structs do not hold) returns to the shared
+//! executor, after the typed fields are stored back into the state tiers.
 //!
 //! [`Slot`]: wfc_runtime::machine::native::Slot
 
@@ -128,6 +128,14 @@ impl Emitter {
                 quote!(#run.branch(#step, #otherwise, #condition)?;)
             }
             Op::LoopStart { depth, kind: LoopKind::While { .. }, .. } => quote!(#run.open_loop(#depth);),
+            Op::LoopStart { step, depth, kind: LoopKind::Foreach { items, variable_name, index_name } } => {
+                let (items, evaluated) = (self.value(steps, items)?, hidden("items"));
+                quote! {
+                    let #evaluated = #items;
+                    #run.open_foreach(#step, #depth, #evaluated, #variable_name, #index_name)?;
+                }
+            }
+            Op::LoopNext { step, depth, kind: LoopKind::Foreach { .. }, exit } if !loops_refresh => quote!(#run.foreach_next(#step, #depth, #exit)?;),
             Op::LoopNext { step, depth, kind: LoopKind::While { condition, max_iterations, fail_at_limit }, exit } if !loops_refresh => {
                 let condition = self.condition(steps, condition)?;
                 quote! {
@@ -152,6 +160,15 @@ impl Emitter {
         Some(match self.evaluation(steps, condition, Returns::Truthiness)? {
             Evaluation::Plain(function) => quote!(#closure super::#function(#scope).map(|value| value.truthy())),
             Evaluation::Typed(function) => quote!(#closure #function(#scope, &*#state, &*#computed, #inputs)),
+        })
+    }
+
+    /// `x`'s value, a `Result<Value, EvalError>` against the state as it stands.
+    fn value(&mut self, steps: &mut Steps, x: &IrExpr) -> Option<TokenStream> {
+        let Names { run, state, computed, inputs, .. } = Names::new();
+        Some(match self.evaluation(steps, x, Returns::Value)? {
+            Evaluation::Plain(function) => quote!(super::#function(&#run.scope())),
+            Evaluation::Typed(function) => quote!(#function(&#run.scope(), &*#state, &*#computed, #inputs)),
         })
     }
 
@@ -186,7 +203,7 @@ impl Emitter {
     /// one succeeded.
     fn native_write(&mut self, steps: &mut Steps, step: &str, updates: &[Update<IrExpr>], pc: u32) -> Option<TokenStream> {
         let rt = self.rt.clone();
-        let Names { run, state, computed, inputs, refreshed } = Names::new();
+        let Names { run, state, computed, refreshed, .. } = Names::new();
         // Indices into `steps.state`, in the order the step first writes them.
         let mut written: Vec<usize> = Vec::new();
         let mut combine = Vec::new();
@@ -200,11 +217,8 @@ impl Emitter {
             let value = match &update.value {
                 None => quote!(#rt::value::Value::Undefined),
                 Some(UpdateValue::Value(x)) => {
-                    let call = match self.evaluation(steps, x, Returns::Value)? {
-                        Evaluation::Plain(function) => quote!(super::#function(&#run.scope())),
-                        Evaluation::Typed(function) => quote!(#function(&#run.scope(), &*#state, &*#computed, #inputs)),
-                    };
-                    quote!(#call.map_err(|e| #run.fail(#step, e.to_string()))?)
+                    let value = self.value(steps, x)?;
+                    quote!(#value.map_err(|e| #run.fail(#step, e.to_string()))?)
                 }
                 Some(UpdateValue::Result(_)) => return None,
             };
