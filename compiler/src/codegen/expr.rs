@@ -56,13 +56,14 @@ impl StateTypes {
     }
 }
 
-/// The declared fields a generated machine holds in typed structs, as its server-side steps'
-/// expressions read them: each read of one (`this.count`, `state.count`, `inputs.limit`) is
-/// a read of its Rust place, passed to the function beside the scope.
+/// The fields a generated machine holds in typed structs, as its server-side steps'
+/// expressions read them: each read of one (`this.count`, `state.count`, `computed.total`,
+/// `inputs.limit`) is a read of its Rust place, passed to the function beside the scope.
 pub(super) struct TypedFields {
     /// The fields.
     pub fields: Vec<TypedField>,
-    /// The parameters after the scope that hold them (`state: &State, inputs: &Inputs`).
+    /// The parameters after the scope that hold them (`state: &State, computed: &Computed,
+    /// inputs: &Inputs`).
     pub params: TokenStream,
     /// For a computed field's transform: its sources' values, read as `input`.
     pub input: Option<SourcedInput>,
@@ -651,10 +652,7 @@ impl Generator<'_> {
                 Some(Borrowed::Text(piece)) => quote!(#rt::Value::string(#piece)),
                 None => quote!(#slots[#slot].clone()),
             },
-            Expr::Name(Name::Root(root)) if let Some(input) = self.sourced_input(root) => {
-                let place = &input.place;
-                quote!(#place[0].clone())
-            }
+            Expr::Name(Name::Root(root)) if let Some(SourcedInput { place, list: None }) = self.sourced_input(root) => quote!(#place[0].clone()),
             Expr::Name(Name::Root(root)) => {
                 let name = root.name();
                 quote!(#scope.root(#name))

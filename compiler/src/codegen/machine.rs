@@ -1,6 +1,8 @@
 //! Lowered workflows to Rust: one module per workflow holding a function per expression
-//! (compiled by `codegen::expr`) and the workflow's machines built from them, once. The machines
-//! run on the runtime's `Instance`, as interpreted ones do; only expression evaluation differs.
+//! (compiled by `codegen::expr`), the workflow's machines built from them, once, and per machine
+//! its typed state and generated server-side steps (`native`). The machines run on the
+//! runtime's `Instance`, as interpreted ones do, which calls the generated steps wherever they
+//! apply and runs the rest (client steps, effects) itself.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};

@@ -1,6 +1,7 @@
 //! An instance of a [`Program`]: its state, open loop frames and program counter, behind the
 //! [`Machine`] contract. The interpreter and generated code both run workflows through this;
-//! they differ only in how an expression is evaluated (`X`).
+//! they differ in how an expression is evaluated (`X`), and a compiled program's generated
+//! server-side steps ([`Program::native`]) run here through [`Run`], on the same operations.
 
 use std::cell::OnceCell;
 use std::sync::{Arc, OnceLock};

@@ -3,9 +3,10 @@
 //! The compiler's ir stage builds it; [`Instance`](super::Instance) runs it.
 //!
 //! Every expression in it is an `X`: the interpreter's IR nodes in dev mode, a generated Rust
-//! function ([`ExprFn`]) in compiled workflows. Everything else — the control flow, the writes,
-//! the answers, the error handling — is the same code for both, so a workflow means the same
-//! thing compiled and interpreted.
+//! function ([`ExprFn`]) in compiled workflows. A compiled program also has its server-side
+//! steps generated over typed state ([`Program::native`]); they call the executor's own
+//! operations ([`Run`]), and the answers, client results, effects and error handling are the
+//! executor's for both, so a workflow means the same thing compiled and interpreted.
 
 use std::fmt;
 use std::sync::Arc;
