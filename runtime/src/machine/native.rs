@@ -102,8 +102,9 @@ impl Typed for Arc<str> {
 }
 
 impl<T: Typed> Slot<T> {
-    /// Field `name` of `tier`. A value of another type cannot be there (declarations are
-    /// enforced on every way in); if one were, it is reported rather than dropped.
+    /// Field `name` of `tier` (read as `root`, for the message). A value of another type cannot
+    /// be there (declarations are enforced on every way in); if one were, it is reported rather
+    /// than dropped.
     pub fn load(tier: &Object, root: &str, name: &str) -> Result<Slot<T>, String> {
         match tier.get(name) {
             None => Ok(Slot::Unset),
@@ -143,6 +144,8 @@ impl<T: Typed> Slot<T> {
         }
     }
 
+    /// The write through dynamic values, for what [`Typed::combine`] leaves to it (out of line,
+    /// so that `write` inlines into generated code).
     #[inline(never)]
     fn write_dynamically(&self, operation: Operation, value: Value, text: &str, path: &str) -> Result<Slot<T>, String> {
         let combined = update::combine(self.value(), operation, value).map_err(|e| format!("writing `{text}`: {e}"))?;
