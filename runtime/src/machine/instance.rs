@@ -951,6 +951,12 @@ impl<X: Expression> Run<'_, X> {
         self.machine.state.tier_mut(Tier::State).insert(name, value);
     }
 
+    /// The step of the operation the machine stands at (`""` for a loop's end).
+    #[inline]
+    pub fn step(&self) -> &str {
+        self.machine.current_step()
+    }
+
     /// The error of `step`.
     #[inline]
     pub fn fail(&self, step: &str, message: impl Into<String>) -> StepError {

@@ -305,10 +305,8 @@ impl Steps<'_> {
             .iter()
             .map(|source| {
                 let Source::Path { tier, path } = source else { return None };
-                let (first, rest) = match path.split_first() {
-                    Some((first, rest)) => (first.as_str(), rest),
-                    None => ("", &path[..]),
-                };
+                // A whole `global`/`loop` tier has no first field; it is read from the tiers.
+                let (first, rest) = path.split_first().map_or(("", &[][..]), |(first, rest)| (first.as_str(), rest));
                 let root = match tier {
                     SourceTier::State if let Some(f) = held(&self.state, first) => {
                         let place = if written.iter().any(|&w| self.state[w].name == f.name) { new_value(f).into_token_stream() } else { typed_place(&state, f) };
@@ -462,8 +460,8 @@ impl Steps<'_> {
                     if !matches!(#run.pc(), #(#pcs)|*) {
                         return ::core::result::Result::Ok(::core::option::Option::None);
                     }
-                    let #inputs = Inputs::load(#run).map_err(|cause| #run.fail("", cause))?;
-                    let #loaded = State::load(#run).map_err(|cause| #run.fail("", cause))?;
+                    let #inputs = Inputs::load(#run).map_err(|cause| #run.fail(#run.step(), cause))?;
+                    let #loaded = State::load(#run).map_err(|cause| #run.fail(#run.step(), cause))?;
                     let mut #state = #loaded.clone();
                     let mut #computed = Computed::load(#run);
                     let mut #refreshed = false;
