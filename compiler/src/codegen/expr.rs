@@ -554,13 +554,7 @@ impl Generator<'_> {
                 let n = f64_literal(*n);
                 quote!(#rt::Value::Number(#n))
             }
-            Expr::String(s) => {
-                let cell = super::ident::hidden_static("text");
-                quote!({
-                    static #cell: ::std::sync::OnceLock<#rt::Value> = ::std::sync::OnceLock::new();
-                    #cell.get_or_init(|| #rt::Value::string(#s)).clone()
-                })
-            }
+            Expr::String(s) => constant_string(rt, s),
             Expr::Array(elements) if !elements.is_empty() && elements.iter().all(is_constant_item) => {
                 // A literal array of literals is built once; values are copy-on-write, so
                 // sharing it is indistinguishable from building it afresh.
@@ -584,16 +578,24 @@ impl Generator<'_> {
                         .clone())
                 })
             }
+            // A template with nothing to interpolate (`tool: fetch` in a step) is its text.
+            Expr::Template(parts) if parts.iter().all(|part| matches!(part, TemplatePart::Text(_))) => {
+                let text: String = parts.iter().filter_map(|part| if let TemplatePart::Text(t) = part { Some(t.as_str()) } else { None }).collect();
+                constant_string(rt, &text)
+            }
             Expr::Template(parts) => {
                 let text = hidden("text");
+                // Room for the literal parts and a short value per interpolation: most texts
+                // are built without growing.
+                let room: usize = parts.iter().map(|part| if let TemplatePart::Text(t) = part { t.len() } else { 16 }).sum();
                 let pushes = parts.iter().map(|part| match part {
                     TemplatePart::Text(t) => quote!(#text.push_str(#t);),
                     TemplatePart::Expr(e) => {
                         let v = self.expr(e);
-                        quote!(#text.push_str(&#v.to_js_string());)
+                        quote!(#v.push_js_string(&mut #text);)
                     }
                 });
-                quote!({ let mut #text = ::std::string::String::new(); #(#pushes)* #rt::Value::string(#text) })
+                quote!({ let mut #text = ::std::string::String::with_capacity(#room); #(#pushes)* #rt::Value::string(#text) })
             }
             Expr::Array(elements) => {
                 let items = hidden("items");
@@ -1499,6 +1501,16 @@ fn unary_op(op: UnaryOp) -> syn::Ident {
 
 fn binary_op(op: BinaryOp) -> syn::Ident {
     format_ident!("{}", format!("{op:?}"))
+}
+
+/// A string's value (`rt` is the runtime's `value` module), made once and shared: a literal,
+/// or text with nothing to interpolate.
+pub(super) fn constant_string(rt: &TokenStream, text: &str) -> TokenStream {
+    let cell = super::ident::hidden_static("text");
+    quote!({
+        static #cell: ::std::sync::OnceLock<#rt::Value> = ::std::sync::OnceLock::new();
+        #cell.get_or_init(|| #rt::Value::string(#text)).clone()
+    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use quote::{format_ident, quote};
 
 mod native;
 
-use super::expr::{StateTypes, expression_fn, f64_literal};
+use super::expr::{StateTypes, constant_string, expression_fn, f64_literal};
 use super::ident::hidden;
 use wfc_runtime::machine::FieldType;
 use crate::expr::{Compiled, CompiledPart, CompiledTemplate};
@@ -119,8 +119,14 @@ impl Emitter {
     /// Text with `{{ }}` pieces, as a string value.
     fn text(&mut self, owner: &syn::Ident, parts: &[CompiledPart]) -> TokenStream {
         let rt = self.rt.clone();
+        if let Some(text) = parts.iter().map(|part| if let CompiledPart::Text(text) = part { Some(text.as_str()) } else { None }).collect::<Option<String>>() {
+            return constant_string(&quote!(#rt::value), &text);
+        }
         let scope = hidden("scope");
         let out = hidden("text");
+        // Room for the literal parts and a short value per piece: most texts are built without
+        // growing.
+        let room: usize = parts.iter().map(|part| if let CompiledPart::Text(text) = part { text.len() } else { 16 }).sum();
         let pieces: Vec<TokenStream> = parts
             .iter()
             .map(|part| match part {
@@ -136,7 +142,7 @@ impl Emitter {
             })
             .collect();
         quote!({
-            let mut #out = ::std::string::String::new();
+            let mut #out = ::std::string::String::with_capacity(#room);
             #(#pieces)*
             #rt::value::Value::string(#out)
         })

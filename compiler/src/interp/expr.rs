@@ -58,7 +58,7 @@ impl Interpreter<'_> {
                 for part in parts {
                     match part {
                         TemplatePart::Text(t) => out.push_str(t),
-                        TemplatePart::Expr(e) => out.push_str(&self.expr(e)?.to_js_string()),
+                        TemplatePart::Expr(e) => self.expr(e)?.push_js_string(&mut out),
                     }
                 }
                 Value::string(out)

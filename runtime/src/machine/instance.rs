@@ -279,18 +279,20 @@ impl<X: Expression> Instance<X> {
     }
 
     fn run(&mut self, event: Event) -> Result<Yield, StepError> {
-        if self.waiting {
-            self.waiting = false;
-            if let Some(yielded) = self.outcome(event)? {
-                return Ok(yielded);
-            }
-        }
+        // The outcome of the step the machine waits on; generated code may apply it first.
+        let mut outcome = std::mem::take(&mut self.waiting).then_some(event);
         let mut budget = SERVER_STEP_BUDGET.load(Ordering::Relaxed);
         loop {
             if let Some(native) = self.program.native
-                && let Some(yielded) = native(&mut Run { machine: self, budget: &mut budget })?
+                && let Some(yielded) = native(&mut Run { machine: self, budget: &mut budget }, &mut outcome)?
             {
                 return Ok(yielded);
+            }
+            if let Some(event) = outcome.take() {
+                if let Some(yielded) = self.outcome(event)? {
+                    return Ok(yielded);
+                }
+                continue;
             }
             self.tick(&mut budget)?;
             if let Some(yielded) = self.execute()? {
@@ -501,7 +503,7 @@ impl<X: Expression> Instance<X> {
 
     fn hand_out(&mut self, client: &ClientOp<X>) -> Result<Yield, StepError> {
         let scope = self.scope(&self.state, None);
-        let mut definition = serde_json::Map::new();
+        let mut definition = serde_json::Map::with_capacity(client.definition.len());
         for (name, template) in &client.definition {
             let value = template.eval(&scope).map_err(|e| self.step_error(&client.step, format!("`{name}`: {e}")))?;
             if let Some(json) = value.to_json() {
@@ -681,11 +683,13 @@ impl<X: Expression> Instance<X> {
     fn failed(&mut self, step: &str, on_failure: &OnFailure, cause: String, fallback_updates: &[Update<X>]) -> Result<Option<Yield>, StepError> {
         match on_failure.strategy {
             Strategy::Retry if self.attempt <= on_failure.max_retries => {
-                self.attempt += 1;
-                self.waiting = true;
                 let program = Arc::clone(&self.program);
                 match &program.ops[self.pc as usize] {
-                    Op::Shell(shell) => self.shell_effect(shell).map(Some),
+                    Op::Shell(shell) => {
+                        self.attempt += 1;
+                        self.shell_effect(shell).map(Some)
+                    }
+                    // Counts the attempt itself.
                     Op::Client(client) => self.ask_again(client, &cause).map(Some),
                     _ => Err(self.step_error(step, cause)),
                 }
@@ -1058,6 +1062,19 @@ impl<X: Expression> Run<'_, X> {
     pub fn scope(&self) -> impl Scope + '_ {
         self.machine.scope(&self.machine.state, None)
     }
+
+    /// What an `mcp_call`'s update values read besides the typed fields: the scope and the
+    /// tool's `result` (whose top-level fields are also bare names).
+    #[inline]
+    pub fn tool_scope(&self, result: &Value) -> impl Scope + '_ {
+        ToolScope { machine: self.machine, names: ResultNames::tool(result.clone()) }
+    }
+
+    /// An `mcp_call`'s update value that is a bare result path (`result.items`, `success`).
+    #[inline]
+    pub fn tool_result(&self, result: &Value, path: &[&str]) -> Value {
+        ResultNames::tool(result.clone()).read(path)
+    }
 }
 
 impl<X: Expression> Machine for Instance<X> {
@@ -1152,12 +1169,28 @@ impl ResultNames {
     }
 
     /// A bare keyword path (`response.summary.score`); a missing step is `undefined`.
-    fn read(&self, path: &[String]) -> Value {
-        let mut value = self.get(&path[0]).unwrap_or_default();
+    fn read(&self, path: &[impl AsRef<str>]) -> Value {
+        let mut value = self.get(path[0].as_ref()).unwrap_or_default();
         for segment in &path[1..] {
-            value = value.get_named(segment).unwrap_or_default();
+            value = value.get_named(segment.as_ref()).unwrap_or_default();
         }
         value
+    }
+}
+
+/// A machine's scope with a tool result's names, owning them ([`Run::tool_scope`]).
+struct ToolScope<'a, X> {
+    machine: &'a Instance<X>,
+    names: ResultNames,
+}
+
+impl<X: Expression> Scope for ToolScope<'_, X> {
+    fn root(&self, name: &str) -> Value {
+        self.machine.scope(&self.machine.state, Some(&self.names)).root(name)
+    }
+
+    fn field(&self, root: &str, name: &str) -> Result<Value, EvalError> {
+        self.machine.scope(&self.machine.state, Some(&self.names)).field(root, name)
     }
 }
 

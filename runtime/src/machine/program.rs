@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::answer::InputType;
 use super::update::Operation;
-use super::{FieldType, Run, StepError, Strategy, Yield};
+use super::{Event, FieldType, Run, StepError, Strategy, Yield};
 use crate::value::{EvalError, Scope, Value};
 
 /// Something a machine evaluates: a condition, `items`, a transform, a template, a step's
@@ -99,14 +99,19 @@ pub struct Program<X> {
     /// the order of the operations: found in its expressions when the workflow is compiled,
     /// for `workflow_explain_plan`.
     pub reads: Vec<(String, Vec<String>)>,
-    /// The program's server-side steps as generated Rust over its typed state, for a compiled
+    /// The program's server-side steps, and the outcomes of the client steps whose reports
+    /// only write typed fields, as generated Rust over its typed state, for a compiled
     /// workflow: run from wherever the machine stands until an operation it leaves to the
     /// executor. `None` when interpreted.
     pub native: Option<Native<X>>,
 }
 
-/// Generated server-side steps (see [`Run`]): `Some` when they yield (a loop's limit warning).
-pub type Native<X> = fn(&mut Run<'_, X>) -> Result<Option<Yield>, StepError>;
+/// Generated steps (see [`Run`]): `Some` when they yield (a loop's limit warning). The event
+/// is the outcome of the client step the machine waits on, if it waits: the generated code
+/// takes it (leaves `None`) when it applied it, and leaves it to the executor otherwise — a
+/// step it does not handle, or a report whose writes fail (the executor applies it again and
+/// fails it as the step's `error_handling` says).
+pub type Native<X> = fn(&mut Run<'_, X>, &mut Option<Event>) -> Result<Option<Yield>, StepError>;
 
 /// A declared input.
 #[derive(Clone, Debug, PartialEq)]

@@ -143,6 +143,16 @@ impl Value {
         }
     }
 
+    /// Appends [`Value::to_js_string`] to `out`: what a template builds its text with, without
+    /// a string of its own for each part.
+    pub fn push_js_string(&self, out: &mut String) {
+        match self {
+            Value::String(s) => out.push_str(s),
+            Value::Number(n) => number::push_js_string(*n, out),
+            other => out.push_str(&other.to_js_string()),
+        }
+    }
+
     /// The value as a string if it is one, without conversion.
     pub fn as_str(&self) -> Option<&str> {
         match self {
@@ -231,7 +241,7 @@ pub fn push_template_piece(out: &mut String, value: &Value) {
     match value {
         Value::Undefined | Value::Null => {}
         Value::Array(_) | Value::Object(_) => out.push_str(&json::stringify(value, "").unwrap_or_default()),
-        other => out.push_str(&other.to_js_string()),
+        other => other.push_js_string(out),
     }
 }
 

@@ -21,7 +21,7 @@ use super::super::ident::hidden;
 use super::{Emitter, variant};
 use crate::expr::ir::{Expr, Name, Root};
 use crate::expr::{Compiled, CompiledTemplate};
-use crate::ir::{IrExpr, LoopKind, OnError, Op, Program, Segment, Source, SourceTier, Template, Update, UpdateValue, WriteTier};
+use crate::ir::{Handling, IrExpr, LoopKind, OnError, Op, Program, Segment, Source, SourceTier, Template, Update, UpdateValue, WriteTier};
 
 /// A field one of the typed structs holds, with its Rust name.
 struct Declared {
@@ -110,10 +110,13 @@ impl Emitter {
         let typed = TypedFields { fields, params, input: None };
         let mut steps = Steps { program, state, computed, inputs, typed, functions: Vec::new(), transforms: Vec::new() };
         let arms: Vec<(u32, TokenStream)> = (0..).zip(&program.ops).filter_map(|(pc, op)| Some((pc, self.native_op(&mut steps, op, pc)?))).collect();
-        if arms.is_empty() {
+        let results: Vec<(u32, Outcome)> = (0..).zip(&program.ops).filter_map(|(pc, op)| Some((pc, self.native_result(&mut steps, op, pc)?))).collect();
+        // Reports that write nothing are taken natively only to go on without the executor.
+        if arms.is_empty() && !results.iter().any(|(_, outcome)| outcome.writes) {
             return None;
         }
-        Some(steps.module(&self.rt, module, &arms))
+        let results: Vec<(u32, TokenStream)> = results.into_iter().map(|(pc, outcome)| (pc, outcome.body)).collect();
+        Some(steps.module(&self.rt, module, &arms, &results))
     }
 
     /// What running `op` at `pc` natively does, if it can.
@@ -129,7 +132,7 @@ impl Emitter {
             }
             Op::LoopStart { depth, kind: LoopKind::While { .. }, .. } => quote!(#run.open_loop(#depth);),
             Op::LoopStart { step, depth, kind: LoopKind::Foreach { items, variable_name, index_name } } => {
-                let (items, evaluated) = (self.value(steps, items)?, hidden("items"));
+                let (items, evaluated) = (self.value(steps, items, &Reads::State)?, hidden("items"));
                 quote! {
                     let #evaluated = #items;
                     #run.open_foreach(#step, #depth, #evaluated, #variable_name, #index_name)?;
@@ -146,10 +149,32 @@ impl Emitter {
             }
             Op::LoopEnd { depth } if !loops_refresh => quote!(#run.close_loop(#depth)?;),
             Op::Jump { to, .. } => quote!(#run.go(#to);),
-            Op::Write { step, updates } => self.native_write(steps, step, updates, pc)?,
+            Op::Write { step, updates } => {
+                let write = self.native_write(steps, step, updates, &Reads::State)?;
+                let next = pc + 1;
+                quote!(#write #run.go(#next);)
+            }
             _ => return None,
         };
         Some(body)
+    }
+
+    /// What applying the report of the client step `op` at `pc` does natively, if it can: an
+    /// `mcp_call` whose `state_update`s all write typed fields as [`Emitter::native_write`]
+    /// does, values reading the tool's result; a step whose report writes nothing. The arm
+    /// fails (and leaves the report to the executor) if a write does.
+    fn native_result(&mut self, steps: &mut Steps, op: &Op<IrExpr>, pc: u32) -> Option<Outcome> {
+        let Op::Client(client) = op else { return None };
+        let run = hidden("run");
+        let next = pc + 1;
+        match &client.handling {
+            Handling::Nothing => Some(Outcome { body: quote!(#run.go(#next);), writes: false }),
+            Handling::ToolResult { store: None, updates, .. } if !updates.is_empty() => {
+                let write = self.native_write(steps, &client.step, updates, &Reads::ToolResult)?;
+                Some(Outcome { body: quote!(#write #run.go(#next);), writes: true })
+            }
+            _ => None,
+        }
     }
 
     /// A closure evaluating `condition` for the runtime's `branch`/`while_next`.
@@ -163,12 +188,14 @@ impl Emitter {
         })
     }
 
-    /// `x`'s value, a `Result<Value, EvalError>` against the state as it stands.
-    fn value(&mut self, steps: &mut Steps, x: &IrExpr) -> Option<TokenStream> {
-        let Names { run, state, computed, inputs, .. } = Names::new();
+    /// `x`'s value, a `Result<Value, EvalError>` against the state as it stands and what else
+    /// `reads` names.
+    fn value(&mut self, steps: &mut Steps, x: &IrExpr, reads: &Reads) -> Option<TokenStream> {
+        let Names { state, computed, inputs, .. } = Names::new();
+        let scope = reads.scope();
         Some(match self.evaluation(steps, x, Returns::Value)? {
-            Evaluation::Plain(function) => quote!(super::#function(&#run.scope())),
-            Evaluation::Typed(function) => quote!(#function(&#run.scope(), &*#state, &*#computed, #inputs)),
+            Evaluation::Plain(function) => quote!(super::#function(&#scope)),
+            Evaluation::Typed(function) => quote!(#function(&#scope, &*#state, &*#computed, #inputs)),
         })
     }
 
@@ -197,11 +224,11 @@ impl Emitter {
         Some(Evaluation::Typed(steps.function(x, returns, compiled, &self.rt, &self.types)))
     }
 
-    /// A `workflow_state_update` whose updates all set, add to, subtract from or multiply a
-    /// typed state field: each value evaluated against the state before the step, combined in
+    /// Updates that all set, add to, subtract from or multiply a typed state field: each value
+    /// evaluated against the state before the step (and what else `reads` names), combined in
     /// order, the computed fields that read them recomputed, and nothing assigned unless every
     /// one succeeded.
-    fn native_write(&mut self, steps: &mut Steps, step: &str, updates: &[Update<IrExpr>], pc: u32) -> Option<TokenStream> {
+    fn native_write(&mut self, steps: &mut Steps, step: &str, updates: &[Update<IrExpr>], reads: &Reads) -> Option<TokenStream> {
         let rt = self.rt.clone();
         let Names { run, state, computed, refreshed, .. } = Names::new();
         // Indices into `steps.state`, in the order the step first writes them.
@@ -217,10 +244,10 @@ impl Emitter {
             let value = match &update.value {
                 None => quote!(#rt::value::Value::Undefined),
                 Some(UpdateValue::Value(x)) => {
-                    let value = self.value(steps, x)?;
+                    let value = self.value(steps, x, reads)?;
                     quote!(#value.map_err(|e| #run.fail(#step, e.to_string()))?)
                 }
-                Some(UpdateValue::Result(_)) => return None,
+                Some(UpdateValue::Result(path)) => reads.result(path)?,
             };
             let field = &steps.state[index];
             let (new, text, path) = (new_value(field), &update.path.text, format!("this.{}", field.name));
@@ -264,7 +291,6 @@ impl Emitter {
             quote!(#computed.#ident = #new; #run.refreshed(#index);)
         });
         let mark = (!plan.is_empty()).then(|| quote!(*#refreshed = true;));
-        let next = pc + 1;
         Some(quote! {
             #(#starts)*
             #(#combine)*
@@ -272,9 +298,46 @@ impl Emitter {
             #(#assigns)*
             #(#computed_assigns)*
             #mark
-            #run.go(#next);
         })
     }
+}
+
+/// What a natively run write's values read besides the typed fields.
+enum Reads {
+    /// The state tiers, `loop` and a task's names (a `workflow_state_update`).
+    State,
+    /// Those and an `mcp_call`'s tool result (`result`, its fields by bare name), which the
+    /// generated code holds in a local.
+    ToolResult,
+}
+
+impl Reads {
+    /// The scope expressions are evaluated against.
+    fn scope(&self) -> TokenStream {
+        let run = hidden("run");
+        match self {
+            Reads::State => quote!(#run.scope()),
+            Reads::ToolResult => {
+                let result = hidden("result");
+                quote!(#run.tool_scope(#result))
+            }
+        }
+    }
+
+    /// A bare result path's value, if there is a result.
+    fn result(&self, path: &[String]) -> Option<TokenStream> {
+        let (run, result) = (hidden("run"), hidden("result"));
+        match self {
+            Reads::State => None,
+            Reads::ToolResult => Some(quote!(#run.tool_result(#result, &[#(#path),*]))),
+        }
+    }
+}
+
+/// A client step's report applied natively: its arm, and whether it writes.
+struct Outcome {
+    body: TokenStream,
+    writes: bool,
 }
 
 impl Steps<'_> {
@@ -362,8 +425,9 @@ impl Steps<'_> {
         Some(name)
     }
 
-    /// The program's module: its typed structs, typed functions and `steps`.
-    fn module(&self, rt: &TokenStream, module: &syn::Ident, arms: &[(u32, TokenStream)]) -> TokenStream {
+    /// The program's module: its typed structs, typed functions and `steps`, which runs the
+    /// operations of `arms` and applies the client steps' reports of `results`.
+    fn module(&self, rt: &TokenStream, module: &syn::Ident, arms: &[(u32, TokenStream)], results: &[(u32, TokenStream)]) -> TokenStream {
         let p = quote!(#rt::machine::program);
         let Names { run, state, computed, inputs, refreshed } = Names::new();
         let loaded = hidden("loaded");
@@ -405,10 +469,19 @@ impl Steps<'_> {
             quote!(if let ::core::option::Option::Some(value) = &self.#ident { #run.set_computed(#name, value.clone()); })
         });
         let functions = self.functions.iter().map(|(.., function)| function).chain(self.transforms.iter().map(|(_, function)| function));
-        let pcs: Vec<u32> = arms.iter().map(|(pc, _)| *pc).collect();
+        let at = |arms: &[(u32, TokenStream)]| match arms {
+            [] => quote!(false),
+            arms => {
+                let pcs = arms.iter().map(|(pc, _)| pc);
+                quote!(matches!(#run.pc(), #(#pcs)|*))
+            }
+        };
+        let (at_operation, at_result) = (at(arms), at(results));
         let arms = arms.iter().map(|(pc, body)| quote!(#pc => { #run.tick()?; #body }));
+        let results = results.iter().map(|(pc, body)| quote!(#pc => { #body ::core::result::Result::Ok(()) }));
+        let (event, result) = (hidden("event"), hidden("result"));
         let doc = format!(" `{}`'s typed state and server-side steps.", self.program.name);
-        let result = quote!(::core::result::Result<::core::option::Option<#rt::machine::Yield>, #rt::machine::StepError>);
+        let outcome_type = quote!(::core::result::Result<::core::option::Option<#rt::machine::Yield>, #rt::machine::StepError>);
         quote! {
             #[doc = #doc]
             #[allow(non_snake_case, unused_variables, unused_mut, clippy::all)]
@@ -454,10 +527,16 @@ impl Steps<'_> {
 
                 #(#functions)*
 
-                /// Runs server-side operations from where the machine stands until one that is
-                /// left to the executor.
-                pub fn steps(#run: &mut #run_type) -> #result {
-                    if !matches!(#run.pc(), #(#pcs)|*) {
+                /// Applies the report `event` of the client step the machine waits on, if it
+                /// is one this module handles, then runs server-side operations from where the
+                /// machine stands until one that is left to the executor.
+                pub fn steps(#run: &mut #run_type, #event: &mut ::core::option::Option<#rt::machine::Event>) -> #outcome_type {
+                    let reported = match #event {
+                        ::core::option::Option::None => false,
+                        ::core::option::Option::Some(#rt::machine::Event::Done(_)) if #at_result => true,
+                        ::core::option::Option::Some(_) => return ::core::result::Result::Ok(::core::option::Option::None),
+                    };
+                    if !reported && !#at_operation {
                         return ::core::result::Result::Ok(::core::option::Option::None);
                     }
                     let #inputs = Inputs::load(#run).map_err(|cause| #run.fail(#run.step(), cause))?;
@@ -465,12 +544,40 @@ impl Steps<'_> {
                     let mut #state = #loaded.clone();
                     let mut #computed = Computed::load(#run);
                     let mut #refreshed = false;
-                    let outcome = operations(#run, &mut #state, &mut #computed, &mut #refreshed, &#inputs);
+                    let outcome = match #event {
+                        ::core::option::Option::Some(#rt::machine::Event::Done(#result)) if reported => {
+                            match results(#run, &mut #state, &mut #computed, &mut #refreshed, &#inputs, #result) {
+                                ::core::result::Result::Ok(()) => {
+                                    *#event = ::core::option::Option::None;
+                                    operations(#run, &mut #state, &mut #computed, &mut #refreshed, &#inputs)
+                                }
+                                // Nothing was written: the executor applies the report again
+                                // and fails it as the step's `error_handling` says.
+                                ::core::result::Result::Err(_) => ::core::result::Result::Ok(::core::option::Option::None),
+                            }
+                        }
+                        _ => operations(#run, &mut #state, &mut #computed, &mut #refreshed, &#inputs),
+                    };
                     #state.store(&#loaded, #run);
                     if #refreshed {
                         #computed.store(#run);
                     }
                     outcome
+                }
+
+                /// Applies the report `result` of the client step at the machine's `pc`.
+                fn results(
+                    #run: &mut #run_type,
+                    #state: &mut State,
+                    #computed: &mut Computed,
+                    #refreshed: &mut bool,
+                    #inputs: &Inputs,
+                    #result: &#rt::value::Value,
+                ) -> ::core::result::Result<(), #rt::machine::StepError> {
+                    match #run.pc() {
+                        #(#results)*
+                        _ => ::core::result::Result::Err(#run.fail(#run.step(), "no generated outcome for this step")),
+                    }
                 }
 
                 fn operations(
@@ -479,7 +586,7 @@ impl Steps<'_> {
                     #computed: &mut Computed,
                     #refreshed: &mut bool,
                     #inputs: &Inputs,
-                ) -> #result {
+                ) -> #outcome_type {
                     loop {
                         match #run.pc() {
                             #(#arms)*
