@@ -1,6 +1,6 @@
-//! The wfc runtime: JavaScript-semantics values today; the sans-IO `Machine` contract that
-//! generated workflows implement, the engine that drives machines, and the MCP server as the
-//! later stages land (see `docs/architecture.md`).
+//! The wfc runtime: JavaScript-semantics values, the sans-IO `Machine` contract that generated
+//! workflows implement, and (feature `server`) the engine that drives machines and the MCP
+//! server (see `docs/architecture.md`).
 //!
 //! ```
 //! use wfc_runtime::value::{binary, BinaryOp, Value};
@@ -15,6 +15,10 @@ pub mod value;
 pub mod catalog;
 pub mod machine;
 pub use serde_json;
+/// For generated code: the typed state structs derive serde's traits through this path, so a
+/// crate with compiled workflows needs no serde dependency of its own.
+#[doc(hidden)]
+pub use serde;
 #[cfg(feature = "server")]
 pub mod engine;
 #[cfg(feature = "server")]

@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use super::FieldType;
 use super::update::{self, Operation};
+use serde::{Deserialize, Serialize};
+
 use crate::value::{Object, Value};
 
 /// A declared field of a generated machine's typed state.
@@ -99,6 +101,35 @@ impl Typed for Arc<str> {
     fn to_value(&self) -> Value {
         Value::String(Arc::clone(self))
     }
+}
+
+/// As the field's JSON in the state: the value, or `null`; a field never written has none
+/// (structs skip it, see `Slot::is_unset`), and is `null` on its own.
+impl<T: Typed> Serialize for Slot<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Slot::Unset | Slot::Null => serializer.serialize_none(),
+            Slot::Set(value) => value.to_value().serialize(serializer),
+        }
+    }
+}
+
+/// From the field's JSON: `null`, or a value of the declared type (anything else is refused,
+/// naming both types). A missing field is `Unset` (structs default it).
+impl<'de, T: Typed> Deserialize<'de> for Slot<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Slot<T>, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Slot::from_value(&value).ok_or_else(|| {
+            let declared = T::TYPE.name();
+            serde::de::Error::custom(format!("a field declared {declared} holds a {declared} or null, not {}", update::describe(&value)))
+        })
+    }
+}
+
+/// A computed value of a generated `Computed` struct, deserialized: present, even when it is
+/// `null` (a removed value is a missing field, which the struct defaults to `None`).
+pub fn computed_value<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 impl<T: Typed> Slot<T> {

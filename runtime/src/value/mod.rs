@@ -18,6 +18,8 @@ mod split;
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 pub use error::{EvalError, ErrorKind};
 pub use methods::{Callback, call_global, call_method, destructure_field, destructure_items, push, spread_into, spread_items};
 pub use object::Object;
@@ -232,6 +234,20 @@ impl Value {
 impl From<&serde_json::Value> for Value {
     fn from(json: &serde_json::Value) -> Value {
         json::from_json(json)
+    }
+}
+
+/// As its JSON ([`Value::to_json`]; `undefined` as `null`).
+impl Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().unwrap_or_default().serialize(serializer)
+    }
+}
+
+/// From any JSON.
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(|json| Value::from(&json))
     }
 }
 

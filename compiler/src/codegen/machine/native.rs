@@ -432,25 +432,36 @@ impl Steps<'_> {
         let Names { run, state, computed, inputs, refreshed } = Names::new();
         let loaded = hidden("loaded");
         let run_type = quote!(#rt::machine::Run<'_, #p::ExprFn>);
+        // Serialized as the tiers hold them: by the fields' own names, a field never written
+        // (or a computed field removed) left out.
+        let rt_path = rt.to_string().replace(' ', "");
+        let serde_crate = format!("{rt_path}::serde");
         let slot_fields = |fields: &[Declared]| -> Vec<TokenStream> {
             fields
                 .iter()
                 .map(|f| {
-                    let (ident, doc) = (&f.ident, format!(" `{}`.", f.name));
-                    let rust_type = match &f.rust_type {
-                        Some(rust_type) => quote!(#rt::machine::native::Slot<#rust_type>),
-                        None => quote!(::core::option::Option<#rt::value::Value>),
+                    let (ident, name, doc) = (&f.ident, &f.name, format!(" `{}`.", f.name));
+                    let (rust_type, serde) = match &f.rust_type {
+                        Some(rust_type) => {
+                            let absent = format!("{rt_path}::machine::native::Slot::is_unset");
+                            (quote!(#rt::machine::native::Slot<#rust_type>), quote!(skip_serializing_if = #absent))
+                        }
+                        None => {
+                            let present = format!("{rt_path}::machine::native::computed_value");
+                            (quote!(::core::option::Option<#rt::value::Value>), quote!(skip_serializing_if = "::core::option::Option::is_none", deserialize_with = #present))
+                        }
                     };
-                    quote!(#[doc = #doc] pub #ident: #rust_type)
+                    quote!(#[doc = #doc] #[serde(rename = #name, default, #serde)] pub #ident: #rust_type)
                 })
                 .collect()
         };
+        let (tiers, tiers_type) = (hidden("tiers"), quote!(#rt::machine::State));
         let loads = |fields: &[Declared], tier: TokenStream, root: &str| -> Vec<TokenStream> {
             fields
                 .iter()
                 .map(|f| {
                     let (ident, name) = (&f.ident, &f.name);
-                    quote!(#ident: #rt::machine::native::Slot::load(&#run.state().#tier, #root, #name)?)
+                    quote!(#ident: #rt::machine::native::Slot::load(&#tiers.#tier, #root, #name)?)
                 })
                 .collect()
         };
@@ -458,7 +469,7 @@ impl Steps<'_> {
         let (state_loads, input_loads) = (loads(&self.state, quote!(state), "this"), loads(&self.inputs, quote!(inputs), "inputs"));
         let computed_loads = self.computed.iter().map(|f| {
             let (ident, name) = (&f.ident, &f.name);
-            quote!(#ident: #run.state().computed.get(#name).cloned())
+            quote!(#ident: #tiers.computed.get(#name).cloned())
         });
         let stores = self.state.iter().map(|f| {
             let (ident, name) = (&f.ident, &f.name);
@@ -487,19 +498,24 @@ impl Steps<'_> {
             #[allow(non_snake_case, unused_variables, unused_mut, clippy::all)]
             pub mod #module {
                 /// The declared `this.*` fields of a type the machine holds natively.
-                #[derive(Clone, Debug, Default, PartialEq)]
+                #[derive(Clone, Debug, Default, PartialEq, #rt::serde::Serialize, #rt::serde::Deserialize)]
+                #[serde(crate = #serde_crate)]
                 pub struct State { #(#state_fields,)* }
 
                 /// The computed fields' values (`None`: removed by `on_error: ignore`).
-                #[derive(Clone, Debug, Default)]
+                #[derive(Clone, Debug, Default, #rt::serde::Serialize, #rt::serde::Deserialize)]
+                #[serde(crate = #serde_crate)]
                 pub struct Computed { #(#computed_fields,)* }
 
                 /// The declared inputs of a type the machine holds natively.
-                #[derive(Clone, Debug, Default, PartialEq)]
+                #[derive(Clone, Debug, Default, PartialEq, #rt::serde::Serialize, #rt::serde::Deserialize)]
+                #[serde(crate = #serde_crate)]
                 pub struct Inputs { #(#input_fields,)* }
 
                 impl State {
-                    fn load(#run: &#run_type) -> ::core::result::Result<State, ::std::string::String> {
+                    /// The typed fields of an instance's state (`Machine::state`): an error
+                    /// names a field holding a value of another type.
+                    pub fn from_tiers(#tiers: &#tiers_type) -> ::core::result::Result<State, ::std::string::String> {
                         ::core::result::Result::Ok(State { #(#state_loads,)* })
                     }
 
@@ -510,7 +526,8 @@ impl Steps<'_> {
                 }
 
                 impl Computed {
-                    fn load(#run: &#run_type) -> Computed {
+                    /// The computed values of an instance's state.
+                    pub fn from_tiers(#tiers: &#tiers_type) -> Computed {
                         Computed { #(#computed_loads,)* }
                     }
 
@@ -520,7 +537,8 @@ impl Steps<'_> {
                 }
 
                 impl Inputs {
-                    fn load(#run: &#run_type) -> ::core::result::Result<Inputs, ::std::string::String> {
+                    /// The typed inputs of an instance's state.
+                    pub fn from_tiers(#tiers: &#tiers_type) -> ::core::result::Result<Inputs, ::std::string::String> {
                         ::core::result::Result::Ok(Inputs { #(#input_loads,)* })
                     }
                 }
@@ -539,10 +557,10 @@ impl Steps<'_> {
                     if !reported && !#at_operation {
                         return ::core::result::Result::Ok(::core::option::Option::None);
                     }
-                    let #inputs = Inputs::load(#run).map_err(|cause| #run.fail(#run.step(), cause))?;
-                    let #loaded = State::load(#run).map_err(|cause| #run.fail(#run.step(), cause))?;
+                    let #inputs = Inputs::from_tiers(#run.state()).map_err(|cause| #run.fail(#run.step(), cause))?;
+                    let #loaded = State::from_tiers(#run.state()).map_err(|cause| #run.fail(#run.step(), cause))?;
                     let mut #state = #loaded.clone();
-                    let mut #computed = Computed::load(#run);
+                    let mut #computed = Computed::from_tiers(#run.state());
                     let mut #refreshed = false;
                     let outcome = match #event {
                         ::core::option::Option::Some(#rt::machine::Event::Done(#result)) if reported => {
