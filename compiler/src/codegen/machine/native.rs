@@ -3,8 +3,11 @@
 //! its computed values, and `steps`, a `loop { match pc { … } }` over the operations that need
 //! no client — conditionals, loop tests and frames, jumps and `workflow_state_update` writes of
 //! typed fields with the computed fields they refresh — reading and writing those fields
-//! natively. The runtime calls `steps` wherever the machine stands; an operation it does not
-//! run (a client step, an effect, a write the structs do not hold) returns to the shared
+//! natively — and `results`, the client steps' reports it applies natively (an `mcp_call`'s
+//! `state_update` of a typed field, a report that writes nothing). The structs serialize with
+//! serde as the state holds them. The runtime calls `steps` wherever the machine stands, with
+//! the report it waits on; an operation or report it does not handle (handing a client step
+//! out, an effect, a write the structs do not hold, a write that fails) returns to the shared
 //! executor, after the typed fields are stored back into the state tiers.
 //!
 //! [`Slot`]: wfc_runtime::machine::native::Slot
@@ -160,9 +163,9 @@ impl Emitter {
     }
 
     /// What applying the report of the client step `op` at `pc` does natively, if it can: an
-    /// `mcp_call` whose `state_update`s all write typed fields as [`Emitter::native_write`]
-    /// does, values reading the tool's result; a step whose report writes nothing. The arm
-    /// fails (and leaves the report to the executor) if a write does.
+    /// `mcp_call` whose `state_update` writes a typed field as [`Emitter::native_write`] does,
+    /// its value reading the tool's result; a step whose report writes nothing. The arm fails
+    /// (and leaves the report to the executor) if the write does.
     fn native_result(&mut self, steps: &mut Steps, op: &Op<IrExpr>, pc: u32) -> Option<Outcome> {
         let Op::Client(client) = op else { return None };
         let run = hidden("run");
