@@ -67,11 +67,7 @@ impl Config {
             let path = file.path.canonicalize().map_err(|e| format!("cannot resolve {}: {e}", file.path.display()))?;
             let source = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let lowered = crate::ir::lower(workflow).map_err(|e| format!("{}: {e}", file.path.display()))?;
-            let mut module = crate::codegen::module_name(&workflow.name.value);
-            if names.contains(&module.to_string()) {
-                module = quote::format_ident!("{module}_{}", names.len());
-            }
-            names.push(module.to_string());
+            let module = crate::codegen::unique_module_name(&workflow.name.value, &mut names);
             modules.push(crate::codegen::workflow_module(&module, &lowered, &runtime));
             let (name, description, version) = (&workflow.name.value, &workflow.description, &workflow.version);
             let (shown_path, absolute, hash) = (file.path.display().to_string(), path.display().to_string(), definition_hash(&source));

@@ -585,9 +585,7 @@ impl Generator<'_> {
             }
             Expr::Template(parts) => {
                 let text = hidden("text");
-                // Room for the literal parts and a short value per interpolation: most texts
-                // are built without growing.
-                let room: usize = parts.iter().map(|part| if let TemplatePart::Text(t) = part { t.len() } else { 16 }).sum();
+                let room: usize = parts.iter().map(|part| if let TemplatePart::Text(t) = part { t.len() } else { INTERPOLATION_ROOM }).sum();
                 let pushes = parts.iter().map(|part| match part {
                     TemplatePart::Text(t) => quote!(#text.push_str(#t);),
                     TemplatePart::Expr(e) => {
@@ -1502,6 +1500,10 @@ fn unary_op(op: UnaryOp) -> syn::Ident {
 fn binary_op(op: BinaryOp) -> syn::Ident {
     format_ident!("{}", format!("{op:?}"))
 }
+
+/// Bytes reserved per interpolated value when a template's text buffer is sized: most values
+/// (counters, names, short ids) fit, so most texts are built without growing.
+pub(super) const INTERPOLATION_ROOM: usize = 16;
 
 /// A string's value (`rt` is the runtime's `value` module), made once and shared: a literal,
 /// or text with nothing to interpolate.

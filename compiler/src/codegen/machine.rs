@@ -9,7 +9,7 @@ use quote::{format_ident, quote};
 
 mod native;
 
-use super::expr::{StateTypes, constant_string, expression_fn, f64_literal};
+use super::expr::{INTERPOLATION_ROOM, StateTypes, constant_string, expression_fn, f64_literal};
 use super::ident::hidden;
 use wfc_runtime::machine::FieldType;
 use crate::expr::{Compiled, CompiledPart, CompiledTemplate};
@@ -124,9 +124,7 @@ impl Emitter {
         }
         let scope = hidden("scope");
         let out = hidden("text");
-        // Room for the literal parts and a short value per piece: most texts are built without
-        // growing.
-        let room: usize = parts.iter().map(|part| if let CompiledPart::Text(text) = part { text.len() } else { 16 }).sum();
+        let room: usize = parts.iter().map(|part| if let CompiledPart::Text(text) = part { text.len() } else { INTERPOLATION_ROOM }).sum();
         let pieces: Vec<TokenStream> = parts
             .iter()
             .map(|part| match part {

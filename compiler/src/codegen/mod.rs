@@ -20,6 +20,17 @@ pub fn module_name(workflow: &str) -> syn::Ident {
     syn::parse_str::<syn::Ident>(&name).unwrap_or_else(|_| quote::format_ident!("{name}_"))
 }
 
+/// A module name for a workflow that none of `taken` has (a second `a:b` beside `a_b` gets a
+/// suffix); it is added to them.
+pub fn unique_module_name(workflow: &str, taken: &mut Vec<String>) -> syn::Ident {
+    let mut module = module_name(workflow);
+    if taken.contains(&module.to_string()) {
+        module = quote::format_ident!("{module}_{}", taken.len());
+    }
+    taken.push(module.to_string());
+    module
+}
+
 /// Formats generated items as Rust source.
 pub fn format(tokens: proc_macro2::TokenStream) -> Result<String, syn::Error> {
     Ok(prettyplease::unparse(&syn::parse2::<syn::File>(tokens)?))

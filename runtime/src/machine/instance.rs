@@ -1170,11 +1170,7 @@ impl ResultNames {
 
     /// A bare keyword path (`response.summary.score`); a missing step is `undefined`.
     fn read(&self, path: &[impl AsRef<str>]) -> Value {
-        let mut value = self.get(path[0].as_ref()).unwrap_or_default();
-        for segment in &path[1..] {
-            value = value.get_named(segment.as_ref()).unwrap_or_default();
-        }
-        value
+        below(self.get(path[0].as_ref()).unwrap_or_default(), &path[1..])
     }
 }
 

@@ -12,7 +12,6 @@ pub fn to_js_string(n: f64) -> String {
 /// Appends `String(n)` to `out` (see [`to_js_string`]): text built of parts (a template) needs
 /// no string of its own per number.
 pub fn push_js_string(n: f64, out: &mut String) {
-    use std::fmt::Write;
     if n.is_nan() {
         return out.push_str("NaN");
     }
@@ -55,7 +54,7 @@ pub fn push_js_string(n: f64, out: &mut String) {
         }
         out.push('e');
         out.push(if n_exp > 0 { '+' } else { '-' });
-        let _ = write!(out, "{}", (n_exp - 1).abs());
+        push_integer(i64::from((n_exp - 1).abs()), out);
     }
 }
 
