@@ -136,6 +136,10 @@ codes! {
     UnknownFunction = ("E0305", "unknown-function", Error),
     /// A regular expression literal does not compile.
     InvalidRegex = ("E0306", "invalid-regex", Error),
+    /// An expression nests deeper than the compiler accepts.
+    ExpressionTooDeep = ("E0307", "expression-too-deep", Error),
+    /// A `{{ }}` stands where no shell quoting keeps its value from running as a command.
+    UnsafeShellTemplate = ("E0308", "unsafe-shell-template", Error),
     /// The workflow name has no `namespace:` part.
     NameWithoutNamespace = ("W0201", "name-without-namespace", Warning),
     /// The version is not `MAJOR.MINOR.PATCH`.
@@ -146,6 +150,8 @@ codes! {
     LegacyDefaultState = ("W0205", "legacy-default-state", Warning),
     /// A state update writes a top-level field that nothing declares.
     UndeclaredWrite = ("W0206", "undeclared-write", Warning),
+    /// A shell command splices a value where it begins a word, with no `--` before it.
+    OptionInjection = ("W0301", "option-injection", Warning),
 }
 
 impl fmt::Display for Code {

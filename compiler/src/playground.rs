@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use wfc_runtime::value::{EvalError, MapScope, Value};
+use wfc_runtime::value::{EvalError, MapScope, Value, budget};
 
 use crate::diagnostic::Diagnostics;
 use crate::expr::{Names, Root, compile_wrapped, workflow_names};
@@ -48,7 +48,10 @@ pub fn evaluate(text: &str, input: Value, scope: &serde_json::Map<String, serde_
         diagnostics.push(crate::expr::diagnostics::issue(span, issue));
     }
     match compiled {
-        Some(compiled) if !diagnostics.has_errors() => eval(&compiled, &MapScope(env)).map_err(EvalFailure::Runtime),
+        Some(compiled) if !diagnostics.has_errors() => {
+            let evaluation = budget::Evaluation::start();
+            evaluation.finish(eval(&compiled, &MapScope(env))).map_err(EvalFailure::Runtime)
+        }
         _ => Err(EvalFailure::Compile(diagnostics)),
     }
 }
@@ -84,5 +87,37 @@ mod tests {
         assert_eq!(run("input.x", "null", "{}"), "TypeError: Cannot read properties of null (reading 'x')");
         assert_eq!(run("thsi.n", "null", "{}"), "E0303");
         assert_eq!(run("input.missing", "{}", "{}"), "undefined");
+    }
+
+    #[test]
+    fn hostile_expressions_are_clear_errors_not_crashes() {
+        // Each of these overflowed a worker's stack or ran without bound before.
+        assert_eq!(run(&format!("{}1{}", "[".repeat(1_500), "]".repeat(1_500)), "null", "{}"), "E0307");
+        assert_eq!(run(&"!".repeat(5_000), "null", "{}"), "E0307");
+        assert_eq!(run(&format!("1{}", "+1".repeat(20_000)), "null", "{}"), "E0307");
+        let spent = |text: &str| run(text, "null", "{}");
+        assert!(spent("Array.from({length: 1e9})").contains("evaluation budget of"), "{}", spent("Array.from({length: 1e9})"));
+        assert!(spent("Array.from({length: 1000}, () => 'x'.repeat(1e7)).length").contains("bytes"));
+        assert!(spent("/(a+)+$/.test('a'.repeat(40) + 'b')").contains("regular expression"));
+        assert!(spent("'a'.repeat(40).split(/(a+)+b/)").contains("regular expression"));
+        let big = "Array.from({length: 2000}, () => 'y'.repeat(100000))";
+        assert!(spent(&format!("JSON.stringify(Array.from({{length: 1000}}, () => {big})).length")).contains("evaluation budget"));
+        assert!(spent(&format!("String(Array.from({{length: 1000}}, () => {big})).length")).contains("evaluation budget"));
+        assert_eq!(spent("/(a+)+$/.test('aaaa')"), "true", "the budget leaves ordinary matching alone");
+    }
+
+    #[test]
+    fn an_expression_at_the_nesting_limit_runs_on_a_small_stack() {
+        // The deepest expression the checker lets through, compiled and evaluated on a stack
+        // of half a tokio worker's (debug build: the largest frames).
+        let half = crate::expr::MAX_NESTING / 2;
+        let text = format!("{}input{}", "[(".repeat(half), ")]".repeat(half));
+        let deepest = std::thread::Builder::new()
+            .stack_size(1024 * 1024)
+            .spawn(move || run(&text, "1", "{}"))
+            .expect("thread")
+            .join()
+            .expect("no stack overflow");
+        assert!(deepest.starts_with('['), "{deepest}");
     }
 }

@@ -15,7 +15,7 @@ use wfc_runtime::engine::store::DEFAULT_HISTORY_LIMIT;
 use wfc_runtime::engine::{Authoring, Catalog, Definition, Engine, Limits, ShellSettings, Sqlite, Store};
 use wfc_runtime::machine::{DEFAULT_SERVER_STEP_BUDGET, set_server_step_budget};
 use wfc_runtime::mcp::Server;
-use wfc_runtime::value::Value;
+use wfc_runtime::value::{Value, budget};
 
 use crate::catalog::WORKFLOWS;
 
@@ -80,6 +80,14 @@ pub(crate) struct LimitArgs {
     /// Keep no execution history (workflow_history answers with none).
     #[arg(long)]
     no_history: bool,
+    /// Operations one evaluation of an expression may take (callback calls, items visited,
+    /// 64-byte blocks of text scanned, regular-expression steps); past it the expression
+    /// throws a RangeError naming this limit.
+    #[arg(long, default_value_t = budget::Limits::DEFAULT.operations)]
+    max_eval_operations: u64,
+    /// Bytes of strings and arrays one evaluation of an expression may build.
+    #[arg(long, default_value_t = budget::Limits::DEFAULT.bytes)]
+    max_eval_bytes: u64,
 }
 
 impl LimitArgs {
@@ -165,6 +173,7 @@ pub(crate) fn run(options: Options) -> ExitCode {
     let limits = options.limits.limits();
     let keep_finished = limits.keep_finished_seconds;
     set_server_step_budget(options.limits.max_server_steps);
+    budget::configure(budget::Limits { operations: options.limits.max_eval_operations, bytes: options.limits.max_eval_bytes });
     let shell = ShellSettings::new(project_root, options.shell_output_cap, options.limits.max_shell_processes);
     // AroMCP's switch for the same mode.
     let serial = options.serial || std::env::var("AROMCP_WORKFLOW_DEBUG").is_ok_and(|mode| mode == "serial");
@@ -172,7 +181,7 @@ pub(crate) fn run(options: Options) -> ExitCode {
         tracing::info!("serial mode: sub-agent tasks are handed to the main agent one step at a time");
     }
     let engine = Engine::new(catalog, shell, Box::new(store)).with_limits(limits).with_serial(serial).with_history(!options.limits.no_history);
-    let engine = Arc::new(engine.with_authoring(Box::new(CompilerTools)));
+    let engine = Arc::new(engine.with_authoring(Arc::new(CompilerTools)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

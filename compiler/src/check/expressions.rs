@@ -7,8 +7,9 @@
 
 use super::Checker;
 use super::model::{DependencySource, PathSegment, STATE_UPDATE_TOOL, Scope, Step, StepBody, Task, TaskBody, WritePath, Workflow};
-use crate::expr::{Names, Root, compile, compile_template, compile_wrapped, workflow_names};
+use crate::expr::{Names, Root, compile, compile_shell_command, compile_template, compile_wrapped, workflow_names};
 use crate::span::Spanned;
+use crate::syntax::ExecutionContext;
 use crate::syntax::Node;
 
 /// What an expression site holds.
@@ -26,6 +27,8 @@ pub enum SiteKind {
     UpdateValue,
     /// A computed `from` written as `{{ expr }}`.
     FromTemplate,
+    /// A server-side shell command: a template whose values are quoted for `sh`.
+    ShellCommand,
 }
 
 /// One place that holds an expression.
@@ -225,8 +228,9 @@ fn step_sites<'a>(steps: &'a [Step], context: &SiteContext, sites: &mut Vec<Expr
             }
             StepBody::AgentResponse { .. } | StepBody::Break | StepBody::Continue => {}
             StepBody::ParallelForeach { items, .. } => push(sites, SiteKind::Items, items, context),
-            StepBody::ShellCommand { command, working_directory, .. } => {
-                push(sites, SiteKind::Template, command, context);
+            StepBody::ShellCommand { command, working_directory, execution_context, .. } => {
+                let kind = if *execution_context == ExecutionContext::Server { SiteKind::ShellCommand } else { SiteKind::Template };
+                push(sites, kind, command, context);
                 working_directory.iter().for_each(|t| push(sites, SiteKind::Template, t, context));
             }
             StepBody::Conditional { condition, then_steps, else_steps } => {
@@ -256,6 +260,9 @@ pub(crate) fn check_expression_sites(cx: &mut Checker, sites: &[ExpressionSite])
         match site.kind {
             SiteKind::Template | SiteKind::UpdateValue => {
                 compile_template(site.text.value, &names, &mut issues);
+            }
+            SiteKind::ShellCommand => {
+                compile_shell_command(site.text.value, &names, &mut issues);
             }
             SiteKind::Condition | SiteKind::Items | SiteKind::FromTemplate => {
                 compile_wrapped(site.text.value, &names, &mut issues);

@@ -12,7 +12,7 @@ mod native;
 use super::expr::{INTERPOLATION_ROOM, StateTypes, constant_string, expression_fn, f64_literal};
 use super::ident::hidden;
 use wfc_runtime::machine::FieldType;
-use crate::expr::{Compiled, CompiledPart, CompiledTemplate};
+use crate::expr::{Compiled, CompiledPart, CompiledTemplate, ShellQuoting};
 use crate::ir::{
     AnswerRules, ClientOp, Computed, Handling, IrExpr, LoopKind, OnFailure, Op, Program, Rules, Segment, Source, Template, Update,
     UpdateValue, Workflow, WritePath,
@@ -133,9 +133,14 @@ impl Emitter {
                     let piece = self.piece(owner, compiled);
                     quote!(#rt::value::push_template_piece(&mut #out, &#piece(#scope)?);)
                 }
-                CompiledPart::ShellQuoted(compiled) => {
+                CompiledPart::ShellQuoted(compiled, quoting) => {
                     let piece = self.piece(owner, compiled);
-                    quote!(#rt::value::push_shell_quoted(&mut #out, &#piece(#scope)?);)
+                    let quoting = match quoting {
+                        ShellQuoting::Word => quote!(Word),
+                        ShellQuoting::DoubleQuoted => quote!(DoubleQuoted),
+                        ShellQuoting::SingleQuoted => quote!(SingleQuoted),
+                    };
+                    quote!(#rt::value::push_shell_quoted(&mut #out, &#piece(#scope)?, #rt::value::ShellQuoting::#quoting);)
                 }
             })
             .collect();

@@ -24,6 +24,15 @@ pub(crate) fn issue(span: Span, issue: ExprIssue) -> Diagnostic {
             .with_label("not a supported function")
             .with_help_opt(suggestion(candidates)),
         IssueKind::InvalidRegex => Diagnostic::new(Code::InvalidRegex, issue.message.clone(), span).with_label("invalid regular expression"),
+        IssueKind::TooDeep => Diagnostic::new(Code::ExpressionTooDeep, issue.message.clone(), span)
+            .with_label(format!("deeper than {} levels from here", super::MAX_NESTING))
+            .with_help("split it: compute parts in `computed` fields or `const`s inside an arrow function"),
+        IssueKind::UnsafeShellPlace { fix } => Diagnostic::new(Code::UnsafeShellTemplate, issue.message.clone(), span)
+            .with_label("its value could run as a command here")
+            .with_help(fix.clone()),
+        IssueKind::OptionInjection => Diagnostic::new(Code::OptionInjection, issue.message.clone(), span)
+            .with_label("could begin with `-`")
+            .with_help("put `--` (or, for git, `--end-of-options`) before it, or write `--option={{ … }}`"),
         IssueKind::UnterminatedTemplate => Diagnostic::new(Code::UnterminatedTemplate, issue.message.clone(), span)
             .with_label("opened here")
             .with_help("close it with `}}`, or write `\\{{` for literal braces"),

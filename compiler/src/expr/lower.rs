@@ -4,7 +4,7 @@
 use oxc_allocator::Allocator;
 use oxc_ast::ast;
 use oxc_span::{GetSpan, SourceType};
-use wfc_runtime::value::{BinaryOp, UnaryOp};
+use wfc_runtime::value::{BinaryOp, CALLBACK_METHODS, UnaryOp};
 
 use super::ir::{Argument, Body, Element, Expr, Function, LogicalOp, Name, Pattern, Property, Root, Statement, TemplatePart};
 use super::{ExprIssue, IssueKind, Names};
@@ -26,8 +26,6 @@ pub(crate) const METHODS: &[&str] = &[
     "localeCompare", "toString", "charAt", "repeat", "toFixed", "has", "test",
 ];
 
-/// Methods that take a function as their first argument.
-const CALLBACK_METHODS: &[&str] = &["filter", "map", "reduce", "some", "every", "find", "findIndex", "sort", "flatMap", "forEach"];
 
 /// The result of lowering one expression.
 pub(crate) struct Lowered {
@@ -36,6 +34,12 @@ pub(crate) struct Lowered {
 }
 
 pub(crate) fn lower(text: &str, names: &Names, issues: &mut Vec<ExprIssue>) -> Option<Lowered> {
+    // Everything below recurses over the tree, the parser first: bound its depth on the text.
+    if let Err(super::depth::TooDeep(at)) = super::depth::check(text) {
+        let message = format!("this expression nests more than {} levels deep (brackets, operators and member accesses)", super::MAX_NESTING);
+        issues.push(ExprIssue::new(IssueKind::TooDeep, message, at));
+        return None;
+    }
     let allocator = Allocator::default();
     let parsed = oxc_parser::Parser::new(&allocator, text, SourceType::mjs()).parse_expression();
     let expression = match parsed {

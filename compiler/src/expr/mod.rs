@@ -4,15 +4,19 @@
 //! [`ExprIssue`]s with byte ranges in the expression text; the check stage maps them to YAML
 //! lines and columns.
 
+mod depth;
 pub(crate) mod diagnostics;
 pub mod ir;
 mod reads;
 mod lower;
+mod shell;
 pub mod template;
 
 use std::ops::Range;
 
+pub use depth::MAX_NESTING;
 pub use ir::{Expr, Root};
+pub use wfc_runtime::value::ShellQuoting;
 
 /// A name an expression may read from its workflow, and what it resolves to.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,6 +78,16 @@ pub enum IssueKind {
     InvalidRegex,
     /// A `{{` without its `}}`.
     UnterminatedTemplate,
+    /// Nesting deeper than [`MAX_NESTING`].
+    TooDeep,
+    /// A `{{ }}` in a shell command where no quoting keeps its value inert (with the fix).
+    UnsafeShellPlace {
+        /// How to write it instead.
+        fix: String,
+    },
+    /// A `{{ }}` that begins a shell word with no `--` before it: a value starting with `-`
+    /// would be read as an option (a warning).
+    OptionInjection,
     /// A legacy name (a warning).
     LegacyName {
         /// What to write instead.
@@ -84,7 +98,7 @@ pub enum IssueKind {
 impl IssueKind {
     /// Whether the issue stops compilation (everything but legacy names).
     pub fn is_error(&self) -> bool {
-        !matches!(self, IssueKind::LegacyName { .. })
+        !matches!(self, IssueKind::LegacyName { .. } | IssueKind::OptionInjection)
     }
 }
 
@@ -150,28 +164,48 @@ pub enum CompiledPart {
     /// An expression, stringified as JavaScript's `String()` would (objects as JSON).
     Expr(Compiled),
     /// An expression spliced into a shell command: stringified as [`CompiledPart::Expr`],
-    /// then quoted for `sh`, so a value cannot inject commands.
-    ShellQuoted(Compiled),
+    /// then quoted for where it stands in the command line, so a value cannot inject commands.
+    ShellQuoted(Compiled, ShellQuoting),
 }
 
-impl CompiledTemplate {
-    /// The template as a shell command line: every `{{ }}` spliced into text is quoted for
-    /// `sh`. A command that is exactly one `{{ }}` is the whole command line, by the author's
-    /// choice, and stays as it is.
-    pub fn shell_quoted(self) -> CompiledTemplate {
-        match self {
-            CompiledTemplate::Parts(parts) => CompiledTemplate::Parts(
-                parts
-                    .into_iter()
-                    .map(|part| match part {
-                        CompiledPart::Expr(compiled) => CompiledPart::ShellQuoted(compiled),
-                        other => other,
-                    })
-                    .collect(),
-            ),
-            whole => whole,
-        }
-    }
+/// Compiles a server-side shell command: a template whose every `{{ }}` spliced into text is
+/// quoted for its place in the `sh` syntax around it (see `shell.rs`); places no quoting makes
+/// safe are errors, values that could be read as options warnings. A command that is exactly
+/// one `{{ }}` is the whole command line, by the author's choice, and stays as it is.
+pub fn compile_shell_command(text: &str, names: &Names, issues: &mut Vec<ExprIssue>) -> Option<CompiledTemplate> {
+    let compiled = compile_template(text, names, issues)?;
+    let CompiledTemplate::Parts(parts) = compiled else { return Some(compiled) };
+    let pieces = template::scan(text).ok()?;
+    let places = shell::places(&pieces);
+    let mut failed = false;
+    let mut exprs = 0;
+    let parts = parts
+        .into_iter()
+        .map(|part| {
+            let CompiledPart::Expr(compiled) = part else { return part };
+            let range = shell::expr_range(&pieces, exprs).unwrap_or(0..text.len());
+            exprs += 1;
+            match places.get(exprs - 1).copied().unwrap_or(Err(shell::Refusal::Comment)) {
+                Ok(place) => {
+                    if place.option_risk {
+                        issues.push(ExprIssue::new(
+                            IssueKind::OptionInjection,
+                            "this value begins a word of the command, so a value starting with `-` would be read as an option",
+                            range,
+                        ));
+                    }
+                    CompiledPart::ShellQuoted(compiled, place.quoting)
+                }
+                Err(refusal) => {
+                    let (message, fix) = refusal.explain();
+                    issues.push(ExprIssue::new(IssueKind::UnsafeShellPlace { fix: fix.to_owned() }, message, range));
+                    failed = true;
+                    CompiledPart::ShellQuoted(compiled, ShellQuoting::Word)
+                }
+            }
+        })
+        .collect();
+    (!failed).then_some(CompiledTemplate::Parts(parts))
 }
 
 /// Compiles a string that may hold `{{ }}` templates. Issue ranges are in `text`.
@@ -269,6 +303,29 @@ mod tests {
         assert_eq!(errors("loop.item", &workflow_names(&[])), ["`loop` is only defined inside a `while_loop` or `foreach`@0..4"]);
         assert!(errors("loop.item", &workflow_names(&["item".into(), "index".into()])).is_empty());
         assert_eq!(errors("loop.iteration", &workflow_names(&["item".into()])), ["no enclosing loop defines `loop.iteration`@5..14"]);
+    }
+
+    #[test]
+    fn no_input_runs_as_a_command_wherever_the_author_quoted_it() {
+        use wfc_runtime::value::{MapScope, Value};
+        let names = Names::default().with("v", Root::Named("v".into()));
+        let hostile = ["x\" ; echo pwned ; \"", "x' ; echo pwned ; '", "$(echo pwned)", "`echo pwned`", "a\\\"b", "\n echo pwned", "-rf", "it's \"$HOME\""];
+        for command in ["printf '%s' {{ v }}", "printf '%s' \"{{ v }}\"", "printf '%s' \"pre {{ v }} post\"", "printf '%s' 'pre {{ v }} post'", "printf '%s' x{{ v }}y"] {
+            let mut issues = Vec::new();
+            let template = compile_shell_command(command, &names, &mut issues).expect("compiles");
+            for value in hostile {
+                let scope = MapScope([("v".to_owned(), Value::string(value))].into());
+                let line = crate::interp::render(&template, &scope).expect("renders").to_js_string();
+                let output = std::process::Command::new("sh").arg("-c").arg(&line).output().expect("sh runs");
+                let printed = String::from_utf8_lossy(&output.stdout);
+                let expected = match command {
+                    c if c.contains("pre ") => format!("pre {value} post"),
+                    c if c.contains("x{{") => format!("x{value}y"),
+                    _ => value.to_owned(),
+                };
+                assert_eq!(printed, expected, "{command} with {value:?} ran as {line}");
+            }
+        }
     }
 
     #[test]

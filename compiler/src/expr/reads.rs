@@ -22,7 +22,7 @@ impl CompiledTemplate {
             CompiledTemplate::Value(compiled) => compiled.reads(out),
             CompiledTemplate::Parts(parts) => {
                 for part in parts {
-                    if let CompiledPart::Expr(compiled) | CompiledPart::ShellQuoted(compiled) = part {
+                    if let CompiledPart::Expr(compiled) | CompiledPart::ShellQuoted(compiled, _) = part {
                         compiled.reads(out);
                     }
                 }

@@ -25,7 +25,7 @@ pub fn render(template: &CompiledTemplate, env: &dyn Scope) -> Result<Value, Eva
                 match part {
                     CompiledPart::Text(text) => out.push_str(text),
                     CompiledPart::Expr(compiled) => value::push_template_piece(&mut out, &eval(compiled, env)?),
-                    CompiledPart::ShellQuoted(compiled) => value::push_shell_quoted(&mut out, &eval(compiled, env)?),
+                    CompiledPart::ShellQuoted(compiled, quoting) => value::push_shell_quoted(&mut out, &eval(compiled, env)?, *quoting),
                 }
             }
             Ok(Value::string(out))

@@ -4,7 +4,7 @@
 
 use wfc_runtime::machine::Instance;
 use wfc_runtime::machine::program::Expression;
-use wfc_runtime::value::{EvalError, Object, Scope, Value};
+use wfc_runtime::value::{EvalError, Object, Scope, Value, budget};
 
 use super::expr::{eval, render};
 use crate::ir::{IrExpr, Template};
@@ -14,11 +14,12 @@ pub type Interpreted = Instance<IrExpr>;
 
 impl Expression for IrExpr {
     fn eval(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
-        match self {
+        let evaluation = budget::Evaluation::start();
+        evaluation.finish(match self {
             IrExpr::Expr(compiled) => eval(compiled, scope),
             IrExpr::Template(template) => render(template, scope),
             IrExpr::Value(value) => resolve(value, scope),
-        }
+        })
     }
 }
 

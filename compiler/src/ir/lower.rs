@@ -10,7 +10,7 @@ use super::refresh::plan;
 use super::*;
 use crate::check::expressions::{foreach_loop_names, ResultKind, SiteContext, SiteKind, WHILE_LOOP_NAMES};
 use crate::check::{self, DependencySource, PathSegment, STATE_UPDATE_TOOL, StepBody, TaskBody, WriteScope};
-use crate::expr::{CompiledTemplate, ExprIssue, compile, compile_template, compile_wrapped};
+use crate::expr::{CompiledTemplate, ExprIssue, compile, compile_shell_command, compile_template, compile_wrapped};
 use crate::syntax::{ExecutionContext, FieldType, MessageFormat, MessageType, Node, NodeValue};
 
 /// An expression the check stage accepted failed to compile: a bug in wfc.
@@ -290,7 +290,7 @@ impl Lowering<'_> {
                 match execution_context {
                     ExecutionContext::Server => Op::Shell(ShellOp {
                         step: id,
-                        command: IrExpr::Template(self.compiled_template(&command.value, context)?.shell_quoted()),
+                        command: IrExpr::Template(self.compiled_shell_command(&command.value, context)?),
                         working_directory,
                         timeout_seconds: *timeout,
                         updates,
@@ -452,6 +452,12 @@ impl Lowering<'_> {
     fn compiled_template(&self, text: &str, context: &SiteContext) -> Result<CompiledTemplate, LowerError> {
         let mut issues = Vec::new();
         let compiled = compile_template(text, &context.names(SiteKind::Template), &mut issues);
+        self.compiled_with(text, compiled, &issues)
+    }
+
+    fn compiled_shell_command(&self, text: &str, context: &SiteContext) -> Result<CompiledTemplate, LowerError> {
+        let mut issues = Vec::new();
+        let compiled = compile_shell_command(text, &context.names(SiteKind::ShellCommand), &mut issues);
         self.compiled_with(text, compiled, &issues)
     }
 

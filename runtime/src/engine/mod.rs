@@ -150,14 +150,19 @@ pub struct Engine {
     serial: bool,
     /// Whether each instance's execution history is kept (`workflow_history`).
     history: bool,
-    authoring: Option<Box<dyn Authoring>>,
+    authoring: Option<Arc<dyn Authoring>>,
+    /// How many authoring requests compile or evaluate at once: they run on blocking threads,
+    /// never on the workers that answer steps, and this keeps them from taking every core.
+    authoring_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Engine {
     /// An engine offering the workflows of `catalog`, running shell commands as `shell` says,
     /// keeping instances in `store`.
     pub fn new(catalog: Box<dyn Catalog>, shell: ShellSettings, store: Box<dyn Store>) -> Engine {
-        Engine { catalog, instances: Mutex::default(), shell, store, limits: Limits::default(), serial: false, history: true, authoring: None }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let authoring_slots = Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1)));
+        Engine { catalog, instances: Mutex::default(), shell, store, limits: Limits::default(), serial: false, history: true, authoring: None, authoring_slots }
     }
 
     /// Whether each instance's execution history is kept (on by default).
@@ -180,7 +185,7 @@ impl Engine {
     }
 
     /// Adds the compiler-backed tools.
-    pub fn with_authoring(mut self, authoring: Box<dyn Authoring>) -> Engine {
+    pub fn with_authoring(mut self, authoring: Arc<dyn Authoring>) -> Engine {
         self.authoring = Some(authoring);
         self
     }
@@ -537,23 +542,30 @@ impl Engine {
         Ok(removed.len())
     }
 
-    fn authoring(&self) -> Result<&dyn Authoring, ToolError> {
-        self.authoring.as_deref().ok_or_else(|| ToolError::failed("this server was started without the authoring tools"))
+    /// Runs `job` with the authoring tools on a blocking thread, once a slot is free: compiling
+    /// a client's YAML or evaluating its expression is bounded (sizes, nesting, the evaluation
+    /// budget) but not instant, and must not hold up the workers that answer steps or signals.
+    async fn authoring<T: Send + 'static>(&self, job: impl FnOnce(&dyn Authoring) -> T + Send + 'static) -> Result<T, ToolError> {
+        let authoring = self.authoring.clone().ok_or_else(|| ToolError::failed("this server was started without the authoring tools"))?;
+        let _slot = self.authoring_slots.acquire().await.map_err(|_| ToolError::failed("the server is shutting down"))?;
+        tokio::task::spawn_blocking(move || job(authoring.as_ref())).await.map_err(|e| ToolError::failed(format!("the authoring tool failed: {e}")))
     }
 
     /// `workflow_validate`.
-    pub fn validate(&self, yaml: &str) -> Result<Json, ToolError> {
-        Ok(self.authoring()?.validate(yaml))
+    pub async fn validate(&self, yaml: String) -> Result<Json, ToolError> {
+        self.authoring(move |tools| tools.validate(&yaml)).await
     }
 
     /// `workflow_test_transformation`.
-    pub fn test_transformation(&self, transform: &str, input: &Json) -> Result<Json, ToolError> {
-        self.authoring()?.test_transformation(transform, input).map(|output| json!({"output": output})).map_err(ToolError::invalid)
+    pub async fn test_transformation(&self, transform: String, input: Json) -> Result<Json, ToolError> {
+        let output = self.authoring(move |tools| tools.test_transformation(&transform, &input)).await?;
+        output.map(|output| json!({"output": output})).map_err(ToolError::invalid)
     }
 
     /// `workflow_graph`.
-    pub fn graph(&self, workflow: &str) -> Result<Json, ToolError> {
-        self.authoring()?.graph(workflow).map(|mermaid| json!({"mermaid": mermaid})).map_err(ToolError::invalid)
+    pub async fn graph(&self, workflow: String) -> Result<Json, ToolError> {
+        let mermaid = self.authoring(move |tools| tools.graph(&workflow)).await?;
+        mermaid.map(|mermaid| json!({"mermaid": mermaid})).map_err(ToolError::invalid)
     }
 }
 

@@ -315,12 +315,12 @@ pub async fn call(engine: &Engine, name: &str, given: Map<String, Json>) -> Resu
             let Resume { workflow_id, checkpoint, force } = arguments(name, given)?;
             engine.resume(&workflow_id, checkpoint.as_deref(), force).await
         }
-        "workflow_validate" => engine.validate(&arguments::<Validate>(name, given)?.yaml),
+        "workflow_validate" => engine.validate(arguments::<Validate>(name, given)?.yaml).await,
         "workflow_test_transformation" => {
             let TestTransformation { transform, input } = arguments(name, given)?;
-            engine.test_transformation(&transform, &input)
+            engine.test_transformation(transform, input).await
         }
-        "workflow_graph" => engine.graph(&arguments::<Graph>(name, given)?.workflow),
+        "workflow_graph" => engine.graph(arguments::<Graph>(name, given)?.workflow).await,
         _ => Err(ToolError::not_found(format!("no tool `{name}`"))),
     }
 }

@@ -122,7 +122,11 @@ pub fn validate(value: &Value, rules: &Rules) -> Result<(), String> {
         if let Some(max) = rules.max_length.filter(|max| length > *max as usize) {
             return Err(format!("the answer is {length} characters long; at most {max} are allowed"));
         }
-        if let Some(pattern) = rules.pattern.filter(|p| !p.is_match(text)) {
+        // A pattern that backtracks past the evaluation budget on this answer refuses it
+        // rather than stalling the server (docs/security.md).
+        if let Some(pattern) = rules.pattern
+            && !pattern.is_match(text).map_err(|e| format!("the answer could not be checked against /{}/: {}", pattern.source(), e.message))?
+        {
             return Err(rules.message.map_or_else(|| format!("the answer does not match /{}/", pattern.source()), str::to_owned));
         }
     }

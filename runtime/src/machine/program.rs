@@ -30,7 +30,8 @@ pub type ExprFn = fn(&dyn Scope) -> Result<Value, EvalError>;
 
 impl Expression for ExprFn {
     fn eval(&self, scope: &dyn Scope) -> Result<Value, EvalError> {
-        self(scope)
+        let evaluation = crate::value::budget::Evaluation::start();
+        evaluation.finish(self(scope))
     }
 }
 

@@ -11,6 +11,8 @@ use super::{EvalError, Object, Value, number};
 
 /// `JSON.parse(text)`; invalid text is a `SyntaxError`.
 pub fn parse(text: &str) -> Result<Value, EvalError> {
+    super::budget::charge_scan(text.len())?;
+    super::budget::charge_bytes(text.len())?;
     let mut deserializer = serde_json::Deserializer::from_str(text);
     // serde_json keeps its nesting limit (128): untrusted text (shell output) must not
     // exhaust the stack. Deeper documents are a SyntaxError here, unlike in node.
@@ -67,11 +69,15 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 }
 
-/// `JSON.stringify(value, null, indent)`: `None` where JavaScript returns `undefined`.
+/// `JSON.stringify(value, null, indent)`: `None` where JavaScript returns `undefined`. Inside an
+/// evaluation it charges the budget as it writes, so a value that shares one large part many
+/// times cannot print without bound; a spent budget cuts the text short and fails the
+/// evaluation when it ends.
 pub fn stringify(value: &Value, indent: &str) -> Option<String> {
     let mut out = String::new();
     write_value(&mut out, value, indent, 0).then_some(out)
 }
+
 
 fn write_value(out: &mut String, value: &Value, indent: &str, depth: usize) -> bool {
     match value {
@@ -80,8 +86,16 @@ fn write_value(out: &mut String, value: &Value, indent: &str, depth: usize) -> b
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) if n.is_finite() => out.push_str(&number::to_js_string(*n)),
         Value::Number(_) => out.push_str("null"),
-        Value::String(s) => quote(out, s),
+        Value::String(s) => {
+            if super::budget::charge_bytes(s.len()).is_err() {
+                return true;
+            }
+            quote(out, s)
+        }
         Value::Array(items) => {
+            if super::budget::charge_operations(items.len()).is_err() {
+                return true;
+            }
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
@@ -98,6 +112,9 @@ fn write_value(out: &mut String, value: &Value, indent: &str, depth: usize) -> b
             out.push(']');
         }
         Value::Object(object) => {
+            if super::budget::charge_operations(object.len()).is_err() {
+                return true;
+            }
             out.push('{');
             let mut first = true;
             for (key, item) in object.entries() {

@@ -6,15 +6,15 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::ops::compare_utf16;
+use super::budget::{charge_bytes, charge_items, charge_operations, charge_scan};
 use super::{EvalError, Object, RegExp, Value, index_of, join, json, number, same_value_zero};
 
 /// A function argument: an arrow function written at the call site, called with the
 /// callback's arguments (`(item, index, array)` for array methods).
 pub type Callback<'a> = &'a mut dyn FnMut(&[Value]) -> Result<Value, EvalError>;
 
-/// Most items an array built by an expression may hold, so a runaway `concat` or `padStart`
-/// fails cleanly instead of exhausting memory.
-const MAX_ITEMS: usize = 10_000_000;
+/// Array methods that take a function as their first argument.
+pub const CALLBACK_METHODS: &[&str] = &["filter", "map", "reduce", "some", "every", "find", "findIndex", "sort", "flatMap", "forEach"];
 
 fn arg(args: &[Value], i: usize) -> &Value {
     args.get(i).unwrap_or(&Value::Undefined)
@@ -47,7 +47,7 @@ pub fn call_method(receiver: &Value, name: &str, args: &[Value], callback: Optio
         Value::String(s) => string_method(s, name, args).unwrap_or_else(|| Err(not_a_function(receiver, name))),
         Value::Number(n) => number_method(*n, name, args).unwrap_or_else(|| Err(not_a_function(receiver, name))),
         Value::Set(items) if name == "has" => Ok(Value::Bool(items.iter().any(|v| same_value_zero(v, arg(args, 0))))),
-        Value::RegExp(re) if name == "test" => Ok(Value::Bool(re.is_match(&arg(args, 0).to_js_string()))),
+        Value::RegExp(re) if name == "test" => re.is_match(&arg(args, 0).to_js_string()).map(Value::Bool),
         Value::Undefined | Value::Null => Err(missing_method(receiver, name)),
         Value::Bool(_) if name == "toString" => Ok(Value::string(receiver.to_js_string())),
         _ => Err(not_a_function(receiver, name)),
@@ -58,10 +58,8 @@ pub fn call_method(receiver: &Value, name: &str, args: &[Value], callback: Optio
 pub fn push(target: &mut Value, args: &[Value]) -> Result<Value, EvalError> {
     match target {
         Value::Array(items) => {
+            charge_items(args.len())?;
             let items = Arc::make_mut(items);
-            if items.len() + args.len() > MAX_ITEMS {
-                return Err(EvalError::limit("array too large"));
-            }
             items.extend(args.iter().cloned());
             Ok(Value::Number(items.len() as f64))
         }
@@ -87,6 +85,7 @@ fn array_method(items: &Arc<Vec<Value>>, name: &str, args: &[Value], callback: O
         mut visit: impl FnMut(usize, &Value, Value) -> Result<bool, EvalError>,
     ) -> Result<(), EvalError> {
         for (i, item) in items.iter().enumerate() {
+            charge_operations(1)?;
             let result = callback(&[item.clone(), Value::Number(i as f64), Value::Array(items.clone())])?;
             if !visit(i, item, result)? {
                 break;
@@ -94,11 +93,21 @@ fn array_method(items: &Arc<Vec<Value>>, name: &str, args: &[Value], callback: O
         }
         Ok(())
     }
+    // The methods without a callback (those charge per call) visit, and may copy, up to every
+    // item.
+    if !CALLBACK_METHODS.contains(&name) && name != "at" {
+        let copies = matches!(name, "slice" | "concat" | "reverse");
+        let charged = charge_operations(items.len()).and_then(|()| if copies { charge_items(items.len()) } else { Ok(()) });
+        if let Err(error) = charged {
+            return Some(Err(error));
+        }
+    }
     Some(match name {
         "filter" => need_callback(callback, name).and_then(|f| {
             let mut out = Vec::new();
             each(items, f, |_, item, keep| {
                 if keep.truthy() {
+                    charge_items(1)?;
                     out.push(item.clone());
                 }
                 Ok(true)
@@ -108,6 +117,7 @@ fn array_method(items: &Arc<Vec<Value>>, name: &str, args: &[Value], callback: O
         "map" => need_callback(callback, name).and_then(|f| {
             let mut out = Vec::with_capacity(items.len());
             each(items, f, |_, _, mapped| {
+                charge_items(1)?;
                 out.push(mapped);
                 Ok(true)
             })?;
@@ -116,6 +126,10 @@ fn array_method(items: &Arc<Vec<Value>>, name: &str, args: &[Value], callback: O
         "flatMap" => need_callback(callback, name).and_then(|f| {
             let mut out = Vec::with_capacity(items.len());
             each(items, f, |_, _, mapped| {
+                charge_items(match &mapped {
+                    Value::Array(inner) => inner.len(),
+                    _ => 1,
+                })?;
                 match mapped {
                     Value::Array(inner) => out.extend(inner.iter().cloned()),
                     other => out.push(other),
@@ -163,6 +177,7 @@ fn array_method(items: &Arc<Vec<Value>>, name: &str, args: &[Value], callback: O
                 },
             };
             for (i, item) in iter {
+                charge_operations(1)?;
                 accumulator = f(&[accumulator, item.clone(), Value::Number(i as f64), array()])?;
             }
             Ok(accumulator)
@@ -182,12 +197,12 @@ fn array_method(items: &Arc<Vec<Value>>, name: &str, args: &[Value], callback: O
         "concat" => {
             let mut out = items.as_ref().clone();
             for extra in args {
+                if let Err(error) = charge_items(if let Value::Array(more) = extra { more.len() } else { 1 }) {
+                    return Some(Err(error));
+                }
                 match extra {
                     Value::Array(more) => out.extend(more.iter().cloned()),
                     other => out.push(other.clone()),
-                }
-                if out.len() > MAX_ITEMS {
-                    return Some(Err(EvalError::limit("array too large")));
                 }
             }
             Ok(Value::array(out))
@@ -214,6 +229,8 @@ fn array_method(items: &Arc<Vec<Value>>, name: &str, args: &[Value], callback: O
 /// `Array.prototype.sort`: stable; without a comparator, by string form (`undefined` last);
 /// with one, by the sign of its result. Returns a sorted copy (values are copy-on-write).
 fn sort(items: &Arc<Vec<Value>>, callback: Option<Callback<'_>>) -> Result<Value, EvalError> {
+    charge_operations(items.len())?;
+    charge_items(items.len())?;
     let (mut defined, undefined): (Vec<Value>, Vec<Value>) = items.iter().cloned().partition(|v| !matches!(v, Value::Undefined));
     match callback {
         None => {
@@ -225,6 +242,10 @@ fn sort(items: &Arc<Vec<Value>>, callback: Option<Callback<'_>>) -> Result<Value
             let mut failure = None;
             defined.sort_by(|a, b| {
                 if failure.is_some() {
+                    return Ordering::Equal;
+                }
+                if let Err(error) = charge_operations(1) {
+                    failure = Some(error);
                     return Ordering::Equal;
                 }
                 match compare(&[a.clone(), b.clone()]) {
@@ -265,12 +286,17 @@ fn string_method(s: &Arc<str>, name: &str, args: &[Value]) -> Option<Result<Valu
         }
     };
     let bool_value = |b: bool| Ok(Value::Bool(b));
+    // Every string method reads (and may copy) up to the whole text and its argument.
+    if let Err(error) = charge_scan(s.len() + args.first().and_then(Value::as_str).map_or(0, str::len)) {
+        return Some(Err(error));
+    }
     Some(match name {
         "trim" => Ok(Value::string(s.trim_matches(number::is_js_whitespace))),
         "trimStart" => Ok(Value::string(s.trim_start_matches(number::is_js_whitespace))),
         "trimEnd" => Ok(Value::string(s.trim_end_matches(number::is_js_whitespace))),
-        "toUpperCase" => Ok(Value::string(s.to_uppercase())),
-        "toLowerCase" => Ok(Value::string(s.to_lowercase())),
+        // Case mapping can lengthen a character's UTF-8 up to threefold.
+        "toUpperCase" => charge_bytes(s.len() * 3).map(|()| Value::string(s.to_uppercase())),
+        "toLowerCase" => charge_bytes(s.len() * 3).map(|()| Value::string(s.to_lowercase())),
         "toString" => Ok(Value::String(s.clone())),
         // Without a position argument, prefix and suffix tests on UTF-8 agree with UTF-16.
         "startsWith" if args.len() < 2 => bool_value(s.starts_with(&*text())),
@@ -320,7 +346,10 @@ fn string_method(s: &Arc<str>, name: &str, args: &[Value]) -> Option<Result<Valu
         }
         "padStart" | "padEnd" => {
             let target = arg(args, 0).to_number();
-            let target = if target.is_nan() { 0 } else { target.max(0.0).min(MAX_ITEMS as f64) as usize };
+            let target = if target.is_nan() { 0 } else { target.max(0.0).min(usize::MAX as f64) as usize };
+            if let Err(error) = charge_bytes(target.saturating_mul(2)) {
+                return Some(Err(error));
+            }
             let filler = match arg(args, 1) {
                 Value::Undefined => vec![u16::from(b' ')],
                 other => units(&other.to_js_string()),
@@ -337,7 +366,10 @@ fn string_method(s: &Arc<str>, name: &str, args: &[Value]) -> Option<Result<Valu
         "replace" | "replaceAll" => replace(s, arg(args, 0), &arg(args, 1).to_js_string(), name == "replaceAll"),
         "match" => match arg(args, 0) {
             Value::RegExp(re) => {
-                let found = re.matches(s, re.global());
+                let found = match re.matches(s, re.global()) {
+                    Ok(found) => found,
+                    Err(error) => return Some(Err(error)),
+                };
                 if found.is_empty() {
                     Ok(Value::Null)
                 } else if re.global() {
@@ -364,14 +396,24 @@ fn string_method(s: &Arc<str>, name: &str, args: &[Value]) -> Option<Result<Valu
             }))
         }
         "charAt" => Ok(relative_char(&units(s), arg(args, 0))),
-        "concat" => Ok(Value::string(args.iter().fold(s.to_string(), |mut acc, v| {
-            acc.push_str(&v.to_js_string());
-            acc
-        }))),
+        "concat" => {
+            let mut out = s.to_string();
+            for more in args {
+                let text = more.to_js_string();
+                if let Err(error) = charge_bytes(text.len()) {
+                    return Some(Err(error));
+                }
+                out.push_str(&text);
+            }
+            Ok(Value::string(out))
+        }
         "repeat" => {
             let count = arg(args, 0).to_number();
-            if count < 0.0 || count.is_infinite() || count * s.len() as f64 > MAX_ITEMS as f64 {
+            if count < 0.0 || count.is_infinite() {
                 return Some(Err(EvalError::range_error(format!("Invalid count value: {}", number::to_js_string(count)))));
+            }
+            if let Err(error) = charge_bytes((count * s.len() as f64).min(usize::MAX as f64) as usize) {
+                return Some(Err(error));
             }
             Ok(Value::string(s.repeat(if count.is_nan() { 0 } else { count as usize })))
         }
@@ -420,8 +462,9 @@ fn replace(s: &str, pattern: &Value, replacement: &str, all: bool) -> Result<Val
                 return Err(EvalError::type_error("replaceAll must be called with a global RegExp"));
             }
             let mut last = 0;
-            for groups in re.matches(s, re.global()) {
+            for groups in re.matches(s, re.global())? {
                 let Some(whole) = groups[0].clone() else { continue };
+                charge_bytes(replacement.len() + whole.start - last)?;
                 out.push_str(&s[last..whole.start]);
                 let captured: Vec<Option<&str>> = groups[1..].iter().map(|g| g.clone().map(|r| &s[r])).collect();
                 expand(&mut out, &s[whole.clone()], &captured);
@@ -434,6 +477,7 @@ fn replace(s: &str, pattern: &Value, replacement: &str, all: bool) -> Result<Val
             let mut rest = s;
             let mut replaced = false;
             while let Some(at) = rest.find(needle.as_str()).filter(|_| all || !replaced) {
+                charge_bytes(replacement.len() + at + 4)?;
                 out.push_str(&rest[..at]);
                 expand(&mut out, &needle, &[]);
                 replaced = true;
@@ -535,6 +579,14 @@ pub fn call_global(name: &str, args: &[Value], callback: Option<Callback<'_>>) -
     match name {
         "Object.keys" | "Object.values" | "Object.entries" => {
             let target = arg(args, 0);
+            let size = match target {
+                Value::Object(o) => o.len(),
+                Value::Array(items) => items.len(),
+                Value::String(s) => s.len(),
+                _ => 0,
+            };
+            charge_operations(size)?;
+            charge_items(size.saturating_mul(3))?;
             let pairs: Vec<(Value, Value)> = match target {
                 Value::Object(o) => o.entries().map(|(k, v)| (Value::String(k.clone()), v.clone())).collect(),
                 Value::Array(items) => items.iter().enumerate().map(|(i, v)| (Value::string(i.to_string()), v.clone())).collect(),
@@ -558,6 +610,7 @@ pub fn call_global(name: &str, args: &[Value], callback: Option<Callback<'_>>) -
             };
             for source in args.iter().skip(1) {
                 if let Value::Object(o) = source {
+                    charge_operations(o.len())?;
                     for (k, v) in o.entries() {
                         target.insert(k.clone(), v.clone());
                     }
@@ -567,6 +620,7 @@ pub fn call_global(name: &str, args: &[Value], callback: Option<Callback<'_>>) -
         }
         "Object.fromEntries" => {
             let Value::Array(pairs) = arg(args, 0) else { return Err(EvalError::type_error("object is not iterable")) };
+            charge_operations(pairs.len())?;
             let mut object = Object::new();
             for pair in pairs.iter() {
                 object.insert(pair.get(&Value::Number(0.0))?.to_js_string(), pair.get(&Value::Number(1.0))?);
@@ -621,12 +675,20 @@ pub fn call_global(name: &str, args: &[Value], callback: Option<Callback<'_>>) -
         "Array.isArray" => Ok(Value::Bool(matches!(arg(args, 0), Value::Array(_)))),
         "Array.from" => {
             let items: Vec<Value> = match arg(args, 0) {
-                Value::Array(items) | Value::Set(items) => items.as_ref().clone(),
-                Value::String(s) => s.chars().map(|c| Value::string(c.to_string())).collect(),
+                Value::Array(items) | Value::Set(items) => {
+                    charge_items(items.len())?;
+                    items.as_ref().clone()
+                }
+                Value::String(s) => {
+                    charge_items(s.len())?;
+                    s.chars().map(|c| Value::string(c.to_string())).collect()
+                }
                 Value::Object(o) => match o.get("length") {
                     Some(length) => {
                         let n = length.to_number();
-                        let n = if n.is_nan() { 0 } else { n.clamp(0.0, MAX_ITEMS as f64) as usize };
+                        let n = if n.is_nan() { 0 } else { n.clamp(0.0, usize::MAX as f64) as usize };
+                        charge_operations(n)?;
+                        charge_items(n)?;
                         (0..n).map(|i| o.get(&i.to_string()).cloned().unwrap_or_default()).collect()
                     }
                     None => Vec::new(),
@@ -634,7 +696,7 @@ pub fn call_global(name: &str, args: &[Value], callback: Option<Callback<'_>>) -
                 _ => Vec::new(),
             };
             match callback {
-                Some(f) => items.iter().enumerate().map(|(i, v)| f(&[v.clone(), Value::Number(i as f64)])).collect::<Result<_, _>>().map(Value::array),
+                Some(f) => items.iter().enumerate().map(|(i, v)| charge_operations(1).and_then(|()| f(&[v.clone(), Value::Number(i as f64)]))).collect::<Result<_, _>>().map(Value::array),
                 None => Ok(Value::array(items)),
             }
         }
@@ -660,6 +722,17 @@ pub fn call_global(name: &str, args: &[Value], callback: Option<Callback<'_>>) -
 /// `{...value}`: copies own enumerable properties (of objects, and the indices of arrays and
 /// strings) into `object`; other values add nothing.
 pub fn spread_into(object: &mut Object, value: &Value) {
+    let size = match value {
+        Value::Object(source) => source.len(),
+        Value::Array(items) => items.len(),
+        Value::String(s) => s.len(),
+        _ => 0,
+    };
+    // Spreading cannot fail; a spent budget leaves the object short and fails the evaluation
+    // when it ends.
+    if charge_operations(size).and_then(|()| charge_items(size.saturating_mul(2))).is_err() {
+        return;
+    }
     match value {
         Value::Object(source) => {
             for (k, v) in source.entries() {
@@ -700,6 +773,11 @@ pub fn destructure_items(value: &Value) -> Result<std::borrow::Cow<'_, [Value]>,
 
 /// `[...value]`: the items an iterable spreads into.
 pub fn spread_items(value: &Value) -> Result<Vec<Value>, EvalError> {
+    if let Value::Array(items) | Value::Set(items) = value {
+        charge_items(items.len())?;
+    } else if let Value::String(s) = value {
+        charge_items(s.len())?;
+    }
     match value {
         Value::Array(items) | Value::Set(items) => Ok(items.as_ref().clone()),
         Value::String(s) => Ok(s.chars().map(|c| Value::string(c.to_string())).collect()),

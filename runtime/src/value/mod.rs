@@ -7,6 +7,7 @@
 //! counted, so cloning a value is cheap. Arrays and objects are copy-on-write: an expression
 //! cannot change a value that state (or another binding) still holds.
 
+pub mod budget;
 mod error;
 pub mod json;
 mod methods;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use error::{EvalError, ErrorKind};
-pub use methods::{Callback, call_global, call_method, destructure_field, destructure_items, push, spread_into, spread_items};
+pub use methods::{CALLBACK_METHODS, Callback, call_global, call_method, destructure_field, destructure_items, push, spread_into, spread_items};
 pub use object::Object;
 pub use ops::{BinaryOp, binary, loose_equals, remainder, same_value_zero, strict_equals, unary, UnaryOp};
 pub use regexp::RegExp;
@@ -261,15 +262,39 @@ pub fn push_template_piece(out: &mut String, value: &Value) {
     }
 }
 
+/// Where a template piece stands in a shell command line, which decides how it is quoted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShellQuoting {
+    /// Outside any quotes: the value becomes one single-quoted word.
+    Word,
+    /// Inside the author's double quotes: `$`, `` ` ``, `"` and `\` are escaped.
+    DoubleQuoted,
+    /// Inside the author's single quotes: a `'` closes, escapes and reopens them.
+    SingleQuoted,
+}
+
 /// Appends a template piece to a shell command line: its text as [`push_template_piece`]
-/// writes it, in single quotes (a `'` inside becomes `'\''`), so `sh` reads it as one word
-/// and runs nothing in it.
-pub fn push_shell_quoted(out: &mut String, value: &Value) {
+/// writes it, quoted for where it stands, so that `sh` reads it as text of that word and runs
+/// nothing in it, whatever it holds.
+pub fn push_shell_quoted(out: &mut String, value: &Value, quoting: ShellQuoting) {
     let mut text = String::new();
     push_template_piece(&mut text, value);
-    out.push('\'');
-    out.push_str(&text.replace('\'', "'\\''"));
-    out.push('\'');
+    match quoting {
+        ShellQuoting::Word => {
+            out.push('\'');
+            out.push_str(&text.replace('\'', "'\\''"));
+            out.push('\'');
+        }
+        ShellQuoting::SingleQuoted => out.push_str(&text.replace('\'', "'\\''")),
+        ShellQuoting::DoubleQuoted => {
+            for c in text.chars() {
+                if matches!(c, '$' | '`' | '"' | '\\') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+        }
+    }
 }
 
 /// `Array.prototype.join` over the items' string forms.
@@ -280,7 +305,13 @@ pub(crate) fn join(items: &[Value], separator: &str) -> String {
             out.push_str(separator);
         }
         if !matches!(item, Value::Undefined | Value::Null) {
-            out.push_str(&item.to_js_string());
+            let text = item.to_js_string();
+            // `String(array)` cannot fail, so a spent budget ends the text early and the
+            // evaluation fails as a whole (budget::Evaluation::finish).
+            if budget::charge_bytes(text.len() + separator.len()).is_err() {
+                break;
+            }
+            out.push_str(&text);
         }
     }
     out
@@ -325,16 +356,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shell_quoting_makes_any_text_one_inert_word() {
-        let quoted = |value: Value| {
+    fn shell_quoting_keeps_any_text_inert_where_it_stands() {
+        let quoted = |value: Value, quoting: ShellQuoting| {
             let mut out = String::from("echo ");
-            push_shell_quoted(&mut out, &value);
+            push_shell_quoted(&mut out, &value, quoting);
             out
         };
-        assert_eq!(quoted(Value::string("a b")), "echo 'a b'");
-        assert_eq!(quoted(Value::string("x'; rm -rf /; echo '")), r#"echo 'x'\''; rm -rf /; echo '\'''"#);
-        assert_eq!(quoted(Value::Number(3.0)), "echo '3'");
-        assert_eq!(quoted(Value::Null), "echo ''");
+        assert_eq!(quoted(Value::string("a b"), ShellQuoting::Word), "echo 'a b'");
+        assert_eq!(quoted(Value::string("x'; rm -rf /; echo '"), ShellQuoting::Word), r#"echo 'x'\''; rm -rf /; echo '\'''"#);
+        assert_eq!(quoted(Value::Number(3.0), ShellQuoting::Word), "echo '3'");
+        assert_eq!(quoted(Value::Null, ShellQuoting::Word), "echo ''");
+        assert_eq!(quoted(Value::string("x\" ; touch pwned ; \"$(id)`id`\\"), ShellQuoting::DoubleQuoted), r#"echo x\" ; touch pwned ; \"\$(id)\`id\`\\"#);
+        assert_eq!(quoted(Value::string("it's"), ShellQuoting::SingleQuoted), r#"echo it'\''s"#);
     }
 
     #[test]

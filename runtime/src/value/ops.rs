@@ -116,6 +116,10 @@ fn add(a: &Value, b: &Value) -> Value {
     let (a, b) = (to_primitive(a), to_primitive(b));
     if matches!(a, Value::String(_)) || matches!(b, Value::String(_)) {
         let (left, right) = (a.to_js_string(), b.to_js_string());
+        // `+` cannot fail; a spent budget fails the evaluation when it ends.
+        if super::budget::charge_bytes(left.len() + right.len()).is_err() {
+            return Value::string("");
+        }
         let mut joined = String::with_capacity(left.len() + right.len());
         joined.push_str(&left);
         joined.push_str(&right);

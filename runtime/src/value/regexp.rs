@@ -1,8 +1,11 @@
-//! Regular expression literals with ECMAScript semantics (regress).
+//! Regular expression literals with ECMAScript semantics (regress), every match run within the
+//! evaluation budget: regress backtracks, and a pattern like `(a+)+$` takes time exponential in
+//! its text, so each match counts its steps as operations of the budget and fails with a
+//! `RangeError` when they run out (wfc's copy of regress, vendor/regress, counts them).
 
 use std::fmt;
 
-use super::EvalError;
+use super::{EvalError, budget};
 
 /// A compiled `/source/flags` literal.
 #[derive(Debug)]
@@ -42,29 +45,33 @@ impl RegExp {
         self.flags.contains('g')
     }
 
-    /// `test(text)`.
-    pub fn is_match(&self, text: &str) -> bool {
-        self.regex.find(text).is_some()
+    /// `test(text)`. Outside an evaluation (a `validation_pattern` checking an answer) it runs
+    /// under a budget of its own.
+    pub fn is_match(&self, text: &str) -> Result<bool, EvalError> {
+        let evaluation = budget::Evaluation::start();
+        evaluation.finish(budget::regex_steps(|| self.regex.find(text).is_some()))
     }
 
     /// Byte ranges of every match; `None` if the pattern has capture groups (which
     /// [`RegExp::matches`] reports).
-    pub(crate) fn match_ranges(&self, text: &str) -> Option<Vec<std::ops::Range<usize>>> {
-        self.regex.find_iter(text).map(|m| m.captures.is_empty().then(|| m.range())).collect()
+    pub(crate) fn match_ranges(&self, text: &str) -> Result<Option<Vec<std::ops::Range<usize>>>, EvalError> {
+        budget::regex_steps(|| self.regex.find_iter(text).map(|m| m.captures.is_empty().then(|| m.range())).collect())
     }
 
     /// Byte ranges of the whole match and of each capture group, for every match (or the first).
-    pub(crate) fn matches(&self, text: &str, all: bool) -> Vec<Vec<Option<std::ops::Range<usize>>>> {
-        let mut out = Vec::new();
-        for m in self.regex.find_iter(text) {
-            let mut groups = vec![Some(m.range())];
-            groups.extend(m.groups().skip(1));
-            out.push(groups);
-            if !all {
-                break;
+    pub(crate) fn matches(&self, text: &str, all: bool) -> Result<Vec<Vec<Option<std::ops::Range<usize>>>>, EvalError> {
+        budget::regex_steps(|| {
+            let mut out = Vec::new();
+            for m in self.regex.find_iter(text) {
+                let mut groups = vec![Some(m.range())];
+                groups.extend(m.groups().skip(1));
+                out.push(groups);
+                if !all {
+                    break;
+                }
             }
-        }
-        out
+            out
+        })
     }
 }
 

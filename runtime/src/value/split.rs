@@ -14,11 +14,11 @@ pub(super) fn split(s: &str, separator: &Value, limit: &Value) -> Result<Value, 
         Value::Undefined => usize::MAX,
         other => other.to_number().max(0.0).min(u32::MAX as f64) as usize,
     };
-    let parts: Vec<Value> = match Pieces::new(s, separator) {
+    let parts: Vec<Value> = match Pieces::new(s, separator)? {
         Some(pieces) => pieces.take(limit).map(Value::string).collect(),
         None => {
             let mut parts = match separator {
-                Value::RegExp(re) => split_with_groups(s, re),
+                Value::RegExp(re) => split_with_groups(s, re)?,
                 // The empty text: one part per UTF-16 unit (a lone surrogate half is no slice).
                 _ => units(s).iter().map(|u| from_units(&[*u])).collect(),
             };
@@ -26,6 +26,7 @@ pub(super) fn split(s: &str, separator: &Value, limit: &Value) -> Result<Value, 
             parts
         }
     };
+    super::budget::charge_items(parts.len())?;
     Ok(Value::array(parts))
 }
 
@@ -34,7 +35,7 @@ pub(super) fn split(s: &str, separator: &Value, limit: &Value) -> Result<Value, 
 /// without groups). The code generator only passes such separators; any other is reported,
 /// not guessed at.
 pub fn text_pieces<'a>(text: &'a str, separator: &Value) -> Result<Pieces<'a>, EvalError> {
-    Pieces::new(text, separator).ok_or_else(|| EvalError::type_error(format!("split: {} does not cut text into slices", separator.to_js_string())))
+    Pieces::new(text, separator)?.ok_or_else(|| EvalError::type_error(format!("split: {} does not cut text into slices", separator.to_js_string())))
 }
 
 /// The first `N` pieces of `text.split(separator)` (`None` past the last), for a list of
@@ -81,29 +82,29 @@ impl<'a> Pieces<'a> {
     /// (`undefined`: the whole text), a non-empty text (or a value taken as its text), or a
     /// regex without capture groups. `None` for the empty text (which splits into UTF-16
     /// units) and for a regex with groups (whose captures join the pieces).
-    fn new(text: &'a str, separator: &Value) -> Option<Pieces<'a>> {
+    fn new(text: &'a str, separator: &Value) -> Result<Option<Pieces<'a>>, EvalError> {
         let cutter = match separator {
             Value::Undefined => Cutter::Nowhere,
             Value::RegExp(re) if re.white_space_runs() => Cutter::WhiteSpace,
             Value::RegExp(re) => {
-                let matches = re.match_ranges(text)?;
+                let Some(matches) = re.match_ranges(text)? else { return Ok(None) };
                 // An empty text is no text to cut: its one piece is dropped if the regex
                 // matches it.
                 if text.is_empty() && !matches.is_empty() {
-                    return Some(Pieces { text, start: None, cutter: Cutter::Nowhere });
+                    return Ok(Some(Pieces { text, start: None, cutter: Cutter::Nowhere }));
                 }
                 let mut cuts = Cuts::in_text(text);
                 let kept: Vec<Range<usize>> = matches.into_iter().filter(|whole| cuts.keep(whole)).collect();
                 Cutter::Matches(kept.into_iter())
             }
-            Value::String(separator) if separator.is_empty() => return None,
+            Value::String(separator) if separator.is_empty() => return Ok(None),
             Value::String(separator) => Cutter::at_text(Arc::clone(separator)),
             other => match other.to_js_string() {
-                separator if separator.is_empty() => return None,
+                separator if separator.is_empty() => return Ok(None),
                 separator => Cutter::at_text(separator.into()),
             },
         };
-        Some(Pieces { text, start: Some(0), cutter })
+        Ok(Some(Pieces { text, start: Some(0), cutter }))
     }
 }
 
@@ -179,10 +180,10 @@ impl Cuts {
 }
 
 /// `s.split(re)` for a regex with capture groups: each match's groups join the pieces.
-fn split_with_groups(s: &str, re: &RegExp) -> Vec<Value> {
-    let matches = re.matches(s, true);
+fn split_with_groups(s: &str, re: &RegExp) -> Result<Vec<Value>, EvalError> {
+    let matches = re.matches(s, true)?;
     if s.is_empty() {
-        return if matches.is_empty() { vec![Value::string(s)] } else { Vec::new() };
+        return Ok(if matches.is_empty() { vec![Value::string(s)] } else { Vec::new() });
     }
     let mut cuts = Cuts::in_text(s);
     let mut parts = Vec::new();
@@ -197,7 +198,7 @@ fn split_with_groups(s: &str, re: &RegExp) -> Vec<Value> {
         last = whole.end;
     }
     parts.push(Value::string(&s[last..]));
-    parts
+    Ok(parts)
 }
 
 /// The next run of JavaScript white space in `s` at or after byte `from`. Bytes that cannot

@@ -1,0 +1,249 @@
+//! The evaluation budget: how much work and memory one evaluation of an expression may take.
+//!
+//! An expression is small, but what it does can grow with its data or with its own constants:
+//! `Array.from({length: 1e9})`, `'x'.repeat(1e7)` in a `map`, a regular expression that
+//! backtracks exponentially. Every operation of the runtime whose cost grows with its input
+//! charges this budget before it does the work: one *operation* per callback call, per array
+//! item visited, per 64 bytes of text scanned and per regular-expression step; *bytes* for every
+//! string or array it builds. When either runs out the evaluation fails with a `RangeError`
+//! naming the limit, which a workflow handles like any other expression error (`on_error`,
+//! `error_handling`), and the server goes on.
+//!
+//! The budget is per thread and armed by [`Evaluation::start`] around one evaluation (nested
+//! starts share the outer one). Outside an armed evaluation nothing is counted, so the runtime's
+//! own bookkeeping never fails for lack of budget. The limits are process-wide settings
+//! ([`configure`]), set once from `wfc serve`'s flags.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::EvalError;
+
+/// The limits of one evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most operations (callback calls, items visited, 64-byte blocks of text scanned,
+    /// regular-expression steps).
+    pub operations: u64,
+    /// Most bytes of strings and arrays built.
+    pub bytes: u64,
+}
+
+impl Limits {
+    /// 20 million operations (tens of milliseconds of work) and 64 MiB: far beyond what a
+    /// workflow's transform over thousands of items takes, far below what stalls a server.
+    pub const DEFAULT: Limits = Limits { operations: 20_000_000, bytes: 64 * 1024 * 1024 };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
+    }
+}
+
+static OPERATIONS: AtomicU64 = AtomicU64::new(Limits::DEFAULT.operations);
+static BYTES: AtomicU64 = AtomicU64::new(Limits::DEFAULT.bytes);
+
+/// Sets the limits every evaluation started from now on gets.
+pub fn configure(limits: Limits) {
+    OPERATIONS.store(limits.operations, Ordering::Relaxed);
+    BYTES.store(limits.bytes, Ordering::Relaxed);
+}
+
+/// The limits in force.
+pub fn limits() -> Limits {
+    Limits { operations: OPERATIONS.load(Ordering::Relaxed), bytes: BYTES.load(Ordering::Relaxed) }
+}
+
+/// What is left of the armed evaluation's budget on this thread.
+#[derive(Clone, Copy)]
+struct Meter {
+    operations: u64,
+    bytes: u64,
+    /// How many [`Evaluation`]s are open on this thread (0: nothing is counted).
+    depth: u32,
+    /// Which limit ran out, if one did: work that cannot fail on the spot (`String(array)`)
+    /// stops early, and [`Evaluation::finish`] turns the evaluation into this error.
+    spent: Option<Spent>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spent {
+    Operations,
+    Bytes,
+}
+
+impl Spent {
+    fn error(self) -> EvalError {
+        match self {
+            Spent::Operations => operations_exhausted(),
+            Spent::Bytes => bytes_exhausted(),
+        }
+    }
+}
+
+thread_local! {
+    static METER: Cell<Meter> = const { Cell::new(Meter { operations: u64::MAX, bytes: u64::MAX, depth: 0, spent: None }) };
+}
+
+/// An armed budget: evaluations on this thread are counted until it is dropped.
+#[must_use = "the budget is disarmed when this is dropped"]
+pub struct Evaluation(());
+
+impl Evaluation {
+    /// Arms the budget with the configured limits, or joins the evaluation already armed.
+    pub fn start() -> Evaluation {
+        Self::start_with(limits())
+    }
+
+    /// Arms the budget with `limits` (a nested start joins the outer evaluation instead).
+    pub fn start_with(limits: Limits) -> Evaluation {
+        METER.with(|m| {
+            let mut meter = m.get();
+            if meter.depth == 0 {
+                meter.operations = limits.operations;
+                meter.bytes = limits.bytes;
+                meter.spent = None;
+            }
+            meter.depth += 1;
+            m.set(meter);
+        });
+        Evaluation(())
+    }
+
+    /// Ends the evaluation with its result: the budget's error instead if a limit ran out
+    /// anywhere inside it, even where the work could not fail on the spot.
+    pub fn finish<T>(self, result: Result<T, EvalError>) -> Result<T, EvalError> {
+        let spent = METER.with(|m| m.get().spent);
+        drop(self);
+        match (spent, result) {
+            // The error raised where the limit ran out says more (a regular expression).
+            (Some(_), Err(error)) if error.kind == super::ErrorKind::LimitError => Err(error),
+            (Some(spent), _) => Err(spent.error()),
+            (None, result) => result,
+        }
+    }
+}
+
+/// Whether a limit of the armed evaluation has run out (work that cannot fail stops early).
+#[inline]
+pub fn is_spent() -> bool {
+    METER.with(|m| m.get().spent.is_some())
+}
+
+impl Drop for Evaluation {
+    fn drop(&mut self) {
+        METER.with(|m| {
+            let mut meter = m.get();
+            meter.depth -= 1;
+            if meter.depth == 0 {
+                meter.operations = u64::MAX;
+                meter.bytes = u64::MAX;
+                meter.spent = None;
+            }
+            m.set(meter);
+        });
+    }
+}
+
+fn operations_exhausted() -> EvalError {
+    EvalError::limit(format!(
+        "the evaluation budget of {} operations is spent (raise it with --max-eval-operations)",
+        OPERATIONS.load(Ordering::Relaxed)
+    ))
+}
+
+fn bytes_exhausted() -> EvalError {
+    EvalError::limit(format!(
+        "the evaluation budget of {} bytes is spent (raise it with --max-eval-bytes)",
+        BYTES.load(Ordering::Relaxed)
+    ))
+}
+
+/// Takes `n` from the limit `which` of the armed evaluation.
+#[inline]
+fn charge(n: usize, which: Spent) -> Result<(), EvalError> {
+    METER.with(|m| {
+        let mut meter = m.get();
+        let left = match which {
+            Spent::Operations => &mut meter.operations,
+            Spent::Bytes => &mut meter.bytes,
+        };
+        let outcome = match left.checked_sub(n as u64) {
+            Some(rest) => {
+                *left = rest;
+                Ok(())
+            }
+            None => {
+                *left = 0;
+                meter.spent = Some(which);
+                Err(which.error())
+            }
+        };
+        m.set(meter);
+        outcome
+    })
+}
+
+/// Charges `n` operations.
+#[inline]
+pub fn charge_operations(n: usize) -> Result<(), EvalError> {
+    charge(n, Spent::Operations)
+}
+
+/// Charges scanning `bytes` bytes of text (one operation per 64 bytes, at least one).
+#[inline]
+pub fn charge_scan(bytes: usize) -> Result<(), EvalError> {
+    charge_operations(bytes / 64 + 1)
+}
+
+/// Charges building `n` bytes of strings or arrays.
+#[inline]
+pub fn charge_bytes(n: usize) -> Result<(), EvalError> {
+    charge(n, Spent::Bytes)
+}
+
+/// Charges building an array of `n` items.
+#[inline]
+pub fn charge_items(n: usize) -> Result<(), EvalError> {
+    charge_bytes(n.saturating_mul(std::mem::size_of::<super::Value>()))
+}
+
+/// Runs a regular-expression match (`f`) within the operations left, and charges its steps.
+pub(super) fn regex_steps<R>(f: impl FnOnce() -> R) -> Result<R, EvalError> {
+    let left = METER.with(|m| m.get().operations);
+    match regress::with_step_limit(left, f) {
+        Ok((result, used)) => {
+            charge_operations(usize::try_from(used).unwrap_or(usize::MAX))?;
+            Ok(result)
+        }
+        Err(regress::StepLimitExceeded) => {
+            METER.with(|m| m.set(Meter { operations: 0, spent: Some(Spent::Operations), ..m.get() }));
+            Err(EvalError::limit(format!(
+                "a regular expression took more than the evaluation budget of {} operations (it backtracks too much on this text; raise it with --max-eval-operations)",
+                OPERATIONS.load(Ordering::Relaxed)
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_only_while_armed_and_joins_nested_evaluations() {
+        assert!(charge_operations(usize::MAX / 2).is_ok(), "unarmed: nothing is counted");
+        let outer = Evaluation::start_with(Limits { operations: 10, bytes: 100 });
+        assert!(charge_operations(6).is_ok());
+        {
+            let _inner = Evaluation::start_with(Limits { operations: 1_000, bytes: 1_000 });
+            assert!(charge_operations(4).is_ok(), "the inner evaluation shares the outer budget");
+        }
+        let error = charge_operations(1).expect_err("spent");
+        assert!(error.message.contains("operations"), "{error}");
+        assert!(charge_bytes(101).is_err());
+        assert!(outer.finish(Ok(1)).is_err(), "a spent budget fails the evaluation");
+        assert!(charge_bytes(usize::MAX / 2).is_ok(), "disarmed again");
+    }
+}
