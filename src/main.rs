@@ -48,9 +48,12 @@ enum Command {
         /// 127.0.0.1:8080, unless --allow-remote).
         #[arg(long, value_name = "ADDR")]
         http: Option<std::net::SocketAddr>,
-        /// Allow --http to bind a non-loopback address (the server has no authentication).
+        /// Allow --http to bind a non-loopback address; a bearer token is then required
+        /// (--auth-token-file or WFC_AUTH_TOKEN).
         #[arg(long, requires = "http")]
         allow_remote: bool,
+        #[command(flatten)]
+        http_limits: commands::serve::HttpArgs,
         /// The directory shell steps run in (default: $MCP_FILE_ROOT, else the current directory).
         #[arg(long)]
         root: Option<PathBuf>,
@@ -175,9 +178,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { paths, format, color } => commands::check::run(&paths, format, color),
-        Command::Serve { http, allow_remote, root, shell_output_cap, dev, store, limits, serial } => {
+        Command::Serve { http, allow_remote, http_limits, root, shell_output_cap, dev, store, limits, serial } => {
             let transport = match http {
-                Some(address) => commands::serve::Transport::Http { address, allow_remote },
+                Some(address) => commands::serve::Transport::Http { address, allow_remote, limits: http_limits },
                 None => commands::serve::Transport::Stdio,
             };
             commands::serve::run(commands::serve::Options { transport, project_root: root, shell_output_cap, dev, store, limits, serial })

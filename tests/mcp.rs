@@ -19,6 +19,8 @@ struct Agent {
 
 #[path = "mcp/durability.rs"]
 mod durability;
+#[path = "mcp/hostile.rs"]
+mod hostile;
 
 /// `wfc serve --http 127.0.0.1:0`, killed (SIGKILL) when dropped.
 struct HttpServer {
@@ -397,17 +399,18 @@ async fn deps_report_runs_its_commands_on_the_server() {
 async fn shell_values_are_quoted_and_hung_commands_are_killed() {
     let root = temp_root();
     let agent = Agent::fixtures(root.path()).await;
-    let hostile = "x'; touch pwned; echo '$(touch pwned2)`touch pwned3`";
+    let hostile = "x'; touch pwned; echo '$(touch pwned2)`touch pwned3`\" ; touch pwned4 ; \"";
     let id = agent.start("serve:shell", json!({"name": hostile})).await;
     let started = Instant::now();
     let answer = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
     assert!(started.elapsed() < Duration::from_secs(10), "the 1 s timeout killed `sleep 30` ({:?})", started.elapsed());
     assert_eq!(step_names(&answer), ["confirm:user_input"]);
-    for file in ["pwned", "pwned2", "pwned3"] {
+    for file in ["pwned", "pwned2", "pwned3", "pwned4"] {
         assert!(!root.path().join(file).exists(), "{file} was created: the value was run as a command");
     }
     let state = agent.ok("workflow_state_read", json!({"workflow_id": id})).await;
     assert_eq!(state["state"]["echoed"], hostile);
+    assert_eq!(state["state"]["quoted"], format!("hello {hostile}"), "inside the author's double quotes too");
     assert_eq!(state["state"]["slow_exit"], Json::Null, "a killed command has no exit code");
 
     // A write of the wrong type is refused, naming the path and both types; nothing changes.
@@ -832,7 +835,7 @@ async fn http_exposes_health_and_prometheus_metrics() {
         r#"wfc_shell_timeouts_total 1"#,
         r#"wfc_step_seconds_count{type="user_input"} 1"#,
         r#"wfc_tool_call_seconds_bucket{tool="workflow_get_next_step","#,
-        "wfc_shell_seconds_count 2",
+        "wfc_shell_seconds_count 3",
         "wfc_store_commit_seconds_count",
     ] {
         assert!(metrics.contains(expected), "no `{expected}` in\n{metrics}");

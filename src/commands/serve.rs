@@ -14,7 +14,7 @@ use wfc_runtime::engine::shell::DEFAULT_MAX_PROCESSES;
 use wfc_runtime::engine::store::DEFAULT_HISTORY_LIMIT;
 use wfc_runtime::engine::{Authoring, Catalog, Definition, Engine, Limits, ShellSettings, Sqlite, Store};
 use wfc_runtime::machine::{DEFAULT_SERVER_STEP_BUDGET, set_server_step_budget};
-use wfc_runtime::mcp::Server;
+use wfc_runtime::mcp::{HttpSettings, Server};
 use wfc_runtime::value::{Value, budget};
 
 use crate::catalog::WORKFLOWS;
@@ -29,7 +29,70 @@ pub(crate) enum Transport {
         address: std::net::SocketAddr,
         /// Whether a non-loopback address may be bound.
         allow_remote: bool,
+        /// Authentication and the bounds on clients.
+        limits: HttpArgs,
     },
+}
+
+/// How `wfc serve --http` faces its clients (see [`HttpSettings`] and docs/security.md).
+#[derive(clap::Args)]
+pub(crate) struct HttpArgs {
+    /// A file holding the bearer token every request must carry (`Authorization: Bearer
+    /// TOKEN`; `/healthz` excepted); the WFC_AUTH_TOKEN environment variable is read when this
+    /// is not given. Required with --allow-remote.
+    #[arg(long, value_name = "FILE", requires = "http")]
+    auth_token_file: Option<PathBuf>,
+    /// A browser origin allowed to call the server besides loopback ones
+    /// (`https://app.example.com`); repeat for more.
+    #[arg(long, value_name = "ORIGIN", requires = "http")]
+    allowed_origin: Vec<String>,
+    /// Connections open at once; more are closed when accepted.
+    #[arg(long, default_value_t = HttpSettings::default().max_connections)]
+    max_connections: usize,
+    /// MCP sessions open at once; a new one beyond it is refused with 503.
+    #[arg(long, default_value_t = HttpSettings::default().max_sessions)]
+    max_sessions: usize,
+    /// Seconds a session may go without a request before it is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = HttpSettings::default().session_idle.as_secs_f64())]
+    session_idle_timeout: f64,
+    /// Seconds a client may take to send a request's headers (and an idle connection stays).
+    #[arg(long, value_name = "SECONDS", default_value_t = HttpSettings::default().header_timeout.as_secs_f64())]
+    header_timeout: f64,
+    /// Seconds a client may take to send a request's body.
+    #[arg(long, value_name = "SECONDS", default_value_t = HttpSettings::default().body_timeout.as_secs_f64())]
+    body_timeout: f64,
+}
+
+impl HttpArgs {
+    /// The settings, with the token read from its file or the environment. A refusal is a
+    /// message for stderr.
+    fn settings(&self, remote: bool) -> Result<HttpSettings, String> {
+        let token = match &self.auth_token_file {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?),
+            None => std::env::var("WFC_AUTH_TOKEN").ok(),
+        };
+        let token = token.map(|t| t.trim().to_owned());
+        if token.as_deref().is_some_and(|t| t.len() < 16) {
+            return Err("the bearer token is shorter than 16 characters; use a long random one (e.g. `openssl rand -hex 32`)".to_owned());
+        }
+        if remote && token.is_none() {
+            return Err("--allow-remote needs a bearer token: pass --auth-token-file FILE or set WFC_AUTH_TOKEN (the workflows run shell commands)".to_owned());
+        }
+        let seconds = |s: f64, flag: &str| {
+            std::time::Duration::try_from_secs_f64(s).ok().filter(|d| !d.is_zero()).ok_or_else(|| format!("--{flag} must be a positive number of seconds"))
+        };
+        Ok(HttpSettings {
+            remote,
+            auth_token: token,
+            allowed_origins: self.allowed_origin.clone(),
+            max_connections: self.max_connections.max(1),
+            max_sessions: self.max_sessions.max(1),
+            session_idle: seconds(self.session_idle_timeout, "session-idle-timeout")?,
+            header_timeout: seconds(self.header_timeout, "header-timeout")?,
+            body_timeout: seconds(self.body_timeout, "body-timeout")?,
+            ..HttpSettings::default()
+        })
+    }
 }
 
 /// How `wfc serve` was asked to run.
@@ -197,11 +260,18 @@ pub(crate) fn run(options: Options) -> ExitCode {
             tracing::info!("serving MCP over stdio");
             runtime.block_on(server.serve_stdio(shutdown_signal()))
         }
-        Transport::Http { address, allow_remote } => {
+        Transport::Http { address, allow_remote, limits } => {
             if !address.ip().is_loopback() && !allow_remote {
-                eprintln!("wfc: {address} is not a loopback address; the server has no authentication, so pass --allow-remote to bind it anyway");
+                eprintln!("wfc: {address} is not a loopback address; pass --allow-remote (with a bearer token) to bind it anyway");
                 return ExitCode::from(2);
             }
+            let settings = match limits.settings(allow_remote) {
+                Ok(settings) => settings,
+                Err(message) => {
+                    eprintln!("wfc: {message}");
+                    return ExitCode::from(2);
+                }
+            };
             let server = match server.with_metrics() {
                 Ok(server) => server,
                 Err(error) => {
@@ -216,7 +286,7 @@ pub(crate) fn run(options: Options) -> ExitCode {
                 // been chosen by the system, with :0).
                 println!("http://{bound}/mcp");
                 tracing::info!(%bound, "serving MCP over streamable HTTP");
-                server.serve_http(listener, allow_remote, shutdown_signal()).await
+                server.serve_http(listener, settings, shutdown_signal()).await
             })
         }
     };

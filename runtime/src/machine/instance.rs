@@ -760,6 +760,13 @@ impl<X: Expression> Instance<X> {
         let mut written = Written::default();
         for write in writes {
             let (tier, segments) = update::parse_path(&write.path)?;
+            // `this.<computed field>` reads the computed value, so a write there would be
+            // accepted and never seen: refuse it, as `computed.*` is refused.
+            if let (WriteTier::State, Some(UpdateSegment::Field(field))) = (tier, segments.first())
+                && self.program.computed.iter().any(|c| *c.name == **field)
+            {
+                return Err(format!("`{}` is a computed field: write the state it is computed from", write.path));
+            }
             let value = write.value.as_ref().map(Value::from).unwrap_or_default();
             self.write_into(&mut next, &mut written, tier, &segments, write.operation, value, &write.path)?;
         }

@@ -19,6 +19,10 @@ use tracing::Instrument;
 
 use crate::engine::{Engine, tools};
 
+mod http;
+
+pub use http::HttpSettings;
+
 /// The largest request line accepted over stdio; a longer one is dropped with an error
 /// response and the connection stays open.
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
@@ -80,11 +84,12 @@ impl Server {
 impl Server {
     /// Speaks MCP's streamable HTTP at `http://<listener>/mcp` until `shutdown` completes;
     /// then it takes no new connections and gives requests in flight [`SHUTDOWN_GRACE`] to
-    /// finish. On a loopback listener only loopback `Host` headers are accepted
-    /// (DNS-rebinding protection); `remote` lifts that, for a deliberate non-loopback bind.
-    pub async fn serve_http(self, listener: tokio::net::TcpListener, remote: bool, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let mut config = StreamableHttpServerConfig::default().with_max_request_body_bytes(MAX_REQUEST_BYTES);
-        if remote {
+    /// finish. Every route is behind the guard of [`HttpSettings`]: on a loopback listener only
+    /// loopback `Host` headers and origins are accepted (DNS-rebinding protection), a token is
+    /// checked when one is set, and connections, sessions and slow clients are bounded.
+    pub async fn serve_http(self, listener: tokio::net::TcpListener, settings: HttpSettings, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let mut config = StreamableHttpServerConfig::default().with_max_request_body_bytes(settings.max_body_bytes);
+        if settings.remote {
             config = config.disable_allowed_hosts();
         }
         // Cancelling the service's token also ends its open event streams, which a graceful
@@ -94,7 +99,10 @@ impl Server {
         let server = self;
         let server_engine = Arc::clone(&server.engine);
         let metrics = server.metrics.clone();
-        let service = StreamableHttpService::new(move || Ok(server.clone()), Arc::new(LocalSessionManager::default()), config);
+        let mut sessions = LocalSessionManager::default();
+        sessions.session_config.keep_alive = Some(settings.session_idle);
+        let sessions = Arc::new(sessions);
+        let service = StreamableHttpService::new(move || Ok(server.clone()), Arc::clone(&sessions), config);
         let engine = Arc::clone(&server_engine);
         let mut router = axum::Router::new().nest_service("/mcp", service).route("/healthz", axum::routing::get(async move || health(&engine)));
         if let Some(metrics) = metrics {
@@ -109,7 +117,9 @@ impl Server {
                 }),
             );
         }
-        let serving = axum::serve(listener, router).with_graceful_shutdown(async move { stopped.cancelled().await });
+        let guard = http::Guard { settings: Arc::new(settings), sessions };
+        let router = router.layer(axum::middleware::from_fn_with_state(guard.clone(), http::guard));
+        let serving = http::serve_connections(listener, router, &guard.settings, stopped);
         tokio::select! {
             served = serving => served,
             () = async {
