@@ -217,7 +217,7 @@ async fn discovery_lists_every_tool_with_a_schema_and_the_embedded_catalog() {
 /// answers; a request over the size limit (4 MiB) is dropped unread — there is no id to answer,
 /// as rmcp decides — and the connection stays usable.
 #[test]
-fn raw_protocol_answers_ping_unknown_methods_and_survives_oversized_requests() {
+fn raw_protocol_answers_ping_unknown_methods_malformed_lines_and_oversized_requests() {
     use std::io::{BufRead, BufReader, Write};
     let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_wfc"))
         .args(["serve", "--store", "memory"])
@@ -247,9 +247,21 @@ fn raw_protocol_answers_ping_unknown_methods_and_survives_oversized_requests() {
     let unknown = receive();
     assert_eq!((unknown["id"].clone(), unknown["error"]["code"].clone()), (json!(3), json!(-32601)), "{unknown}");
     send(&mut stdin, &format!(r#"{{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{{"name":"workflow_validate","arguments":{{"yaml":"{}"}}}}}}"#, "x".repeat(5 * 1024 * 1024)));
+    let oversized = receive();
+    assert_eq!((oversized["id"].clone(), oversized["error"]["code"].clone()), (Json::Null, json!(-32600)), "{oversized}");
     send(&mut stdin, r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"workflow_list","arguments":{}}}"#);
     let listed = receive();
-    assert_eq!(listed["id"], 5, "the oversized request got no answer and the next one did: {listed}");
+    assert_eq!(listed["id"], 5, "the next request was answered: {listed}");
+    // A line that is not JSON, or not UTF-8, is answered -32700 (JSON-RPC's parse error), and
+    // the client need not wait for a timeout.
+    send(&mut stdin, r#"{"jsonrpc":"2.0","id":6,"method":"#);
+    let unparsable = receive();
+    assert_eq!((unparsable["id"].clone(), unparsable["error"]["code"].clone()), (Json::Null, json!(-32700)), "{unparsable}");
+    stdin.write_all(b"\xff\xfe{}\n").expect("write");
+    stdin.flush().expect("flush");
+    assert_eq!(receive()["error"]["code"], -32700);
+    send(&mut stdin, r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#);
+    assert_eq!(receive()["id"], 7);
     drop(stdin);
     assert!(server.wait().expect("exit").success());
 }

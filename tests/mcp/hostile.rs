@@ -177,3 +177,41 @@ async fn writes_to_computed_fields_are_refused_not_dropped() {
     }
     assert_eq!(agent.ok("workflow_state_read", json!({"workflow_id": id})).await, before, "nothing changed");
 }
+
+#[tokio::test]
+async fn a_write_that_a_computed_field_multiplies_past_the_state_limit_is_refused_whole() {
+    let root = temp_root();
+    let agent = Agent::fixtures(root.path()).await;
+    let id = agent.start("serve:amplify", json!({})).await;
+    agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    agent.ok("workflow_update_state", json!({"workflow_id": id, "updates": [{"path": "this.text", "value": "small"}]})).await;
+    let before = agent.ok("workflow_state_read", json!({"workflow_id": id})).await;
+    let megabyte = "x".repeat(1024 * 1024);
+    let (code, message) = agent.refused("workflow_update_state", json!({"workflow_id": id, "updates": [{"path": "this.text", "value": megabyte}]})).await;
+    assert_eq!(code, "STATE_TOO_LARGE", "{message}");
+    assert!(message.contains("--max-state-bytes"), "{message}");
+    assert_eq!(agent.ok("workflow_state_read", json!({"workflow_id": id})).await, before, "the instance is as it was");
+    let (code, _) = agent.refused("workflow_submit_result", json!({"workflow_id": id, "step_id": "wait", "result": "y".repeat(1024 * 1024)})).await;
+    assert_eq!(code, "STATE_TOO_LARGE");
+    assert_eq!(agent.ok("workflow_state_read", json!({"workflow_id": id})).await, before, "still as it was");
+    agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "wait", "result": "fine"})).await;
+}
+
+#[tokio::test]
+async fn deep_paths_and_deep_values_are_refused() {
+    let root = temp_root();
+    let agent = Agent::fixtures(root.path()).await;
+    let id = agent.start("serve:amplify", json!({})).await;
+    let long_path = format!("this.text{}", ".a".repeat(10_000));
+    let (code, message) = agent.refused("workflow_update_state", json!({"workflow_id": id, "updates": [{"path": long_path, "value": 1}]})).await;
+    assert_eq!(code, "INVALID_INPUT");
+    assert!(message.contains("segments"), "{message}");
+    let mut deep = json!(1);
+    for _ in 0..110 {
+        deep = json!([deep]);
+    }
+    let (code, message) = agent.refused("workflow_update_state", json!({"workflow_id": id, "updates": [{"path": "global.deep", "value": deep}]})).await;
+    assert_eq!(code, "INVALID_INPUT");
+    assert!(message.contains("levels deep"), "{message}");
+    agent.ok("workflow_state_read", json!({"workflow_id": id})).await;
+}

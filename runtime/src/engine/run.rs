@@ -511,18 +511,31 @@ impl Run {
     /// refused (`STATE_TOO_LARGE`) like a failed write (`STORE_FAILED`): the engine then drops
     /// this copy, and the instance goes on from its last committed version.
     pub(crate) fn commit(&mut self, cx: &Context<'_>) -> Result<(), ToolError> {
-        let record = serde_json::to_string(&self.record()).map_err(|e| ToolError::store(format!("cannot encode instance `{}`: {e}", self.id)))?;
-        if record.len() > cx.max_record_bytes {
-            return Err(ToolError {
-                code: "STATE_TOO_LARGE",
-                message: format!(
-                    "instance `{}` would hold {} bytes of state, over the limit of {} (--max-state-bytes); the step was not applied",
-                    self.id,
-                    record.len(),
-                    cx.max_record_bytes
-                ),
-            });
+        let too_large = |size: &str| ToolError {
+            code: "STATE_TOO_LARGE",
+            message: format!(
+                "instance `{}` would hold {size} bytes of state, over the limit of {} (--max-state-bytes); the step was not applied",
+                self.id, cx.max_record_bytes
+            ),
+        };
+        // The states are measured before anything is written: a value that shares one large
+        // part many times (a computed field copying a write 2,000 times) is small in memory
+        // and would be gigabytes as JSON.
+        let mut left = cx.max_record_bytes;
+        let tasks = self.fan_out.iter().flat_map(|fan_out| fan_out.tasks.iter().map(|task| &task.driven));
+        for driven in std::iter::once(&self.main).chain(tasks) {
+            let state = driven.machine.state();
+            for tier in [&state.inputs, &state.state, &state.computed, &state.global] {
+                let tier = Value::Object(Arc::clone(tier));
+                left -= crate::value::json::json_len_within(&tier, left).ok_or_else(|| too_large("more than that many"))?;
+            }
         }
+        // And the record is written within the limit, never past it.
+        let mut record = CappedWriter { bytes: Vec::new(), limit: cx.max_record_bytes };
+        if let Err(error) = serde_json::to_writer(&mut record, &self.record()) {
+            return Err(if record.bytes.len() >= cx.max_record_bytes { too_large("more than that many") } else { ToolError::store(format!("cannot encode instance `{}`: {error}", self.id)) });
+        }
+        let record = String::from_utf8(record.bytes).map_err(|e| ToolError::store(format!("cannot encode instance `{}`: {e}", self.id)))?;
         let stored = self.stored(self.version + 1, record);
         let started = std::time::Instant::now();
         let history = std::mem::take(&mut self.history);
@@ -532,6 +545,31 @@ impl Run {
         Ok(())
     }
 
+}
+
+/// A writer that refuses to grow past `limit` bytes, so an oversized record fails while it is
+/// being written instead of after.
+struct CappedWriter {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl std::io::Write for CappedWriter {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buffer.len() > self.limit {
+            self.bytes.extend_from_slice(&buffer[..self.limit - self.bytes.len()]);
+            return Err(std::io::Error::other("over the record size limit"));
+        }
+        self.bytes.extend_from_slice(buffer);
+        Ok(buffer.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Run {
     /// The instance as the store keeps it, at `version`.
     pub(crate) fn stored(&self, version: u64, record: String) -> Stored {
         Stored {

@@ -1,6 +1,14 @@
 //! Server-side `shell_command`s: `sh -c` in a process group of its own, in a directory under
 //! the project root, with a timeout after which the whole group is killed and caps on what is
 //! kept of stdout and stderr.
+//!
+//! A process can leave its group (`setsid sleep 123 &`) and outlive both the command and its
+//! timeout. So every command carries a tag in its environment ([`TAG_VARIABLE`]), which its
+//! descendants inherit whatever group or session they move to, and when the step ends (the
+//! command exited, timed out or left its output open) every process with the step's tag is
+//! killed before the step's slot of `--max-shell-processes` is given back. A command that
+//! clears its own environment (`env -i`) escapes this; workflow authors are trusted not to
+//! (docs/security.md).
 
 use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
@@ -49,6 +57,9 @@ impl Default for ShellSettings {
     }
 }
 
+/// The environment variable that tags a step's processes.
+pub const TAG_VARIABLE: &str = "WFC_SHELL_STEP";
+
 /// How long the output pipes may stay open after the command exited (a background process
 /// that kept them) before the group is killed.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
@@ -91,9 +102,11 @@ pub async fn run(settings: &ShellSettings, command: &str, working_directory: Opt
         return ShellOutput { failure: Some(failure), ..ShellOutput::default() };
     };
     let timeout = timeout.saturating_sub(started.elapsed());
+    let tag = step_tag();
     let mut child = match Command::new("sh")
         .arg("-c")
         .arg(command)
+        .env(TAG_VARIABLE, &tag)
         .current_dir(&directory)
         .process_group(0)
         .stdin(Stdio::null())
@@ -135,6 +148,9 @@ pub async fn run(settings: &ShellSettings, command: &str, working_directory: Opt
             ((Vec::new(), false), (Vec::new(), false))
         }
     };
+    // Whatever the command left running (in its group or not) ends with the step, before its
+    // slot is given back.
+    let _ = tokio::task::spawn_blocking(move || kill_tagged(&tag)).await;
     let mut stderr = String::from_utf8_lossy(&err).into_owned();
     for (stream, cut) in [("stdout", out_cut), ("stderr", err_cut)] {
         if cut {
@@ -144,8 +160,21 @@ pub async fn run(settings: &ShellSettings, command: &str, working_directory: Opt
     ShellOutput { stdout: String::from_utf8_lossy(&out).into_owned(), stderr, exit_code: if failure.is_some() { None } else { exit_code }, failure }
 }
 
-/// `working_directory` under the project root; `..` may not climb out of it.
+/// `working_directory` under the project root: `..` may not climb out of it, and neither may a
+/// symbolic link (the directory is resolved before it is checked).
 fn resolve_directory(root: &Path, working_directory: Option<&str>) -> Result<PathBuf, String> {
+    let directory = lexically_under(root, working_directory)?;
+    let (Ok(resolved), Ok(resolved_root)) = (directory.canonicalize(), root.canonicalize()) else {
+        return Err(format!("working_directory `{}` does not exist under the project root", working_directory.unwrap_or(".")));
+    };
+    if !resolved.starts_with(&resolved_root) {
+        return Err(format!("working_directory `{}` leads outside the project root (through a symbolic link)", working_directory.unwrap_or(".")));
+    }
+    Ok(resolved)
+}
+
+/// `working_directory` joined to the root, refused if its `..`s climb above it.
+fn lexically_under(root: &Path, working_directory: Option<&str>) -> Result<PathBuf, String> {
     let Some(relative) = working_directory.filter(|d| !d.is_empty()) else { return Ok(root.to_path_buf()) };
     let relative = Path::new(relative);
     let mut depth = 0i32;
@@ -178,6 +207,44 @@ async fn read_capped(pipe: Option<impl AsyncRead + Unpin>, cap: usize) -> (Vec<u
                 truncated |= n > room;
             }
         }
+    }
+}
+
+/// A tag no other step of this server has: the process id and a counter.
+fn step_tag() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// The processes whose environment holds `TAG_VARIABLE=tag` (read from /proc; processes of
+/// other users cannot be read and are not ours).
+fn tagged_processes(tag: &str) -> Vec<libc::pid_t> {
+    let needle = format!("{TAG_VARIABLE}={tag}\0");
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .filter(|pid| {
+            let environment = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            memchr::memmem::find(&environment, needle.as_bytes()).is_some()
+        })
+        .collect()
+}
+
+/// Kills every process tagged `tag`, again until none is left (one may fork while it is being
+/// killed), at most a few rounds.
+fn kill_tagged(tag: &str) {
+    for _ in 0..8 {
+        let found = tagged_processes(tag);
+        if found.is_empty() {
+            return;
+        }
+        for pid in found {
+            // SAFETY: `kill` only sends a signal; a process already gone yields ESRCH.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -250,7 +317,38 @@ mod tests {
     async fn working_directories_stay_under_the_project_root() {
         let output = run(&settings(), "pwd", Some("../.."), 10.0).await;
         assert!(output.failure.as_deref().is_some_and(|f| f.contains("outside the project root")), "{output:?}");
-        assert!(resolve_directory(Path::new("/p"), Some("a/../b")).is_ok());
-        assert!(resolve_directory(Path::new("/p"), Some("/etc")).is_err());
+        assert!(lexically_under(Path::new("/p"), Some("a/../b")).is_ok());
+        assert!(lexically_under(Path::new("/p"), Some("/etc")).is_err());
+        let root = tempfile_root();
+        std::fs::create_dir(root.join("inside")).expect("mkdir");
+        std::os::unix::fs::symlink("/etc", root.join("escape")).expect("symlink");
+        let settings = ShellSettings::new(root.clone(), 1024, 2);
+        assert_eq!(run(&settings, "pwd", Some("inside"), 10.0).await.stdout.trim(), root.join("inside").canonicalize().expect("dir").display().to_string());
+        let escaped = run(&settings, "pwd", Some("escape"), 10.0).await;
+        assert!(escaped.failure.as_deref().is_some_and(|f| f.contains("symbolic link")), "{escaped:?}");
+        std::fs::remove_dir_all(&root).expect("clean up");
+    }
+
+    /// A fresh directory of this test's own under the temporary directory.
+    fn tempfile_root() -> PathBuf {
+        let root = std::env::temp_dir().join(format!("wfc-shell-test-{}", step_tag()));
+        std::fs::create_dir_all(&root).expect("a test root");
+        root
+    }
+
+    #[tokio::test]
+    async fn processes_that_leave_the_group_are_killed_when_the_step_ends() {
+        let marker = format!("wfc-setsid-{}", step_tag());
+        // Detached from the group and the pipes: the command itself returns at once.
+        let command = format!("setsid sh -c 'sleep 123; echo {marker}' >/dev/null 2>&1 < /dev/null &");
+        let output = run(&settings(), &command, None, 10.0).await;
+        assert_eq!(output.exit_code, Some(0), "{output:?}");
+        let survivors = std::process::Command::new("pgrep").args(["-f", &marker]).output().expect("pgrep");
+        assert!(survivors.stdout.is_empty(), "still running: {}", String::from_utf8_lossy(&survivors.stdout));
+        // And at a timeout.
+        let output = run(&settings(), &format!("setsid sh -c 'sleep 124; echo {marker}' & sleep 30"), None, 0.3).await;
+        assert!(output.failure.is_some());
+        let survivors = std::process::Command::new("pgrep").args(["-f", &marker]).output().expect("pgrep");
+        assert!(survivors.stdout.is_empty(), "still running after a timeout: {}", String::from_utf8_lossy(&survivors.stdout));
     }
 }

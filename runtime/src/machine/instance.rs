@@ -808,6 +808,14 @@ impl<X: Expression> Instance<X> {
             WriteTier::Global => Tier::Global,
         };
         update::apply(next.tier_mut(target), segments, operation, value).map_err(|e| format!("writing `{text}`: {e}"))?;
+        // A loop that wraps a field in itself (`[this.x]`) nests it one level deeper each time;
+        // past the bound, every walk of the state would risk the stack.
+        if let Some(UpdateSegment::Field(field)) = segments.first()
+            && let Some(written) = next.tier_mut(target).get(field)
+            && !written.nests_within(update::MAX_VALUE_DEPTH)
+        {
+            return Err(format!("writing `{text}`: the value would nest more than {} levels deep", update::MAX_VALUE_DEPTH));
+        }
         match (tier, segments.first()) {
             (WriteTier::State, Some(UpdateSegment::Field(field))) => {
                 if let Some(declared) = self.program.state.iter().find(|f| *f.name == **field)

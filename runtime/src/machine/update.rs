@@ -177,6 +177,14 @@ pub fn combine(current: Value, operation: Operation, value: Value) -> Result<Opt
 }
 
 
+/// Most segments a written path may have (`this.a.b[0]` has three): writing creates the
+/// objects along it, and everything that reads state walks them.
+pub const MAX_PATH_SEGMENTS: usize = 32;
+
+/// How deep arrays and objects may nest in a value written to state. Every record is read back
+/// by a JSON parser that stops at 128 levels, and the record's own levels come on top.
+pub const MAX_VALUE_DEPTH: usize = 100;
+
 /// A client's write path (`workflow_update_state`): `this.results[2].name`, the legacy
 /// `state.count`, or `global.seen`. Reading tiers (`computed`, `inputs`, `loop`) are refused
 /// with the reason.
@@ -207,6 +215,9 @@ pub fn parse_segments(text: &str, below: &str) -> Result<Vec<Segment>, String> {
     let mut segments = Vec::new();
     let mut rest = below;
     while !rest.is_empty() {
+        if segments.len() == MAX_PATH_SEGMENTS {
+            return Err(format!("`{}…` has more than {MAX_PATH_SEGMENTS} segments", &text[..text.len().min(64)]));
+        }
         if let Some(after) = rest.strip_prefix('.') {
             let end = after.find(['.', '[']).unwrap_or(after.len());
             if end == 0 {

@@ -20,6 +20,7 @@ use tracing::Instrument;
 use crate::engine::{Engine, tools};
 
 mod http;
+mod stdio;
 
 pub use http::HttpSettings;
 
@@ -65,7 +66,9 @@ impl Server {
     /// (requests in flight are answered first).
     pub async fn serve_stdio(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let (stdin, stdout) = rmcp::transport::stdio();
-        let transport = AsyncRwTransport::new_server(stdin, stdout).with_max_line_length(MAX_REQUEST_BYTES);
+        let lines = stdio::split_lines(stdin, stdout, MAX_REQUEST_BYTES);
+        let writer = lines.writer;
+        let transport = AsyncRwTransport::new_server(lines.incoming, lines.outgoing).with_max_line_length(MAX_REQUEST_BYTES + 1);
         let mut shutdown = Box::pin(shutdown);
         let running = tokio::select! {
             running = self.serve(transport) => running.map_err(std::io::Error::other)?,
@@ -77,6 +80,8 @@ impl Server {
             stop.cancel();
         });
         running.waiting().await.map_err(std::io::Error::other)?;
+        // The library's end of the output pipe is gone with it: the last answers are written.
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer).await;
         Ok(())
     }
 }

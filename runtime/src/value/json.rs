@@ -152,6 +152,43 @@ fn newline(out: &mut String, indent: &str, depth: usize) {
     }
 }
 
+/// About how many bytes `value` takes as JSON (strings without their escapes), counted without
+/// writing it and given up past `limit` (`None`): a value that shares one large part many
+/// times is cheap in memory and huge as JSON, and must be refused before it is written out.
+pub fn json_len_within(value: &Value, limit: usize) -> Option<usize> {
+    fn walk(value: &Value, total: &mut usize, limit: usize) -> bool {
+        *total += match value {
+            Value::Undefined | Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 24,
+            Value::String(s) => s.len() + 2,
+            Value::Set(_) | Value::RegExp(_) => 2,
+            Value::Array(items) => {
+                *total += 2;
+                for item in items.iter() {
+                    if !walk(item, total, limit) {
+                        return false;
+                    }
+                    *total += 1;
+                }
+                0
+            }
+            Value::Object(object) => {
+                *total += 2;
+                for (key, item) in object.entries() {
+                    *total += key.len() + 4;
+                    if !walk(item, total, limit) {
+                        return false;
+                    }
+                }
+                0
+            }
+        };
+        *total <= limit
+    }
+    let mut total = 0;
+    walk(value, &mut total, limit).then_some(total)
+}
+
 /// A JSON string literal, escaped as `JSON.stringify` escapes.
 pub(crate) fn quote(out: &mut String, s: &str) {
     out.push('"');

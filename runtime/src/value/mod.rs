@@ -156,6 +156,16 @@ impl Value {
         }
     }
 
+    /// Whether arrays and objects nest at most `max` levels deep in this value (a scalar is 0
+    /// levels). The walk stops one level past `max`, so it is bounded however deep the value.
+    pub fn nests_within(&self, max: usize) -> bool {
+        match self {
+            Value::Array(items) | Value::Set(items) => max > 0 && items.iter().all(|child| child.nests_within(max - 1)),
+            Value::Object(object) => max > 0 && object.entries().all(|(_, child)| child.nests_within(max - 1)),
+            _ => true,
+        }
+    }
+
     /// The value as a string if it is one, without conversion.
     pub fn as_str(&self) -> Option<&str> {
         match self {

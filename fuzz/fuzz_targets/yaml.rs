@@ -1,0 +1,16 @@
+//! Any text as a workflow file: checked, lowered and its diagnostics rendered, without a panic
+//! or a stack overflow, whatever it holds.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use wfc_compiler::{Source, check_source, ir};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let source = Source::new("fuzz.yaml", &text);
+    let (checked, diagnostics) = check_source(&source);
+    let _ = diagnostics.render_plain();
+    if let Some(workflow) = checked {
+        let _ = ir::lower(&workflow);
+    }
+});
