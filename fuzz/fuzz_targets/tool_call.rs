@@ -16,7 +16,7 @@ fn engine() -> &'static (tokio::runtime::Runtime, Engine) {
         let source = Source::new("fuzz.yaml", WORKFLOW);
         let checked = check_source(&source).0.expect("the fuzz workflow is valid");
         let lowered = ir::lower(&checked).expect("it lowers");
-        let definition = Arc::new(Definition::new(&lowered, "fuzz", "fuzz.yaml", &definition_hash(&source)));
+        let definition = Arc::new(Definition::new(&lowered, "fuzz", "fuzz.yaml", &definition_hash(WORKFLOW)));
         let store = Sqlite::in_memory().expect("a memory store");
         let root = std::env::temp_dir();
         let engine = Engine::new(Box::new(vec![definition]), ShellSettings::new(root, 1024, 1), Box::new(store));

@@ -7,7 +7,7 @@ use wfc_compiler::{Source, check_source, ir};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let source = Source::new("fuzz.yaml", &text);
+    let source = Source::new("fuzz.yaml", text.as_ref());
     let (checked, diagnostics) = check_source(&source);
     let _ = diagnostics.render_plain();
     if let Some(workflow) = checked {

@@ -215,3 +215,29 @@ async fn deep_paths_and_deep_values_are_refused() {
     assert!(message.contains("levels deep"), "{message}");
     agent.ok("workflow_state_read", json!({"workflow_id": id})).await;
 }
+
+/// A workflow whose message holds `expression`.
+fn workflow_with(expression: &str) -> String {
+    format!("name: \"a:b\"\ndescription: d\nversion: \"1.0.0\"\nsteps:\n  - id: s\n    type: user_message\n    message: \"{{{{ {expression} }}}}\"\n")
+}
+
+#[tokio::test]
+async fn a_deep_expression_in_a_file_is_a_diagnostic_for_check_dev_and_graph() {
+    let root = temp_root();
+    // `wfc check` on 400 KB of nesting: a diagnostic, not a stack overflow of the main thread.
+    let file = root.path().join("deep.yaml");
+    std::fs::write(&file, workflow_with(&format!("{}1{}", "[".repeat(200_000), "]".repeat(200_000)))).expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wfc")).arg("check").arg(&file).output().expect("wfc check");
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("E0307"), "{}", String::from_utf8_lossy(&output.stdout));
+    // `--dev` serves the directory, the deep file listed as broken, and keeps serving.
+    let dir = root.path().join("workflows");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::write(dir.join("deep.yaml"), workflow_with(&"!".repeat(5_000))).expect("write");
+    let agent = Agent::serve(root.path(), &["--dev", dir.to_str().expect("utf-8"), "--store", "memory"]).await;
+    let listed = agent.ok("workflow_list", json!({})).await;
+    assert!(listed["invalid"][0]["diagnostics"].as_str().is_some_and(|d| d.contains("E0307")), "{listed}");
+    let (_, message) = agent.refused("workflow_graph", json!({"workflow": workflow_with(&format!("1{}", "+1".repeat(20_000)))})).await;
+    assert!(message.contains("E0307"), "{}", &message[..message.len().min(300)]);
+    agent.ok("workflow_list", json!({})).await;
+}

@@ -1280,10 +1280,19 @@ fn with_rules<T>(rules: &Rules, check: impl FnOnce(&AnswerRulesRef) -> Result<T,
     })
 }
 
+/// Backtracking steps a response schema's `pattern` may take on one reply.
+const RESPONSE_PATTERN_STEPS: usize = 1_000_000;
+
 fn check_reply(schema: Option<&serde_json::Value>, rules: &Rules, reply: &Value) -> Result<(), String> {
     if let Some(schema) = schema {
         let json = reply.to_json().unwrap_or_default();
-        let validator = jsonschema::validator_for(schema).map_err(|e| format!("the response schema does not compile: {e}"))?;
+        // The schema is the author's, the reply an agent's: its `pattern`s run in fancy-regex,
+        // linear where the pattern allows and within this many backtracking steps where not.
+        let patterns = jsonschema::PatternOptions::fancy_regex().backtrack_limit(RESPONSE_PATTERN_STEPS);
+        let validator = jsonschema::options()
+            .with_pattern_options(patterns)
+            .build(schema)
+            .map_err(|e| format!("the response schema does not compile: {e}"))?;
         let problems: Vec<String> = validator.iter_errors(&json).map(|e| format!("{} (at `{}`)", e, e.instance_path())).collect();
         if !problems.is_empty() {
             return Err(format!("the response does not match the response schema: {}", problems.join("; ")));
