@@ -13,7 +13,7 @@ use wfc_compiler::{Source, check_paths, check_source, definition_hash, workflow_
 use wfc_runtime::engine::shell::DEFAULT_MAX_PROCESSES;
 use wfc_runtime::engine::store::DEFAULT_HISTORY_LIMIT;
 use wfc_runtime::engine::{Authoring, Catalog, Definition, Engine, Limits, ShellSettings, Sqlite, Store};
-use wfc_runtime::machine::{DEFAULT_SERVER_STEP_BUDGET, set_server_step_budget};
+use wfc_runtime::machine::DEFAULT_SERVER_STEP_BUDGET;
 use wfc_runtime::mcp::{HttpSettings, Server};
 use wfc_runtime::value::{Value, budget};
 
@@ -160,6 +160,7 @@ impl LimitArgs {
             max_state_bytes: self.max_state_bytes,
             max_tasks_per_step: self.max_tasks_per_step,
             keep_finished_seconds: self.keep_finished,
+            max_server_steps: self.max_server_steps,
         }
     }
 }
@@ -235,7 +236,6 @@ pub(crate) fn run(options: Options) -> ExitCode {
     }
     let limits = options.limits.limits();
     let keep_finished = limits.keep_finished_seconds;
-    set_server_step_budget(options.limits.max_server_steps);
     budget::configure(budget::Limits { operations: options.limits.max_eval_operations, bytes: options.limits.max_eval_bytes });
     let shell = ShellSettings::new(project_root, options.shell_output_cap, options.limits.max_shell_processes);
     // AroMCP's switch for the same mode.

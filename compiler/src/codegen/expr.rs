@@ -948,6 +948,12 @@ impl Generator<'_> {
             LoopSource::Pieces => quote!(for (#index, #item) in #items.enumerate()),
             LoopSource::Entries => quote!(for (#index, (#key, #property)) in #items.entries().enumerate()),
         };
+        // The evaluation budget, as the runtime's methods charge it: every item up front where
+        // their number is known, each piece of a split text as it is cut.
+        let (charge_all, charge_each) = match source {
+            LoopSource::Array | LoopSource::Entries => (quote!(#rt::budget::charge_operations(#items.len())?;), quote!()),
+            LoopSource::Pieces => (quote!(), quote!(#rt::budget::charge_operations(1)?;)),
+        };
         let element = self.element(source);
         // A test (`filter`, `some`, …) is evaluated as a `bool`, not as a value then tested.
         let is_test = matches!(method, "filter" | "some" | "every" | "find" | "findIndex");
@@ -981,8 +987,10 @@ impl Generator<'_> {
         };
         let result_type = if is_test { quote!(bool) } else { quote!(#rt::Value) };
         quote!({
+            #charge_all
             #init
             #header {
+                #charge_each
                 #(#binds)*
                 let #result: #result_type = #body;
                 #step

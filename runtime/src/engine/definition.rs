@@ -76,8 +76,8 @@ pub struct ComputedInfo {
 
 /// The machines of one workflow, whatever evaluates their expressions.
 trait Machines: Send + Sync {
-    fn start(&self, task: Option<usize>, inputs: &serde_json::Value, bindings: Object) -> Result<Box<dyn Live>, StartError>;
-    fn restore(&self, task: Option<usize>, snapshot: &Snapshot) -> Result<Box<dyn Live>, StartError>;
+    fn start(&self, task: Option<usize>, inputs: &serde_json::Value, bindings: Object, server_steps: u32) -> Result<Box<dyn Live>, StartError>;
+    fn restore(&self, task: Option<usize>, snapshot: &Snapshot, server_steps: u32) -> Result<Box<dyn Live>, StartError>;
     fn inputs(&self) -> &[Input];
     fn computed(&self, task: Option<usize>) -> Vec<ComputedInfo>;
     fn plan(&self, task: Option<usize>) -> Vec<PlannedStep>;
@@ -98,12 +98,12 @@ impl<X: Expression + 'static> Programs<X> {
 }
 
 impl<X: Expression + 'static> Machines for Programs<X> {
-    fn start(&self, task: Option<usize>, inputs: &serde_json::Value, bindings: Object) -> Result<Box<dyn Live>, StartError> {
-        Ok(Box::new(Instance::start(Arc::clone(self.program(task)?), inputs, bindings)?))
+    fn start(&self, task: Option<usize>, inputs: &serde_json::Value, bindings: Object, server_steps: u32) -> Result<Box<dyn Live>, StartError> {
+        Ok(Box::new(Instance::start(Arc::clone(self.program(task)?), inputs, bindings)?.with_server_step_budget(server_steps)))
     }
 
-    fn restore(&self, task: Option<usize>, snapshot: &Snapshot) -> Result<Box<dyn Live>, StartError> {
-        Ok(Box::new(Instance::restore(Arc::clone(self.program(task)?), snapshot)?))
+    fn restore(&self, task: Option<usize>, snapshot: &Snapshot, server_steps: u32) -> Result<Box<dyn Live>, StartError> {
+        Ok(Box::new(Instance::restore(Arc::clone(self.program(task)?), snapshot)?.with_server_step_budget(server_steps)))
     }
 
     fn inputs(&self) -> &[Input] {
@@ -197,19 +197,20 @@ impl Definition {
         }
     }
 
-    /// A new instance of the workflow (defaults applied, required inputs enforced).
-    pub fn start(&self, inputs: &serde_json::Value) -> Result<Box<dyn Live>, StartError> {
-        self.machines.start(None, inputs, Object::new())
+    /// A new instance of the workflow (defaults applied, required inputs enforced), running at
+    /// most `server_steps` server-side operations per resume.
+    pub fn start(&self, inputs: &serde_json::Value, server_steps: u32) -> Result<Box<dyn Live>, StartError> {
+        self.machines.start(None, inputs, Object::new(), server_steps)
     }
 
     /// A new instance of sub-agent task `task` (an index into [`Definition::tasks`]).
-    pub fn start_task(&self, task: usize, inputs: &serde_json::Value, bindings: Object) -> Result<Box<dyn Live>, StartError> {
-        self.machines.start(Some(task), inputs, bindings)
+    pub fn start_task(&self, task: usize, inputs: &serde_json::Value, bindings: Object, server_steps: u32) -> Result<Box<dyn Live>, StartError> {
+        self.machines.start(Some(task), inputs, bindings, server_steps)
     }
 
     /// A machine of the workflow (`None`) or of sub-agent task `task`, back from a snapshot.
-    pub fn restore(&self, task: Option<usize>, snapshot: &Snapshot) -> Result<Box<dyn Live>, StartError> {
-        self.machines.restore(task, snapshot)
+    pub fn restore(&self, task: Option<usize>, snapshot: &Snapshot, server_steps: u32) -> Result<Box<dyn Live>, StartError> {
+        self.machines.restore(task, snapshot, server_steps)
     }
 
     /// The declared inputs.

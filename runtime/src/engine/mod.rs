@@ -4,7 +4,7 @@
 //! tested (and usable, by `wfc run`) without a transport.
 
 mod definition;
-mod run;
+mod execution;
 pub mod shell;
 pub mod store;
 pub mod tools;
@@ -17,13 +17,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value as Json, json};
 
 pub use definition::{ComputedInfo, Definition, Live};
-pub use run::Status;
+pub use execution::Status;
 pub use shell::ShellSettings;
 pub use store::{Sqlite, Store, StoreError, Stored};
 
 use crate::machine::{ClientWrite, Event};
 use crate::value::Value;
-use run::{Context, Run};
+use execution::{Context, Execution};
 use store::Checkpoint;
 
 /// What a tool call failed with: a code agents can branch on and a message people can read.
@@ -82,11 +82,20 @@ pub struct Limits {
     pub max_tasks_per_step: usize,
     /// Seconds an ended instance is kept before the sweep removes it.
     pub keep_finished_seconds: f64,
+    /// Server-side operations one request may run in one machine before it reaches a client
+    /// step; a loop of server steps that goes past it fails its workflow.
+    pub max_server_steps: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_active_instances: 10_000, max_state_bytes: 16 * 1024 * 1024, max_tasks_per_step: 1_000, keep_finished_seconds: 86_400.0 }
+        Limits {
+            max_active_instances: 10_000,
+            max_state_bytes: 16 * 1024 * 1024,
+            max_tasks_per_step: 1_000,
+            keep_finished_seconds: 86_400.0,
+            max_server_steps: crate::machine::DEFAULT_SERVER_STEP_BUDGET,
+        }
     }
 }
 
@@ -134,7 +143,7 @@ pub struct Submit<'a> {
 
 /// The running instances by id; each behind its own lock, so one instance's operations are
 /// serialized while different instances' run in parallel.
-type Instances = HashMap<String, Arc<tokio::sync::Mutex<Run>>>;
+type Instances = HashMap<String, Arc<tokio::sync::Mutex<Execution>>>;
 
 /// A workflow server's state: the workflows it offers and the instances it runs. The store
 /// holds every instance; the table holds the ones in use, loaded from the store on first use
@@ -214,6 +223,7 @@ impl Engine {
             store: self.store.as_ref(),
             max_record_bytes: self.limits.max_state_bytes,
             max_tasks_per_step: self.limits.max_tasks_per_step,
+            max_server_steps: self.limits.max_server_steps,
             serial: self.serial,
             history: self.history,
             now: now(),
@@ -221,7 +231,7 @@ impl Engine {
     }
 
     /// The instance `workflow_id`, from the table or else from the store.
-    fn instance(&self, workflow_id: &str) -> Result<Arc<tokio::sync::Mutex<Run>>, ToolError> {
+    fn instance(&self, workflow_id: &str) -> Result<Arc<tokio::sync::Mutex<Execution>>, ToolError> {
         if let Some(run) = self.table()?.get(workflow_id) {
             return Ok(Arc::clone(run));
         }
@@ -241,7 +251,7 @@ impl Engine {
 
     /// A stored instance back as a running one, under the definition now served; a changed
     /// definition is refused unless `force`.
-    fn restore(&self, stored: &Stored, force: bool) -> Result<Run, ToolError> {
+    fn restore(&self, stored: &Stored, force: bool) -> Result<Execution, ToolError> {
         let definition = self.definition(&stored.workflow).map_err(|e| {
             ToolError::failed(format!("instance `{}` runs `{}`, which this server does not serve: {}", stored.id, stored.workflow, e.message))
         })?;
@@ -255,12 +265,12 @@ impl Engine {
                 ),
             });
         }
-        Run::restore(stored, definition).map_err(ToolError::failed)
+        Execution::restore(stored, definition, self.limits.max_server_steps).map_err(ToolError::failed)
     }
 
     /// Runs `operation` on instance `workflow_id` under its lock. When the operation's changes
     /// could not be committed, this copy is dropped: the instance goes on from its last commit.
-    async fn operate<T>(&self, workflow_id: &str, operation: impl AsyncFnOnce(&mut Run, &Context<'_>) -> Result<T, ToolError>) -> Result<T, ToolError> {
+    async fn operate<T>(&self, workflow_id: &str, operation: impl AsyncFnOnce(&mut Execution, &Context<'_>) -> Result<T, ToolError>) -> Result<T, ToolError> {
         let run = loop {
             let run = self.instance(workflow_id)?;
             let guard = run.lock_owned().await;
@@ -325,7 +335,7 @@ impl Engine {
         let definition = self.definition(name)?;
         let mut plan = definition.explain();
         if let Some(inputs) = inputs {
-            plan["inputs_accepted"] = match definition.start(inputs) {
+            plan["inputs_accepted"] = match definition.start(inputs, self.limits.max_server_steps) {
                 Ok(_) => json!(true),
                 Err(error) => json!({"refused": error.to_string()}),
             };
@@ -342,13 +352,13 @@ impl Engine {
                 "{running} workflow instances are running, the limit (--max-active-instances); finish or cancel one first"
             )));
         }
-        let machine = definition.start(inputs).map_err(|e| ToolError::invalid(format!("cannot start `{name}`: {e}")))?;
+        let machine = definition.start(inputs, self.limits.max_server_steps).map_err(|e| ToolError::invalid(format!("cannot start `{name}`: {e}")))?;
         let id = new_instance_id().map_err(|e| ToolError::failed(format!("no randomness for an instance id: {e}")))?;
         let state = machine.state().to_json();
         let cx = self.context();
-        let mut run = Run::new(id.clone(), definition, machine, cx.now);
+        let mut run = Execution::new(id.clone(), definition, machine, cx.now);
         run.started(&cx);
-        run.commit(&cx)?;
+        run.save(&cx)?;
         self.table()?.insert(id.clone(), Arc::new(tokio::sync::Mutex::new(run)));
         metrics::counter!("wfc_instances_started_total", "workflow" => name.to_owned()).increment(1);
         tracing::info!(workflow = name, instance = %id, "started");
@@ -411,7 +421,7 @@ impl Engine {
         self.operate(workflow_id, async |run, _| Self::computed_fields(run, workflow_id, field, task_id)).await
     }
 
-    fn computed_fields(run: &Run, workflow_id: &str, field: Option<&str>, task_id: Option<&str>) -> Result<Json, ToolError> {
+    fn computed_fields(run: &Execution, workflow_id: &str, field: Option<&str>, task_id: Option<&str>) -> Result<Json, ToolError> {
         let computed = run.definition.computed(run.task_program(task_id)?);
         let fields: Vec<ComputedInfo> = match field.map(|f| f.trim_start_matches("this.").trim_start_matches("computed.")) {
             None => computed,
@@ -500,8 +510,8 @@ impl Engine {
         let latest = self.stored(workflow_id)?;
         let cx = self.context();
         restored.version = latest.version;
-        restored.resumed(run::history_seq(&latest), checkpoint, force, &cx);
-        restored.commit(&cx)?;
+        restored.resumed(execution::history_seq(&latest), checkpoint, force, &cx);
+        restored.save(&cx)?;
         if let Some(old) = replaced.as_mut() {
             old.discarded = true;
         }
@@ -586,10 +596,10 @@ fn new_instance_id() -> std::io::Result<String> {
 /// number. (An instance that went on committed a `lost` entry itself.)
 pub fn stored_history(store: &dyn Store, stored: &Stored, task_id: Option<&str>, since: u64) -> Result<Vec<store::HistoryEvent>, StoreError> {
     let mut events = store.history(&stored.id, task_id, since)?;
-    let made = run::history_seq(stored);
+    let made = execution::history_seq(stored);
     let written = store.history_end(&stored.id)?;
     if written < made && task_id.is_none() && since <= written {
-        let detail = run::lost_entries(written, made);
+        let detail = execution::lost_entries(written, made);
         events.push(store::HistoryEvent { seq: written + 1, at: now(), task_id: None, kind: "lost".to_owned(), step_id: None, detail });
     }
     Ok(events)

@@ -20,7 +20,7 @@ pub mod update;
 
 use serde::{Deserialize, Serialize};
 
-pub use instance::{ClientWrite, DEFAULT_SERVER_STEP_BUDGET, Instance, Run, StartError, below, set_server_step_budget};
+pub use instance::{ClientWrite, DEFAULT_SERVER_STEP_BUDGET, Executor, Instance, StartError, below};
 pub use state::{FieldType, State, Tier};
 
 use crate::value::Value;

@@ -1,6 +1,6 @@
 //! What a generated machine's typed state is made of. A compiled workflow's declared `number`,
 //! `string` and `boolean` fields (and inputs) are fields of generated `State` and `Inputs`
-//! structs, each a [`Slot`]; the generated server-side steps ([`Run`](super::Run)) read and write
+//! structs, each a [`Slot`]; the generated server-side steps ([`Executor`](super::Executor)) read and write
 //! them natively, and store them back into the instance's tiers when they hand over to the
 //! shared executor (a client step, an effect, an operation they do not type).
 //!

@@ -5,7 +5,7 @@
 //! Every expression in it is an `X`: the interpreter's IR nodes in dev mode, a generated Rust
 //! function ([`ExprFn`]) in compiled workflows. A compiled program also has its server-side
 //! steps generated over typed state ([`Program::native`]); they call the executor's own
-//! operations ([`Run`]), and the answers, client results, effects and error handling are the
+//! operations ([`Executor`]), and the answers, client results, effects and error handling are the
 //! executor's for both, so a workflow means the same thing compiled and interpreted.
 
 use std::fmt;
@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::answer::InputType;
 use super::update::Operation;
-use super::{Event, FieldType, Run, StepError, Strategy, Yield};
+pub use super::update::WriteTier;
+use super::{Event, FieldType, Executor, StepError, Strategy, Yield};
 use crate::value::{EvalError, Scope, Value};
 
 /// Something a machine evaluates: a condition, `items`, a transform, a template, a step's
@@ -107,12 +108,12 @@ pub struct Program<X> {
     pub native: Option<Native<X>>,
 }
 
-/// Generated steps (see [`Run`]): `Some` when they yield (a loop's limit warning). The event
+/// Generated steps (see [`Executor`]): `Some` when they yield (a loop's limit warning). The event
 /// is the outcome of the client step the machine waits on, if it waits: the generated code
 /// takes it (leaves `None`) when it applied it, and leaves it to the executor otherwise — a
 /// step it does not handle, or a report whose writes fail (the executor applies it again and
 /// fails it as the step's `error_handling` says).
-pub type Native<X> = fn(&mut Run<'_, X>, &mut Option<Event>) -> Result<Option<Yield>, StepError>;
+pub type Native<X> = fn(&mut Executor<'_, X>, &mut Option<Event>) -> Result<Option<Yield>, StepError>;
 
 /// A declared input.
 #[derive(Clone, Debug, PartialEq)]
@@ -550,15 +551,6 @@ pub struct WritePath<X> {
     pub tier: WriteTier,
     /// The field and the path below it; the first segment is a field name.
     pub segments: Vec<Segment<X>>,
-}
-
-/// A tier a step can write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteTier {
-    /// `this.*`.
-    State,
-    /// `global.*`.
-    Global,
 }
 
 /// One segment of a write path.

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::program::WriteTier;
 use crate::value::{Object, Value};
 
 /// How a state write combines its value with the current one.
@@ -176,6 +175,15 @@ pub fn combine(current: Value, operation: Operation, value: Value) -> Result<Opt
     }))
 }
 
+
+/// A tier a step can write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteTier {
+    /// `this.*`.
+    State,
+    /// `global.*`.
+    Global,
+}
 
 /// Most segments a written path may have (`this.a.b[0]` has three): writing creates the
 /// objects along it, and everything that reads state walks them.

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::Value;
+
 /// Which JavaScript error an [`EvalError`] corresponds to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -57,6 +59,23 @@ impl EvalError {
     /// An evaluator limit.
     pub fn limit(message: impl Into<String>) -> Self {
         EvalError { kind: ErrorKind::LimitError, message: message.into() }
+    }
+
+    /// What calling a method `receiver` does not have throws: reading it fails first (from
+    /// `undefined` or `null`, with the property read's own error); otherwise calling what was
+    /// read fails.
+    pub(crate) fn missing_method(receiver: &Value, name: &str) -> Self {
+        receiver.get_named(name).err().unwrap_or_else(|| EvalError::not_a_function(receiver, name))
+    }
+
+    /// Calling `receiver.name`, which is not a function.
+    pub(crate) fn not_a_function(receiver: &Value, name: &str) -> Self {
+        let shown = match receiver {
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            other => other.type_of(),
+        };
+        EvalError::type_error(format!("{shown}.{name} is not a function"))
     }
 }
 

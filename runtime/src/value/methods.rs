@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::ops::compare_utf16;
 use super::budget::{charge_bytes, charge_items, charge_operations, charge_scan};
-use super::{EvalError, Object, RegExp, Value, index_of, join, json, number, same_value_zero};
+use super::{EvalError, Object, RegExp, Value, from_units, index_of, join, json, number, same_value_zero, units};
 
 /// A function argument: an arrow function written at the call site, called with the
 /// callback's arguments (`(item, index, array)` for array methods).
@@ -20,22 +20,6 @@ fn arg(args: &[Value], i: usize) -> &Value {
     args.get(i).unwrap_or(&Value::Undefined)
 }
 
-/// What calling a method `receiver` does not have throws: reading it fails first (from
-/// `undefined` or `null`, with the property read's own error); otherwise calling what was read
-/// fails.
-pub(super) fn missing_method(receiver: &Value, name: &str) -> EvalError {
-    receiver.get_named(name).err().unwrap_or_else(|| not_a_function(receiver, name))
-}
-
-fn not_a_function(receiver: &Value, name: &str) -> EvalError {
-    let shown = match receiver {
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        other => other.type_of(),
-    };
-    EvalError::type_error(format!("{shown}.{name} is not a function"))
-}
-
 fn need_callback<'a>(callback: Option<Callback<'a>>, name: &str) -> Result<Callback<'a>, EvalError> {
     callback.ok_or_else(|| EvalError::type_error(format!("undefined is not a function (the callback of {name})")))
 }
@@ -43,14 +27,14 @@ fn need_callback<'a>(callback: Option<Callback<'a>>, name: &str) -> Result<Callb
 /// Calls `receiver.name(args…)`. Methods that take a function get it as `callback`.
 pub fn call_method(receiver: &Value, name: &str, args: &[Value], callback: Option<Callback<'_>>) -> Result<Value, EvalError> {
     match receiver {
-        Value::Array(items) => array_method(items, name, args, callback).unwrap_or_else(|| Err(not_a_function(receiver, name))),
-        Value::String(s) => string_method(s, name, args).unwrap_or_else(|| Err(not_a_function(receiver, name))),
-        Value::Number(n) => number_method(*n, name, args).unwrap_or_else(|| Err(not_a_function(receiver, name))),
+        Value::Array(items) => array_method(items, name, args, callback).unwrap_or_else(|| Err(EvalError::not_a_function(receiver, name))),
+        Value::String(s) => string_method(s, name, args).unwrap_or_else(|| Err(EvalError::not_a_function(receiver, name))),
+        Value::Number(n) => number_method(*n, name, args).unwrap_or_else(|| Err(EvalError::not_a_function(receiver, name))),
         Value::Set(items) if name == "has" => Ok(Value::Bool(items.iter().any(|v| same_value_zero(v, arg(args, 0))))),
         Value::RegExp(re) if name == "test" => re.is_match(&arg(args, 0).to_js_string()).map(Value::Bool),
-        Value::Undefined | Value::Null => Err(missing_method(receiver, name)),
+        Value::Undefined | Value::Null => Err(EvalError::missing_method(receiver, name)),
         Value::Bool(_) if name == "toString" => Ok(Value::string(receiver.to_js_string())),
-        _ => Err(not_a_function(receiver, name)),
+        _ => Err(EvalError::not_a_function(receiver, name)),
     }
 }
 
@@ -63,7 +47,7 @@ pub fn push(target: &mut Value, args: &[Value]) -> Result<Value, EvalError> {
             items.extend(args.iter().cloned());
             Ok(Value::Number(items.len() as f64))
         }
-        other => Err(not_a_function(other, "push")),
+        other => Err(EvalError::not_a_function(other, "push")),
     }
 }
 
@@ -93,15 +77,10 @@ fn array_method(items: &Arc<Vec<Value>>, name: &str, args: &[Value], callback: O
         }
         Ok(())
     }
-    // The methods without a callback (those charge per call) visit, and may copy, up to every
-    // item.
-    if !CALLBACK_METHODS.contains(&name) && name != "at" {
-        let copies = matches!(name, "slice" | "concat" | "reverse");
-        let charged = charge_operations(items.len()).and_then(|()| if copies { charge_items(items.len()) } else { Ok(()) });
-        if let Err(error) = charged {
-            return Some(Err(error));
-        }
-    }
+    // What the methods without a callback (those charge per call) cost: they visit up to every
+    // item, and some copy them.
+    let visits = || charge_operations(items.len());
+    let copies = || charge_operations(items.len()).and_then(|()| charge_items(items.len()));
     Some(match name {
         "filter" => need_callback(callback, name).and_then(|f| {
             let mut out = Vec::new();
@@ -183,18 +162,21 @@ fn array_method(items: &Arc<Vec<Value>>, name: &str, args: &[Value], callback: O
             Ok(accumulator)
         }),
         "sort" => sort(items, callback),
-        "includes" => Ok(Value::Bool(items.iter().skip(relative(arg(args, 1), items.len(), 0)).any(|v| same_value_zero(v, arg(args, 0))))),
-        "indexOf" => {
+        "includes" => visits().map(|()| Value::Bool(items.iter().skip(relative(arg(args, 1), items.len(), 0)).any(|v| same_value_zero(v, arg(args, 0))))),
+        "indexOf" => visits().map(|()| {
             let start = relative(arg(args, 1), items.len(), 0);
             let found = items.iter().enumerate().skip(start).find(|(_, v)| super::strict_equals(v, arg(args, 0)));
-            Ok(Value::Number(found.map_or(-1.0, |(i, _)| i as f64)))
-        }
-        "slice" => {
+            Value::Number(found.map_or(-1.0, |(i, _)| i as f64))
+        }),
+        "slice" => copies().map(|()| {
             let start = relative(arg(args, 0), items.len(), 0);
             let end = relative(arg(args, 1), items.len(), items.len());
-            Ok(Value::array(items.get(start..end.max(start)).unwrap_or_default().to_vec()))
-        }
+            Value::array(items.get(start..end.max(start)).unwrap_or_default().to_vec())
+        }),
         "concat" => {
+            if let Err(error) = copies() {
+                return Some(Err(error));
+            }
             let mut out = items.as_ref().clone();
             for extra in args {
                 if let Err(error) = charge_items(if let Value::Array(more) = extra { more.len() } else { 1 }) {
@@ -207,21 +189,21 @@ fn array_method(items: &Arc<Vec<Value>>, name: &str, args: &[Value], callback: O
             }
             Ok(Value::array(out))
         }
-        "join" => {
+        "join" => visits().map(|()| {
             let separator = match arg(args, 0) {
                 Value::Undefined => ",".to_owned(),
                 other => other.to_js_string(),
             };
-            Ok(Value::string(join(items, &separator)))
-        }
-        "reverse" => Ok(Value::array(items.iter().rev().cloned().collect())),
+            Value::string(join(items, &separator))
+        }),
+        "reverse" => copies().map(|()| Value::array(items.iter().rev().cloned().collect())),
         "at" => {
             let n = arg(args, 0).to_number();
             let n = if n.is_nan() { 0.0 } else { n.trunc() };
             let i = if n < 0.0 { items.len() as f64 + n } else { n };
             Ok(index_of(i).and_then(|i| items.get(i)).cloned().unwrap_or_default())
         }
-        "toString" => Ok(Value::string(join(items, ","))),
+        "toString" => visits().map(|()| Value::string(join(items, ","))),
         _ => return None,
     })
 }
@@ -266,15 +248,6 @@ fn sort(items: &Arc<Vec<Value>>, callback: Option<Callback<'_>>) -> Result<Value
     }
     defined.extend(undefined);
     Ok(Value::array(defined))
-}
-
-/// UTF-16 view of a string, for the index-based string methods.
-pub(super) fn units(s: &str) -> Vec<u16> {
-    s.encode_utf16().collect()
-}
-
-pub(super) fn from_units(units: &[u16]) -> Value {
-    Value::string(String::from_utf16_lossy(units))
 }
 
 fn string_method(s: &Arc<str>, name: &str, args: &[Value]) -> Option<Result<Value, EvalError>> {

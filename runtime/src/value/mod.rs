@@ -327,6 +327,16 @@ pub(crate) fn join(items: &[Value], separator: &str) -> String {
     out
 }
 
+/// UTF-16 view of a string, for the index-based string methods.
+pub(crate) fn units(s: &str) -> Vec<u16> {
+    s.encode_utf16().collect()
+}
+
+/// A string from UTF-16 code units (a lone surrogate becomes U+FFFD).
+pub(crate) fn from_units(units: &[u16]) -> Value {
+    Value::string(String::from_utf16_lossy(units))
+}
+
 /// A canonical array index (`"0"`, `"12"`, not `"01"` or `"-1"`).
 pub(crate) fn array_index(key: &str) -> Option<usize> {
     let valid = !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) && (key == "0" || !key.starts_with('0'));

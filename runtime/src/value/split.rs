@@ -5,8 +5,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::methods::{from_units, missing_method, units};
-use super::{EvalError, RegExp, Value, number};
+use super::{EvalError, RegExp, Value, from_units, number, units};
 
 /// `s.split(separator, limit)`.
 pub(super) fn split(s: &str, separator: &Value, limit: &Value) -> Result<Value, EvalError> {
@@ -50,7 +49,7 @@ pub fn first_pieces<'a, const N: usize>(text: &'a str, separator: &Value) -> Res
 pub fn receiver_text<'a>(receiver: &'a Value, method: &str) -> Result<&'a str, EvalError> {
     match receiver {
         Value::String(text) => Ok(text),
-        other => Err(missing_method(other, method)),
+        other => Err(EvalError::missing_method(other, method)),
     }
 }
 

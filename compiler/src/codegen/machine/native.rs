@@ -434,7 +434,7 @@ impl Steps<'_> {
         let p = quote!(#rt::machine::program);
         let Names { run, state, computed, inputs, refreshed } = Names::new();
         let loaded = hidden("loaded");
-        let run_type = quote!(#rt::machine::Run<'_, #p::ExprFn>);
+        let run_type = quote!(#rt::machine::Executor<'_, #p::ExprFn>);
         // Serialized as the tiers hold them: by the fields' own names, a field never written
         // (or a computed field removed) left out.
         let rt_path = rt.to_string().replace(' ', "");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::{At, Driven, FanOut, Run, Status, Submitted, Task, Unstarted};
+use super::{At, Driven, FanOut, Execution, Status, Submitted, Task, Unstarted};
 use crate::engine::definition::Definition;
 use crate::engine::store::Stored;
 use crate::machine::{Failure, Snapshot, State, StepError};
@@ -56,7 +56,7 @@ struct TaskRecord {
     driven: DrivenRecord,
 }
 
-impl Run {
+impl Execution {
     pub(super) fn record(&self) -> RunRecord {
         RunRecord {
             format: FORMAT,
@@ -78,19 +78,19 @@ impl Run {
 
     /// The instance `stored` describes, its machines restored under `definition` (which the
     /// caller has matched to the stored definition hash, or chose to run it under anyway).
-    pub(crate) fn restore(stored: &Stored, definition: Arc<Definition>) -> Result<Run, String> {
+    pub(crate) fn restore(stored: &Stored, definition: Arc<Definition>, server_steps: u32) -> Result<Execution, String> {
         let record: RunRecord = serde_json::from_str(&stored.record).map_err(|e| format!("the stored record of `{}` cannot be read: {e}", stored.id))?;
         if record.format != FORMAT {
             return Err(format!("the stored record of `{}` has format {}; this wfc reads format {FORMAT}", stored.id, record.format));
         }
-        let main = Driven::restore(record.main, &definition, None, &stored.id)?;
+        let main = Driven::restore(record.main, &definition, None, &stored.id, server_steps)?;
         let fan_out = match record.fan_out {
             None => None,
             Some(fan_out) => {
                 let tasks = fan_out
                     .tasks
                     .into_iter()
-                    .map(|task| Ok(Task { driven: Driven::restore(task.driven, &definition, fan_out.task, &task.id)?, id: task.id, entry: task.entry }))
+                    .map(|task| Ok(Task { driven: Driven::restore(task.driven, &definition, fan_out.task, &task.id, server_steps)?, id: task.id, entry: task.entry }))
                     .collect::<Result<_, String>>()?;
                 Some(FanOut {
                     step_id: fan_out.step_id,
@@ -102,7 +102,7 @@ impl Run {
                 })
             }
         };
-        Ok(Run {
+        Ok(Execution {
             id: stored.id.clone(),
             definition,
             status: record.status,
@@ -142,10 +142,10 @@ impl Driven {
     }
 
     /// `who` names the machine in messages (the instance or task id).
-    fn restore(record: DrivenRecord, definition: &Definition, task: Option<usize>, who: &str) -> Result<Driven, String> {
+    fn restore(record: DrivenRecord, definition: &Definition, task: Option<usize>, who: &str, server_steps: u32) -> Result<Driven, String> {
         let failure = record.failure.map(|f| StepError::new(f.step_id, f.message));
         let machine = match (&record.machine, &failure) {
-            (Some(snapshot), _) => definition.restore(task, snapshot).map_err(|e| format!("`{who}` cannot be restored: {e}"))?,
+            (Some(snapshot), _) => definition.restore(task, snapshot, server_steps).map_err(|e| format!("`{who}` cannot be restored: {e}"))?,
             (None, Some(failure)) => Box::new(Unstarted { state: State::default(), failure: failure.clone() }),
             (None, None) => return Err(format!("`{who}` was stored without its machine")),
         };

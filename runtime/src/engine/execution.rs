@@ -34,6 +34,8 @@ pub(crate) struct Context<'a> {
     pub(crate) max_record_bytes: usize,
     /// The most sub-agent tasks one `parallel_foreach` may start.
     pub(crate) max_tasks_per_step: usize,
+    /// Server-side operations one resume of a machine may run.
+    pub(crate) max_server_steps: u32,
     /// Serial mode: the main agent does the sub-agent tasks itself, one step per answer.
     pub(crate) serial: bool,
     /// Whether the execution history is kept.
@@ -56,7 +58,7 @@ pub enum Status {
 }
 
 /// One instance of a workflow.
-pub(crate) struct Run {
+pub(crate) struct Execution {
     pub(crate) id: String,
     pub(crate) definition: Arc<Definition>,
     pub(crate) status: Status,
@@ -428,9 +430,9 @@ impl FanOut {
     }
 }
 
-impl Run {
-    pub(crate) fn new(id: String, definition: Arc<Definition>, machine: Box<dyn Live>, now: f64) -> Run {
-        Run { id, definition, status: Status::Running, created_at: now, finished_at: None, version: 0, discarded: false, history: Vec::new(), history_seq: 0, main: Driven::new(machine), fan_out: None }
+impl Execution {
+    pub(crate) fn new(id: String, definition: Arc<Definition>, machine: Box<dyn Live>, now: f64) -> Execution {
+        Execution { id, definition, status: Status::Running, created_at: now, finished_at: None, version: 0, discarded: false, history: Vec::new(), history_seq: 0, main: Driven::new(machine), fan_out: None }
     }
 
     /// A history entry for `workflow_resume`: the instance continues from `checkpoint` (or its
@@ -510,7 +512,7 @@ impl Run {
     /// Writes the instance to the store as its next version. A record over the size limit is
     /// refused (`STATE_TOO_LARGE`) like a failed write (`STORE_FAILED`): the engine then drops
     /// this copy, and the instance goes on from its last committed version.
-    pub(crate) fn commit(&mut self, cx: &Context<'_>) -> Result<(), ToolError> {
+    pub(crate) fn save(&mut self, cx: &Context<'_>) -> Result<(), ToolError> {
         let too_large = |size: &str| ToolError {
             code: "STATE_TOO_LARGE",
             message: format!(
@@ -569,7 +571,7 @@ impl std::io::Write for CappedWriter {
     }
 }
 
-impl Run {
+impl Execution {
     /// The instance as the store keeps it, at `version`.
     pub(crate) fn stored(&self, version: u64, record: String) -> Stored {
         Stored {
@@ -594,7 +596,7 @@ impl Run {
             let At::Shell(ShellCommand { step_id, command, working_directory, timeout_seconds, attempt, retry_delay }) = self.driven(who).at.clone() else {
                 return Ok(());
             };
-            self.commit(cx)?;
+            self.save(cx)?;
             tracing::debug!(step = %step_id, attempt, %command, "running shell command");
             if attempt > 1 {
                 let delay = shell::retry_delay(attempt, retry_delay, shell::jitter());
@@ -840,7 +842,7 @@ impl Run {
         if let Some(last) = self.driven(who).last.as_mut() {
             last.answer = answer.clone();
         }
-        self.commit(cx)?;
+        self.save(cx)?;
         Ok(answer)
     }
 
@@ -901,7 +903,7 @@ impl Run {
                 };
                 let started = task_index
                     .ok_or_else(|| format!("no sub-agent task `{task_name}`"))
-                    .and_then(|index| self.definition.start_task(index, &entry["inputs"], bindings).map_err(|e| e.to_string()));
+                    .and_then(|index| self.definition.start_task(index, &entry["inputs"], bindings, cx.max_server_steps).map_err(|e| e.to_string()));
                 let driven = match started {
                     Ok(mut machine) => match machine.adopt_global(self.main.machine.state().global.clone()) {
                         Ok(()) => Driven::new(machine),
@@ -982,7 +984,7 @@ impl Run {
             }
         };
         self.absorb(who, cx);
-        self.commit(cx)?;
+        self.save(cx)?;
         Ok(json!({"state": written.this().to_json(), "global": Value::Object(written.global.clone()).to_json()}))
     }
 
@@ -1028,7 +1030,7 @@ impl Run {
             return Err(ToolError::invalid(format!("workflow `{}` is already {}", self.id, status_name(self.status))));
         }
         self.finish(Status::Cancelled, cx);
-        self.commit(cx)?;
+        self.save(cx)?;
         Ok(json!({"workflow_id": self.id, "status": self.status}))
     }
 
@@ -1063,7 +1065,7 @@ impl Run {
     /// stands; committed before it is given.
     fn answer(&mut self, cx: &Context<'_>) -> Result<Json, ToolError> {
         let answer = self.answer_json(cx);
-        self.commit(cx)?;
+        self.save(cx)?;
         Ok(answer)
     }
 
@@ -1091,7 +1093,7 @@ impl Run {
     /// A task's answer: its steps and how it stands; committed before it is given.
     fn task_answer(&mut self, index: usize, cx: &Context<'_>) -> Result<Json, ToolError> {
         let answer = self.task_answer_json(index, cx.serial);
-        self.commit(cx)?;
+        self.save(cx)?;
         Ok(answer)
     }
 

@@ -1,35 +1,35 @@
 //! An instance of a [`Program`]: its state, open loop frames and program counter, behind the
 //! [`Machine`] contract. The interpreter and generated code both run workflows through this;
 //! they differ in how an expression is evaluated (`X`), and a compiled program's generated
-//! server-side steps ([`Program::native`]) run here through [`Run`], on the same operations.
+//! server-side steps ([`Program::native`]) run here through [`Executor`], on the same operations.
 
 use std::cell::OnceCell;
 use std::sync::{Arc, OnceLock};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::Deserialize;
 
-use super::answer::{self, Rules as AnswerRulesRef};
+use super::answer;
 use super::program::{
-    ClientOp, Expression, Handling, LoopKind, OnError, OnFailure, Op, Pc, Program, Rules, Segment, ShellOp, Source, SourceTier, SpawnOp,
-    Update, UpdateValue, WritePath, WriteTier,
+    ClientOp, Expression, Handling, LoopKind, OnError, OnFailure, Op, Pc, Program, Segment, ShellOp, Source, SpawnOp, Update, UpdateValue,
+    WritePath, WriteTier,
 };
 use super::update::{self, Segment as UpdateSegment};
 use super::{ClientStep, Effect, Event, Failure, FieldType, Frame, Machine, MachineStatus, ShellCommand, ShellOutput, Snapshot, State, StepError, Strategy, Tier, Trace, Yield};
-use crate::value::{EvalError, Object, RegExp, Scope, Value};
+use crate::value::{EvalError, Object, Scope, Value};
+
+mod executor;
+mod reply;
+mod scope;
+
+pub use executor::Executor;
+pub use scope::below;
+use reply::{check_reply, failure_handling, shell_failure, with_rules};
+use scope::{InputScope, MachineScope, ResultNames, read_path};
 
 /// Server-side operations one [`Machine::resume`] may run before it must reach a client step,
-/// unless [`set_server_step_budget`] says otherwise: a loop of server steps only must not spin
-/// the server.
+/// unless [`Instance::with_server_step_budget`] says otherwise: a loop of server steps only
+/// must not spin the server.
 pub const DEFAULT_SERVER_STEP_BUDGET: u32 = 100_000;
-
-static SERVER_STEP_BUDGET: AtomicU32 = AtomicU32::new(DEFAULT_SERVER_STEP_BUDGET);
-
-/// Sets the server-side operations one resume may run, for every machine of the process
-/// (`wfc serve --max-server-steps`): a server's limit, not a workflow's.
-pub fn set_server_step_budget(budget: u32) {
-    SERVER_STEP_BUDGET.store(budget.max(1), Ordering::Relaxed);
-}
 
 /// A running workflow or task.
 #[derive(Debug)]
@@ -48,6 +48,8 @@ pub struct Instance<X> {
     failure: Option<StepError>,
     /// What happened since the engine last took it, when it asked for a trace.
     trace: Option<Vec<Trace>>,
+    /// Server-side operations one resume may run ([`Instance::with_server_step_budget`]).
+    server_steps: u32,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -175,6 +177,7 @@ impl<X: Expression> Instance<X> {
             status: MachineStatus::Running,
             failure: None,
             trace: None,
+            server_steps: DEFAULT_SERVER_STEP_BUDGET,
         };
         let all: Vec<usize> = (0..machine.program.computed.len()).collect();
         let mut state = machine.state.clone();
@@ -240,7 +243,16 @@ impl<X: Expression> Instance<X> {
             status: snapshot.status,
             failure: snapshot.failure.as_ref().map(|f| StepError::new(&f.step_id, &f.message)),
             trace: None,
+            server_steps: DEFAULT_SERVER_STEP_BUDGET,
         })
+    }
+
+    /// How many server-side operations one resume may run before it must reach a client step
+    /// (at least one): a server's limit (`wfc serve --max-server-steps`), not a workflow's, so
+    /// it is not part of the snapshot.
+    pub fn with_server_step_budget(mut self, budget: u32) -> Self {
+        self.server_steps = budget.max(1);
+        self
     }
 
     /// The instance's state tiers.
@@ -281,10 +293,10 @@ impl<X: Expression> Instance<X> {
     fn run(&mut self, event: Event) -> Result<Yield, StepError> {
         // The outcome of the step the machine waits on; generated code may apply it first.
         let mut outcome = std::mem::take(&mut self.waiting).then_some(event);
-        let mut budget = SERVER_STEP_BUDGET.load(Ordering::Relaxed);
+        let mut budget = self.server_steps;
         loop {
             if let Some(native) = self.program.native
-                && let Some(yielded) = native(&mut Run { machine: self, budget: &mut budget }, &mut outcome)?
+                && let Some(yielded) = native(&mut Executor { machine: self, budget: &mut budget }, &mut outcome)?
             {
                 return Ok(yielded);
             }
@@ -316,7 +328,7 @@ impl<X: Expression> Instance<X> {
     /// The error of a resume that spent its budget.
     #[cold]
     fn spinning(&self) -> StepError {
-        let limit = SERVER_STEP_BUDGET.load(Ordering::Relaxed);
+        let limit = self.server_steps;
         self.step_error(
             self.current_step(),
             format!("ran {limit} server-side steps without reaching a client step (--max-server-steps); a loop of server steps is spinning"),
@@ -748,7 +760,7 @@ impl<X: Expression> Instance<X> {
             };
             write(&mut next, &update.path, update.operation, value)?;
         }
-        self.commit(next, &written)
+        self.adopt_state(next, &written)
     }
 
     /// Applies a client's writes (`workflow_update_state`) all or nothing, as a step's writes
@@ -770,7 +782,7 @@ impl<X: Expression> Instance<X> {
             let value = write.value.as_ref().map(Value::from).unwrap_or_default();
             self.write_into(&mut next, &mut written, tier, &segments, write.operation, value, &write.path)?;
         }
-        self.commit(next, &written)
+        self.adopt_state(next, &written)
     }
 
     /// Puts back a state this instance had (taken from [`Instance::state`]): a write that a
@@ -787,7 +799,7 @@ impl<X: Expression> Instance<X> {
         }
         let mut next = self.state.clone();
         next.global = global;
-        self.commit(next, &Written { state: Vec::new(), global: true })
+        self.adopt_state(next, &Written { state: Vec::new(), global: true })
     }
 
     /// One write into `next` (`text` is its path as written, for messages), checked against
@@ -832,7 +844,7 @@ impl<X: Expression> Instance<X> {
     }
 
     /// Refreshes the computed fields that read what was written, then makes `next` the state.
-    fn commit(&mut self, mut next: State, written: &Written) -> Result<(), String> {
+    fn adopt_state(&mut self, mut next: State, written: &Written) -> Result<(), String> {
         let mut plan: Vec<usize> = written.state.iter().flat_map(|field| self.program.refresh.after_state(field).iter().copied()).collect();
         if written.global {
             plan.extend(&self.program.refresh.global);
@@ -928,170 +940,6 @@ fn refresh_failure(error: StepError) -> String {
     format!("computed field `{}`: {}", error.step_id, error.message)
 }
 
-/// An instance as a compiled program's generated server-side steps ([`Program::native`]) run it:
-/// the operations they need, each the executor's own, so a step means the same thing whichever
-/// runs it. Generated code keeps declared fields in typed structs while it runs and stores
-/// them into the state tiers ([`Run::set`]) before it hands over.
-pub struct Run<'a, X> {
-    machine: &'a mut Instance<X>,
-    /// What is left of the resume's server-step budget.
-    budget: &'a mut u32,
-}
-
-impl<X: Expression> Run<'_, X> {
-    /// The operation the machine stands at.
-    #[inline]
-    pub fn pc(&self) -> Pc {
-        self.machine.pc
-    }
-
-    /// Goes on at `pc`.
-    #[inline]
-    pub fn go(&mut self, pc: Pc) {
-        self.machine.pc = pc;
-    }
-
-    /// Counts one server-side operation against the resume's budget; an error once a loop of
-    /// server steps has spent it.
-    #[inline]
-    pub fn tick(&mut self) -> Result<(), StepError> {
-        self.machine.tick(self.budget)
-    }
-
-    /// The state tiers.
-    #[inline]
-    pub fn state(&self) -> &State {
-        &self.machine.state
-    }
-
-    /// Sets `this.<name>`.
-    #[inline]
-    pub fn set(&mut self, name: &str, value: Value) {
-        self.machine.state.tier_mut(Tier::State).insert(name, value);
-    }
-
-    /// The step of the operation the machine stands at (`""` for a loop's end).
-    #[inline]
-    pub fn step(&self) -> &str {
-        self.machine.current_step()
-    }
-
-    /// The error of `step`.
-    #[inline]
-    pub fn fail(&self, step: &str, message: impl Into<String>) -> StepError {
-        self.machine.step_error(step, message)
-    }
-
-    /// Whether the engine asked for a trace.
-    #[inline]
-    pub fn tracing(&self) -> bool {
-        self.machine.trace.is_some()
-    }
-
-    /// Records that `step` changed `this.<field>` from `old` to `new`.
-    #[inline]
-    pub fn wrote(&mut self, step: &str, field: &str, old: &Value, new: &Value) {
-        let json = |value: &Value| value.to_json().unwrap_or(serde_json::Value::Null);
-        self.machine.record(|_| Trace::Write { step: step.to_owned(), path: format!("this.{field}"), old: json(old), new: json(new) });
-    }
-
-    /// A conditional: goes on at the next operation if `condition` holds, else at `otherwise`.
-    #[inline]
-    pub fn branch(&mut self, step: &str, otherwise: Pc, condition: impl FnOnce(&dyn Scope) -> Result<bool, EvalError>) -> Result<(), StepError> {
-        self.machine.branch(step, otherwise, condition)
-    }
-
-    /// A `while_loop`'s start: opens its frame at `depth`.
-    #[inline]
-    pub fn open_loop(&mut self, depth: usize) {
-        self.machine.open_loop(depth, LoopFrame::default());
-    }
-
-    /// A `while_loop`'s test before each iteration (see the executor's).
-    #[inline]
-    pub fn while_next(
-        &mut self,
-        step: &str,
-        depth: usize,
-        max_iterations: u32,
-        fail_at_limit: bool,
-        exit: Pc,
-        condition: impl FnOnce(&dyn Scope) -> Result<bool, EvalError>,
-    ) -> Result<Option<Yield>, StepError> {
-        self.machine.while_next(step, depth, max_iterations, fail_at_limit, exit, condition)
-    }
-
-    /// A `foreach`'s start: opens its frame at `depth` over `items`.
-    #[inline]
-    pub fn open_foreach(&mut self, step: &str, depth: usize, items: Result<Value, EvalError>, variable_name: &str, index_name: &str) -> Result<(), StepError> {
-        self.machine.open_foreach(step, depth, items, variable_name, index_name)
-    }
-
-    /// A `foreach`'s next iteration, or its end (see the executor's).
-    #[inline]
-    pub fn foreach_next(&mut self, step: &str, depth: usize, exit: Pc) -> Result<(), StepError> {
-        self.machine.foreach_next(step, depth, exit)
-    }
-
-    /// A loop's end: closes its frame at `depth`.
-    #[inline]
-    pub fn close_loop(&mut self, depth: usize) -> Result<(), StepError> {
-        self.machine.close_loop(depth)
-    }
-
-    /// What computed field `index` becomes for a write of `step`, given what its sources read
-    /// (the executor's computation and `on_error`; its error names the field).
-    #[inline]
-    pub fn compute(&self, step: &str, index: usize, inputs: Vec<Value>) -> Result<Option<Value>, StepError> {
-        self.machine.compute(index, inputs).map_err(|e| self.machine.step_error(step, refresh_failure(e)))
-    }
-
-    /// What computed field `index` becomes for a write of `step` when its transform, run by
-    /// generated code on its sources in place, gave `transformed`.
-    #[inline]
-    pub fn settle(&self, step: &str, index: usize, transformed: Result<Value, EvalError>) -> Result<Option<Value>, StepError> {
-        self.machine.settle(index, transformed).map_err(|e| self.machine.step_error(step, refresh_failure(e)))
-    }
-
-    /// Records that computed field `index` was refreshed.
-    #[inline]
-    pub fn refreshed(&mut self, index: usize) {
-        self.machine.record(|machine| Trace::Computed { field: machine.program.computed[index].name.clone() });
-    }
-
-    /// Sets computed field `name`.
-    #[inline]
-    pub fn set_computed(&mut self, name: &str, value: Value) {
-        self.machine.state.tier_mut(Tier::Computed).insert(name, value);
-    }
-
-    /// What a computed field's source reads from the tiers (`loop`, `global`, fields not held
-    /// typed).
-    #[inline]
-    pub fn read(&self, tier: SourceTier, path: &[&str]) -> Value {
-        read_path(&self.machine.state, self.machine.loop_view.get(&self.machine.frames), tier, path)
-    }
-
-    /// What expressions read besides the typed fields: the state tiers, `loop`, a task's names.
-    #[inline]
-    pub fn scope(&self) -> impl Scope + '_ {
-        self.machine.scope(&self.machine.state, None)
-    }
-
-    /// What an `mcp_call`'s update values read besides the typed fields: the scope and the
-    /// tool's `result` (whose top-level fields are also bare names).
-    #[inline]
-    pub fn tool_scope(&self, result: &Value) -> impl Scope + '_ {
-        ToolScope { machine: self.machine, names: ResultNames::tool(result.clone()) }
-    }
-
-    /// An `mcp_call`'s update value that is a bare result path (`result.items`, `success`).
-    #[inline]
-    pub fn tool_result(&self, result: &Value, path: &[&str]) -> Value {
-        ResultNames::tool(result.clone()).read(path)
-    }
-}
-
 impl<X: Expression> Machine for Instance<X> {
     fn resume(&mut self, event: Event) -> Result<Yield, StepError> {
         match self.status {
@@ -1131,200 +979,20 @@ impl<X: Expression> Machine for Instance<X> {
     }
 }
 
-/// The names a step's result adds to update values (`stdout`, `result`, `input`, …).
-struct ResultNames {
-    names: Vec<(&'static str, Value)>,
-    /// An `mcp_call` result, whose top-level fields are readable by bare name.
-    open: Option<Value>,
-}
 
-impl ResultNames {
-    /// No result: a server-side write (`workflow_state_update`).
-    fn none() -> Self {
-        ResultNames { names: Vec::new(), open: None }
-    }
-
-    fn one(name: &'static str, value: Value) -> Self {
-        ResultNames { names: vec![(name, value)], open: None }
-    }
-
-    fn tool(result: Value) -> Self {
-        ResultNames { names: vec![("result", result.clone())], open: Some(result) }
-    }
-
-    fn shell(output: &ShellOutput) -> Self {
-        let exit_code = output.exit_code.map_or(Value::Null, |c| Value::Number(f64::from(c)));
-        let mut full = Object::new();
-        full.insert("stdout", Value::string(output.stdout.as_str()));
-        full.insert("stderr", Value::string(output.stderr.as_str()));
-        full.insert("exit_code", exit_code.clone());
-        ResultNames {
-            names: vec![
-                ("stdout", Value::string(output.stdout.as_str())),
-                ("stderr", Value::string(output.stderr.as_str())),
-                ("exit_code", exit_code.clone()),
-                ("returncode", exit_code),
-                ("full_output", Value::Object(full.into())),
-            ],
-            open: None,
-        }
-    }
-
-    /// Every result name reads the fallback value.
-    fn fallback(value: Value) -> Self {
-        let names = ["stdout", "stderr", "exit_code", "returncode", "full_output", "result", "input", "response"];
-        ResultNames { names: names.into_iter().map(|n| (n, value.clone())).collect(), open: None }
-    }
-
-    fn get(&self, name: &str) -> Option<Value> {
-        match self.names.iter().find(|(n, _)| *n == name) {
-            Some((_, value)) => Some(value.clone()),
-            None => self.open.as_ref().and_then(|result| result.get_named(name).ok()),
-        }
-    }
-
-    /// A bare keyword path (`response.summary.score`); a missing step is `undefined`.
-    fn read(&self, path: &[impl AsRef<str>]) -> Value {
-        below(self.get(path[0].as_ref()).unwrap_or_default(), &path[1..])
+fn event_name(event: &Event) -> &'static str {
+    match event {
+        Event::Start => "a start",
+        Event::Done(_) => "a result",
+        Event::Failed(_) => "a failure",
+        Event::Shell(_) => "shell output",
+        Event::Waited => "the end of a wait",
+        Event::Acknowledged => "an acknowledgement",
     }
 }
 
-/// A machine's scope with a tool result's names, owning them ([`Run::tool_scope`]).
-struct ToolScope<'a, X> {
-    machine: &'a Instance<X>,
-    names: ResultNames,
-}
-
-impl<X: Expression> Scope for ToolScope<'_, X> {
-    fn root(&self, name: &str) -> Value {
-        self.machine.scope(&self.machine.state, Some(&self.names)).root(name)
-    }
-
-    fn field(&self, root: &str, name: &str) -> Result<Value, EvalError> {
-        self.machine.scope(&self.machine.state, Some(&self.names)).field(root, name)
-    }
-}
-
-/// What expressions of a running machine read.
-struct MachineScope<'a> {
-    state: &'a State,
-    loop_view: &'a LoopView,
-    frames: &'a [LoopFrame],
-    bindings: &'a Object,
-    result: Option<&'a ResultNames>,
-}
-
-impl Scope for MachineScope<'_> {
-    fn root(&self, name: &str) -> Value {
-        if name == "loop" {
-            return self.loop_view.get(self.frames).clone();
-        }
-        if let Some(value) = self.state.root(name) {
-            return value;
-        }
-        // A task's bare names: its context (`item`, `index`, …), then its inputs.
-        if let Some(value) = self.bindings.get(name).or_else(|| self.state.inputs.get(name)) {
-            return value.clone();
-        }
-        self.result.and_then(|r| r.get(name)).unwrap_or_default()
-    }
-
-    fn field(&self, root: &str, name: &str) -> Result<Value, EvalError> {
-        match self.state.field(root, name) {
-            Some(value) => Ok(value),
-            None => self.root(root).get_named(name),
-        }
-    }
-}
-
-/// A transform's scope: only `input`.
-struct InputScope(Value);
-
-impl Scope for InputScope {
-    fn root(&self, name: &str) -> Value {
-        if name == "input" { self.0.clone() } else { Value::Undefined }
-    }
-}
-
-fn read_path(state: &State, loop_view: &Value, tier: SourceTier, path: &[impl AsRef<str>]) -> Value {
-    let root = match tier {
-        SourceTier::Inputs => Value::Object(Arc::clone(&state.inputs)),
-        SourceTier::State => Value::Object(Arc::clone(&state.state)),
-        SourceTier::Computed => Value::Object(Arc::clone(&state.computed)),
-        SourceTier::Global => Value::Object(Arc::clone(&state.global)),
-        SourceTier::Loop => loop_view.clone(),
-    };
-    below(root, path)
-}
-
-/// What a computed field's source reads at `path` below `value` (`undefined` where it is
-/// missing).
-pub fn below(value: Value, path: &[impl AsRef<str>]) -> Value {
-    path.iter().fold(value, |value, segment| value.get_named(segment.as_ref()).unwrap_or_default())
-}
-
-fn with_rules<T>(rules: &Rules, check: impl FnOnce(&AnswerRulesRef) -> Result<T, String>) -> Result<T, String> {
-    let choices: Vec<Value> = rules.choices.iter().map(Value::from).collect();
-    let allowed: Vec<Value> = rules.allowed_values.iter().map(Value::from).collect();
-    let pattern = rules.pattern.as_deref().map(|p| RegExp::new(p, "")).transpose().map_err(|e| e.to_string())?;
-    check(&AnswerRulesRef {
-        required: rules.required,
-        choices: &choices,
-        allowed_values: &allowed,
-        pattern: pattern.as_ref(),
-        min_length: rules.min_length,
-        max_length: rules.max_length,
-        min: rules.min,
-        max: rules.max,
-        message: rules.message.as_deref(),
-    })
-}
-
-/// Backtracking steps a response schema's `pattern` may take on one reply.
-const RESPONSE_PATTERN_STEPS: usize = 1_000_000;
-
-fn check_reply(schema: Option<&serde_json::Value>, rules: &Rules, reply: &Value) -> Result<(), String> {
-    if let Some(schema) = schema {
-        let json = reply.to_json().unwrap_or_default();
-        // The schema is the author's, the reply an agent's: its `pattern`s run in fancy-regex,
-        // linear where the pattern allows and within this many backtracking steps where not.
-        let patterns = jsonschema::PatternOptions::fancy_regex().backtrack_limit(RESPONSE_PATTERN_STEPS);
-        let validator = jsonschema::options()
-            .with_pattern_options(patterns)
-            .build(schema)
-            .map_err(|e| format!("the response schema does not compile: {e}"))?;
-        let problems: Vec<String> = validator.iter_errors(&json).map(|e| format!("{} (at `{}`)", e, e.instance_path())).collect();
-        if !problems.is_empty() {
-            return Err(format!("the response does not match the response schema: {}", problems.join("; ")));
-        }
-    }
-    with_rules(rules, |r| answer::validate(reply, r))
-}
-
-fn shell_failure(output: &ShellOutput) -> Option<String> {
-    match (&output.failure, output.exit_code) {
-        (Some(failure), _) => Some(failure.clone()),
-        (None, Some(0)) => None,
-        (None, Some(code)) => {
-            let stderr = output.stderr.trim();
-            Some(if stderr.is_empty() { format!("the command exited with code {code}") } else { format!("the command exited with code {code}: {stderr}") })
-        }
-        (None, None) => Some("the command was killed".to_owned()),
-    }
-}
-
-/// A client step's `error_handling`, and the updates its fallback value goes through.
-fn failure_handling<X>(handling: &Handling<X>) -> (&OnFailure, &[Update<X>]) {
-    static FAIL: OnFailure = OnFailure { strategy: Strategy::Fail, max_retries: 0, retry_delay: 0.0, fallback: None, message: None };
-    match handling {
-        Handling::Nothing => (&FAIL, &[]),
-        Handling::ToolResult { on_failure, updates, .. }
-        | Handling::Reply { on_failure, updates, .. }
-        | Handling::ShellOutput { on_failure, updates } => (on_failure, updates),
-        Handling::Answer(rules) => (&rules.on_failure, &rules.updates),
-    }
-}
-
+/// A sub-agent task's inputs from its item: the declared names read from an object item, or a
+/// plain item as the first declared input.
 fn task_inputs(declared: &[String], item: &Value) -> Object {
     let mut inputs = Object::new();
     for (i, name) in declared.iter().enumerate() {
@@ -1338,13 +1006,3 @@ fn task_inputs(declared: &[String], item: &Value) -> Object {
     inputs
 }
 
-fn event_name(event: &Event) -> &'static str {
-    match event {
-        Event::Start => "a start",
-        Event::Done(_) => "a result",
-        Event::Failed(_) => "a failure",
-        Event::Shell(_) => "shell output",
-        Event::Waited => "the end of a wait",
-        Event::Acknowledged => "an acknowledgement",
-    }
-}
