@@ -55,18 +55,7 @@ pub fn limits() -> Limits {
     Limits { operations: OPERATIONS.load(Ordering::Relaxed), bytes: BYTES.load(Ordering::Relaxed) }
 }
 
-/// What is left of the armed evaluation's budget on this thread.
-#[derive(Clone, Copy)]
-struct Meter {
-    operations: u64,
-    bytes: u64,
-    /// How many [`Evaluation`]s are open on this thread (0: nothing is counted).
-    depth: u32,
-    /// Which limit ran out, if one did: work that cannot fail on the spot (`String(array)`)
-    /// stops early, and [`Evaluation::finish`] turns the evaluation into this error.
-    spent: Option<Spent>,
-}
-
+/// Which limit ran out.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Spent {
     Operations,
@@ -82,8 +71,23 @@ impl Spent {
     }
 }
 
+// What is left of the armed evaluation's budget on this thread: each limit in a cell of its
+// own, so that a charge is one load, one compare and one store (generated loops charge per
+// array, and per piece of a split text).
 thread_local! {
-    static METER: Cell<Meter> = const { Cell::new(Meter { operations: u64::MAX, bytes: u64::MAX, depth: 0, spent: None }) };
+    static OPERATIONS_LEFT: Cell<u64> = const { Cell::new(u64::MAX) };
+    static BYTES_LEFT: Cell<u64> = const { Cell::new(u64::MAX) };
+    /// How many [`Evaluation`]s are open on this thread (0: nothing is counted).
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// Which limit ran out, if one did: work that cannot fail on the spot (`String(array)`)
+    /// stops early, and [`Evaluation::finish`] turns the evaluation into this error.
+    static SPENT: Cell<Option<Spent>> = const { Cell::new(None) };
+}
+
+/// Sets what is left of both limits.
+fn set_left(operations: u64, bytes: u64) {
+    OPERATIONS_LEFT.with(|left| left.set(operations));
+    BYTES_LEFT.with(|left| left.set(bytes));
 }
 
 /// An armed budget: evaluations on this thread are counted until it is dropped.
@@ -98,23 +102,18 @@ impl Evaluation {
 
     /// Arms the budget with `limits` (a nested start joins the outer evaluation instead).
     pub fn start_with(limits: Limits) -> Evaluation {
-        METER.with(|m| {
-            let mut meter = m.get();
-            if meter.depth == 0 {
-                meter.operations = limits.operations;
-                meter.bytes = limits.bytes;
-                meter.spent = None;
-            }
-            meter.depth += 1;
-            m.set(meter);
-        });
+        let depth = DEPTH.with(|depth| depth.replace(depth.get() + 1));
+        if depth == 0 {
+            set_left(limits.operations, limits.bytes);
+            SPENT.with(|spent| spent.set(None));
+        }
         Evaluation(())
     }
 
     /// Ends the evaluation with its result: the budget's error instead if a limit ran out
     /// anywhere inside it, even where the work could not fail on the spot.
     pub fn finish<T>(self, result: Result<T, EvalError>) -> Result<T, EvalError> {
-        let spent = METER.with(|m| m.get().spent);
+        let spent = SPENT.with(Cell::get);
         drop(self);
         match (spent, result) {
             // The error raised where the limit ran out says more (a regular expression).
@@ -125,25 +124,23 @@ impl Evaluation {
     }
 }
 
+impl Drop for Evaluation {
+    fn drop(&mut self) {
+        let depth = DEPTH.with(|depth| {
+            depth.set(depth.get() - 1);
+            depth.get()
+        });
+        if depth == 0 {
+            set_left(u64::MAX, u64::MAX);
+            SPENT.with(|spent| spent.set(None));
+        }
+    }
+}
+
 /// Whether a limit of the armed evaluation has run out (work that cannot fail stops early).
 #[inline]
 pub fn is_spent() -> bool {
-    METER.with(|m| m.get().spent.is_some())
-}
-
-impl Drop for Evaluation {
-    fn drop(&mut self) {
-        METER.with(|m| {
-            let mut meter = m.get();
-            meter.depth -= 1;
-            if meter.depth == 0 {
-                meter.operations = u64::MAX;
-                meter.bytes = u64::MAX;
-                meter.spent = None;
-            }
-            m.set(meter);
-        });
-    }
+    SPENT.with(Cell::get).is_some()
 }
 
 fn operations_exhausted() -> EvalError {
@@ -160,35 +157,29 @@ fn bytes_exhausted() -> EvalError {
     ))
 }
 
-/// Takes `n` from the limit `which` of the armed evaluation.
-#[inline]
-fn charge(n: usize, which: Spent) -> Result<(), EvalError> {
-    METER.with(|m| {
-        let mut meter = m.get();
-        let left = match which {
-            Spent::Operations => &mut meter.operations,
-            Spent::Bytes => &mut meter.bytes,
-        };
-        let outcome = match left.checked_sub(n as u64) {
-            Some(rest) => {
-                *left = rest;
-                Ok(())
-            }
-            None => {
-                *left = 0;
-                meter.spent = Some(which);
-                Err(which.error())
-            }
-        };
-        m.set(meter);
-        outcome
-    })
+/// Records that `which` ran out and returns its error (the rare path, kept out of line).
+#[cold]
+#[inline(never)]
+fn run_out(which: Spent) -> Result<(), EvalError> {
+    match which {
+        Spent::Operations => OPERATIONS_LEFT.with(|left| left.set(0)),
+        Spent::Bytes => BYTES_LEFT.with(|left| left.set(0)),
+    }
+    SPENT.with(|spent| spent.set(Some(which)));
+    Err(which.error())
 }
 
 /// Charges `n` operations.
 #[inline]
 pub fn charge_operations(n: usize) -> Result<(), EvalError> {
-    charge(n, Spent::Operations)
+    let taken = OPERATIONS_LEFT.with(|left| match left.get().checked_sub(n as u64) {
+        Some(rest) => {
+            left.set(rest);
+            true
+        }
+        None => false,
+    });
+    if taken { Ok(()) } else { run_out(Spent::Operations) }
 }
 
 /// Charges scanning `bytes` bytes of text (one operation per 64 bytes, at least one).
@@ -200,7 +191,14 @@ pub fn charge_scan(bytes: usize) -> Result<(), EvalError> {
 /// Charges building `n` bytes of strings or arrays.
 #[inline]
 pub fn charge_bytes(n: usize) -> Result<(), EvalError> {
-    charge(n, Spent::Bytes)
+    let taken = BYTES_LEFT.with(|left| match left.get().checked_sub(n as u64) {
+        Some(rest) => {
+            left.set(rest);
+            true
+        }
+        None => false,
+    });
+    if taken { Ok(()) } else { run_out(Spent::Bytes) }
 }
 
 /// Charges building an array of `n` items.
@@ -211,14 +209,14 @@ pub fn charge_items(n: usize) -> Result<(), EvalError> {
 
 /// Runs a regular-expression match (`f`) within the operations left, and charges its steps.
 pub(super) fn regex_steps<R>(f: impl FnOnce() -> R) -> Result<R, EvalError> {
-    let left = METER.with(|m| m.get().operations);
+    let left = OPERATIONS_LEFT.with(Cell::get);
     match regress::with_step_limit(left, f) {
         Ok((result, used)) => {
             charge_operations(usize::try_from(used).unwrap_or(usize::MAX))?;
             Ok(result)
         }
         Err(regress::StepLimitExceeded) => {
-            METER.with(|m| m.set(Meter { operations: 0, spent: Some(Spent::Operations), ..m.get() }));
+            let _ = run_out(Spent::Operations);
             Err(EvalError::limit(format!(
                 "a regular expression took more than the evaluation budget of {} operations (it backtracks too much on this text; raise it with --max-eval-operations)",
                 OPERATIONS.load(Ordering::Relaxed)
