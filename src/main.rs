@@ -112,7 +112,8 @@ enum Command {
     Schema,
     /// Evaluate one expression, e.g. `wfc eval 'input.length' --input '[1,2]'`.
     Eval {
-        /// The expression (bare, or wrapped in `{{ }}`).
+        /// The expression (bare, or wrapped in `{{ }}`); it may start with `-` (`wfc eval -0`).
+        #[arg(allow_hyphen_values = true)]
         expression: String,
         /// JSON bound to `input` (as in a computed field's transform).
         #[arg(long, default_value = "null")]
@@ -161,6 +162,8 @@ enum Format {
     Human,
     /// One JSON document on stdout, for editors and CI.
     Json,
+    /// GitHub Actions annotations (workflow commands) on stdout, the summary on stderr.
+    Github,
 }
 
 /// Whether human output is coloured.

@@ -60,6 +60,25 @@ fn json_format_gives_positions_codes_and_hints() {
 }
 
 #[test]
+fn github_format_annotates_each_diagnostic_at_its_line() {
+    let output = wfc(&["check", "--format", "github", "tests/fixtures/invalid/unknown_sub_agent_task.yaml"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "::error file=tests/fixtures/invalid/unknown_sub_agent_task.yaml,line=9,col=21,endLine=9,endColumn=27,\
+         title=E0205 unknown-sub-agent-task::no sub-agent task is called `reveiw`%0Ahelp: did you mean `review`?\n"
+    );
+    assert!(stderr(&output).contains("1 error"), "{}", stderr(&output));
+}
+
+#[test]
+fn eval_takes_an_expression_that_starts_with_a_minus() {
+    let output = wfc(&["eval", "-0"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "-0");
+}
+
+#[test]
 fn schema_command_prints_the_generated_schema() {
     let output = wfc(&["schema"]);
     assert_eq!(output.status.code(), Some(0));

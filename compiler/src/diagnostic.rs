@@ -364,6 +364,34 @@ impl Diagnostics {
     }
 }
 
+impl Diagnostics {
+    /// The diagnostics as GitHub Actions workflow commands (`::error file=…,line=…::message`),
+    /// one per line, so that a CI run shows each at its line in the pull request.
+    pub fn render_github(&self) -> String {
+        // Workflow commands escape `%`, CR and LF in the message, and `:` and `,` as well in
+        // property values.
+        let data = |text: &str| text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+        let property = |text: &str| data(text).replace(':', "%3A").replace(',', "%2C");
+        let mut out = String::new();
+        for d in &self.items {
+            let (line, column) = self.source.line_column(d.primary.span.start);
+            let (end_line, end_column) = self.source.line_column(d.primary.span.end);
+            let command = d.severity().as_str();
+            let mut message = d.message.clone();
+            if let Some(help) = &d.help {
+                message.push_str(&format!("\nhelp: {help}"));
+            }
+            out.push_str(&format!(
+                "::{command} file={},line={line},col={column},endLine={end_line},endColumn={end_column},title={}::{}\n",
+                property(self.source.name()),
+                property(&format!("{} {}", d.code.id(), d.code.name())),
+                data(&message),
+            ));
+        }
+        out
+    }
+}
+
 impl<'a> IntoIterator for &'a Diagnostics {
     type Item = &'a Diagnostic;
     type IntoIter = std::slice::Iter<'a, Diagnostic>;
@@ -479,5 +507,18 @@ mod tests {
         assert_eq!(json["end_column"], 10);
         assert_eq!(json["code"], "E0103");
         assert_eq!(json["hint"], "fix it");
+    }
+
+    #[test]
+    fn github_annotations_escape_what_workflow_commands_read() {
+        let source = Source::new("dir/a:b.yaml", "name: x\nsteps: []\n");
+        let mut diagnostics = Diagnostics::new(&source);
+        diagnostics.push(Diagnostic::new(Code::UndeclaredWrite, "typo?", Span::new(0, 4)));
+        diagnostics.push(Diagnostic::new(Code::WrongType, "100% bad\nhere", Span::new(15, 17)).with_help("fix it"));
+        assert_eq!(
+            diagnostics.render_github(),
+            "::warning file=dir/a%3Ab.yaml,line=1,col=1,endLine=1,endColumn=5,title=W0206 undeclared-write::typo?\n\
+             ::error file=dir/a%3Ab.yaml,line=2,col=8,endLine=2,endColumn=10,title=E0103 wrong-type::100%25 bad%0Ahere%0Ahelp: fix it\n"
+        );
     }
 }

@@ -56,12 +56,13 @@ pub fn evaluate(text: &str, input: Value, scope: &serde_json::Map<String, serde_
     }
 }
 
-/// A value as `wfc eval` prints it: JSON (two-space indent), except `undefined`, `NaN` and
-/// `±Infinity`, which JSON cannot show, printed as JavaScript names them.
+/// A value as `wfc eval` prints it: JSON (two-space indent), except `undefined`, `NaN`,
+/// `±Infinity` and `-0`, which JSON cannot show, printed as node's console shows them.
 pub fn display(value: &Value) -> String {
     match value {
         Value::Undefined => "undefined".to_owned(),
         Value::Number(n) if !n.is_finite() => value.to_js_string(),
+        Value::Number(n) if *n == 0.0 && n.is_sign_negative() => "-0".to_owned(),
         other => wfc_runtime::value::json::stringify(other, "  ").unwrap_or_else(|| "undefined".to_owned()),
     }
 }

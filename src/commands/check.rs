@@ -27,6 +27,12 @@ pub(crate) fn run(paths: &[PathBuf], format: Format, color: Color) -> ExitCode {
             }
             eprintln!("{}", report.summary());
         }
+        Format::Github => {
+            for file in &report.files {
+                print!("{}", file.diagnostics.render_github());
+            }
+            eprintln!("{}", report.summary());
+        }
         Format::Json => {
             let diagnostics: Vec<serde_json::Value> = report.files.iter().flat_map(|f| f.diagnostics.to_json()).collect();
             let document = serde_json::json!({
