@@ -1,22 +1,30 @@
 //! Newline-delimited JSON-RPC on stdin and stdout, with every line answered. The MCP library
 //! skips a line that is not JSON without a word, so a client that sent one waits until it times
-//! out; JSON-RPC says such a line gets error -32700 with a `null` id. So the lines are read here
-//! first: a line that is not UTF-8 JSON is answered -32700, one longer than the server accepts
-//! -32600, and the rest go on to the library. What the library writes and those answers are
-//! put on stdout a whole line at a time, never interleaved.
+//! out; JSON-RPC says such a line gets error -32700 with a `null` id. So the lines are checked
+//! as the library reads them ([`CheckedLines`], in place, no task in between): a line that is
+//! not UTF-8 JSON is answered -32700, one longer than the server accepts -32600, and the rest
+//! go on to the library. What the library writes and those answers are put on stdout a whole
+//! line at a time, never interleaved.
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream, ReadBuf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Room in each in-process pipe between this module and the library.
+/// Room in the pipe from the library to the writer of stdout.
 const PIPE_BYTES: usize = 64 * 1024;
 
-/// The library's ends of the two pipes, and the task that writes stdout (wait for it, so that
-/// the last answers are written before the process exits).
-pub(super) struct Lines {
-    /// What the library reads: the lines that parsed.
-    pub(super) incoming: DuplexStream,
+/// Error answers waiting to be written; a client that floods bad lines and reads nothing loses
+/// those past this many, rather than the server growing a queue without bound.
+const QUEUED_ERRORS: usize = 64;
+
+/// What the library reads and writes instead of stdin and stdout, and the task that writes
+/// stdout (wait for it, so that the last answers are written before the process exits).
+pub(super) struct Lines<R> {
+    /// The input's lines that parse, read in place (no task between stdin and the library).
+    pub(super) incoming: CheckedLines<R>,
     /// What the library writes: its messages, one per line.
     pub(super) outgoing: DuplexStream,
     /// Writes stdout until the library's end of `outgoing` is dropped.
@@ -24,41 +32,10 @@ pub(super) struct Lines {
 }
 
 /// Reads `input` and writes `output` as described above, lines of at most `max_line` bytes.
-pub(super) fn split_lines(input: impl AsyncRead + Unpin + Send + 'static, output: impl AsyncWrite + Unpin + Send + 'static, max_line: usize) -> Lines {
-    let (incoming, mut to_library) = tokio::io::duplex(PIPE_BYTES);
+pub(super) fn split_lines<R: AsyncRead + Unpin>(input: R, output: impl AsyncWrite + Unpin + Send + 'static, max_line: usize) -> Lines<BufReader<R>> {
     let (outgoing, from_library) = tokio::io::duplex(PIPE_BYTES);
-    let (errors, mut error_lines) = mpsc::channel::<String>(16);
-    tokio::spawn(async move {
-        let mut input = BufReader::new(input);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let read = read_line_capped(&mut input, &mut line, max_line).await;
-            let answer = match read {
-                Ok(Read::Eof) | Err(_) => return,
-                Ok(Read::Oversized) => Some(error_line(-32600, &format!("Invalid Request: the message is longer than {max_line} bytes"))),
-                Ok(Read::Line) => {
-                    let text = line.strip_suffix(b"\n").unwrap_or(&line);
-                    let text = text.strip_suffix(b"\r").unwrap_or(text);
-                    if text.iter().all(u8::is_ascii_whitespace) {
-                        None
-                    } else if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(text) {
-                        Some(error_line(-32700, &format!("Parse error: {error}")))
-                    } else {
-                        if to_library.write_all(text).await.is_err() || to_library.write_all(b"\n").await.is_err() {
-                            return;
-                        }
-                        None
-                    }
-                }
-            };
-            if let Some(answer) = answer
-                && errors.send(answer).await.is_err()
-            {
-                return;
-            }
-        }
-    });
+    let (errors, mut error_lines) = mpsc::channel::<String>(QUEUED_ERRORS);
+    let incoming = CheckedLines { inner: BufReader::new(input), line: Vec::new(), oversized: false, ready: Vec::new(), offset: 0, max_line, errors };
     let writer = tokio::spawn(async move {
         let mut output = output;
         let mut from_library = BufReader::new(from_library);
@@ -90,42 +67,92 @@ pub(super) fn split_lines(input: impl AsyncRead + Unpin + Send + 'static, output
     Lines { incoming, outgoing, writer }
 }
 
+/// The input's lines that are UTF-8 JSON, each ending in a newline; the others are answered
+/// through the writer of stdout.
+pub(super) struct CheckedLines<R> {
+    inner: R,
+    /// The line being read.
+    line: Vec<u8>,
+    /// Whether the line being read is past `max_line` (and is being skipped).
+    oversized: bool,
+    /// A checked line, and how much of it the library has read.
+    ready: Vec<u8>,
+    offset: usize,
+    max_line: usize,
+    errors: mpsc::Sender<String>,
+}
+
+impl<R> CheckedLines<R> {
+    /// A whole line was read: pass it on, or queue its error answer.
+    fn finish_line(&mut self) {
+        let line = std::mem::take(&mut self.line);
+        let answer = if std::mem::replace(&mut self.oversized, false) {
+            Some(error_line(-32600, &format!("Invalid Request: the message is longer than {} bytes", self.max_line)))
+        } else {
+            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            if text.iter().all(u8::is_ascii_whitespace) {
+                None
+            } else if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(text) {
+                Some(error_line(-32700, &format!("Parse error: {error}")))
+            } else {
+                self.ready.clear();
+                self.ready.extend_from_slice(text);
+                self.ready.push(b'\n');
+                self.offset = 0;
+                None
+            }
+        };
+        if let Some(answer) = answer {
+            // A full queue drops the answer: its client is not reading.
+            let _ = self.errors.try_send(answer);
+        }
+        self.line = line;
+        self.line.clear();
+    }
+}
+
+impl<R: AsyncBufRead + Unpin> AsyncRead for CheckedLines<R> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if this.offset < this.ready.len() {
+                let n = buf.remaining().min(this.ready.len() - this.offset);
+                buf.put_slice(&this.ready[this.offset..this.offset + n]);
+                this.offset += n;
+                return Poll::Ready(Ok(()));
+            }
+            let available = ready!(Pin::new(&mut this.inner).poll_fill_buf(cx))?;
+            if available.is_empty() {
+                if this.line.is_empty() && !this.oversized {
+                    return Poll::Ready(Ok(()));
+                }
+                // The last line, without its newline.
+                this.finish_line();
+                continue;
+            }
+            let (take, done) = match memchr::memchr(b'\n', available) {
+                Some(at) => (at + 1, true),
+                None => (available.len(), false),
+            };
+            if !this.oversized && this.line.len() + take > this.max_line.saturating_add(1) {
+                this.oversized = true;
+                this.line.clear();
+            }
+            if !this.oversized {
+                this.line.extend_from_slice(&available[..take]);
+            }
+            Pin::new(&mut this.inner).consume(take);
+            if done {
+                this.finish_line();
+            }
+        }
+    }
+}
+
 /// A JSON-RPC error response with a `null` id, as one line.
 fn error_line(code: i32, message: &str) -> String {
     format!("{}\n", serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}}))
-}
-
-enum Read {
-    Line,
-    Oversized,
-    Eof,
-}
-
-/// Reads one line into `line`, keeping at most `max` bytes; a longer line is read to its end
-/// and dropped.
-async fn read_line_capped(input: &mut (impl tokio::io::AsyncBufRead + Unpin), line: &mut Vec<u8>, max: usize) -> std::io::Result<Read> {
-    let mut oversized = false;
-    loop {
-        let buffer = input.fill_buf().await?;
-        if buffer.is_empty() {
-            return Ok(if line.is_empty() && !oversized { Read::Eof } else if oversized { Read::Oversized } else { Read::Line });
-        }
-        let (take, done) = match memchr::memchr(b'\n', buffer) {
-            Some(at) => (at + 1, true),
-            None => (buffer.len(), false),
-        };
-        if !oversized && line.len() + take > max.saturating_add(1) {
-            oversized = true;
-            line.clear();
-        }
-        if !oversized {
-            line.extend_from_slice(&buffer[..take]);
-        }
-        input.consume(take);
-        if done {
-            return Ok(if oversized { Read::Oversized } else { Read::Line });
-        }
-    }
 }
 
 #[cfg(test)]
