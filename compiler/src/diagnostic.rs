@@ -150,6 +150,9 @@ codes! {
     LegacyDefaultState = ("W0205", "legacy-default-state", Warning),
     /// A state update writes a top-level field that nothing declares.
     UndeclaredWrite = ("W0206", "undeclared-write", Warning),
+    /// A field the reference accepts on this step type and ignores (`execution_context` off a
+    /// shell_command).
+    FieldWithoutEffect = ("W0207", "field-without-effect", Warning),
     /// A shell command splices a value where it begins a word, with no `--` before it.
     OptionInjection = ("W0301", "option-injection", Warning),
 }

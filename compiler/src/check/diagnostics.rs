@@ -148,6 +148,12 @@ pub(crate) fn legacy_default_state(span: Span) -> Diagnostic {
         .with_help("nest them under `default_state.state`")
 }
 
+pub(crate) fn execution_context_without_effect(span: Span, step_type: &str) -> Diagnostic {
+    Diagnostic::new(Code::FieldWithoutEffect, format!("`execution_context` has no effect on `{step_type}` steps"), span)
+        .with_label("ignored")
+        .with_help("only a shell_command runs on the server or the client; remove the field")
+}
+
 pub(crate) fn undeclared_write(span: Span, path: &str, field: &str) -> Diagnostic {
     Diagnostic::new(Code::UndeclaredWrite, format!("`{path}` writes state field `{field}`, which is not declared"), span)
         .with_label("undeclared field")

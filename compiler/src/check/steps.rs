@@ -44,6 +44,11 @@ fn check_step(cx: &mut Checker, sc: &mut StepContext, raw: &RawStep, loop_depth:
     // The shape check has already reported an unknown type; nothing more to say about it.
     let kind = StepKind::from_name(&raw.kind.value)?;
     let text = |field: &Option<Spanned<String>>| field.clone().unwrap_or_default();
+    if kind != StepKind::ShellCommand
+        && let Some(context) = raw.execution_context
+    {
+        cx.report(diag::execution_context_without_effect(context.span, kind.name()));
+    }
     let mut body = match kind {
         StepKind::UserMessage => StepBody::UserMessage {
             message: text(&raw.message),

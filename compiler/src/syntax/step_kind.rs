@@ -98,8 +98,10 @@ impl StepKind {
     /// Fields this step type may have besides its required ones and [`COMMON_FIELDS`].
     pub fn optional_fields(self) -> &'static [&'static str] {
         match self {
-            StepKind::UserMessage => &["message_type", "format", "title"],
-            StepKind::McpCall => &["parameters", "state_update", "store_result", "timeout", "error_handling"],
+            // `execution_context` on the non-shell steps is accepted (the reference's schema allows
+            // it there and ignores it) and warned about by the check stage.
+            StepKind::UserMessage => &["message_type", "format", "title", "execution_context"],
+            StepKind::McpCall => &["parameters", "state_update", "store_result", "timeout", "error_handling", "execution_context"],
             StepKind::UserInput => &[
                 "instructions",
                 "input_type",
@@ -115,9 +117,9 @@ impl StepKind {
                 "state_update",
                 "error_handling",
             ],
-            StepKind::AgentPrompt => &["context", "expected_response", "timeout", "max_retries"],
+            StepKind::AgentPrompt => &["context", "expected_response", "timeout", "max_retries", "execution_context"],
             StepKind::AgentResponse => {
-                &["response_schema", "state_updates", "store_response", "validation", "error_handling"]
+                &["response_schema", "state_updates", "store_response", "validation", "error_handling", "execution_context"]
             }
             StepKind::ParallelForeach => &["max_parallel", "timeout_seconds", "wait_for_all", "store_result"],
             StepKind::ShellCommand => &[
