@@ -164,6 +164,8 @@ enum Format {
     Json,
     /// GitHub Actions annotations (workflow commands) on stdout, the summary on stderr.
     Github,
+    /// A SARIF 2.1.0 log on stdout (for code-scanning uploads), the summary on stderr.
+    Sarif,
 }
 
 /// Whether human output is coloured.

@@ -72,6 +72,18 @@ fn github_format_annotates_each_diagnostic_at_its_line() {
 }
 
 #[test]
+fn sarif_format_is_a_code_scanning_log() {
+    let output = wfc(&["check", "--format", "sarif", "tests/fixtures/invalid/unknown_sub_agent_task.yaml"]);
+    assert_eq!(output.status.code(), Some(1));
+    let log: serde_json::Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
+    assert_eq!(log["version"], "2.1.0");
+    let result = &log["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "E0205");
+    assert_eq!(result["locations"][0]["physicalLocation"]["region"]["startLine"], 9);
+    assert_eq!(log["runs"][0]["tool"]["driver"]["rules"][0]["name"], "unknown-sub-agent-task");
+}
+
+#[test]
 fn eval_takes_an_expression_that_starts_with_a_minus() {
     let output = wfc(&["eval", "-0"]);
     assert!(output.status.success(), "{}", stderr(&output));

@@ -395,6 +395,48 @@ impl Diagnostics {
     }
 }
 
+/// A SARIF 2.1.0 log of every diagnostic of `files`, for code-scanning uploads: one run of the
+/// tool `wfc`, a rule per code that occurs, a result per diagnostic at its file, line and column.
+pub fn sarif<'a>(files: impl IntoIterator<Item = &'a Diagnostics>) -> serde_json::Value {
+    let mut rules: Vec<Code> = Vec::new();
+    let mut results = Vec::new();
+    for diagnostics in files {
+        for d in &diagnostics.items {
+            if !rules.contains(&d.code) {
+                rules.push(d.code);
+            }
+            let (line, column) = diagnostics.source.line_column(d.primary.span.start);
+            let (end_line, end_column) = diagnostics.source.line_column(d.primary.span.end);
+            let mut text = d.message.clone();
+            if let Some(help) = &d.help {
+                text.push_str(&format!(" (help: {help})"));
+            }
+            results.push(serde_json::json!({
+                "ruleId": d.code.id(),
+                "level": d.severity().as_str(),
+                "message": {"text": text},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": {"uri": diagnostics.source.name()},
+                    "region": {"startLine": line, "startColumn": column, "endLine": end_line, "endColumn": end_column},
+                }}],
+            }));
+        }
+    }
+    rules.sort_by_key(|code| code.id());
+    let rules: Vec<serde_json::Value> = rules
+        .iter()
+        .map(|code| serde_json::json!({"id": code.id(), "name": code.name(), "defaultConfiguration": {"level": code.severity().as_str()}}))
+        .collect();
+    serde_json::json!({
+        "version": "2.1.0",
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [{
+            "tool": {"driver": {"name": "wfc", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
+            "results": results,
+        }],
+    })
+}
+
 impl<'a> IntoIterator for &'a Diagnostics {
     type Item = &'a Diagnostic;
     type IntoIter = std::slice::Iter<'a, Diagnostic>;
@@ -510,6 +552,25 @@ mod tests {
         assert_eq!(json["end_column"], 10);
         assert_eq!(json["code"], "E0103");
         assert_eq!(json["hint"], "fix it");
+    }
+
+    #[test]
+    fn sarif_has_a_rule_per_code_and_a_result_per_diagnostic() {
+        let source = Source::new("w.yaml", "name: x\nsteps: []\n");
+        let mut diagnostics = Diagnostics::new(&source);
+        diagnostics.push(Diagnostic::new(Code::WrongType, "bad", Span::new(15, 17)).with_help("fix it"));
+        diagnostics.push(Diagnostic::new(Code::WrongType, "worse", Span::new(0, 4)));
+        let log = sarif([&diagnostics]);
+        assert_eq!(log["version"], "2.1.0");
+        let run = &log["runs"][0];
+        assert_eq!(run["tool"]["driver"]["rules"].as_array().map(Vec::len), Some(1));
+        assert_eq!(run["tool"]["driver"]["rules"][0]["name"], "wrong-type");
+        let result = &run["results"][0];
+        assert_eq!((result["ruleId"].as_str(), result["level"].as_str()), (Some("E0103"), Some("error")));
+        assert_eq!(result["message"]["text"], "bad (help: fix it)");
+        let region = &result["locations"][0]["physicalLocation"]["region"];
+        assert_eq!((region["startLine"].as_u64(), region["startColumn"].as_u64(), region["endColumn"].as_u64()), (Some(2), Some(8), Some(10)));
+        assert_eq!(result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "w.yaml");
     }
 
     #[test]

@@ -30,6 +30,6 @@ mod suggest;
 pub mod syntax;
 
 pub use config::{CheckReport, CheckedFile, Config, check_paths, check_source, definition_hash, workflow_files};
-pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity};
+pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity, sarif};
 pub use source::Source;
 pub use span::{Span, Spanned};

@@ -33,6 +33,10 @@ pub(crate) fn run(paths: &[PathBuf], format: Format, color: Color) -> ExitCode {
             }
             eprintln!("{}", report.summary());
         }
+        Format::Sarif => {
+            println!("{}", wfc_compiler::sarif(report.files.iter().map(|f| &f.diagnostics)));
+            eprintln!("{}", report.summary());
+        }
         Format::Json => {
             let diagnostics: Vec<serde_json::Value> = report.files.iter().flat_map(|f| f.diagnostics.to_json()).collect();
             let document = serde_json::json!({
