@@ -153,6 +153,8 @@ codes! {
     /// A field the reference accepts on this step type and ignores (`execution_context` off a
     /// shell_command).
     FieldWithoutEffect = ("W0207", "field-without-effect", Warning),
+    /// A state-update value written without `{{ }}` reads like an expression over state.
+    LiteralLooksLikeExpression = ("W0208", "literal-looks-like-expression", Warning),
     /// A shell command splices a value where it begins a word, with no `--` before it.
     OptionInjection = ("W0301", "option-injection", Warning),
 }

@@ -154,6 +154,12 @@ pub(crate) fn execution_context_without_effect(span: Span, step_type: &str) -> D
         .with_help("only a shell_command runs on the server or the client; remove the field")
 }
 
+pub(crate) fn literal_looks_like_expression(span: Span, text: &str) -> Diagnostic {
+    Diagnostic::new(Code::LiteralLooksLikeExpression, format!("this value is the text `{text}`, not its value"), span)
+        .with_label("a literal, not evaluated")
+        .with_help(format!("write `\"{{{{ {text} }}}}\"` to compute it (AroMCP evaluated such values as JavaScript)"))
+}
+
 pub(crate) fn undeclared_write(span: Span, path: &str, field: &str) -> Diagnostic {
     Diagnostic::new(Code::UndeclaredWrite, format!("`{path}` writes state field `{field}`, which is not declared"), span)
         .with_label("undeclared field")

@@ -29,6 +29,9 @@ pub enum SiteKind {
     FromTemplate,
     /// A server-side shell command: a template whose values are quoted for `sh`.
     ShellCommand,
+    /// A state-update value written without `{{ }}`: a literal, checked only for whether it
+    /// reads like an expression over the workflow's state (the reference evaluates it).
+    LiteralUpdateValue,
 }
 
 /// One place that holds an expression.
@@ -170,9 +173,7 @@ fn push<'a>(sites: &mut Vec<ExpressionSite<'a>>, kind: SiteKind, text: &'a Spann
 fn node_sites<'a>(node: Option<&'a Node>, kind: SiteKind, context: &SiteContext, sites: &mut Vec<ExpressionSite<'a>>) {
     for text in node.into_iter().flat_map(Node::strings) {
         // A value without `{{` is a literal (or a bare result keyword such as `stdout`).
-        if kind == SiteKind::UpdateValue && !text.value.contains("{{") {
-            continue;
-        }
+        let kind = if kind == SiteKind::UpdateValue && !text.value.contains("{{") { SiteKind::LiteralUpdateValue } else { kind };
         sites.push(ExpressionSite { kind, text, context: context.clone() });
     }
 }
@@ -263,6 +264,18 @@ pub(crate) fn check_expression_sites(cx: &mut Checker, sites: &[ExpressionSite])
             }
             SiteKind::ShellCommand => {
                 compile_shell_command(site.text.value, &names, &mut issues);
+            }
+            SiteKind::LiteralUpdateValue => {
+                // Only a text that compiles and reads the workflow's state is worth a word: a
+                // plain word or a result keyword (`stdout`) is what it looks like.
+                let mut ignored = Vec::new();
+                let mut reads = std::collections::BTreeSet::new();
+                if let Some(compiled) = compile(site.text.value, &names, &mut ignored) {
+                    compiled.reads(&mut reads);
+                }
+                if !reads.is_empty() {
+                    cx.report(super::diagnostics::literal_looks_like_expression(cx.locate(site.text, 0..site.text.value.len()), site.text.value));
+                }
             }
             SiteKind::Condition | SiteKind::Items | SiteKind::FromTemplate => {
                 compile_wrapped(site.text.value, &names, &mut issues);
