@@ -88,7 +88,7 @@ impl Config {
         };
         let text = crate::codegen::format(catalog).map_err(|e| format!("generated code does not parse (a bug in wfc): {e}"))?;
         let target = out_dir.join("catalog.rs");
-        std::fs::write(&target, text).map_err(|e| format!("cannot write {}: {e}", target.display()))
+        write_if_changed(&target, &text).map_err(|e| format!("cannot write {}: {e}", target.display()))
     }
 
     /// What a build script wants: tells Cargo to rerun when the directory or any workflow in it
@@ -171,6 +171,15 @@ pub fn check_source(source: &Source) -> (Option<Workflow>, Diagnostics) {
     }
 }
 
+/// Writes `text` to `path` unless the file already holds exactly it (prost-build's rule): an
+/// unchanged output keeps its modification time, so nothing that includes it is rebuilt.
+pub fn write_if_changed(path: &Path, text: &str) -> io::Result<()> {
+    if std::fs::read(path).is_ok_and(|written| written == text.as_bytes()) {
+        return Ok(());
+    }
+    std::fs::write(path, text)
+}
+
 /// Checks the workflow files named by `paths` (files, or directories searched recursively).
 /// Fails only when a path cannot be read at all; a bad workflow is a diagnostic, not an error.
 pub fn check_paths(paths: &[PathBuf]) -> io::Result<CheckReport> {
@@ -232,4 +241,24 @@ fn collect_workflow_files(path: &Path, depth: usize, out: &mut Vec<PathBuf>) -> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unchanged_output_is_not_written_again() {
+        let dir = std::env::temp_dir().join(format!("wfc-write-if-changed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a directory");
+        let path = dir.join("catalog.rs");
+        write_if_changed(&path, "a").expect("written");
+        let first = std::fs::metadata(&path).and_then(|m| m.modified()).expect("mtime");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        write_if_changed(&path, "a").expect("unchanged");
+        assert_eq!(std::fs::metadata(&path).and_then(|m| m.modified()).expect("mtime"), first, "the same text is not written");
+        write_if_changed(&path, "b").expect("changed");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "b");
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
 }
