@@ -811,11 +811,16 @@ async fn every_corpus_workflow_runs_to_completion_over_mcp() {
     }
 }
 
+/// The `host:port` of the server at `mcp_url` (`http://host:port/mcp`).
+fn authority(mcp_url: &str) -> &str {
+    mcp_url.trim_start_matches("http://").trim_end_matches("/mcp")
+}
+
 /// A plain HTTP/1.1 GET of `path` on the server at `mcp_url` (`http://host:port/mcp`): the
 /// status code and the body.
 async fn http_get(mcp_url: &str, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let host = mcp_url.trim_start_matches("http://").trim_end_matches("/mcp");
+    let host = authority(mcp_url);
     let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
     stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()).await.expect("request");
     let mut response = String::new();

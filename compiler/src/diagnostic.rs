@@ -348,8 +348,7 @@ impl Diagnostics {
         self.items
             .iter()
             .map(|d| {
-                let (line, column) = self.source.line_column(d.primary.span.start);
-                let (end_line, end_column) = self.source.line_column(d.primary.span.end);
+                let Region { line, column, end_line, end_column } = self.region(d);
                 serde_json::json!({
                     "file": self.source.name(),
                     "line": line,
@@ -367,9 +366,14 @@ impl Diagnostics {
             })
             .collect()
     }
-}
 
-impl Diagnostics {
+    /// Where `d` stands in this file, as every machine-readable format reports it.
+    fn region(&self, d: &Diagnostic) -> Region {
+        let (line, column) = self.source.line_column(d.primary.span.start);
+        let (end_line, end_column) = self.source.line_column(d.primary.span.end);
+        Region { line, column, end_line, end_column }
+    }
+
     /// The diagnostics as GitHub Actions workflow commands (`::error file=…,line=…::message`),
     /// one per line, so that a CI run shows each at its line in the pull request.
     pub fn render_github(&self) -> String {
@@ -379,8 +383,7 @@ impl Diagnostics {
         let property = |text: &str| data(text).replace(':', "%3A").replace(',', "%2C");
         let mut out = String::new();
         for d in &self.items {
-            let (line, column) = self.source.line_column(d.primary.span.start);
-            let (end_line, end_column) = self.source.line_column(d.primary.span.end);
+            let Region { line, column, end_line, end_column } = self.region(d);
             let command = d.severity().as_str();
             let mut message = d.message.clone();
             if let Some(help) = &d.help {
@@ -397,6 +400,14 @@ impl Diagnostics {
     }
 }
 
+/// Where a diagnostic's primary span starts and ends: 1-based lines and columns.
+struct Region {
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+}
+
 /// A SARIF 2.1.0 log of every diagnostic of `files`, for code-scanning uploads: one run of the
 /// tool `wfc`, a rule per code that occurs, a result per diagnostic at its file, line and column.
 pub fn sarif<'a>(files: impl IntoIterator<Item = &'a Diagnostics>) -> serde_json::Value {
@@ -407,8 +418,7 @@ pub fn sarif<'a>(files: impl IntoIterator<Item = &'a Diagnostics>) -> serde_json
             if !rules.contains(&d.code) {
                 rules.push(d.code);
             }
-            let (line, column) = diagnostics.source.line_column(d.primary.span.start);
-            let (end_line, end_column) = diagnostics.source.line_column(d.primary.span.end);
+            let Region { line, column, end_line, end_column } = diagnostics.region(d);
             let mut text = d.message.clone();
             if let Some(help) = &d.help {
                 text.push_str(&format!(" (help: {help})"));

@@ -6,16 +6,16 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
-use super::{Agent, HttpServer, http_get, temp_root};
+use super::{Agent, HttpServer, authority, http_get, temp_root};
 
 /// A token long enough for the server to accept.
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
 /// One raw HTTP/1.1 request to the server at `mcp_url`; the status and the body.
 fn raw_request(mcp_url: &str, request: &str) -> (u16, String) {
-    let host = mcp_url.trim_start_matches("http://").trim_end_matches("/mcp");
+    let host = authority(mcp_url);
     let mut stream = TcpStream::connect(host).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     stream.write_all(request.replace("HOST", host).as_bytes()).expect("request");
@@ -24,6 +24,9 @@ fn raw_request(mcp_url: &str, request: &str) -> (u16, String) {
     let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
     (status, response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default())
 }
+
+/// `GET /healthz` on a connection of its own.
+const HEALTHZ: &str = "GET /healthz HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n";
 
 const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#;
 
@@ -97,7 +100,7 @@ async fn slow_clients_are_cut_off() {
     let server = HttpServer::start_with(root.path(), &args, &[]).await;
     let url = server.url.clone();
     tokio::task::spawn_blocking(move || {
-        let host = url.trim_start_matches("http://").trim_end_matches("/mcp").to_owned();
+        let host = authority(&url).to_owned();
         // A client that never finishes its headers is cut off at the header timeout.
         let mut slow = TcpStream::connect(&host).expect("connect");
         slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n").expect("half a request");
@@ -113,7 +116,7 @@ async fn slow_clients_are_cut_off() {
         let mut answer = String::new();
         let _ = stalled.read_to_string(&mut answer);
         assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-        let (status, _) = raw_request(&url, "GET /healthz HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n");
+        let (status, _) = raw_request(&url, HEALTHZ);
         assert_eq!(status, 200, "still serving");
     })
     .await
@@ -129,16 +132,16 @@ async fn connections_past_the_cap_are_closed_on_accept() {
     let server = HttpServer::start_with(root.path(), &args, &[]).await;
     let url = server.url.clone();
     tokio::task::spawn_blocking(move || {
-        let host = url.trim_start_matches("http://").trim_end_matches("/mcp").to_owned();
+        let host = authority(&url).to_owned();
         let held: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(&host).expect("connect")).collect();
         std::thread::sleep(Duration::from_millis(300));
-        let (status, _) = raw_request(&url, "GET /healthz HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n");
+        let (status, _) = raw_request(&url, HEALTHZ);
         assert_eq!(status, 0, "the fifth connection was refused");
         drop(held);
         // The held connections' slots come back as the server sees them close.
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let (status, _) = raw_request(&url, "GET /healthz HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n");
+            let (status, _) = raw_request(&url, HEALTHZ);
             if status == 200 {
                 break;
             }
@@ -235,6 +238,14 @@ async fn deep_paths_and_deep_values_are_refused() {
     let (code, message) = agent.refused("workflow_update_state", json!({"workflow_id": id, "updates": [{"path": "global.deep", "value": deep}]})).await;
     assert_eq!(code, "INVALID_INPUT");
     assert!(message.contains("levels deep"), "{message}");
+    // At the bound exactly: a value 100 levels deep may be set, not appended (the array it is
+    // pushed onto is one level more); one a level less may be appended.
+    let nested = |levels: usize| (0..levels).fold(json!(1), |inner, _| json!([inner]));
+    let write = |path: &str, operation: &str, value: Json| json!({"workflow_id": id, "updates": [{"path": path, "operation": operation, "value": value}]});
+    agent.ok("workflow_update_state", write("global.at_bound", "set", nested(100))).await;
+    let (code, message) = agent.refused("workflow_update_state", write("global.pushed", "append", nested(100))).await;
+    assert_eq!(code, "INVALID_INPUT", "{message}");
+    agent.ok("workflow_update_state", write("global.pushed", "append", nested(99))).await;
     agent.ok("workflow_state_read", json!({"workflow_id": id})).await;
 }
 

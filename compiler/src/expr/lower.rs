@@ -26,7 +26,6 @@ pub(crate) const METHODS: &[&str] = &[
     "localeCompare", "toString", "charAt", "repeat", "toFixed", "has", "test",
 ];
 
-
 /// The result of lowering one expression.
 pub(crate) struct Lowered {
     pub(crate) expr: Expr,

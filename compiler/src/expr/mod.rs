@@ -176,16 +176,15 @@ pub fn compile_shell_command(text: &str, names: &Names, issues: &mut Vec<ExprIss
     let compiled = compile_template(text, names, issues)?;
     let CompiledTemplate::Parts(parts) = compiled else { return Some(compiled) };
     let pieces = template::scan(text).ok()?;
-    let places = shell::places(&pieces);
+    // The template's expression parts and the scan's expression pieces are the same, in order.
+    let mut places = shell::places(&pieces).into_iter();
     let mut failed = false;
-    let mut exprs = 0;
     let parts = parts
         .into_iter()
         .map(|part| {
             let CompiledPart::Expr(compiled) = part else { return part };
-            let range = shell::expr_range(&pieces, exprs).unwrap_or(0..text.len());
-            exprs += 1;
-            match places.get(exprs - 1).copied().unwrap_or(Err(shell::Refusal::Comment)) {
+            let (range, place) = places.next().expect("a place for every expression of the template");
+            match place {
                 Ok(place) => {
                     if place.option_risk {
                         issues.push(ExprIssue::new(

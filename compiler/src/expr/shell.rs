@@ -58,15 +58,15 @@ enum State {
     Double,
 }
 
-/// The place of each expression piece of `pieces`, in order.
-pub(crate) fn places(pieces: &[Piece]) -> Vec<Result<Place, Refusal>> {
+/// Each expression piece of `pieces`, in order: its range in the command, and its place.
+pub(crate) fn places(pieces: &[Piece]) -> Vec<(Range<usize>, Result<Place, Refusal>)> {
     let mut scanner = Scanner { state: State::Bare, in_word: false, comment: false, backticks: false, here_document: false, options_ended: false, word: String::new(), escaped: false };
     let mut out = Vec::new();
     for piece in pieces {
         match piece {
             Piece::Text(text) => text.chars().for_each(|c| scanner.read(c)),
-            Piece::Expr(_) => {
-                out.push(scanner.place());
+            Piece::Expr(range) => {
+                out.push((range.clone(), scanner.place()));
                 // The value is part of the word it stands in.
                 scanner.in_word = true;
                 scanner.word.push('\u{0}');
@@ -163,18 +163,13 @@ impl Scanner {
     }
 }
 
-/// The byte range of the `n`-th expression piece, for diagnostics.
-pub(crate) fn expr_range(pieces: &[Piece], n: usize) -> Option<Range<usize>> {
-    pieces.iter().filter_map(|p| if let Piece::Expr(range) = p { Some(range.clone()) } else { None }).nth(n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::expr::template::scan;
 
     fn placed(command: &str) -> Vec<Result<(ShellQuoting, bool), Refusal>> {
-        places(&scan(command).expect("scans")).into_iter().map(|p| p.map(|p| (p.quoting, p.option_risk))).collect()
+        places(&scan(command).expect("scans")).into_iter().map(|(_, p)| p.map(|p| (p.quoting, p.option_risk))).collect()
     }
 
     #[test]

@@ -547,31 +547,6 @@ impl Execution {
         Ok(())
     }
 
-}
-
-/// A writer that refuses to grow past `limit` bytes, so an oversized record fails while it is
-/// being written instead of after.
-struct CappedWriter {
-    bytes: Vec<u8>,
-    limit: usize,
-}
-
-impl std::io::Write for CappedWriter {
-    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
-        if self.bytes.len() + buffer.len() > self.limit {
-            self.bytes.extend_from_slice(&buffer[..self.limit - self.bytes.len()]);
-            return Err(std::io::Error::other("over the record size limit"));
-        }
-        self.bytes.extend_from_slice(buffer);
-        Ok(buffer.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Execution {
     /// The instance as the store keeps it, at `version`.
     pub(crate) fn stored(&self, version: u64, record: String) -> Stored {
         Stored {
@@ -1223,4 +1198,26 @@ fn status_name(status: Status) -> &'static str {
 /// written — the server stopped first.
 pub(crate) fn lost_entries(written: u64, made: u64) -> Json {
     json!({"from_seq": written + 1, "through_seq": made, "cause": "the server stopped before it wrote them"})
+}
+
+/// A writer that refuses to grow past `limit` bytes, so an oversized record fails while it is
+/// being written instead of after.
+struct CappedWriter {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl std::io::Write for CappedWriter {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buffer.len() > self.limit {
+            self.bytes.extend_from_slice(&buffer[..self.limit - self.bytes.len()]);
+            return Err(std::io::Error::other("over the record size limit"));
+        }
+        self.bytes.extend_from_slice(buffer);
+        Ok(buffer.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

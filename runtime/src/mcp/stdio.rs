@@ -39,10 +39,11 @@ pub(super) fn split_lines<R: AsyncRead + Unpin>(input: R, output: impl AsyncWrit
     let writer = tokio::spawn(async move {
         let mut output = output;
         let mut from_library = BufReader::new(from_library);
+        // The library's message being read. A read that loses the race to an error answer
+        // keeps what it has read here and goes on where it stopped, so the two never mix.
         let mut message = Vec::new();
         loop {
-            message.clear();
-            let line = tokio::select! {
+            let written = tokio::select! {
                 read = from_library.read_until(b'\n', &mut message) => match read {
                     Ok(0) | Err(_) => {
                         // The library is done: answer what is queued, then stop.
@@ -52,14 +53,15 @@ pub(super) fn split_lines<R: AsyncRead + Unpin>(input: R, output: impl AsyncWrit
                         let _ = output.flush().await;
                         return;
                     }
-                    Ok(_) => message.as_slice(),
+                    Ok(_) => {
+                        let written = output.write_all(&message).await;
+                        message.clear();
+                        written
+                    }
                 },
-                Some(line) = error_lines.recv() => {
-                    message.extend_from_slice(line.as_bytes());
-                    message.as_slice()
-                }
+                Some(line) = error_lines.recv() => output.write_all(line.as_bytes()).await,
             };
-            if output.write_all(line).await.is_err() || output.flush().await.is_err() {
+            if written.is_err() || output.flush().await.is_err() {
                 return;
             }
         }

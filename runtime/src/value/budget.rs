@@ -35,12 +35,6 @@ impl Limits {
     pub const DEFAULT: Limits = Limits { operations: 20_000_000, bytes: 64 * 1024 * 1024 };
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits::DEFAULT
-    }
-}
-
 static OPERATIONS: AtomicU64 = AtomicU64::new(Limits::DEFAULT.operations);
 static BYTES: AtomicU64 = AtomicU64::new(Limits::DEFAULT.bytes);
 
@@ -137,12 +131,6 @@ impl Drop for Evaluation {
     }
 }
 
-/// Whether a limit of the armed evaluation has run out (work that cannot fail stops early).
-#[inline]
-pub fn is_spent() -> bool {
-    SPENT.with(Cell::get).is_some()
-}
-
 fn operations_exhausted() -> EvalError {
     EvalError::limit(format!(
         "the evaluation budget of {} operations is spent (raise it with --max-eval-operations)",
@@ -169,17 +157,23 @@ fn run_out(which: Spent) -> Result<(), EvalError> {
     Err(which.error())
 }
 
-/// Charges `n` operations.
+/// Takes `n` from what is left of limit `which` (kept in `left`).
 #[inline]
-pub fn charge_operations(n: usize) -> Result<(), EvalError> {
-    let taken = OPERATIONS_LEFT.with(|left| match left.get().checked_sub(n as u64) {
+fn charge(left: &'static std::thread::LocalKey<Cell<u64>>, which: Spent, n: usize) -> Result<(), EvalError> {
+    let taken = left.with(|left| match left.get().checked_sub(n as u64) {
         Some(rest) => {
             left.set(rest);
             true
         }
         None => false,
     });
-    if taken { Ok(()) } else { run_out(Spent::Operations) }
+    if taken { Ok(()) } else { run_out(which) }
+}
+
+/// Charges `n` operations.
+#[inline]
+pub fn charge_operations(n: usize) -> Result<(), EvalError> {
+    charge(&OPERATIONS_LEFT, Spent::Operations, n)
 }
 
 /// Charges scanning `bytes` bytes of text (one operation per 64 bytes, at least one).
@@ -191,14 +185,7 @@ pub fn charge_scan(bytes: usize) -> Result<(), EvalError> {
 /// Charges building `n` bytes of strings or arrays.
 #[inline]
 pub fn charge_bytes(n: usize) -> Result<(), EvalError> {
-    let taken = BYTES_LEFT.with(|left| match left.get().checked_sub(n as u64) {
-        Some(rest) => {
-            left.set(rest);
-            true
-        }
-        None => false,
-    });
-    if taken { Ok(()) } else { run_out(Spent::Bytes) }
+    charge(&BYTES_LEFT, Spent::Bytes, n)
 }
 
 /// Charges building an array of `n` items.

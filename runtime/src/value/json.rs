@@ -78,7 +78,6 @@ pub fn stringify(value: &Value, indent: &str) -> Option<String> {
     write_value(&mut out, value, indent, 0).then_some(out)
 }
 
-
 fn write_value(out: &mut String, value: &Value, indent: &str, depth: usize) -> bool {
     match value {
         Value::Undefined => return false,

@@ -552,12 +552,7 @@ pub fn call_global(name: &str, args: &[Value], callback: Option<Callback<'_>>) -
     match name {
         "Object.keys" | "Object.values" | "Object.entries" => {
             let target = arg(args, 0);
-            let size = match target {
-                Value::Object(o) => o.len(),
-                Value::Array(items) => items.len(),
-                Value::String(s) => s.len(),
-                _ => 0,
-            };
+            let size = own_keys(target);
             charge_operations(size)?;
             charge_items(size.saturating_mul(3))?;
             let pairs: Vec<(Value, Value)> = match target {
@@ -692,15 +687,21 @@ pub fn call_global(name: &str, args: &[Value], callback: Option<Callback<'_>>) -
     }
 }
 
-/// `{...value}`: copies own enumerable properties (of objects, and the indices of arrays and
-/// strings) into `object`; other values add nothing.
-pub fn spread_into(object: &mut Object, value: &Value) {
-    let size = match value {
-        Value::Object(source) => source.len(),
+/// How many own enumerable properties `Object.keys` and `{...value}` find: an object's keys, an
+/// array's indices, a string's (at most one per byte); none of anything else.
+fn own_keys(value: &Value) -> usize {
+    match value {
+        Value::Object(object) => object.len(),
         Value::Array(items) => items.len(),
         Value::String(s) => s.len(),
         _ => 0,
-    };
+    }
+}
+
+/// `{...value}`: copies own enumerable properties (of objects, and the indices of arrays and
+/// strings) into `object`; other values add nothing.
+pub fn spread_into(object: &mut Object, value: &Value) {
+    let size = own_keys(value);
     // Spreading cannot fail; a spent budget leaves the object short and fails the evaluation
     // when it ends.
     if charge_operations(size).and_then(|()| charge_items(size.saturating_mul(2))).is_err() {

@@ -1,4 +1,5 @@
-//! The executor's operations as generated server-side steps call them ([`Program::native`](crate::machine::program::Program::native)).
+//! The executor's operations as generated server-side steps call them
+//! ([`Program::native`](crate::machine::program::Program::native)).
 
 use super::scope::{ResultNames, ToolScope, read_path};
 use super::{Instance, LoopFrame, refresh_failure};
@@ -6,10 +7,11 @@ use crate::machine::program::{Expression, Pc, SourceTier};
 use crate::machine::{State, StepError, Tier, Trace, Yield};
 use crate::value::{EvalError, Scope, Value};
 
-/// An instance as a compiled program's generated server-side steps ([`Program::native`](crate::machine::program::Program::native)) run it:
-/// the operations they need, each the executor's own, so a step means the same thing whichever
-/// runs it. Generated code keeps declared fields in typed structs while it runs and stores
-/// them into the state tiers ([`Executor::set`]) before it hands over.
+/// An instance as a compiled program's generated server-side steps
+/// ([`Program::native`](crate::machine::program::Program::native)) run it: the operations they
+/// need, each the executor's own, so a step means the same thing whichever runs it. Generated
+/// code keeps declared fields in typed structs while it runs and stores them into the state
+/// tiers ([`Executor::set`]) before it hands over.
 pub struct Executor<'a, X> {
     pub(super) machine: &'a mut Instance<X>,
     /// What is left of the resume's server-step budget.

@@ -819,15 +819,16 @@ impl<X: Expression> Instance<X> {
             WriteTier::State => Tier::State,
             WriteTier::Global => Tier::Global,
         };
-        update::apply(next.tier_mut(target), segments, operation, value).map_err(|e| format!("writing `{text}`: {e}"))?;
         // A loop that wraps a field in itself (`[this.x]`) nests it one level deeper each time;
-        // past the bound, every walk of the state would risk the stack.
-        if let Some(UpdateSegment::Field(field)) = segments.first()
-            && let Some(written) = next.tier_mut(target).get(field)
-            && !written.nests_within(update::MAX_VALUE_DEPTH)
-        {
+        // past the bound, every walk of the state would risk the stack. Every earlier write was
+        // held to the bound, so only what this one adds is walked (not the whole field, which a
+        // loop appending to an array would walk again at every step): the value, below the
+        // levels its path goes down, and one more inside the array an append pushes onto.
+        let below = segments.len() - 1 + usize::from(operation == update::Operation::Append);
+        if !value.nests_within(update::MAX_VALUE_DEPTH.saturating_sub(below)) {
             return Err(format!("writing `{text}`: the value would nest more than {} levels deep", update::MAX_VALUE_DEPTH));
         }
+        update::apply(next.tier_mut(target), segments, operation, value).map_err(|e| format!("writing `{text}`: {e}"))?;
         match (tier, segments.first()) {
             (WriteTier::State, Some(UpdateSegment::Field(field))) => {
                 if let Some(declared) = self.program.state.iter().find(|f| *f.name == **field)
