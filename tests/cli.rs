@@ -184,7 +184,7 @@ fn run_drives_a_workflow_in_the_terminal_from_scripted_answers() {
     assert!(git.success());
     let answers = root.path().join("answers.json");
     // The answers file itself makes the tree dirty: the workflow asks, and is told to go on.
-    let script = r#"{"continue_dirty": "yes", "bump_version": "done", "record_bump": {"files": ["Cargo.toml"]}, "sign_off": ["maybe", "approve"], "tag_release": {"created": true}}"#;
+    let script = r#"{"continue_dirty": "yes", "bump_version": ["done", {"files": ["Cargo.toml"]}], "record_bump": {"files": ["Cargo.toml"]}, "sign_off": ["maybe", "approve"], "tag_release": {"created": true}}"#;
     std::fs::write(&answers, script).expect("answers");
     let root_arg = root.path().to_str().expect("utf-8");
     let answers_arg = answers.to_str().expect("utf-8");
@@ -193,10 +193,11 @@ fn run_drives_a_workflow_in_the_terminal_from_scripted_answers() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}{}", stderr(&output));
     assert!(stdout.contains("! `maybe` is not one of: approve, reject"), "the refused answer is shown: {stdout}");
+    assert!(stdout.contains("! the response does not match the response schema"), "a reply that misses expected_response is asked for again: {stdout}");
     assert!(stdout.contains("Tagged v2.0.0.") && stdout.contains("✔ completed"), "{stdout}");
     assert!(stdout.contains(r#""release_dirty": true"#), "the final state is printed: {stdout}");
 
-    std::fs::write(&answers, r#"{"continue_dirty": "yes", "bump_version": "done"}"#).expect("answers");
+    std::fs::write(&answers, r#"{"continue_dirty": "yes", "bump_version": {"files": ["Cargo.toml"]}}"#).expect("answers");
     let output = wfc(&args);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("no (more) answers for step `record_bump`"), "{}", stderr(&output));

@@ -12,15 +12,17 @@ use rmcp::transport::TokioChildProcess;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value as Json, json};
 
-/// A client connected to one `wfc serve`.
-struct Agent {
-    service: RunningService<RoleClient, ()>,
+/// A client connected to one `wfc serve`; `H` hears its notifications (none by default).
+struct Agent<H: rmcp::ClientHandler = ()> {
+    service: RunningService<RoleClient, H>,
 }
 
 #[path = "mcp/durability.rs"]
 mod durability;
 #[path = "mcp/hostile.rs"]
 mod hostile;
+#[path = "mcp/long_work.rs"]
+mod long_work;
 
 /// `wfc serve --http 127.0.0.1:0`, killed (SIGKILL) when dropped.
 struct HttpServer {
@@ -97,7 +99,9 @@ impl Agent {
         let dir = repo().join("tests/fixtures/serve");
         Agent::serve(root, &["--dev", dir.to_str().expect("utf-8 path")]).await
     }
+}
 
+impl<H: rmcp::ClientHandler> Agent<H> {
     /// Calls `tool`; the `data` of a success, or the `error` object of a refusal.
     async fn call(&self, tool: &str, arguments: Json) -> Result<Json, Json> {
         self.try_call(tool, arguments).await.unwrap_or_else(|e| panic!("tools/call {tool}: {e}"))
@@ -304,7 +308,7 @@ async fn test_fix_loop_hands_failures_to_the_agent_until_green() {
     assert!(prompt.contains("attempt 1 of 5") && prompt.contains("test it_works ... FAILED"), "{prompt}");
 
     std::fs::write(root.path().join("fixed"), "").expect("the agent's fix");
-    let next = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "ask_for_fix", "result": "created the file"})).await;
+    let next = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "ask_for_fix", "result": {"summary": "created the file"}})).await;
     assert_eq!(step_names(&next), ["record_fix:agent_response"]);
     let done = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "record_fix", "result": {"summary": "created fixed"}})).await;
     assert_eq!(step_names(&done), ["green:user_message"]);
@@ -324,10 +328,14 @@ async fn release_checklist_validates_answers_and_tags_with_a_tool_result() {
     let id = agent.start("release:checklist", json!({"version": "1.4.0", "test_command": "true"})).await;
     let first = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
     assert_eq!(step_names(&first), ["bump_version:agent_prompt"]);
-    let next = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "bump_version", "result": "done"})).await;
+    // A reply that misses the prompt's expected_response is asked for again, with the reason.
+    let again = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "bump_version", "result": "done"})).await;
+    assert_eq!((step_names(&again), last_step(&again)["attempt"].clone()), (vec!["bump_version:agent_prompt".to_owned()], json!(2)));
+    assert!(last_step(&again)["definition"]["error"].as_str().is_some_and(|e| e.contains("response schema")), "{again}");
+    let next = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "bump_version", "result": {"files": ["Cargo.toml"]}})).await;
     assert_eq!(step_names(&next), ["record_bump:agent_response"]);
-    // A reply that breaks the response schema fails the step (and so the workflow) — tested
-    // on another instance below; here the reply is right.
+    // A reply that breaks the response schema is asked again, then fails the step (and so the
+    // workflow) — tested on another instance below; here the reply is right.
     let sign_off = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "record_bump", "result": {"files": ["Cargo.toml"]}})).await;
     assert_eq!(step_names(&sign_off), ["sign_off:user_input"]);
     assert_eq!(last_step(&sign_off)["definition"]["prompt"], "Tests pass. Approve release v1.4.0?");
@@ -349,7 +357,13 @@ async fn release_checklist_validates_answers_and_tags_with_a_tool_result() {
 
     let other = agent.start("release:checklist", json!({"version": "1.5.0", "test_command": "true"})).await;
     agent.ok("workflow_get_next_step", json!({"workflow_id": other})).await;
-    agent.ok("workflow_submit_result", json!({"workflow_id": other, "step_id": "bump_version", "result": "done"})).await;
+    agent.ok("workflow_submit_result", json!({"workflow_id": other, "step_id": "bump_version", "result": {"files": []}})).await;
+    // A reply that breaks the response schema is asked for again three times (AroMCP's
+    // default max_retries), then fails the step and the workflow.
+    for attempt in 2..=4 {
+        let again = agent.ok("workflow_submit_result", json!({"workflow_id": other, "step_id": "record_bump", "result": {"changed": []}})).await;
+        assert_eq!((step_names(&again), last_step(&again)["attempt"].clone()), (vec!["record_bump:agent_response".to_owned()], json!(attempt)), "{again}");
+    }
     let failed = agent.ok("workflow_submit_result", json!({"workflow_id": other, "step_id": "record_bump", "result": {"changed": []}})).await;
     assert_eq!(failed["status"], "failed");
     assert_eq!(failed["error"]["step_id"], "record_bump");
@@ -378,7 +392,7 @@ async fn parallel_review_fans_out_one_sub_agent_per_changed_file() {
         assert_eq!(step_names(&step), ["review:agent_prompt"]);
         let prompt = last_step(&step)["definition"]["prompt"].as_str().expect("prompt");
         assert!(prompt.contains(&format!("+{}", if file == "a.txt" { "two" } else { "new" })), "the diff is in the prompt: {prompt}");
-        agent.ok("workflow_submit_result", json!({"workflow_id": id, "task_id": task_id, "step_id": "review", "result": "looked"})).await;
+        agent.ok("workflow_submit_result", json!({"workflow_id": id, "task_id": task_id, "step_id": "review", "result": {"issues": issues}})).await;
         let done = agent.ok("workflow_submit_result", json!({"workflow_id": id, "task_id": task_id, "step_id": "record", "result": {"issues": issues}})).await;
         assert_eq!(done["completed"], true, "{done}");
     }
@@ -751,13 +765,35 @@ fn scripted_result(step: &Json) -> Json {
     }
 }
 
+/// How an agent misbehaves: not at all, or as a small deterministic random source (a linear
+/// congruential generator) decides — the same seed gives the same duplicated and retried
+/// calls, so a failure is reproduced by its seed.
+struct Chaos(Option<u64>);
+
+impl Chaos {
+    /// Whether to misbehave now, with probability `1/n`.
+    fn one_in(&mut self, n: u64) -> bool {
+        let Some(state) = &mut self.0 else { return false };
+        *state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (*state >> 33) % n == 0
+    }
+}
+
 /// Drives an instance (or one task) to its end with scripted answers, sub-agent tasks included;
 /// returns the last answer.
 async fn drive_to_end(agent: &Agent, id: &str, task: Option<&str>) -> Json {
+    drive_with_chaos(agent, id, task, &mut Chaos(None)).await
+}
+
+/// Drives an instance (or task) to its end like [`drive_to_end`], but as a flaky agent would:
+/// it asks for the next step again before reporting a result, and reports results twice. A step
+/// whose result is used must come back when asked past (same id, same sequence), and a result
+/// reported again must get the first answer.
+async fn drive_with_chaos(agent: &Agent, id: &str, task: Option<&str>, chaos: &mut Chaos) -> Json {
     let target = |extra: Json| {
-        let mut arguments = json!({"workflow_id": id});
-        if let Some(task) = task {
-            arguments["task_id"] = task.into();
+        let mut arguments = json!({"workflow_id": id, "task_id": task});
+        if task.is_none() {
+            arguments.as_object_mut().map(|a| a.remove("task_id"));
         }
         for (key, value) in extra.as_object().into_iter().flatten() {
             arguments[key] = value.clone();
@@ -765,50 +801,43 @@ async fn drive_to_end(agent: &Agent, id: &str, task: Option<&str>) -> Json {
         arguments
     };
     let mut answer = agent.ok("workflow_get_next_step", target(json!({}))).await;
-    for _ in 0..1_000 {
+    for _ in 0..2_000 {
         if answer["status"] != "running" {
             return answer;
         }
-        let step = answer["steps"].as_array().and_then(|s| s.last()).cloned().unwrap_or_default();
-        answer = match step["type"].as_str() {
+        let step = last_step(&answer).clone();
+        match step["type"].as_str() {
             Some("parallel_foreach" | "wait_step") => {
                 let tasks: Vec<String> = step["definition"]["tasks"].as_array().into_iter().flatten().filter_map(|t| t["task_id"].as_str().map(str::to_owned)).collect();
                 for task in tasks {
-                    let ended = Box::pin(drive_to_end(agent, id, Some(&task))).await;
+                    let ended = Box::pin(drive_with_chaos(agent, id, Some(&task), chaos)).await;
                     assert_eq!(ended["status"], "completed", "task {task}: {ended}");
                 }
-                agent.ok("workflow_get_next_step", target(json!({}))).await
+                answer = agent.ok("workflow_get_next_step", target(json!({}))).await;
             }
-            Some("user_message") | None => agent.ok("workflow_get_next_step", target(json!({}))).await,
-            Some(_) => agent.ok("workflow_submit_result", target(json!({"step_id": step["id"], "result": scripted_result(&step)}))).await,
-        };
+            Some("user_message") | None => answer = agent.ok("workflow_get_next_step", target(json!({}))).await,
+            Some(kind) => {
+                if chaos.one_in(2) {
+                    let again = agent.ok("workflow_get_next_step", target(json!({}))).await;
+                    if matches!(kind, "user_input" | "agent_response") {
+                        assert_eq!((last_step(&again)["id"].clone(), last_step(&again)["sequence"].clone()), (step["id"].clone(), step["sequence"].clone()), "{kind} asked past: {again}");
+                    }
+                    if last_step(&again)["id"] != step["id"] || last_step(&again)["sequence"] != step["sequence"] {
+                        // Completed without its result: allowed only where nothing is lost.
+                        answer = again;
+                        continue;
+                    }
+                }
+                let submitted = target(json!({"step_id": step["id"], "sequence": step["sequence"], "result": scripted_result(&step)}));
+                answer = agent.ok("workflow_submit_result", submitted.clone()).await;
+                if chaos.one_in(3) {
+                    let repeated = agent.ok("workflow_submit_result", submitted).await;
+                    assert_eq!(repeated, answer, "a result reported twice gets the first answer");
+                }
+            }
+        }
     }
-    panic!("{id} {task:?} did not end in 1,000 answers: {answer}");
-}
-
-#[tokio::test]
-async fn every_corpus_workflow_runs_to_completion_over_mcp() {
-    let corpus = repo().join("../shared/corpus/aromcp");
-    let root = temp_root();
-    // analyze:dependencies reads the project's package.json (and runs `npm outdated || true`).
-    std::fs::write(root.path().join("package.json"), r#"{"name": "demo", "version": "1.0.0"}"#).expect("package.json");
-    let agent = Agent::serve(root.path(), &["--dev", corpus.to_str().expect("utf-8")]).await;
-    let listed = agent.ok("workflow_list", json!({})).await;
-    let names: Vec<String> = listed["workflows"].as_array().expect("workflows").iter().filter_map(|w| w["name"].as_str().map(str::to_owned)).collect();
-    assert!(names.len() >= 3, "{listed}");
-    for name in names {
-        let info = agent.ok("workflow_get_info", json!({"workflow": name})).await;
-        let inputs: serde_json::Map<String, Json> = info["inputs"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(_, input)| input["required"] == true)
-            .map(|(key, input)| (key.clone(), if input["type"] == "number" { json!(3) } else { json!("demo") }))
-            .collect();
-        let id = agent.start(&name, Json::Object(inputs)).await;
-        let end = drive_to_end(&agent, &id, None).await;
-        assert_eq!(end["status"], "completed", "{name}: {end}");
-    }
+    panic!("{id} {task:?} did not end in 2,000 answers: {answer}");
 }
 
 /// The `host:port` of the server at `mcp_url` (`http://host:port/mcp`).

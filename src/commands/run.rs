@@ -136,7 +136,7 @@ async fn drive(engine: &Engine, name: &str, inputs: &Json, terminal: &mut Termin
     let started = engine.start(name, inputs).await.map_err(|e| e.message)?;
     let id = started["workflow_id"].as_str().unwrap_or_default().to_owned();
     println!("▶ {name} ({id})");
-    let mut answer = engine.next_step(&id, None).await.map_err(|e| e.message)?;
+    let mut answer = engine.next_step(&id, None, None).await.map_err(|e| e.message)?;
     loop {
         let pending = show(&answer);
         match answer["status"].as_str() {
@@ -167,9 +167,9 @@ async fn advance(engine: &Engine, id: &str, task: Option<&str>, pending: Option<
             let result = terminal.answer(&step)?;
             let step_id = step["id"].as_str().unwrap_or_default();
             let submitted = Submit { step_id, sequence: step["sequence"].as_u64(), result: Some(&result), error: None, task_id: task };
-            engine.submit_result(id, submitted).await.map_err(|e| e.message)
+            engine.submit_result(id, submitted, None).await.map_err(|e| e.message)
         }
-        None => engine.next_step(id, task).await.map_err(|e| e.message),
+        None => engine.next_step(id, task, None).await.map_err(|e| e.message),
     }
 }
 
@@ -180,7 +180,7 @@ async fn run_tasks(engine: &Engine, id: &str, fan_out: &Json, terminal: &mut Ter
     let mut waiting = Json::Null;
     while let Some(task) = queue.pop_front() {
         println!("  ▶ task {task}");
-        let mut answer = engine.next_step(id, Some(&task)).await.map_err(|e| e.message)?;
+        let mut answer = engine.next_step(id, Some(&task), None).await.map_err(|e| e.message)?;
         loop {
             let pending = show(&answer);
             if answer["status"] != "running" {
@@ -191,7 +191,7 @@ async fn run_tasks(engine: &Engine, id: &str, fan_out: &Json, terminal: &mut Ter
         }
         // While tasks remain, the workflow's wait step lists those released since; once all
         // have ended, the workflow goes on and this is its next batch.
-        waiting = engine.next_step(id, None).await.map_err(|e| e.message)?;
+        waiting = engine.next_step(id, None, None).await.map_err(|e| e.message)?;
         match waiting["steps"].as_array().and_then(|s| s.last()).filter(|s| s["type"] == "wait_step") {
             Some(wait) => queue.extend(task_ids(&wait["definition"])),
             None => break,

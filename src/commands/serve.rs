@@ -12,7 +12,7 @@ use wfc_compiler::playground::{EvalFailure, evaluate};
 use wfc_compiler::{Source, check_paths, check_source, definition_hash, workflow_files};
 use wfc_runtime::engine::shell::DEFAULT_MAX_PROCESSES;
 use wfc_runtime::engine::store::DEFAULT_HISTORY_LIMIT;
-use wfc_runtime::engine::{Authoring, Catalog, Definition, Engine, Limits, ShellSettings, Sqlite, Store};
+use wfc_runtime::engine::{Authoring, Catalog, DEFAULT_ANSWER_WITHIN, Definition, Engine, Limits, ShellSettings, Sqlite, Store};
 use wfc_runtime::machine::DEFAULT_SERVER_STEP_BUDGET;
 use wfc_runtime::mcp::{HttpSettings, Server};
 use wfc_runtime::value::{Value, budget};
@@ -151,6 +151,19 @@ pub(crate) struct LimitArgs {
     /// Bytes of strings and arrays one evaluation of an expression may build.
     #[arg(long, default_value_t = budget::Limits::DEFAULT.bytes)]
     max_eval_bytes: u64,
+    /// Seconds a step request waits for server-side work (a long shell command); past it the
+    /// answer says the command is running (status running, its last output lines) and the
+    /// command goes on; the next request picks up where it stands.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_ANSWER_WITHIN.as_secs_f64(), value_parser = positive_seconds)]
+    answer_within: f64,
+}
+
+/// A number of seconds above zero.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds.is_finite() && seconds <= 86_400.0 => Ok(seconds),
+        _ => Err(format!("`{text}` is not a number of seconds between 0 and 86400")),
+    }
 }
 
 impl LimitArgs {
@@ -243,7 +256,11 @@ pub(crate) fn run(options: Options) -> ExitCode {
     if serial {
         tracing::info!("serial mode: sub-agent tasks are handed to the main agent one step at a time");
     }
-    let engine = Engine::new(catalog, shell, Box::new(store)).with_limits(limits).with_serial(serial).with_history(!options.limits.no_history);
+    let engine = Engine::new(catalog, shell, Box::new(store))
+        .with_limits(limits)
+        .with_serial(serial)
+        .with_history(!options.limits.no_history)
+        .with_answer_within(std::time::Duration::from_secs_f64(options.limits.answer_within));
     let engine = Arc::new(engine.with_authoring(Arc::new(CompilerTools)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -274,6 +274,9 @@ pub enum StepBody {
         store_response: Option<WritePath>,
         validation: Validation,
         error_handling: ErrorHandling,
+        /// How many times a refused reply is asked for again: `error_handling.max_retries` when
+        /// written, else [`defaults::MAX_RETRIES`].
+        reply_retries: u32,
     },
     /// `store_result`: where every task's outcome (`{task_id, status, state, error?}`) is
     /// stored, in item order, once all have ended.

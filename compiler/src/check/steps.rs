@@ -106,6 +106,7 @@ fn check_step(cx: &mut Checker, sc: &mut StepContext, raw: &RawStep, loop_depth:
             store_response: raw.store_response.as_ref().and_then(|p| check_write_path(cx, sc.scope, p)),
             validation: check_validation(cx, raw.validation.as_ref()),
             error_handling: error_handling(sc, raw.error_handling.as_ref()),
+            reply_retries: raw.error_handling.as_ref().and_then(|r| r.max_retries).map_or(defaults::MAX_RETRIES, |m| m.value),
         },
         StepKind::ParallelForeach => {
             let task_name = text(&raw.sub_agent_task);

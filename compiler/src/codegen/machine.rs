@@ -370,11 +370,11 @@ impl Emitter {
                 let answer = self.answer(answer);
                 quote!(#p::Handling::Answer(::std::boxed::Box::new(#answer)))
             }
-            Handling::Reply { schema, rules, updates, store, on_failure } => {
+            Handling::Reply { schema, rules, updates, store, retries, on_failure } => {
                 let schema = option(schema.as_ref().map(|s| json(&self.rt, s)));
                 let rules = self.rules(rules);
                 let (store, updates, on_failure) = (self.store(store.as_ref()), self.updates(updates), self.on_failure(on_failure));
-                quote!(#p::Handling::Reply { schema: #schema, rules: #rules, updates: #updates, store: #store, on_failure: #on_failure })
+                quote!(#p::Handling::Reply { schema: #schema, rules: #rules, updates: #updates, store: #store, retries: #retries, on_failure: #on_failure })
             }
             Handling::ShellOutput { updates, on_failure } => {
                 let (updates, on_failure) = (self.updates(updates), self.on_failure(on_failure));

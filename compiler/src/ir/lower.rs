@@ -11,7 +11,7 @@ use super::*;
 use crate::check::expressions::{foreach_loop_names, ResultKind, SiteContext, SiteKind, WHILE_LOOP_NAMES};
 use crate::check::{self, DependencySource, PathSegment, STATE_UPDATE_TOOL, StepBody, TaskBody, WriteScope};
 use crate::expr::{CompiledTemplate, ExprIssue, compile, compile_shell_command, compile_template, compile_wrapped};
-use crate::syntax::{ExecutionContext, FieldType, MessageFormat, MessageType, Node, NodeValue};
+use crate::syntax::{ExecutionContext, FieldType, MessageFormat, MessageType, Node, NodeValue, Strategy};
 
 /// An expression the check stage accepted failed to compile: a bug in wfc.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -263,16 +263,29 @@ impl Lowering<'_> {
                 }
                 definition.push(field("timeout", json(*timeout)));
                 definition.push(field("max_retries", json(*max_retries)));
-                client(id, "agent_prompt", definition, Handling::Nothing)
+                // A reply to a prompt with `expected_response` is checked against it, and asked
+                // for again (with the reason) up to `max_retries` times; then the step fails.
+                let handling = match expected_response {
+                    Some(expected) => Handling::Reply {
+                        schema: Some(expected.to_json()),
+                        rules: Rules::default(),
+                        updates: Vec::new(),
+                        store: None,
+                        retries: *max_retries,
+                        on_failure: OnFailure { strategy: Strategy::Fail, max_retries: 0, retry_delay: 0.0, fallback: None, message: None },
+                    },
+                    None => Handling::Nothing,
+                };
+                client(id, "agent_prompt", definition, handling)
             }
-            StepBody::AgentResponse { response_schema, validation, error_handling, .. } => {
+            StepBody::AgentResponse { response_schema, validation, error_handling, reply_retries, .. } => {
                 let schema = response_schema.as_ref().map(Node::to_json);
                 let mut definition = Vec::new();
                 if let Some(schema) = &schema {
                     definition.push(field("response_schema", json(schema.clone())));
                 }
                 let handling =
-                    Handling::Reply { schema, rules: rules(validation, false), updates, store, on_failure: on_failure(error_handling) };
+                    Handling::Reply { schema, rules: rules(validation, false), updates, store, retries: *reply_retries, on_failure: on_failure(error_handling) };
                 client(id, "agent_response", definition, handling)
             }
             StepBody::ParallelForeach { items, task, max_parallel, timeout_seconds, .. } => Op::Spawn(SpawnOp {

@@ -7,28 +7,38 @@
 //! command runs (so a crash during it re-runs it, and loses nothing before it) and when a
 //! request is answered. Steps produced but not yet handed out are part of the record, so a
 //! crash in the middle of a batch loses none of them.
+//!
+//! This is the protocol without its IO, in the manner of quinn-proto: a request
+//! ([`Execution::next_step`], [`Execution::submit`]) runs until it is answered or needs a
+//! shell command run, and says which ([`Progress`]); the driver (`super::driver`) runs the
+//! command and hands its output back ([`Execution::ran`]). Time comes in with the
+//! [`Context`], so everything here is tested in process, without a runtime or a clock.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
+use super::batch::{Batch, HandedStep, StepFailure};
 use super::definition::{Definition, Live};
-use super::shell::{self, ShellSettings};
+use super::shell;
 use super::store::{HistoryEvent, Store, Stored};
-use super::ToolError;
+use super::work::Work;
+use super::{ErrorCode, ToolError};
 use crate::machine::update;
-use crate::machine::{ClientStep, ClientWrite, Effect, Event, Failure, Machine, MachineStatus, ShellCommand, Snapshot, State, StepError, Trace, Yield};
+use crate::machine::{ClientStep, ClientWrite, Effect, Event, Failure, Machine, MachineStatus, ShellCommand, ShellOutput, Snapshot, State, StepError, Trace, Yield};
 use crate::value::{Object, Value};
 
 mod record;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use record::history_seq;
 
-/// What a request needs besides the instance: where shell commands run, where the instance is
-/// committed, how large it may grow, and the time.
+/// What a request needs besides the instance: where the instance is committed, how large it
+/// may grow, the time, and a random number.
 pub(crate) struct Context<'a> {
-    pub(crate) shell: &'a ShellSettings,
     pub(crate) store: &'a dyn Store,
     /// The largest record (the instance as JSON, every task included) that is committed.
     pub(crate) max_record_bytes: usize,
@@ -41,6 +51,55 @@ pub(crate) struct Context<'a> {
     /// Whether the execution history is kept.
     pub(crate) history: bool,
     pub(crate) now: f64,
+    /// A number in [0, 1) that differs from request to request: it spreads retry delays.
+    pub(crate) jitter: f64,
+}
+
+/// What a request asks of its driver next.
+#[derive(Debug)]
+pub(crate) enum Progress {
+    /// Run this command (committed as the step the instance stands at), then hand its output
+    /// to [`Execution::ran`].
+    Run(ShellJob),
+    /// The request's answer, committed.
+    Answer(Batch),
+    /// The work of a detached request ([`ShellJob::detach`]) is done and committed; the steps
+    /// it produced wait for the next request.
+    Parked,
+}
+
+/// A shell command a request waits on, and what the request does once it has run.
+#[derive(Clone, Debug)]
+pub(crate) struct ShellJob {
+    /// The command, where and how long it runs.
+    pub(crate) command: ShellCommand,
+    /// How long to wait before running it: the back-off of a retry.
+    pub(crate) delay: Duration,
+    /// The machine that waits for it.
+    who: Who,
+    /// The request it is part of.
+    request: Request,
+    /// The request answered without waiting for it: the steps that follow are kept for the
+    /// next request instead of answered.
+    detached: bool,
+}
+
+impl ShellJob {
+    /// Nobody waits for this command's outcome any more (`--answer-within` passed): when
+    /// it and what follows it are done, their steps wait for the next request.
+    pub(crate) fn detach(&mut self) {
+        self.detached = true;
+    }
+}
+
+/// A step request in progress: what it answers once no machine it drives needs a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Request {
+    /// `workflow_get_next_step` of the workflow (`None`) or a task.
+    Next(Option<usize>),
+    /// `workflow_submit_result` to machine `who`; `for_task` when the client named the task
+    /// (a task's own answer), not when serial mode routed the workflow's result to it.
+    Submit { who: Who, for_task: bool },
 }
 
 /// Where an instance stands, as clients see it.
@@ -69,6 +128,9 @@ pub(crate) struct Execution {
     /// Set when this copy failed to commit: it is out of the engine's table, and a request
     /// that was waiting for it must load the instance again.
     pub(crate) discarded: bool,
+    /// Server-side work running for it without its lock (see `super::work`): step requests
+    /// wait for it, and writes are refused until it ends. Never stored.
+    pub(crate) work: Option<Arc<Work>>,
     /// History entries not committed yet.
     history: Vec<HistoryEvent>,
     /// The last history entry's number.
@@ -85,8 +147,8 @@ struct Driven {
     /// Client steps handed out so far: progress for `workflow_get_status`, and each step's
     /// `sequence`.
     steps_handed: u64,
-    /// Steps this request produced that are not handed out yet.
-    pending: Vec<Json>,
+    /// Steps produced that are not handed out yet.
+    pending: Vec<HandedStep>,
     /// The last result applied, with the answer it got (`null` until the request answers): the
     /// same result submitted again gets the same answer and is not applied twice.
     last: Option<Submitted>,
@@ -105,7 +167,8 @@ struct Logged {
 struct Submitted {
     step_id: String,
     sequence: u64,
-    answer: Json,
+    /// `None` while the request that applied it has not answered (it died with the server).
+    answer: Option<Batch>,
 }
 
 /// What a machine waits for.
@@ -122,6 +185,14 @@ enum At {
         /// When it was handed out (seconds since the epoch), for the step latency metric.
         #[serde(default)]
         handed_at: f64,
+        /// The step as handed out, when the workflow uses its result: a request for the next
+        /// step hands it out again rather than complete it without its result.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        again: Option<HandedStep>,
+        /// Whether the client wrote state since it was handed out: then it may be completed
+        /// without a result (what the step would record, the client wrote itself).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        written: bool,
     },
     /// A shell command to run (it is run when the instance goes on, again after a crash).
     Shell(ShellCommand),
@@ -180,7 +251,7 @@ enum TaskStatus {
 
 /// Which machine of an instance a request is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Who {
+pub(crate) enum Who {
     Main,
     Task(usize),
 }
@@ -189,9 +260,9 @@ enum Who {
 enum Submission {
     /// It is the result of that step: apply it.
     Apply,
-    /// It was applied already: answer as the first time (`null` while that request has not
+    /// It was applied already: answer as the first time (`None` while that request has not
     /// answered yet — it died with the server — so the answer is still to be made).
-    Repeat(Json),
+    Repeat(Option<Box<Batch>>),
 }
 
 impl Driven {
@@ -248,7 +319,7 @@ impl Driven {
             match resumed {
                 Ok(Yield::Client(step)) if step.kind == "user_message" => {
                     self.steps_handed += 1;
-                    self.pending.push(client_step_json(&step, self.steps_handed));
+                    self.pending.push(handed_step(&step, self.steps_handed));
                     event = Event::Done(Value::Undefined);
                 }
                 Ok(Yield::Client(step)) if step.kind == "parallel_foreach" => {
@@ -258,8 +329,10 @@ impl Driven {
                 }
                 Ok(Yield::Client(step)) => {
                     self.steps_handed += 1;
-                    self.at = At::Client { step_id: step.id.clone(), kind: step.kind.to_owned(), sequence: self.steps_handed, handed_at: now };
-                    self.pending.push(client_step_json(&step, self.steps_handed));
+                    let handed = handed_step(&step, self.steps_handed);
+                    let again = step.needs_result.then(|| handed.clone());
+                    self.at = At::Client { step_id: step.id.clone(), kind: step.kind.to_owned(), sequence: self.steps_handed, handed_at: now, again, written: false };
+                    self.pending.push(handed);
                     return None;
                 }
                 Ok(Yield::Effect(Effect::Shell(command))) => {
@@ -270,7 +343,7 @@ impl Driven {
                     if log {
                         self.note("step_handed", Some(&step_id), json!({"type": "wait_step"}));
                     }
-                    self.pending.push(json!({"id": step_id, "type": "wait_step", "definition": {"message": message}, "is_wait": true}));
+                    self.pending.push(HandedStep::wait(&step_id, json!({"message": message})));
                     self.at = At::Wait { step_id, deadline: timeout_seconds.map(|limit| (limit, now + limit)) };
                     return None;
                 }
@@ -292,14 +365,27 @@ impl Driven {
     }
 
     /// The event that answers the step the machine waits at when the client asks for the next
-    /// one without submitting a result (AroMCP's implicit completion).
+    /// one without submitting a result (AroMCP's implicit completion), where nothing is lost
+    /// by it: not for a step whose result the workflow uses ([`Driven::hand_again`]).
     fn next_event(&self) -> Option<Event> {
         match &self.at {
             At::Start => Some(Event::Start),
+            At::Client { again: Some(_), written: false, .. } => None,
             At::Client { .. } => Some(Event::Acknowledged),
             At::Wait { .. } => Some(Event::Waited),
             At::Shell(_) | At::Tasks { .. } | At::End => None,
         }
+    }
+
+    /// Hands out again the step the machine waits at when its result is needed and the client
+    /// asked for the next step instead of reporting it (a retry, or an agent that skipped it);
+    /// says whether it did.
+    fn hand_again(&mut self) -> bool {
+        let At::Client { again: Some(step), written: false, .. } = &self.at else { return false };
+        if self.pending.is_empty() {
+            self.pending.push(step.clone());
+        }
+        true
     }
 
     /// Whether a result for `step_id` (with the `sequence` the step was handed out with, if the
@@ -313,7 +399,7 @@ impl Driven {
             return Ok(Submission::Apply);
         }
         if let Some(last) = self.last.as_ref().filter(|last| last.step_id == step_id && sequence.is_none_or(|s| s == last.sequence)) {
-            return Ok(Submission::Repeat(last.answer.clone()));
+            return Ok(Submission::Repeat(last.answer.clone().map(Box::new)));
         }
         let waits_at = match &self.at {
             At::Start => "nothing yet: call workflow_get_next_step first".to_owned(),
@@ -342,10 +428,18 @@ impl Driven {
     }
 
     /// Hands out the steps produced so far — only the first of them when `one` (serial mode).
-    fn take_steps(&mut self, one: bool) -> Vec<Json> {
+    fn take_steps(&mut self, one: bool) -> Vec<HandedStep> {
         match one {
             true if !self.pending.is_empty() => vec![self.pending.remove(0)],
             _ => std::mem::take(&mut self.pending),
+        }
+    }
+
+    /// The client wrote this machine's state: the step it waits at may now be completed
+    /// without a result.
+    fn wrote(&mut self) {
+        if let At::Client { written, .. } = &mut self.at {
+            *written = true;
         }
     }
 
@@ -359,6 +453,10 @@ impl Driven {
 
     fn failure_json(&self) -> Json {
         self.failure.as_ref().map_or(Json::Null, |f| json!({"step_id": f.step_id, "message": f.message}))
+    }
+
+    fn step_failure(&self) -> Option<StepFailure> {
+        self.failure.as_ref().map(|f| StepFailure { step_id: Some(f.step_id.clone()), message: f.message.clone() })
     }
 }
 
@@ -432,7 +530,7 @@ impl FanOut {
 
 impl Execution {
     pub(crate) fn new(id: String, definition: Arc<Definition>, machine: Box<dyn Live>, now: f64) -> Execution {
-        Execution { id, definition, status: Status::Running, created_at: now, finished_at: None, version: 0, discarded: false, history: Vec::new(), history_seq: 0, main: Driven::new(machine), fan_out: None }
+        Execution { id, definition, status: Status::Running, created_at: now, finished_at: None, version: 0, discarded: false, work: None, history: Vec::new(), history_seq: 0, main: Driven::new(machine), fan_out: None }
     }
 
     /// A history entry for `workflow_resume`: the instance continues from `checkpoint` (or its
@@ -514,7 +612,7 @@ impl Execution {
     /// this copy, and the instance goes on from its last committed version.
     pub(crate) fn save(&mut self, cx: &Context<'_>) -> Result<(), ToolError> {
         let too_large = |size: &str| ToolError {
-            code: "STATE_TOO_LARGE",
+            code: ErrorCode::StateTooLarge,
             message: format!(
                 "instance `{}` would hold {size} bytes of state, over the limit of {} (--max-state-bytes); the step was not applied",
                 self.id, cx.max_record_bytes
@@ -561,29 +659,64 @@ impl Execution {
         }
     }
 
-    /// Runs machine `who` from `event` (or, without one, from the shell command it waits for)
-    /// until it needs the client, waits or ends; every shell command runs after a commit.
-    async fn drive(&mut self, who: Who, mut event: Option<Event>, cx: &Context<'_>) -> Result<(), ToolError> {
-        loop {
-            if let Some(event) = event.take() {
-                self.advance(who, event, cx);
-            }
-            let At::Shell(ShellCommand { step_id, command, working_directory, timeout_seconds, attempt, retry_delay }) = self.driven(who).at.clone() else {
-                return Ok(());
-            };
-            self.save(cx)?;
-            tracing::debug!(step = %step_id, attempt, %command, "running shell command");
-            if attempt > 1 {
-                let delay = shell::retry_delay(attempt, retry_delay, shell::jitter());
-                self.log(who, "retry", Some(&step_id), json!({"attempt": attempt, "after_seconds": delay.as_secs_f64()}), cx);
-                tokio::time::sleep(delay).await;
-            }
-            let started = std::time::Instant::now();
-            let output = shell::run(cx.shell, &command, working_directory.as_deref(), timeout_seconds).await;
-            let detail = json!({"attempt": attempt, "seconds": started.elapsed().as_secs_f64(), "exit_code": output.exit_code, "failure": output.failure});
-            self.log(who, "shell", Some(&step_id), detail, cx);
-            event = Some(Event::Shell(output));
+    /// Advances machine `who` with `event` (if any) until it needs the client, waits or ends,
+    /// or needs a shell command run: then the instance is committed at that step, and the
+    /// command is the request's next job.
+    fn step(&mut self, request: Request, who: Who, event: Option<Event>, cx: &Context<'_>) -> Result<Option<ShellJob>, ToolError> {
+        if let Some(event) = event {
+            self.advance(who, event, cx);
         }
+        let At::Shell(command) = self.driven(who).at.clone() else { return Ok(None) };
+        self.save(cx)?;
+        tracing::debug!(step = %command.step_id, attempt = command.attempt, command = %command.command, "running shell command");
+        let mut delay = Duration::ZERO;
+        if command.attempt > 1 {
+            delay = shell::retry_delay(command.attempt, command.retry_delay, cx.jitter);
+            self.log(who, "retry", Some(&command.step_id), json!({"attempt": command.attempt, "after_seconds": delay.as_secs_f64()}), cx);
+        }
+        Ok(Some(ShellJob { command, delay, who, request, detached: false }))
+    }
+
+    /// The output of `job`'s command, which ran for `seconds`: the machine that waited for it
+    /// goes on, and so does the request.
+    pub(crate) fn ran(&mut self, job: ShellJob, output: ShellOutput, seconds: f64, cx: &Context<'_>) -> Result<Progress, ToolError> {
+        let detail = json!({"attempt": job.command.attempt, "seconds": seconds, "exit_code": output.exit_code, "failure": output.failure});
+        self.log(job.who, "shell", Some(&job.command.step_id), detail, cx);
+        if self.status != Status::Running {
+            // Cancelled (or timed out) while the command ran: its output changes nothing.
+            self.save(cx)?;
+            return Ok(if job.detached { Progress::Parked } else { Progress::Answer(self.batch(cx)) });
+        }
+        self.proceed(job.request, job.who, Some(Event::Shell(output)), job.detached, cx)
+    }
+
+    /// Advances `who` with `event`, then does what is left of `request`: the next job, or the
+    /// answer (or, `detached`, a commit that keeps the steps for the next request).
+    fn proceed(&mut self, request: Request, who: Who, event: Option<Event>, detached: bool, cx: &Context<'_>) -> Result<Progress, ToolError> {
+        let serves_serially = cx.serial && !matches!(request, Request::Next(Some(_)) | Request::Submit { for_task: true, .. });
+        let mut job = self.step(request, who, event, cx)?;
+        if job.is_none() && serves_serially {
+            job = self.serve_serially(request, cx)?;
+        }
+        if let Some(mut job) = job {
+            job.detached = detached;
+            return Ok(Progress::Run(job));
+        }
+        if detached {
+            self.save(cx)?;
+            return Ok(Progress::Parked);
+        }
+        let answer = match request {
+            Request::Next(Some(index)) | Request::Submit { who: Who::Task(index), for_task: true } => self.task_batch(index, cx.serial),
+            Request::Next(None) | Request::Submit { .. } => self.batch(cx),
+        };
+        if let Request::Submit { who, .. } = request
+            && let Some(last) = self.driven(who).last.as_mut()
+        {
+            last.answer = Some(answer.clone());
+        }
+        self.save(cx)?;
+        Ok(Progress::Answer(answer))
     }
 
     /// One [`Driven::advance`] of `who`, with what follows from it: a workflow's fan-out
@@ -681,79 +814,106 @@ impl Execution {
         event
     }
 
-    /// `workflow_get_next_step`: the next batch of the workflow or of one of its tasks.
-    pub(crate) async fn next_step(&mut self, task_id: Option<&str>, cx: &Context<'_>) -> Result<Json, ToolError> {
+    /// `workflow_get_next_step`: the next batch of the workflow or of one of its tasks. Steps
+    /// produced and not handed out yet are handed out first; a step whose result is needed is
+    /// handed out again rather than completed without it.
+    pub(crate) fn next_step(&mut self, task_id: Option<&str>, cx: &Context<'_>) -> Result<Progress, ToolError> {
         self.enforce_deadlines(cx);
         if let Some(task_id) = task_id {
             let index = self.task_for_step(task_id)?;
-            let event = self.next_event(Who::Task(index), cx);
-            if event.is_none() && !matches!(self.driven(Who::Task(index)).at, At::Shell(_)) {
-                return self.task_answer(index, cx);
+            let who = Who::Task(index);
+            if !self.driven(who).pending.is_empty() || self.hand_again(who, cx) {
+                return self.proceed(Request::Next(Some(index)), who, None, false, cx);
             }
-            self.drive(Who::Task(index), event, cx).await?;
-            return self.task_answer(index, cx);
+            let event = self.next_event(who, cx);
+            return self.proceed(Request::Next(Some(index)), who, event, false, cx);
         }
-        if self.status != Status::Running || (cx.serial && !self.main.pending.is_empty()) {
-            return self.answer(cx);
+        let request = Request::Next(None);
+        // Steps left over (serial mode hands out one per answer; work that outlived its
+        // request leaves its steps) go out first — after the command they were produced
+        // before, if it has not run yet.
+        let leftover = !self.main.pending.is_empty() && (cx.serial || !matches!(self.main.at, At::Shell(_)));
+        if self.status != Status::Running || leftover || self.hand_again(Who::Main, cx) {
+            return self.answered(cx);
         }
         let next = self.next_event(Who::Main, cx);
         let event = match (&self.main.at, next) {
             (At::Shell(_), _) => None,
             (_, Some(event)) => Some(event),
-            (_, None) if cx.serial => {
-                self.serve_serially(cx).await?;
-                return self.answer(cx);
-            }
+            (_, None) if cx.serial => None,
             (_, None) => match self.tasks_outcome() {
                 Some(outcomes) => Some(Event::Done(Value::from(&outcomes))),
                 None => {
                     let wait = self.fan_out_wait();
-                    self.main.pending.push(wait);
-                    return self.answer(cx);
+                    self.main.pending.extend(wait);
+                    return self.answered(cx);
                 }
             },
         };
-        self.drive(Who::Main, event, cx).await?;
-        if cx.serial {
-            self.serve_serially(cx).await?;
+        self.proceed(request, Who::Main, event, false, cx)
+    }
+
+    /// [`Driven::hand_again`] of `who`, in the history.
+    fn hand_again(&mut self, who: Who, cx: &Context<'_>) -> bool {
+        let driven = self.driven(who);
+        if !driven.hand_again() {
+            return false;
         }
-        self.answer(cx)
+        let (step, sequence) = match &driven.at {
+            At::Client { step_id, sequence, .. } => (step_id.clone(), *sequence),
+            _ => return true,
+        };
+        self.log(who, "step_handed", Some(&step), json!({"sequence": sequence, "again": true, "why": "asked for the next step without its result"}), cx);
+        true
+    }
+
+    /// The workflow's answer with what it has produced, committed.
+    fn answered(&mut self, cx: &Context<'_>) -> Result<Progress, ToolError> {
+        let answer = self.batch(cx);
+        self.save(cx)?;
+        Ok(Progress::Answer(answer))
     }
 
     /// Serial mode, while the workflow waits for its tasks with nothing to hand out: the next
     /// step of the first unfinished task (driven as its own sub-agent would drive it) becomes
     /// the workflow's, marked with the task's id; once every task has ended, the workflow goes
-    /// on with their outcomes, as in parallel mode.
-    async fn serve_serially(&mut self, cx: &Context<'_>) -> Result<(), ToolError> {
+    /// on with their outcomes, as in parallel mode. Stops at a shell command to run; called
+    /// again once it has, it goes on from where the tasks stand.
+    fn serve_serially(&mut self, request: Request, cx: &Context<'_>) -> Result<Option<ShellJob>, ToolError> {
         while matches!(self.main.at, At::Tasks { .. }) && self.main.pending.is_empty() {
-            let unfinished = self.fan_out.as_ref().and_then(|f| f.tasks[..f.released()].iter().position(|t| t.driven.at != At::End));
+            let unfinished = self.fan_out.as_ref().and_then(|f| f.tasks[..f.released()].iter().position(|t| t.driven.at != At::End || !t.driven.pending.is_empty()));
             let Some(index) = unfinished else {
                 let outcomes = self.tasks_outcome().unwrap_or_default();
-                self.drive(Who::Main, Some(Event::Done(Value::from(&outcomes))), cx).await?;
+                if let Some(job) = self.step(request, Who::Main, Some(Event::Done(Value::from(&outcomes))), cx)? {
+                    return Ok(Some(job));
+                }
                 continue;
             };
-            if self.driven(Who::Task(index)).pending.is_empty() {
+            let who = Who::Task(index);
+            if self.driven(who).pending.is_empty() && !self.hand_again(who, cx) {
                 // A step handed out and asked past without a result is done without it, as a
                 // sub-agent's next-step request would make it.
-                let event = self.next_event(Who::Task(index), cx);
-                self.drive(Who::Task(index), event, cx).await?;
+                let event = self.next_event(who, cx);
+                if let Some(job) = self.step(request, who, event, cx)? {
+                    return Ok(Some(job));
+                }
             }
             let Some(fan_out) = self.fan_out.as_mut() else { break };
             let task = &mut fan_out.tasks[index];
             if !task.driven.pending.is_empty() {
                 let mut step = task.driven.pending.remove(0);
-                step["task_id"] = task.id.clone().into();
-                step["instructions"] = SERIAL_INSTRUCTIONS.into();
+                step.task_id = Some(task.id.clone());
+                step.instructions = Some(SERIAL_INSTRUCTIONS.to_owned());
                 self.main.pending.push(step);
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// `workflow_submit_result`: the client's result for the step the workflow (or a task)
     /// waits at, applied on the server; answers with the next batch. A result applied already
     /// gets the answer it got then.
-    pub(crate) async fn submit(&mut self, step_id: &str, sequence: Option<u64>, result: Event, task_id: Option<&str>, cx: &Context<'_>) -> Result<Json, ToolError> {
+    pub(crate) fn submit(&mut self, step_id: &str, sequence: Option<u64>, result: Event, task_id: Option<&str>, cx: &Context<'_>) -> Result<Progress, ToolError> {
         self.enforce_deadlines(cx);
         let (who, name) = match task_id {
             Some(task_id) => (Who::Task(self.task_for_step(task_id)?), format!("task `{task_id}`")),
@@ -762,12 +922,10 @@ impl Execution {
                     Status::Running => {}
                     // A result that arrives after the workflow failed (a deadline, say) is
                     // answered with the failure, as a next-step request would be.
-                    Status::Failed => return self.answer(cx),
+                    Status::Failed => return self.answered(cx),
                     Status::Completed | Status::Cancelled => {
-                        if let Ok(Submission::Repeat(answer)) = self.main.submission("the workflow", step_id, sequence)
-                            && !answer.is_null()
-                        {
-                            return Ok(answer);
+                        if let Ok(Submission::Repeat(Some(answer))) = self.main.submission("the workflow", step_id, sequence) {
+                            return Ok(Progress::Answer(*answer));
                         }
                         return Err(ToolError::invalid(format!("workflow `{}` is {}; it takes no more results", self.id, status_name(self.status))));
                     }
@@ -780,10 +938,10 @@ impl Execution {
         };
         let driven = self.driven(who);
         let event = match driven.submission(&name, step_id, sequence)? {
-            Submission::Repeat(answer) if !answer.is_null() => return Ok(answer),
+            Submission::Repeat(Some(answer)) => return Ok(Progress::Answer(*answer)),
             // Applied by a request whose answer was lost with the server (it crashed after a
             // commit before a shell command): go on from where that request stood.
-            Submission::Repeat(_) => None,
+            Submission::Repeat(None) => None,
             Submission::Apply => {
                 let (sequence, took) = match &driven.at {
                     At::Client { sequence, kind, handed_at, .. } => {
@@ -794,7 +952,7 @@ impl Execution {
                     }
                     _ => (0, 0.0),
                 };
-                driven.last = Some(Submitted { step_id: step_id.to_owned(), sequence, answer: Json::Null });
+                driven.last = Some(Submitted { step_id: step_id.to_owned(), sequence, answer: None });
                 let outcome = match &result {
                     Event::Failed(cause) => json!({"outcome": "failed", "cause": cause, "seconds": took}),
                     _ => json!({"outcome": "result", "seconds": took}),
@@ -803,22 +961,7 @@ impl Execution {
                 Some(result)
             }
         };
-        self.drive(who, event, cx).await?;
-        let answer = match (who, task_id) {
-            (Who::Task(index), Some(_)) => self.task_answer_json(index, cx.serial),
-            // The workflow's own step, or (serial mode) a task's step it handed out.
-            _ => {
-                if cx.serial {
-                    self.serve_serially(cx).await?;
-                }
-                self.answer_json(cx)
-            }
-        };
-        if let Some(last) = self.driven(who).last.as_mut() {
-            last.answer = answer.clone();
-        }
-        self.save(cx)?;
-        Ok(answer)
+        self.proceed(Request::Submit { who, for_task: task_id.is_some() }, who, event, false, cx)
     }
 
     /// The task (serial mode) whose step `step_id` the workflow handed out and waits for.
@@ -849,7 +992,7 @@ impl Execution {
 
     /// Starts one machine per item of a `parallel_foreach` and hands out the first wave; more
     /// items than the limit fail the workflow at the step instead.
-    fn fan_out(&mut self, mut step: ClientStep, cx: &Context<'_>) -> Option<Json> {
+    fn fan_out(&mut self, mut step: ClientStep, cx: &Context<'_>) -> Option<HandedStep> {
         let max_parallel = step.definition["max_parallel"].as_u64().unwrap_or(1).max(1) as usize;
         let task_name = step.definition["sub_agent_task"].as_str().unwrap_or_default().to_owned();
         let task_index = self.definition.tasks.iter().position(|t| *t == task_name);
@@ -903,7 +1046,7 @@ impl Execution {
         )
         .into();
         self.fan_out = Some(fan_out);
-        Some(client_step_json(&step, self.main.steps_handed))
+        Some(handed_step(&step, self.main.steps_handed))
     }
 
     /// The outcomes of every task in item order, once all have ended.
@@ -913,8 +1056,8 @@ impl Execution {
     }
 
     /// The wait step the workflow answers with while its tasks run.
-    fn fan_out_wait(&mut self) -> Json {
-        let Some(fan_out) = self.fan_out.as_mut() else { return Json::Null };
+    fn fan_out_wait(&mut self) -> Option<HandedStep> {
+        let fan_out = self.fan_out.as_mut()?;
         let fresh = fan_out.announce();
         let progress = fan_out.progress();
         let message = format!(
@@ -923,7 +1066,7 @@ impl Execution {
             fan_out.tasks.len(),
             if fresh.is_empty() { String::new() } else { format!(" Start a sub-agent for each of the {} tasks listed here.", fresh.len()) }
         );
-        json!({"id": fan_out.step_id, "type": "wait_step", "is_wait": true, "definition": {"message": message, "progress": progress, "tasks": fresh}})
+        Some(HandedStep::wait(&fan_out.step_id, json!({"message": message, "progress": progress, "tasks": fresh})))
     }
 
     /// `workflow_update_state`: a client's writes to the workflow or a task, all or nothing.
@@ -932,11 +1075,19 @@ impl Execution {
         if self.status != Status::Running {
             return Err(ToolError::invalid(format!("workflow `{}` is {}; its state can no longer change", self.id, status_name(self.status))));
         }
+        if let Some(running) = self.running() {
+            return Err(ToolError::invalid(format!(
+                "workflow `{}` is running `{}` on the server ({} s so far); its state can be written once the command ends \
+                 (workflow_get_next_step waits for it)",
+                self.id, running.step_id, running.elapsed_seconds
+            )));
+        }
         let (who, written) = match task_id {
             None => {
                 self.main.machine.trace(cx.history);
                 self.main.machine.write(writes).map_err(ToolError::invalid)?;
                 self.main.note_trace("client");
+                self.main.wrote();
                 (Who::Main, self.main.machine.state().clone())
             }
             Some(task_id) => {
@@ -955,6 +1106,7 @@ impl Execution {
                     return Err(ToolError::invalid(format!("the workflow refused the write to global: {cause}")));
                 }
                 task.driven.note_trace("client");
+                task.driven.wrote();
                 (Who::Task(index), task.driven.machine.state().clone())
             }
         };
@@ -999,10 +1151,18 @@ impl Execution {
         }
     }
 
-    /// `workflow_cancel`.
+    /// Server-side work running for the instance, if any.
+    fn running(&self) -> Option<super::batch::Running> {
+        self.work.as_ref().filter(|work| !work.is_over()).map(|work| work.report())
+    }
+
+    /// `workflow_cancel`: a command running for the instance is stopped.
     pub(crate) fn cancel(&mut self, cx: &Context<'_>) -> Result<Json, ToolError> {
         if self.status != Status::Running {
             return Err(ToolError::invalid(format!("workflow `{}` is already {}", self.id, status_name(self.status))));
+        }
+        if let Some(work) = &self.work {
+            work.watch.stop();
         }
         self.finish(Status::Cancelled, cx);
         self.save(cx)?;
@@ -1033,18 +1193,13 @@ impl Execution {
             "tasks": self.fan_out.as_ref().map_or(Json::Null, FanOut::progress),
             "state": self.main.machine.state().this().to_json(),
             "version": self.version,
+            "running": self.running(),
         })
     }
 
     /// The workflow's answer to a request: the steps produced since the last one and how it
-    /// stands; committed before it is given.
-    fn answer(&mut self, cx: &Context<'_>) -> Result<Json, ToolError> {
-        let answer = self.answer_json(cx);
-        self.save(cx)?;
-        Ok(answer)
-    }
-
-    fn answer_json(&mut self, cx: &Context<'_>) -> Json {
+    /// stands. An instance whose last step was handed out ends here.
+    fn batch(&mut self, cx: &Context<'_>) -> Batch {
         let steps = self.main.take_steps(cx.serial);
         // In serial mode the workflow ends for the client with its last step handed out.
         let status = if self.main.pending.is_empty() { self.main.status() } else { Status::Running };
@@ -1052,40 +1207,40 @@ impl Execution {
             self.finish(status, cx);
         }
         let shown = if self.status == Status::Running { status } else { self.status };
-        let mut answer = json!({"workflow_id": self.id, "status": shown});
-        if !steps.is_empty() || shown == Status::Running {
-            answer["steps"] = Json::Array(steps);
+        let error = match shown {
+            Status::Failed => self.main.step_failure(),
+            Status::Cancelled => Some(StepFailure { step_id: None, message: "the workflow was cancelled".to_owned() }),
+            Status::Running | Status::Completed => None,
+        };
+        Batch {
+            workflow_id: self.id.clone(),
+            task_id: None,
+            status: shown,
+            steps: (!steps.is_empty() || shown == Status::Running).then_some(steps),
+            completed: shown == Status::Completed,
+            error,
+            running: None,
         }
-        match shown {
-            Status::Running => {}
-            Status::Completed => answer["completed"] = true.into(),
-            Status::Failed => answer["error"] = self.main.failure_json(),
-            Status::Cancelled => answer["error"] = json!({"message": "the workflow was cancelled"}),
-        }
-        answer
     }
 
-    /// A task's answer: its steps and how it stands; committed before it is given.
-    fn task_answer(&mut self, index: usize, cx: &Context<'_>) -> Result<Json, ToolError> {
-        let answer = self.task_answer_json(index, cx.serial);
-        self.save(cx)?;
-        Ok(answer)
-    }
-
-    fn task_answer_json(&mut self, index: usize, one: bool) -> Json {
+    /// A task's answer: its steps and how it stands.
+    fn task_batch(&mut self, index: usize, one: bool) -> Batch {
         let workflow_id = self.id.clone();
-        let Some(task) = self.fan_out.as_mut().map(|f| &mut f.tasks[index]) else { return Json::Null };
+        let Some(task) = self.fan_out.as_mut().and_then(|f| f.tasks.get_mut(index)) else {
+            let error = StepFailure { step_id: None, message: format!("workflow `{workflow_id}` has no sub-agent task {index}") };
+            return Batch { workflow_id, task_id: None, status: Status::Failed, steps: None, completed: false, error: Some(error), running: None };
+        };
         let steps = task.driven.take_steps(one);
-        let mut answer = json!({"workflow_id": workflow_id, "task_id": task.id, "status": task.driven.status()});
-        if !steps.is_empty() || task.driven.at != At::End {
-            answer["steps"] = Json::Array(steps);
+        let status = task.driven.status();
+        Batch {
+            workflow_id,
+            task_id: Some(task.id.clone()),
+            status,
+            steps: (!steps.is_empty() || task.driven.at != At::End).then_some(steps),
+            completed: status == Status::Completed,
+            error: task.driven.step_failure().filter(|_| status == Status::Failed),
+            running: None,
         }
-        match task.driven.status() {
-            Status::Completed => answer["completed"] = true.into(),
-            Status::Failed => answer["error"] = task.driven.failure_json(),
-            Status::Running | Status::Cancelled => {}
-        }
-        answer
     }
 }
 
@@ -1151,12 +1306,17 @@ impl Live for Unstarted {
 
 /// A step as the client gets it; `sequence` numbers the steps one machine handed out, for the
 /// client to echo with its result.
-fn client_step_json(step: &ClientStep, sequence: u64) -> Json {
-    let mut json = json!({"id": step.id, "type": step.kind, "definition": step.definition, "sequence": sequence});
-    if step.attempt > 1 {
-        json["attempt"] = step.attempt.into();
+fn handed_step(step: &ClientStep, sequence: u64) -> HandedStep {
+    HandedStep {
+        id: step.id.clone(),
+        kind: step.kind.to_owned(),
+        definition: step.definition.clone(),
+        sequence: Some(sequence),
+        attempt: (step.attempt > 1).then_some(step.attempt),
+        is_wait: false,
+        task_id: None,
+        instructions: None,
     }
-    json
 }
 
 /// What a sub-agent is told to do with its task.

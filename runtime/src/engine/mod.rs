@@ -3,11 +3,14 @@
 //! tasks — but knows nothing of MCP: `crate::mcp` adapts it to the protocol, so the engine is
 //! tested (and usable, by `wfc run`) without a transport.
 
+mod batch;
 mod definition;
+mod error;
 mod execution;
 pub mod shell;
 pub mod store;
 pub mod tools;
+mod work;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -16,59 +19,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value as Json, json};
 
+pub use batch::{Batch, HandedStep, Running, StepFailure};
 pub use definition::{ComputedInfo, Definition, Live};
+pub use error::{ErrorCode, ToolError};
 pub use execution::Status;
 pub use shell::ShellSettings;
 pub use store::{Sqlite, Store, StoreError, Stored};
 
 use crate::machine::{ClientWrite, Event};
 use crate::value::Value;
-use execution::{Context, Execution};
+use execution::{Context, Execution, Progress, ShellJob};
 use store::Checkpoint;
-
-/// What a tool call failed with: a code agents can branch on and a message people can read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ToolError {
-    /// `NOT_FOUND`, `INVALID_INPUT`, `OPERATION_FAILED`; `LIMIT_EXCEEDED` (a server limit);
-    /// `DEFINITION_CHANGED` (resuming under another definition needs `force`);
-    /// `STORE_FAILED` and `STATE_TOO_LARGE` (nothing of the request was kept: the instance
-    /// stands where it stood before it).
-    pub code: &'static str,
-    /// What went wrong, naming the workflow, instance, task or step.
-    pub message: String,
-}
-
-impl ToolError {
-    /// Something named does not exist.
-    pub fn not_found(message: impl Into<String>) -> Self {
-        ToolError { code: "NOT_FOUND", message: message.into() }
-    }
-
-    /// The arguments are wrong, or not what the instance can take now.
-    pub fn invalid(message: impl Into<String>) -> Self {
-        ToolError { code: "INVALID_INPUT", message: message.into() }
-    }
-
-    /// The operation could not be done.
-    pub fn failed(message: impl Into<String>) -> Self {
-        ToolError { code: "OPERATION_FAILED", message: message.into() }
-    }
-
-    /// A server limit was reached.
-    pub fn limit(message: impl Into<String>) -> Self {
-        ToolError { code: "LIMIT_EXCEEDED", message: message.into() }
-    }
-
-    /// The store could not keep what the request did.
-    pub fn store(message: impl Into<String>) -> Self {
-        ToolError { code: "STORE_FAILED", message: message.into() }
-    }
-
-    /// Whether the request's changes were dropped: the instance goes on from its last commit.
-    fn reverts(&self) -> bool {
-        matches!(self.code, "STORE_FAILED" | "STATE_TOO_LARGE")
-    }
-}
+use work::{Ending, Work};
 
 /// The server's limits: each reached one is an error with code `LIMIT_EXCEEDED` (or
 /// `STATE_TOO_LARGE`), never a crash or a silent cut.
@@ -143,22 +105,154 @@ pub struct Submit<'a> {
 
 /// The running instances by id; each behind its own lock, so one instance's operations are
 /// serialized while different instances' run in parallel.
-type Instances = HashMap<String, Arc<tokio::sync::Mutex<Execution>>>;
+type Instances = HashMap<String, Slot>;
 
-/// A workflow server's state: the workflows it offers and the instances it runs. The store
-/// holds every instance; the table holds the ones in use, loaded from the store on first use
-/// (after a restart, or after a copy was dropped because it could not be committed).
-pub struct Engine {
-    catalog: Box<dyn Catalog>,
-    instances: Mutex<Instances>,
-    shell: ShellSettings,
-    store: Box<dyn Store>,
+/// One instance's place in the table.
+type Slot = Arc<tokio::sync::Mutex<Execution>>;
+
+/// How long a step request waits for server-side work by default (`--answer-within`): under
+/// the request timeouts of the common MCP clients (60 s in the TypeScript SDK).
+pub const DEFAULT_ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(25);
+
+/// Who hears of server-side work while it runs: the MCP layer turns this into progress
+/// notifications for the request that waits, and log messages for the session.
+pub trait Observer: Send + Sync {
+    /// Where a command stands, about every second while a request waits on it.
+    fn progress(&self, running: &Running);
+    /// A shell command of step `step_id` starts.
+    fn shell_started(&self, step_id: &str, command: &str);
+    /// It ended after `seconds`, with `output`.
+    fn shell_finished(&self, step_id: &str, seconds: f64, output: &crate::machine::ShellOutput);
+}
+
+/// How often a waiting request hears of the work it waits on.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Waits until `work` ends or `deadline` passes, telling `observer` where it stands every
+/// [`PROGRESS_EVERY`]; says whether it ended.
+async fn wait_for(work: &Work, deadline: tokio::time::Instant, observer: Option<&Arc<dyn Observer>>) -> bool {
+    loop {
+        let tick = deadline.min(tokio::time::Instant::now() + PROGRESS_EVERY);
+        if work.wait_until(tick).await {
+            return true;
+        }
+        if tick >= deadline {
+            return false;
+        }
+        if let Some(observer) = observer {
+            observer.progress(&work.report());
+        }
+    }
+}
+
+/// What requests run under, apart from the store.
+#[derive(Clone, Debug)]
+struct Settings {
     limits: Limits,
     /// Serial mode (`wfc serve --serial`): sub-agent tasks are handed to the main agent one
     /// step at a time, and every answer holds one step.
     serial: bool,
     /// Whether each instance's execution history is kept (`workflow_history`).
     history: bool,
+    /// The longest a step request waits for server-side work before it answers that the work
+    /// is running.
+    answer_within: std::time::Duration,
+}
+
+impl Settings {
+    fn context<'a>(&self, store: &'a dyn Store) -> Context<'a> {
+        Context {
+            store,
+            max_record_bytes: self.limits.max_state_bytes,
+            max_tasks_per_step: self.limits.max_tasks_per_step,
+            max_server_steps: self.limits.max_server_steps,
+            serial: self.serial,
+            history: self.history,
+            now: now(),
+            jitter: shell::jitter(),
+        }
+    }
+}
+
+/// What carries server-side work on in a task of its own, after the request that started it
+/// may have answered (see [`work`]).
+#[derive(Clone)]
+struct Carrier {
+    store: Arc<dyn Store>,
+    shell: ShellSettings,
+    instances: Arc<Mutex<Instances>>,
+    settings: Settings,
+    observer: Option<Arc<dyn Observer>>,
+}
+
+impl Carrier {
+    /// Runs `job` and the commands that follow it, each output handed to the instance in
+    /// `slot`; the outcome goes to whoever waits for `work`.
+    async fn carry(self, slot: Slot, work: Arc<Work>, ending: Ending, mut job: ShellJob) {
+        loop {
+            tokio::time::sleep(job.delay).await;
+            let started = std::time::Instant::now();
+            let command = &job.command;
+            if let Some(observer) = &self.observer {
+                observer.shell_started(&command.step_id, &command.command);
+            }
+            let output = shell::run(&self.shell, &command.command, command.working_directory.as_deref(), command.timeout_seconds, &work.watch).await;
+            let seconds = started.elapsed().as_secs_f64();
+            if let Some(observer) = &self.observer {
+                observer.shell_finished(&command.step_id, seconds, &output);
+            }
+            let mut run = slot.lock().await;
+            let mut handoff = work.handoff();
+            if run.discarded {
+                let message = format!("instance `{}` was replaced while `{}` ran; its output was dropped", run.id, job.command.step_id);
+                handoff.outcome = Some(Err(ToolError::failed(message)));
+                break;
+            }
+            if handoff.detached {
+                job.detach();
+            }
+            let progress = run.ran(job, output, seconds, &self.settings.context(self.store.as_ref()));
+            match progress {
+                Ok(Progress::Run(next)) => {
+                    work.now_running(&next);
+                    job = next;
+                    continue;
+                }
+                Ok(Progress::Answer(batch)) => handoff.outcome = Some(Ok(batch)),
+                Ok(Progress::Parked) => {}
+                Err(error) => {
+                    if error.reverts() {
+                        discard(&mut run, &self.instances, &error);
+                    }
+                    handoff.outcome = Some(Err(error));
+                }
+            }
+            run.work = None;
+            break;
+        }
+        ending.ended();
+    }
+}
+
+/// Drops this copy of an instance whose changes could not be committed: it leaves the table,
+/// and requests waiting for it load the instance again from its last commit.
+fn discard(run: &mut Execution, instances: &Mutex<Instances>, error: &ToolError) {
+    tracing::warn!(instance = %run.id, code = %error.code, cause = %error.message, "changes dropped; the instance goes on from its last commit");
+    run.discarded = true;
+    if let Ok(mut table) = instances.lock() {
+        table.remove(&run.id);
+    }
+}
+
+/// A workflow server's state: the workflows it offers and the instances it runs. The store
+/// holds every instance; the table holds the ones in use, loaded from the store on first use
+/// (after a restart, or after a copy was dropped because it could not be committed).
+pub struct Engine {
+    catalog: Box<dyn Catalog>,
+    instances: Arc<Mutex<Instances>>,
+    shell: ShellSettings,
+    store: Arc<dyn Store>,
+    settings: Settings,
     authoring: Option<Arc<dyn Authoring>>,
     /// How many authoring requests compile or evaluate at once: they run on blocking threads,
     /// never on the workers that answer steps, and this keeps them from taking every core.
@@ -171,25 +265,34 @@ impl Engine {
     pub fn new(catalog: Box<dyn Catalog>, shell: ShellSettings, store: Box<dyn Store>) -> Engine {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let authoring_slots = Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1)));
-        Engine { catalog, instances: Mutex::default(), shell, store, limits: Limits::default(), serial: false, history: true, authoring: None, authoring_slots }
+        let settings = Settings { limits: Limits::default(), serial: false, history: true, answer_within: DEFAULT_ANSWER_WITHIN };
+        Engine { catalog, instances: Arc::default(), shell, store: Arc::from(store), settings, authoring: None, authoring_slots }
+    }
+
+    /// How long a step request waits for server-side work (a long shell command) before it
+    /// answers that the work is running; the work goes on, and the next request picks up where
+    /// it stands.
+    pub fn with_answer_within(mut self, answer_within: std::time::Duration) -> Engine {
+        self.settings.answer_within = answer_within;
+        self
     }
 
     /// Whether each instance's execution history is kept (on by default).
     pub fn with_history(mut self, history: bool) -> Engine {
-        self.history = history;
+        self.settings.history = history;
         self
     }
 
     /// Serial mode: the main agent does the sub-agent tasks itself, one step per answer, for
     /// agents that cannot start sub-agents (and for debugging).
     pub fn with_serial(mut self, serial: bool) -> Engine {
-        self.serial = serial;
+        self.settings.serial = serial;
         self
     }
 
     /// Sets the limits.
     pub fn with_limits(mut self, limits: Limits) -> Engine {
-        self.limits = limits;
+        self.settings.limits = limits;
         self
     }
 
@@ -218,16 +321,11 @@ impl Engine {
     }
 
     fn context(&self) -> Context<'_> {
-        Context {
-            shell: &self.shell,
-            store: self.store.as_ref(),
-            max_record_bytes: self.limits.max_state_bytes,
-            max_tasks_per_step: self.limits.max_tasks_per_step,
-            max_server_steps: self.limits.max_server_steps,
-            serial: self.serial,
-            history: self.history,
-            now: now(),
-        }
+        self.settings.context(self.store.as_ref())
+    }
+
+    fn carrier(&self, observer: Option<&Arc<dyn Observer>>) -> Carrier {
+        Carrier { store: Arc::clone(&self.store), shell: self.shell.clone(), instances: Arc::clone(&self.instances), settings: self.settings.clone(), observer: observer.cloned() }
     }
 
     /// The instance `workflow_id`, from the table or else from the store.
@@ -237,7 +335,7 @@ impl Engine {
         }
         let stored = self.stored(workflow_id)?;
         let mut run = self.restore(&stored, false)?;
-        if self.history {
+        if self.settings.history {
             let written = self.store.history_end(workflow_id).map_err(|e| ToolError::store(e.to_string()))?;
             run.lost_history(written, &self.context());
         }
@@ -256,39 +354,97 @@ impl Engine {
             ToolError::failed(format!("instance `{}` runs `{}`, which this server does not serve: {}", stored.id, stored.workflow, e.message))
         })?;
         if definition.definition_hash != stored.definition_hash && !force {
-            return Err(ToolError {
-                code: "DEFINITION_CHANGED",
-                message: format!(
+            return Err(ToolError::new(
+                ErrorCode::DefinitionChanged,
+                format!(
                     "instance `{}` was started under another definition of `{}` (hash {}; now {}); \
                      workflow_resume with force: true continues it under the new one",
                     stored.id, stored.workflow, stored.definition_hash, definition.definition_hash
                 ),
-            });
+            ));
         }
-        Execution::restore(stored, definition, self.limits.max_server_steps).map_err(ToolError::failed)
+        Execution::restore(stored, definition, self.settings.limits.max_server_steps).map_err(ToolError::failed)
     }
 
-    /// Runs `operation` on instance `workflow_id` under its lock. When the operation's changes
-    /// could not be committed, this copy is dropped: the instance goes on from its last commit.
-    async fn operate<T>(&self, workflow_id: &str, operation: impl AsyncFnOnce(&mut Execution, &Context<'_>) -> Result<T, ToolError>) -> Result<T, ToolError> {
-        let run = loop {
-            let run = self.instance(workflow_id)?;
-            let guard = run.lock_owned().await;
+    /// Instance `workflow_id` under its lock (a copy dropped meanwhile is loaded again).
+    async fn lock(&self, workflow_id: &str) -> Result<(Slot, tokio::sync::OwnedMutexGuard<Execution>), ToolError> {
+        loop {
+            let slot = self.instance(workflow_id)?;
+            let guard = Arc::clone(&slot).lock_owned().await;
             if !guard.discarded {
-                break guard;
+                return Ok((slot, guard));
             }
-        };
-        let mut run = run;
-        let cx = self.context();
-        let result = operation(&mut run, &cx).await;
+        }
+    }
+
+    /// `result` of an operation on `run`; when its changes could not be committed, this copy
+    /// is dropped: the instance goes on from its last commit.
+    fn kept<T>(&self, run: &mut Execution, result: Result<T, ToolError>) -> Result<T, ToolError> {
         if let Err(error) = &result
             && error.reverts()
         {
-            tracing::warn!(instance = %workflow_id, code = error.code, cause = %error.message, "changes dropped; the instance goes on from its last commit");
-            run.discarded = true;
-            self.table()?.remove(workflow_id);
+            discard(run, &self.instances, error);
         }
         result
+    }
+
+    /// Runs `operation` on instance `workflow_id` under its lock.
+    async fn operate<T>(&self, workflow_id: &str, operation: impl FnOnce(&mut Execution, &Context<'_>) -> Result<T, ToolError>) -> Result<T, ToolError> {
+        let (_, mut run) = self.lock(workflow_id).await?;
+        let result = operation(&mut run, &self.context());
+        self.kept(&mut run, result)
+    }
+
+    /// Runs step request `request` on instance `workflow_id` (a task's, if `task_id`): the
+    /// instance says what the request needs next (see [`Progress`]); a shell command runs in a
+    /// task of its own, without the instance's lock. The answer comes within
+    /// `--answer-within`: when the work takes longer, it says the work is running, and the
+    /// work goes on (see [`work`]). `observer` hears of the work meanwhile.
+    async fn drive(
+        &self,
+        workflow_id: &str,
+        task_id: Option<&str>,
+        observer: Option<&Arc<dyn Observer>>,
+        request: impl FnOnce(&mut Execution, &Context<'_>) -> Result<Progress, ToolError>,
+    ) -> Result<Json, ToolError> {
+        let deadline = tokio::time::Instant::now() + self.settings.answer_within;
+        let running = |work: &Work| work.running_answer(workflow_id, task_id).to_json();
+        // Work in flight (another request's, or one that outlived its request) goes first.
+        let (slot, mut run) = loop {
+            let (slot, mut run) = self.lock(workflow_id).await?;
+            match run.work.clone() {
+                Some(work) if !work.is_over() => {
+                    drop(run);
+                    if !wait_for(&work, deadline, observer).await {
+                        return Ok(running(&work));
+                    }
+                }
+                _ => {
+                    run.work = None;
+                    break (slot, run);
+                }
+            }
+        };
+        let progress = request(&mut run, &self.context());
+        let job = match self.kept(&mut run, progress)? {
+            Progress::Answer(batch) => return Ok(batch.to_json()),
+            Progress::Run(job) => job,
+            Progress::Parked => return Err(ToolError::failed("the request was answered before it ended")),
+        };
+        let (work, ending) = Work::start(&job);
+        run.work = Some(Arc::clone(&work));
+        drop(run);
+        tokio::spawn(self.carrier(observer).carry(slot, Arc::clone(&work), ending, job));
+        // Detached when this request stops waiting, whether it answers "running" or is dropped
+        // (its client went away): the work then keeps its steps for the next request.
+        let _detach = work.detach_when_dropped();
+        wait_for(&work, deadline, observer).await;
+        // Taken, or detached, under one lock: the work cannot answer in between.
+        let outcome = work.take_or_detach();
+        match outcome {
+            Some(outcome) => outcome.map(|batch| batch.to_json()),
+            None => Ok(running(&work)),
+        }
     }
 
     /// `workflow_list`.
@@ -335,7 +491,7 @@ impl Engine {
         let definition = self.definition(name)?;
         let mut plan = definition.explain();
         if let Some(inputs) = inputs {
-            plan["inputs_accepted"] = match definition.start(inputs, self.limits.max_server_steps) {
+            plan["inputs_accepted"] = match definition.start(inputs, self.settings.limits.max_server_steps) {
                 Ok(_) => json!(true),
                 Err(error) => json!({"refused": error.to_string()}),
             };
@@ -347,12 +503,12 @@ impl Engine {
     pub async fn start(&self, name: &str, inputs: &Json) -> Result<Json, ToolError> {
         let definition = self.definition(name)?;
         let running = self.store.running_count().map_err(|e| ToolError::store(e.to_string()))?;
-        if running >= self.limits.max_active_instances {
+        if running >= self.settings.limits.max_active_instances {
             return Err(ToolError::limit(format!(
                 "{running} workflow instances are running, the limit (--max-active-instances); finish or cancel one first"
             )));
         }
-        let machine = definition.start(inputs, self.limits.max_server_steps).map_err(|e| ToolError::invalid(format!("cannot start `{name}`: {e}")))?;
+        let machine = definition.start(inputs, self.settings.limits.max_server_steps).map_err(|e| ToolError::invalid(format!("cannot start `{name}`: {e}")))?;
         let id = new_instance_id().map_err(|e| ToolError::failed(format!("no randomness for an instance id: {e}")))?;
         let state = machine.state().to_json();
         let cx = self.context();
@@ -365,31 +521,31 @@ impl Engine {
         Ok(json!({"workflow_id": id, "workflow_name": name, "status": Status::Running, "state": state}))
     }
 
-    /// `workflow_get_next_step`.
-    pub async fn next_step(&self, workflow_id: &str, task_id: Option<&str>) -> Result<Json, ToolError> {
-        self.operate(workflow_id, async |run, cx| run.next_step(task_id, cx).await).await
+    /// `workflow_get_next_step`; `observer` hears of server-side work while the request waits.
+    pub async fn next_step(&self, workflow_id: &str, task_id: Option<&str>, observer: Option<&Arc<dyn Observer>>) -> Result<Json, ToolError> {
+        self.drive(workflow_id, task_id, observer, |run, cx| run.next_step(task_id, cx)).await
     }
 
     /// `workflow_submit_result`: `error` says the client could not do the step (its
     /// `error_handling` decides what follows); otherwise `result` is the step's result.
     /// `sequence`, when the client echoes the step's, tells a resubmission from the result of
     /// the same step handed out again by a loop.
-    pub async fn submit_result(&self, workflow_id: &str, submitted: Submit<'_>) -> Result<Json, ToolError> {
+    pub async fn submit_result(&self, workflow_id: &str, submitted: Submit<'_>, observer: Option<&Arc<dyn Observer>>) -> Result<Json, ToolError> {
         let event = match submitted.error {
             Some(cause) => Event::Failed(cause.to_owned()),
             None => Event::Done(submitted.result.map(Value::from).unwrap_or(Value::Null)),
         };
-        self.operate(workflow_id, async |run, cx| run.submit(submitted.step_id, submitted.sequence, event, submitted.task_id, cx).await).await
+        self.drive(workflow_id, submitted.task_id, observer, |run, cx| run.submit(submitted.step_id, submitted.sequence, event, submitted.task_id, cx)).await
     }
 
     /// `workflow_update_state`.
     pub async fn update_state(&self, workflow_id: &str, writes: &[ClientWrite], task_id: Option<&str>) -> Result<Json, ToolError> {
-        self.operate(workflow_id, async |run, cx| run.write(writes, task_id, cx)).await
+        self.operate(workflow_id, |run, cx| run.write(writes, task_id, cx)).await
     }
 
     /// `workflow_get_status`.
     pub async fn status(&self, workflow_id: &str) -> Result<Json, ToolError> {
-        self.operate(workflow_id, async |run, _| Ok(run.status_json())).await
+        self.operate(workflow_id, |run, _| Ok(run.status_json())).await
     }
 
     /// `workflow_list_active`: running instances, oldest first (from the store, so instances
@@ -413,12 +569,12 @@ impl Engine {
 
     /// `workflow_state_read`.
     pub async fn read_state(&self, workflow_id: &str, paths: &[String], task_id: Option<&str>) -> Result<Json, ToolError> {
-        self.operate(workflow_id, async |run, _| run.read(paths, task_id)).await
+        self.operate(workflow_id, |run, _| run.read(paths, task_id)).await
     }
 
     /// `workflow_state_dependencies`: the computed fields (or one) with what they read.
     pub async fn dependencies(&self, workflow_id: &str, field: Option<&str>, task_id: Option<&str>) -> Result<Json, ToolError> {
-        self.operate(workflow_id, async |run, _| Self::computed_fields(run, workflow_id, field, task_id)).await
+        self.operate(workflow_id, |run, _| Self::computed_fields(run, workflow_id, field, task_id)).await
     }
 
     fn computed_fields(run: &Execution, workflow_id: &str, field: Option<&str>, task_id: Option<&str>) -> Result<Json, ToolError> {
@@ -439,7 +595,7 @@ impl Engine {
 
     /// `workflow_cancel`.
     pub async fn cancel(&self, workflow_id: &str) -> Result<Json, ToolError> {
-        self.operate(workflow_id, async |run, cx| run.cancel(cx)).await
+        self.operate(workflow_id, |run, cx| run.cancel(cx)).await
     }
 
     /// `workflow_history`: an instance's execution history (of one task, if given), entries
@@ -448,7 +604,7 @@ impl Engine {
         let stored = self.stored(workflow_id)?;
         let events = stored_history(self.store.as_ref(), &stored, task_id, since).map_err(|e| ToolError::store(e.to_string()))?;
         let mut answer = history_answer(&stored, &events);
-        if !self.history {
+        if !self.settings.history {
             answer["note"] = "this server keeps no history (--no-history)".into();
         }
         Ok(answer)
@@ -457,12 +613,12 @@ impl Engine {
     /// `workflow_checkpoint`: keeps the instance as it stands under `name` (default
     /// `cp_<version>`), for `workflow_resume` to go back to.
     pub async fn checkpoint(&self, workflow_id: &str, name: Option<&str>, reason: Option<&str>) -> Result<Json, ToolError> {
-        self.operate(workflow_id, async |run, cx| {
+        self.operate(workflow_id, |run, cx| {
             let stored = self.stored(&run.id)?;
             let name = name.map_or_else(|| format!("cp_{}", stored.version), str::to_owned);
             let step_id = run.current_step().map(str::to_owned);
             let checkpoint = Checkpoint { name: name.clone(), step_id: step_id.clone(), reason: reason.map(str::to_owned), created_at: cx.now, instance: stored };
-            self.store.save_checkpoint(&checkpoint).map_err(|e| ToolError { code: "CHECKPOINT_FAILED", message: e.to_string() })?;
+            self.store.save_checkpoint(&checkpoint).map_err(|e| ToolError::new(ErrorCode::CheckpointFailed, e.to_string()))?;
             Ok(json!({
                 "checkpoint_id": name,
                 "workflow_id": run.id,
@@ -544,7 +700,7 @@ impl Engine {
 
     /// Removes instances that ended more than the kept time ago; returns how many.
     pub fn sweep(&self) -> Result<usize, ToolError> {
-        let removed = self.store.sweep(now() - self.limits.keep_finished_seconds).map_err(|e| ToolError::store(e.to_string()))?;
+        let removed = self.store.sweep(now() - self.settings.limits.keep_finished_seconds).map_err(|e| ToolError::store(e.to_string()))?;
         let mut table = self.table()?;
         for id in &removed {
             table.remove(id);

@@ -57,6 +57,41 @@ impl Default for ShellSettings {
     }
 }
 
+/// What others see of a running command, and how they stop it: the requests that wait on it
+/// report its last lines (`--answer-within`, progress notifications), and `workflow_cancel`
+/// stops it.
+#[derive(Debug, Default)]
+pub struct Watch {
+    /// The last [`TAIL_BYTES`] of what it wrote, stdout and stderr as they came.
+    tail: std::sync::Mutex<Vec<u8>>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+/// Bytes of output a [`Watch`] keeps.
+const TAIL_BYTES: usize = 4096;
+
+impl Watch {
+    /// The last `count` non-empty lines the command wrote so far.
+    pub fn last_lines(&self, count: usize) -> Vec<String> {
+        let tail = self.tail.lock().map(|tail| String::from_utf8_lossy(&tail).into_owned()).unwrap_or_default();
+        let lines: Vec<&str> = tail.lines().map(str::trim_end).filter(|line| !line.is_empty()).collect();
+        lines[lines.len().saturating_sub(count)..].iter().map(|line| (*line).to_owned()).collect()
+    }
+
+    /// Kills the command's processes: it ends as failed, `stopped`.
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    fn saw(&self, bytes: &[u8]) {
+        if let Ok(mut tail) = self.tail.lock() {
+            tail.extend_from_slice(bytes);
+            let over = tail.len().saturating_sub(TAIL_BYTES);
+            tail.drain(..over);
+        }
+    }
+}
+
 /// The environment variable that tags a step's processes.
 pub const TAG_VARIABLE: &str = "WFC_SHELL_STEP";
 
@@ -84,9 +119,10 @@ pub fn jitter() -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Runs `command` and reports what it did; a timeout, a spawn failure or a directory outside
-/// the project root is reported in [`ShellOutput::failure`], never as a panic.
-pub async fn run(settings: &ShellSettings, command: &str, working_directory: Option<&str>, timeout_seconds: f64) -> ShellOutput {
+/// Runs `command` and reports what it did; a timeout, a spawn failure, a stop through `watch`
+/// or a directory outside the project root is reported in [`ShellOutput::failure`], never as a
+/// panic. What it writes shows in `watch` as it comes.
+pub async fn run(settings: &ShellSettings, command: &str, working_directory: Option<&str>, timeout_seconds: f64, watch: &Arc<Watch>) -> ShellOutput {
     let directory = match resolve_directory(&settings.project_root, working_directory) {
         Ok(directory) => directory,
         Err(failure) => return ShellOutput { failure: Some(failure), ..ShellOutput::default() },
@@ -123,20 +159,23 @@ pub async fn run(settings: &ShellSettings, command: &str, working_directory: Opt
     };
     let group = child.id();
     let cap = settings.output_cap;
-    let stdout = tokio::spawn(read_capped(child.stdout.take(), cap));
-    let stderr = tokio::spawn(read_capped(child.stderr.take(), cap));
-    let waited = tokio::time::timeout(timeout, child.wait()).await;
+    let stdout = tokio::spawn(read_capped(child.stdout.take(), cap, Arc::clone(watch)));
+    let stderr = tokio::spawn(read_capped(child.stderr.take(), cap, Arc::clone(watch)));
+    let waited = tokio::select! {
+        waited = tokio::time::timeout(timeout, child.wait()) => waited.map_err(|_| format!("timed out after {timeout_seconds} s; the command's process group was killed")),
+        () = watch.stop.cancelled() => Err("stopped: the workflow was cancelled; the command's process group was killed".to_owned()),
+    };
     metrics::histogram!("wfc_shell_seconds").record(started.elapsed());
-    if waited.is_err() {
+    if waited.is_err() && !watch.stop.is_cancelled() {
         metrics::counter!("wfc_shell_timeouts_total").increment(1);
     }
     let (exit_code, mut failure) = match waited {
         Ok(Ok(status)) => (status.code(), None),
         Ok(Err(error)) => (None, Some(format!("waiting for the command failed: {error}"))),
-        Err(_) => {
+        Err(why) => {
             kill_group(group);
             let _ = child.wait().await;
-            (None, Some(format!("timed out after {timeout_seconds} s; the command's process group was killed")))
+            (None, Some(why))
         }
     };
     let drained = tokio::time::timeout(DRAIN_GRACE, async { (stdout.await, stderr.await) }).await;
@@ -193,7 +232,7 @@ fn lexically_under(root: &Path, working_directory: Option<&str>) -> Result<PathB
 }
 
 /// Reads a pipe to its end, keeping the first `cap` bytes; says whether anything was dropped.
-async fn read_capped(pipe: Option<impl AsyncRead + Unpin>, cap: usize) -> (Vec<u8>, bool) {
+async fn read_capped(pipe: Option<impl AsyncRead + Unpin>, cap: usize, watch: Arc<Watch>) -> (Vec<u8>, bool) {
     let Some(mut pipe) = pipe else { return (Vec::new(), false) };
     let mut kept = Vec::new();
     let mut truncated = false;
@@ -202,6 +241,7 @@ async fn read_capped(pipe: Option<impl AsyncRead + Unpin>, cap: usize) -> (Vec<u
         match pipe.read(&mut buffer).await {
             Ok(0) | Err(_) => return (kept, truncated),
             Ok(n) => {
+                watch.saw(&buffer[..n]);
                 let room = cap.saturating_sub(kept.len());
                 kept.extend_from_slice(&buffer[..n.min(room)]);
                 truncated |= n > room;
@@ -278,28 +318,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_running_command_shows_its_last_lines_and_stops_when_asked() {
+        let watch = Arc::new(Watch::default());
+        let settings = ShellSettings::new(std::env::temp_dir(), 1024, 2);
+        let started = std::time::Instant::now();
+        let (output, ()) = tokio::join!(run(&settings, "for i in 1 2 3; do echo line-$i; done; sleep 30", None, 60.0, &watch), async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(watch.last_lines(2), ["line-2", "line-3"]);
+            watch.stop();
+        });
+        assert!(started.elapsed() < Duration::from_secs(10), "stopped, not waited out");
+        assert_eq!(output.exit_code, None);
+        assert!(output.failure.is_some_and(|f| f.starts_with("stopped")));
+    }
+
+    #[tokio::test]
     async fn a_command_waits_for_a_free_slot_within_its_timeout() {
         let settings = ShellSettings::new(std::env::temp_dir(), 16, 1);
-        let (slow, starved) = tokio::join!(run(&settings, "sleep 1", None, 10.0), async {
+        let watch = Arc::default();
+        let (slow, starved) = tokio::join!(run(&settings, "sleep 1", None, 10.0, &watch), async {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            run(&settings, "echo late", None, 0.3).await
+            run(&settings, "echo late", None, 0.3, &watch).await
         });
         assert_eq!(slow.exit_code, Some(0));
         let failure = starved.failure.expect("no slot in time");
         assert!(failure.contains("--max-shell-processes") && starved.exit_code.is_none(), "{failure}");
-        assert_eq!(run(&settings, "echo now", None, 5.0).await.stdout, "now\n", "the slot is free again");
+        assert_eq!(run(&settings, "echo now", None, 5.0, &Arc::default()).await.stdout, "now\n", "the slot is free again");
     }
 
     #[tokio::test]
     async fn a_command_reports_its_output_and_exit_code() {
-        let output = run(&settings(), "echo out; echo err >&2; exit 3", None, 10.0).await;
+        let output = run(&settings(), "echo out; echo err >&2; exit 3", None, 10.0, &Arc::default()).await;
         assert_eq!((output.stdout.as_str(), output.stderr.as_str(), output.exit_code, output.failure), ("out\n", "err\n", Some(3), None));
     }
 
     #[tokio::test]
     async fn a_command_past_its_timeout_is_killed_with_its_children() {
         let started = std::time::Instant::now();
-        let output = run(&settings(), "sleep 30 & sleep 30; echo never", None, 0.3).await;
+        let output = run(&settings(), "sleep 30 & sleep 30; echo never", None, 0.3, &Arc::default()).await;
         assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
         assert_eq!(output.exit_code, None);
         assert!(output.failure.as_deref().is_some_and(|f| f.contains("timed out after 0.3 s")), "{output:?}");
@@ -308,14 +364,14 @@ mod tests {
 
     #[tokio::test]
     async fn output_beyond_the_cap_is_dropped_and_reported() {
-        let output = run(&settings(), "printf '%040d' 0", None, 10.0).await;
+        let output = run(&settings(), "printf '%040d' 0", None, 10.0, &Arc::default()).await;
         assert_eq!(output.stdout.len(), 16);
         assert!(output.stderr.contains("stdout truncated to its first 16 bytes"), "{output:?}");
     }
 
     #[tokio::test]
     async fn working_directories_stay_under_the_project_root() {
-        let output = run(&settings(), "pwd", Some("../.."), 10.0).await;
+        let output = run(&settings(), "pwd", Some("../.."), 10.0, &Arc::default()).await;
         assert!(output.failure.as_deref().is_some_and(|f| f.contains("outside the project root")), "{output:?}");
         assert!(lexically_under(Path::new("/p"), Some("a/../b")).is_ok());
         assert!(lexically_under(Path::new("/p"), Some("/etc")).is_err());
@@ -323,8 +379,8 @@ mod tests {
         std::fs::create_dir(root.join("inside")).expect("mkdir");
         std::os::unix::fs::symlink("/etc", root.join("escape")).expect("symlink");
         let settings = ShellSettings::new(root.clone(), 1024, 2);
-        assert_eq!(run(&settings, "pwd", Some("inside"), 10.0).await.stdout.trim(), root.join("inside").canonicalize().expect("dir").display().to_string());
-        let escaped = run(&settings, "pwd", Some("escape"), 10.0).await;
+        assert_eq!(run(&settings, "pwd", Some("inside"), 10.0, &Arc::default()).await.stdout.trim(), root.join("inside").canonicalize().expect("dir").display().to_string());
+        let escaped = run(&settings, "pwd", Some("escape"), 10.0, &Arc::default()).await;
         assert!(escaped.failure.as_deref().is_some_and(|f| f.contains("symbolic link")), "{escaped:?}");
         std::fs::remove_dir_all(&root).expect("clean up");
     }
@@ -341,12 +397,12 @@ mod tests {
         let marker = format!("wfc-setsid-{}", step_tag());
         // Detached from the group and the pipes: the command itself returns at once.
         let command = format!("setsid sh -c 'sleep 123; echo {marker}' >/dev/null 2>&1 < /dev/null &");
-        let output = run(&settings(), &command, None, 10.0).await;
+        let output = run(&settings(), &command, None, 10.0, &Arc::default()).await;
         assert_eq!(output.exit_code, Some(0), "{output:?}");
         let survivors = std::process::Command::new("pgrep").args(["-f", &marker]).output().expect("pgrep");
         assert!(survivors.stdout.is_empty(), "still running: {}", String::from_utf8_lossy(&survivors.stdout));
         // And at a timeout.
-        let output = run(&settings(), &format!("setsid sh -c 'sleep 124; echo {marker}' & sleep 30"), None, 0.3).await;
+        let output = run(&settings(), &format!("setsid sh -c 'sleep 124; echo {marker}' & sleep 30"), None, 0.3, &Arc::default()).await;
         assert!(output.failure.is_some());
         let survivors = std::process::Command::new("pgrep").args(["-f", &marker]).output().expect("pgrep");
         assert!(survivors.stdout.is_empty(), "still running after a timeout: {}", String::from_utf8_lossy(&survivors.stdout));

@@ -2,12 +2,14 @@
 //! Schema of its arguments, and the engine operation it calls. Nothing here names the MCP
 //! library; `crate::mcp` lists and calls these.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value as Json};
 
-use super::{Engine, Submit, ToolError};
+use super::{Engine, Observer, Submit, ToolError};
 use crate::machine::ClientWrite;
 
 /// A tool as `tools/list` shows it.
@@ -205,8 +207,12 @@ pub fn specs() -> Vec<ToolSpec> {
             "workflow_get_next_step",
             "Get the next steps of a workflow instance (or of one sub-agent task): zero or more user_message steps to show, \
              then at most one step to do. Do them in order. Report the last step's result with workflow_submit_result \
-             (preferred), or write results with workflow_update_state and call this again. `completed: true` means done; \
-             `status: failed` carries the error.",
+             (preferred), or write results with workflow_update_state and call this again. A step whose result the \
+             workflow uses (user_input, agent_response, agent_prompt with expected_response, mcp_call with store_result \
+             or state_update) is never completed without it: calling this again hands the same step out again (same \
+             sequence) until its result is submitted or its fields are written. When a server-side command outlasts the \
+             server's answer bound, the answer has `running` (step, command, elapsed, last output lines) and no steps: \
+             call this again to wait on. `completed: true` means done; `status: failed` carries the error.",
         ),
         spec::<SubmitResult>(
             "workflow_submit_result",
@@ -263,8 +269,9 @@ fn arguments<A: DeserializeOwned>(tool: &str, mut given: Map<String, Json>) -> R
     serde_json::from_value(Json::Object(given)).map_err(|e| ToolError::invalid(format!("{tool}: {e}")))
 }
 
-/// Calls tool `name` with `given` arguments.
-pub async fn call(engine: &Engine, name: &str, given: Map<String, Json>) -> Result<Json, ToolError> {
+/// Calls tool `name` with `given` arguments; `observer` hears of server-side work while a step
+/// request waits on it.
+pub async fn call(engine: &Engine, name: &str, given: Map<String, Json>, observer: Option<&Arc<dyn Observer>>) -> Result<Json, ToolError> {
     match name {
         "workflow_list" => arguments::<NoArguments>(name, given).map(|_| engine.list()),
         "workflow_get_info" => engine.info(&arguments::<WorkflowName>(name, given)?.workflow),
@@ -278,12 +285,12 @@ pub async fn call(engine: &Engine, name: &str, given: Map<String, Json>) -> Resu
         }
         "workflow_get_next_step" => {
             let NextStep { workflow_id, task_id } = arguments(name, given)?;
-            engine.next_step(&workflow_id, task_id.as_deref()).await
+            engine.next_step(&workflow_id, task_id.as_deref(), observer).await
         }
         "workflow_submit_result" => {
             let SubmitResult { workflow_id, step_id, result, error, task_id, sequence } = arguments(name, given)?;
             let submitted = Submit { step_id: &step_id, sequence, result: result.as_ref(), error: error.as_deref(), task_id: task_id.as_deref() };
-            engine.submit_result(&workflow_id, submitted).await
+            engine.submit_result(&workflow_id, submitted, observer).await
         }
         "workflow_update_state" => {
             let UpdateState { workflow_id, updates, task_id } = arguments(name, given)?;

@@ -117,6 +117,9 @@ pub struct ClientStep {
     pub definition: serde_json::Value,
     /// 1 on the first attempt; higher when an answer was refused or a retry was asked for.
     pub attempt: u32,
+    /// Whether the workflow uses what the client reports (see [`program::ClientOp::records_result`]):
+    /// such a step is never completed without its result.
+    pub needs_result: bool,
 }
 
 /// Work the engine does for the machine.

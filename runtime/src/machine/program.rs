@@ -386,6 +386,22 @@ pub struct ClientOp<X> {
     pub handling: Handling<X>,
 }
 
+impl<X> ClientOp<X> {
+    /// Whether the workflow uses what the client reports for this step: an answer
+    /// (`user_input`), a checked reply (`agent_response`, or an `agent_prompt` with
+    /// `expected_response`), a tool result or client-run command output that is stored or
+    /// written. Asking for the next step past such a step hands it out again instead of
+    /// completing it without its result.
+    pub fn records_result(&self) -> bool {
+        match &self.handling {
+            Handling::Nothing => false,
+            Handling::ToolResult { store, updates, .. } => store.is_some() || !updates.is_empty(),
+            Handling::Answer(_) | Handling::Reply { .. } => true,
+            Handling::ShellOutput { updates, .. } => !updates.is_empty(),
+        }
+    }
+}
+
 /// What a client step's report does.
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::large_enum_variant, reason = "built once per program; never moved in a hot loop")]
@@ -413,7 +429,11 @@ pub enum Handling<X> {
         updates: Vec<Update<X>>,
         /// `store_response`.
         store: Option<WritePath<X>>,
-        /// When the reply is refused or the client reports a failure.
+        /// How many times a reply refused by `schema` or `rules` is asked for again, with the
+        /// reason, before `on_failure` applies.
+        retries: u32,
+        /// When the reply is refused past its retries, its writes fail, or the client reports
+        /// a failure.
         on_failure: OnFailure,
     },
     /// `shell_command` with `execution_context: client`: `{stdout, stderr, exit_code}`.

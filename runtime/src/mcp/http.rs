@@ -98,7 +98,7 @@ impl Guard {
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or_default();
             let loopback = origin.split_once("://").is_some_and(|(scheme, host)| matches!(scheme, "http" | "https") && is_loopback_host(host));
-            if !(loopback && !settings.remote) && !settings.allowed_origins.iter().any(|allowed| allowed == origin) {
+            if (!loopback || settings.remote) && !settings.allowed_origins.iter().any(|allowed| allowed == origin) {
                 return Err(refuse(StatusCode::FORBIDDEN, "the Origin is not allowed (--allowed-origin)"));
             }
         }

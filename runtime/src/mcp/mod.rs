@@ -17,9 +17,10 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing::Instrument;
 
-use crate::engine::{Engine, tools};
+use crate::engine::{Engine, Observer, tools};
 
 mod http;
+mod notify;
 mod stdio;
 
 pub use http::HttpSettings;
@@ -44,13 +45,21 @@ pub struct Server {
     engine: Arc<Engine>,
     tools: Arc<Vec<Tool>>,
     metrics: Option<PrometheusHandle>,
+    /// The least severe log message the session's client gets (`logging/setLevel`); one per
+    /// session (see [`Server::session`]).
+    log_level: notify::Level,
 }
 
 impl Server {
     /// A server for `engine`.
     pub fn new(engine: Arc<Engine>) -> Server {
         let tools = tools::specs().into_iter().map(|spec| Tool::new(spec.name, spec.description, spec.schema)).collect();
-        Server { engine, tools: Arc::new(tools), metrics: None }
+        Server { engine, tools: Arc::new(tools), metrics: None, log_level: notify::Level::default() }
+    }
+
+    /// The server for a new session: the same engine and tools, a log level of its own.
+    fn session(&self) -> Server {
+        Server { log_level: notify::Level::default(), ..self.clone() }
     }
 
     /// Records metrics (the process's one recorder) for `/metrics` in Prometheus' text format:
@@ -107,7 +116,7 @@ impl Server {
         let mut sessions = LocalSessionManager::default();
         sessions.session_config.keep_alive = Some(settings.session_idle);
         let sessions = Arc::new(sessions);
-        let service = StreamableHttpService::new(move || Ok(server.clone()), Arc::clone(&sessions), config);
+        let service = StreamableHttpService::new(move || Ok(server.session()), Arc::clone(&sessions), config);
         let engine = Arc::clone(&server_engine);
         let mut router = axum::Router::new().nest_service("/mcp", service).route("/healthz", axum::routing::get(async move || health(&engine)));
         if let Some(metrics) = metrics {
@@ -145,8 +154,9 @@ fn health(engine: &Engine) -> (axum::http::StatusCode, String) {
 }
 
 impl ServerHandler for Server {
+    #[allow(deprecated, reason = "MCP's logging is deprecated by SEP-2577 but is what clients speak today")]
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_logging().build())
             .with_server_info(Implementation::new("wfc", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
     }
@@ -159,7 +169,13 @@ impl ServerHandler for Server {
         self.tools.iter().find(|tool| tool.name == name).cloned()
     }
 
-    async fn call_tool(&self, request: CallToolRequestParams, _: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
+    #[allow(deprecated, reason = "MCP's logging is deprecated by SEP-2577 but is what clients speak today")]
+    async fn set_level(&self, request: rmcp::model::SetLevelRequestParams, _: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        self.log_level.set(request.level);
+        Ok(())
+    }
+
+    async fn call_tool(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.to_string();
         let arguments = request.arguments.unwrap_or_default();
         let id = |key: &str| arguments.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
@@ -172,12 +188,13 @@ impl ServerHandler for Server {
             step = %id("step_id")
         );
         let started = std::time::Instant::now();
-        let outcome = tools::call(&self.engine, &name, arguments).instrument(span).await;
+        let observer: Arc<dyn Observer> = Arc::new(notify::Notifier::new(context.peer.clone(), context.meta.get_progress_token(), self.log_level.clone()));
+        let outcome = tools::call(&self.engine, &name, arguments, Some(&observer)).instrument(span).await;
         metrics::histogram!("wfc_tool_call_seconds", "tool" => name.clone()).record(started.elapsed());
         let result = match outcome {
             Ok(data) => CallToolResult::success(vec![ContentBlock::text(serde_json::json!({"data": data}).to_string())]),
             Err(error) => {
-                tracing::debug!(code = error.code, message = %error.message, "tool call refused");
+                tracing::debug!(code = %error.code, message = %error.message, "tool call refused");
                 let envelope = serde_json::json!({"error": {"code": error.code, "message": error.message}});
                 CallToolResult::error(vec![ContentBlock::text(envelope.to_string())])
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::{At, Driven, FanOut, Execution, Status, Submitted, Task, Unstarted};
+use super::{At, Driven, Execution, FanOut, HandedStep, Status, Submitted, Task, Unstarted};
 use crate::engine::definition::Definition;
 use crate::engine::store::Stored;
 use crate::machine::{Failure, Snapshot, State, StepError};
@@ -35,7 +35,7 @@ struct DrivenRecord {
     at: At,
     failure: Option<Failure>,
     steps_handed: u64,
-    pending: Vec<Json>,
+    pending: Vec<HandedStep>,
     last: Option<Submitted>,
 }
 
@@ -110,6 +110,7 @@ impl Execution {
             finished_at: record.finished_at,
             version: stored.version,
             discarded: false,
+            work: None,
             history: Vec::new(),
             history_seq: record.history_seq,
             main,

@@ -449,7 +449,7 @@ impl<X: Expression> Instance<X> {
         self.waiting = true;
         self.attempt = 1;
         let definition = serde_json::json!({"message": format!("{message} and stopped"), "message_type": "warning", "format": "text"});
-        Ok(Yield::Client(ClientStep { id: format!("{step}.max_iterations"), kind: "user_message", definition, attempt: 1 }))
+        Ok(Yield::Client(ClientStep { id: format!("{step}.max_iterations"), kind: "user_message", definition, attempt: 1, needs_result: false }))
     }
 
     /// Opens the frame of the `foreach` at `depth` over `items`, evaluated once, here.
@@ -523,7 +523,7 @@ impl<X: Expression> Instance<X> {
             }
         }
         self.waiting = true;
-        Ok(Yield::Client(ClientStep { id: client.step.clone(), kind: client.kind, definition: definition.into(), attempt: self.attempt }))
+        Ok(Yield::Client(ClientStep { id: client.step.clone(), kind: client.kind, definition: definition.into(), attempt: self.attempt, needs_result: client.records_result() }))
     }
 
     fn shell_effect(&mut self, shell: &ShellOp<X>) -> Result<Yield, StepError> {
@@ -572,7 +572,7 @@ impl<X: Expression> Instance<X> {
         }
         self.waiting = true;
         self.attempt = 1;
-        Ok(Yield::Client(ClientStep { id: spawn.step.clone(), kind: "parallel_foreach", definition, attempt: 1 }))
+        Ok(Yield::Client(ClientStep { id: spawn.step.clone(), kind: "parallel_foreach", definition, attempt: 1, needs_result: false }))
     }
 
     /// Applies what happened to the operation at `pc`; `Some` when the step is handed out
@@ -655,11 +655,13 @@ impl<X: Expression> Instance<X> {
                     Err(cause) => self.failed(step, &rules.on_failure, cause, &[]),
                 }
             }
-            Handling::Reply { schema, rules, updates, store, on_failure } => {
-                let checked = check_reply(schema.as_ref(), rules, &result);
-                let outcome = checked.and_then(|()| {
-                    self.apply(updates, store.as_ref().map(|s| (s, result.clone())), &ResultNames::one("response", result.clone()))
-                });
+            Handling::Reply { schema, rules, updates, store, retries, on_failure } => {
+                match check_reply(schema.as_ref(), rules, &result) {
+                    Ok(()) => {}
+                    Err(reason) if self.attempt <= *retries => return self.ask_again(client, &reason).map(Some),
+                    Err(reason) => return self.failed(step, on_failure, format!("the reply was refused: {reason}"), &[]),
+                }
+                let outcome = self.apply(updates, store.as_ref().map(|s| (s, result.clone())), &ResultNames::one("response", result.clone()));
                 match outcome {
                     Ok(()) => self.advance(),
                     Err(cause) => self.failed(step, on_failure, cause, &[]),
