@@ -97,7 +97,8 @@ enum Command {
     /// of you (or read from --answers).
     Run {
         /// A workflow of the embedded catalog (`release:checklist`) or a YAML file.
-        workflow: String,
+        #[arg(required_unless_present = "resume")]
+        workflow: Option<String>,
         /// An input, NAME=VALUE (VALUE is JSON if it parses, else text); repeatable.
         #[arg(long = "input", value_name = "NAME=VALUE")]
         inputs: Vec<String>,
@@ -107,6 +108,14 @@ enum Command {
         /// The directory shell steps run in (default: $MCP_FILE_ROOT, else the current directory).
         #[arg(long)]
         root: Option<PathBuf>,
+        /// Continue instance ID (of an interrupted run, or one `wfc serve` started) instead of
+        /// starting one.
+        #[arg(long, value_name = "ID")]
+        resume: Option<String>,
+        /// Where instances are kept: a SQLite file, or `memory` for nothing kept (default:
+        /// .wfc/state.db under the project root, as `wfc serve` keeps them).
+        #[arg(long, value_name = "PATH|memory")]
+        store: Option<String>,
     },
     /// Print the workflow format's JSON Schema.
     Schema,
@@ -192,7 +201,9 @@ fn main() -> ExitCode {
         }
         Command::Status { store, json } => commands::status::run(store, json),
         Command::History { id, store, json } => commands::history::run(&id, store, json),
-        Command::Run { workflow, inputs, answers, root } => commands::run::run(commands::run::Options { workflow, inputs, answers, project_root: root }),
+        Command::Run { workflow, inputs, answers, root, resume, store } => {
+            commands::run::run(commands::run::Options { workflow, inputs, answers, project_root: root, resume, store })
+        }
         Command::Schema => commands::schema::run(),
         Command::Eval { expression, input, scope } => commands::eval::run(&expression, &input, &scope),
         Command::Expand { workflow } => commands::expand::run(&workflow),

@@ -4,6 +4,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+#[path = "cli/run.rs"]
+mod run;
+
 fn wfc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wfc"))
         .args(args)

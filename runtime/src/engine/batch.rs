@@ -63,6 +63,8 @@ pub struct Running {
     pub elapsed_seconds: f64,
     /// The last lines it wrote.
     pub output_tail: Vec<String>,
+    /// How many lines it wrote so far.
+    pub output_lines: u64,
     /// When to ask again, in seconds.
     pub ask_again_after_seconds: f64,
     /// What to do meanwhile.

@@ -64,6 +64,8 @@ impl Default for ShellSettings {
 pub struct Watch {
     /// The last [`TAIL_BYTES`] of what it wrote, stdout and stderr as they came.
     tail: std::sync::Mutex<Vec<u8>>,
+    /// Lines it wrote so far (newlines seen).
+    lines: std::sync::atomic::AtomicU64,
     stop: tokio_util::sync::CancellationToken,
 }
 
@@ -78,12 +80,18 @@ impl Watch {
         lines[lines.len().saturating_sub(count)..].iter().map(|line| (*line).to_owned()).collect()
     }
 
+    /// How many lines it wrote so far.
+    pub fn line_count(&self) -> u64 {
+        self.lines.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Kills the command's processes: it ends as failed, `stopped`.
     pub fn stop(&self) {
         self.stop.cancel();
     }
 
     fn saw(&self, bytes: &[u8]) {
+        self.lines.fetch_add(memchr::memchr_iter(b'\n', bytes).count() as u64, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut tail) = self.tail.lock() {
             tail.extend_from_slice(bytes);
             let over = tail.len().saturating_sub(TAIL_BYTES);

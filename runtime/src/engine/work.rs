@@ -127,6 +127,7 @@ impl Work {
             command,
             elapsed_seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
             output_tail: self.watch.last_lines(REPORTED_LINES),
+            output_lines: self.watch.line_count(),
             ask_again_after_seconds: 0.0,
             message: format!(
                 "`{step_id}` is still running on the server and goes on without you. Call workflow_get_next_step again \
