@@ -759,7 +759,7 @@ fn scripted_result(step: &Json) -> Json {
         ("user_input", Some("boolean")) => json!("yes"),
         ("user_input", Some("choice")) => definition["choices"][0].clone(),
         ("user_input", _) => json!("an answer"),
-        ("agent_response", _) => json!({"summary": {"score": 3, "text": "fine"}, "files": ["a.rs"], "fixed": true}),
+        ("agent_prompt" | "agent_response", _) => json!({"summary": {"score": 3, "text": "fine"}, "files": ["a.rs"], "fixed": true, "issues": []}),
         ("shell_command", _) => json!({"stdout": "a.rs\n", "stderr": "", "exit_code": 0}),
         _ => json!("done"),
     }

@@ -262,7 +262,14 @@ pub(crate) fn run(options: Options) -> ExitCode {
         .with_history(!options.limits.no_history)
         .with_answer_within(std::time::Duration::from_secs_f64(options.limits.answer_within));
     let engine = Arc::new(engine.with_authoring(Arc::new(CompilerTools)));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // One client on stdio, and every thread handoff is on its round trip: one thread serves it
+    // (the authoring tools compile and evaluate on blocking threads; shell commands run as
+    // child processes). Over HTTP, many clients: a worker per core.
+    let mut builder = match options.transport {
+        Transport::Stdio => tokio::runtime::Builder::new_current_thread(),
+        Transport::Http { .. } => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("wfc: cannot start the async runtime: {error}");

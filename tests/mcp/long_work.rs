@@ -164,9 +164,10 @@ async fn a_client_with_a_short_timeout_is_kept_alive_by_progress_and_reaches_the
     assert_eq!(listener.logs.lock().expect("not poisoned").len(), 2, "no info messages after setLevel error");
 }
 
-/// Every workflow `agent` serves, started with made-up values for its required inputs; the
-/// final states of a clean run and of chaotic runs (duplicated, retried and early calls) agree.
-async fn chaos_agrees_with_a_clean_run(agent: &Agent, names: &[String]) {
+/// Every workflow `agent` serves, started with made-up values for its required inputs (and
+/// `inputs` on top); the final states of a clean run and of chaotic runs (duplicated, retried
+/// and early calls) agree.
+async fn chaos_agrees_with_a_clean_run(agent: &Agent, names: &[String], given: &Json) {
     for name in names {
         let info = agent.ok("workflow_get_info", json!({"workflow": name})).await;
         let inputs: serde_json::Map<String, Json> = info["inputs"]
@@ -175,6 +176,7 @@ async fn chaos_agrees_with_a_clean_run(agent: &Agent, names: &[String]) {
             .flatten()
             .filter(|(_, input)| input["required"] == true)
             .map(|(key, input)| (key.clone(), if input["type"] == "number" { json!(3) } else { json!("demo") }))
+            .chain(given.as_object().into_iter().flatten().filter(|(key, _)| info["inputs"].get(key.as_str()).is_some()).map(|(key, value)| (key.clone(), value.clone())))
             .collect();
         let clean = agent.start(name, Json::Object(inputs.clone())).await;
         assert_eq!(drive_to_end(agent, &clean, None).await["status"], "completed", "{name}");
@@ -199,11 +201,20 @@ async fn duplicated_and_retried_calls_end_where_a_clean_run_ends() {
     let agent = Agent::serve(root.path(), &["--dev", corpus.to_str().expect("utf-8")]).await;
     let listed = agent.ok("workflow_list", json!({})).await;
     let names: Vec<String> = listed["workflows"].as_array().expect("workflows").iter().filter_map(|w| w["name"].as_str().map(str::to_owned)).collect();
-    chaos_agrees_with_a_clean_run(&agent, &names).await;
+    chaos_agrees_with_a_clean_run(&agent, &names, &json!({})).await;
     // The serving fixtures whose runs depend on nothing but their steps (no clocks, no files).
     let agent = Agent::fixtures(root.path()).await;
     let names = ["serve:counter", "serve:fan-out", "serve:journal", "serve:guarded-global"].map(str::to_owned);
-    chaos_agrees_with_a_clean_run(&agent, &names).await;
+    chaos_agrees_with_a_clean_run(&agent, &names, &json!({})).await;
+    // The embedded catalog, in a git repository of a Rust crate whose tests pass.
+    let repository = git_repo();
+    std::fs::write(repository.path().join("Cargo.toml"), "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nserde = \"1\"\n")
+        .expect("a manifest");
+    sh(repository.path(), "mkdir src && touch src/lib.rs && git add . && git commit -qm crate");
+    let agent = Agent::catalog(repository.path()).await;
+    let listed = agent.ok("workflow_list", json!({})).await;
+    let names: Vec<String> = listed["workflows"].as_array().expect("workflows").iter().filter_map(|w| w["name"].as_str().map(str::to_owned)).collect();
+    chaos_agrees_with_a_clean_run(&agent, &names, &json!({"test_command": "true", "version": "1.0.0", "base": "main"})).await;
 }
 
 #[test]

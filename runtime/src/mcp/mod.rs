@@ -74,7 +74,7 @@ impl Server {
     /// Speaks MCP on stdin and stdout until the client closes them or `shutdown` completes
     /// (requests in flight are answered first).
     pub async fn serve_stdio(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let (stdin, stdout) = rmcp::transport::stdio();
+        let (stdin, stdout) = stdio::standard_streams();
         let lines = stdio::split_lines(stdin, stdout, MAX_REQUEST_BYTES);
         let writer = lines.writer;
         let transport = AsyncRwTransport::new_server(lines.incoming, lines.outgoing).with_max_line_length(MAX_REQUEST_BYTES + 1);

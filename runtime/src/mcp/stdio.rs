@@ -20,6 +20,26 @@ const PIPE_BYTES: usize = 64 * 1024;
 /// those past this many, rather than the server growing a queue without bound.
 const QUEUED_ERRORS: usize = 64;
 
+/// The process's stdin and stdout. When they are pipes (as an MCP client spawns a server) they
+/// are read and written in place by the runtime's event loop, non-blocking; otherwise (a
+/// terminal, a file) through tokio's stdio, which hands every read and write to a blocking
+/// thread — a thread handoff each way on every request.
+pub(super) fn standard_streams() -> (Box<dyn AsyncRead + Send + Unpin>, Box<dyn AsyncWrite + Send + Unpin>) {
+    use std::os::fd::AsFd;
+    use tokio::net::unix::pipe;
+    let input = std::io::stdin().as_fd().try_clone_to_owned().ok().and_then(|fd| pipe::Receiver::from_owned_fd(fd).ok());
+    let output = std::io::stdout().as_fd().try_clone_to_owned().ok().and_then(|fd| pipe::Sender::from_owned_fd(fd).ok());
+    let input: Box<dyn AsyncRead + Send + Unpin> = match input {
+        Some(pipe) => Box::new(pipe),
+        None => Box::new(tokio::io::stdin()),
+    };
+    let output: Box<dyn AsyncWrite + Send + Unpin> = match output {
+        Some(pipe) => Box::new(pipe),
+        None => Box::new(tokio::io::stdout()),
+    };
+    (input, output)
+}
+
 /// What the library reads and writes instead of stdin and stdout, and the task that writes
 /// stdout (wait for it, so that the last answers are written before the process exits).
 pub(super) struct Lines<R> {
