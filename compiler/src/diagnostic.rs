@@ -140,6 +140,8 @@ codes! {
     ExpressionTooDeep = ("E0307", "expression-too-deep", Error),
     /// A `{{ }}` stands where no shell quoting keeps its value from running as a command.
     UnsafeShellTemplate = ("E0308", "unsafe-shell-template", Error),
+    /// An expression reads `this.x` or `inputs.x` that nothing declares or writes.
+    UndeclaredRead = ("E0309", "undeclared-read", Error),
     /// The workflow name has no `namespace:` part.
     NameWithoutNamespace = ("W0201", "name-without-namespace", Warning),
     /// The version is not `MAJOR.MINOR.PATCH`.

@@ -160,6 +160,21 @@ pub(crate) fn literal_looks_like_expression(span: Span, text: &str) -> Diagnosti
         .with_help(format!("write `\"{{{{ {text} }}}}\"` to compute it (AroMCP evaluated such values as JavaScript)"))
 }
 
+pub(crate) fn undeclared_read(span: Span, tier: &str, field: &str, known: Vec<&str>) -> Diagnostic {
+    let (what, declare) = match tier {
+        "inputs" => ("input", "declare it under `inputs`".to_owned()),
+        _ => ("state field", format!("declare `{field}` under state_schema.state or default_state.state, or write it in a step")),
+    };
+    let mut diagnostic = Diagnostic::new(Code::UndeclaredRead, format!("`{tier}.{field}` reads {what} `{field}`, which nothing declares"), span)
+        .with_label(format!("no {what} `{field}`"));
+    let listed = if known.is_empty() { format!("there are no {what}s") } else { format!("{what}s: {}", known.join(", ")) };
+    diagnostic = match did_you_mean(field, known.iter().copied()) {
+        Some(suggestion) => diagnostic.with_help(format!("{suggestion} ({listed})")),
+        None => diagnostic.with_help(format!("{declare} ({listed}); an undeclared read is `undefined` at run time")),
+    };
+    diagnostic
+}
+
 pub(crate) fn undeclared_write(span: Span, path: &str, field: &str) -> Diagnostic {
     Diagnostic::new(Code::UndeclaredWrite, format!("`{path}` writes state field `{field}`, which is not declared"), span)
         .with_label("undeclared field")

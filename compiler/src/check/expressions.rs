@@ -6,7 +6,7 @@
 //! and reports each problem at its line and column in the YAML source.
 
 use super::Checker;
-use super::model::{DependencySource, PathSegment, STATE_UPDATE_TOOL, Scope, Step, StepBody, Task, TaskBody, WritePath, Workflow};
+use super::model::{DependencySource, PathSegment, STATE_UPDATE_TOOL, Scope, Step, StepBody, Task, TaskBody, WritePath, WriteScope, Workflow};
 use crate::expr::{Names, Root, compile, compile_shell_command, compile_template, compile_wrapped, workflow_names};
 use crate::span::Spanned;
 use crate::syntax::ExecutionContext;
@@ -55,6 +55,9 @@ pub struct SiteContext {
     pub task_names: Vec<String>,
     /// For a state-update value: whose result it reads.
     pub result: Option<ResultKind>,
+    /// The sub-agent task whose declarations `this.*` and `inputs.*` read (by index), or the
+    /// workflow's (`None`).
+    pub task: Option<usize>,
 }
 
 /// The step result a state-update value reads.
@@ -91,11 +94,11 @@ impl SiteContext {
 }
 
 impl SiteContext {
-    /// The context of a sub-agent task's expressions: its bare names.
-    pub fn for_task(task: &Task) -> SiteContext {
+    /// The context of the expressions of sub-agent task `index`: its bare names.
+    pub fn for_task(index: usize, task: &Task) -> SiteContext {
         let mut task_names: Vec<String> = ["item", "index", "total", "task_id"].map(str::to_owned).to_vec();
         task_names.extend(task.scope.inputs.iter().map(|i| i.name.value.clone()));
-        SiteContext { task_names, ..SiteContext::default() }
+        SiteContext { task_names, task: Some(index), ..SiteContext::default() }
     }
 
     /// The context inside a loop's body (and its condition) that binds `loop.<name>` for
@@ -152,8 +155,8 @@ pub fn expression_sites(workflow: &Workflow) -> Vec<ExpressionSite<'_>> {
     let mut sites = Vec::new();
     scope_sites(&workflow.scope, &SiteContext::default(), &mut sites);
     step_sites(&workflow.steps, &SiteContext::default(), &mut sites);
-    for task in &workflow.tasks {
-        let context = SiteContext::for_task(task);
+    for (index, task) in workflow.tasks.iter().enumerate() {
+        let context = SiteContext::for_task(index, task);
         scope_sites(&task.scope, &context, &mut sites);
         match &task.body {
             TaskBody::Steps(steps) => step_sites(steps, &context, &mut sites),
@@ -253,17 +256,28 @@ fn step_sites<'a>(steps: &'a [Step], context: &SiteContext, sites: &mut Vec<Expr
     }
 }
 
-/// Compiles every site, reporting each problem at its place in the YAML source.
-pub(crate) fn check_expression_sites(cx: &mut Checker, sites: &[ExpressionSite]) {
+/// Compiles every site, reporting each problem at its place in the YAML source; and checks
+/// that every `this.*` and `inputs.*` a site reads is there to read (see [`Readable`]).
+pub(crate) fn check_expression_sites(cx: &mut Checker, workflow: &Workflow, sites: &[ExpressionSite]) {
+    let main = Readable::of(&workflow.scope, &workflow.steps);
+    let tasks: Vec<Readable> = workflow
+        .tasks
+        .iter()
+        .map(|task| match &task.body {
+            TaskBody::Steps(steps) => Readable::of(&task.scope, steps),
+            TaskBody::Prompt { .. } => Readable::of(&task.scope, &[]),
+        })
+        .collect();
     for site in sites {
         let names = site.context.names(site.kind);
         let mut issues = Vec::new();
+        let mut reads = std::collections::BTreeSet::new();
         match site.kind {
             SiteKind::Template | SiteKind::UpdateValue => {
-                compile_template(site.text.value, &names, &mut issues);
+                compile_template(site.text.value, &names, &mut issues).inspect(|c| c.reads(&mut reads));
             }
             SiteKind::ShellCommand => {
-                compile_shell_command(site.text.value, &names, &mut issues);
+                compile_shell_command(site.text.value, &names, &mut issues).inspect(|c| c.reads(&mut reads));
             }
             SiteKind::LiteralUpdateValue => {
                 // Only a text that compiles and reads the workflow's state is worth a word: a
@@ -278,7 +292,7 @@ pub(crate) fn check_expression_sites(cx: &mut Checker, sites: &[ExpressionSite])
                 }
             }
             SiteKind::Condition | SiteKind::Items | SiteKind::FromTemplate => {
-                compile_wrapped(site.text.value, &names, &mut issues);
+                compile_wrapped(site.text.value, &names, &mut issues).inspect(|c| c.reads(&mut reads));
             }
             SiteKind::Transform => {
                 compile(site.text.value, &names, &mut issues);
@@ -288,7 +302,84 @@ pub(crate) fn check_expression_sites(cx: &mut Checker, sites: &[ExpressionSite])
             let span = cx.locate(site.text, issue.range.clone());
             cx.report(crate::expr::diagnostics::issue(span, issue));
         }
+        let readable = site.context.task.and_then(|index| tasks.get(index)).unwrap_or(&main);
+        for read in &reads {
+            let Some((tier, field)) = read.split_once('.') else { continue };
+            let (known, roots): (Vec<&str>, &[&str]) = match tier {
+                "inputs" => (readable.inputs.clone(), &["inputs"]),
+                "this" => (readable.fields.iter().copied().collect(), &["this", "state", "computed"]),
+                _ => continue,
+            };
+            if known.contains(&field) {
+                continue;
+            }
+            let at = member_position(site.text.value, roots, field).unwrap_or(0..site.text.value.len());
+            cx.report(super::diagnostics::undeclared_read(cx.locate(site.text, at), tier, field, known));
+        }
     }
+}
+
+/// What `this.*` and `inputs.*` may read in one program (the workflow, or a sub-agent task):
+/// its declared inputs; its declared state fields, its computed fields, and the fields its
+/// steps write (`state_update`, `store_result`, `variable_name`, …).
+struct Readable<'a> {
+    inputs: Vec<&'a str>,
+    fields: std::collections::BTreeSet<&'a str>,
+}
+
+impl<'a> Readable<'a> {
+    fn of(scope: &'a Scope, steps: &'a [Step]) -> Readable<'a> {
+        let mut fields: std::collections::BTreeSet<&str> = scope.state.iter().map(|f| f.name.value.as_str()).collect();
+        fields.extend(scope.computed.iter().map(|c| c.name.value.as_str()));
+        written_fields(steps, &mut fields);
+        Readable { inputs: scope.inputs.iter().map(|i| i.name.value.as_str()).collect(), fields }
+    }
+}
+
+/// The `this.*` fields `steps` (and the steps inside them) write.
+fn written_fields<'a>(steps: &'a [Step], out: &mut std::collections::BTreeSet<&'a str>) {
+    for step in steps {
+        let (updates, store) = step.body.writes();
+        for path in updates.iter().map(|u| &u.path).chain(store) {
+            if let (WriteScope::State, Some(PathSegment::Field(field))) = (path.scope, path.segments.first()) {
+                out.insert(field);
+            }
+        }
+        match &step.body {
+            StepBody::UserInput { variable_name: Some(name), .. } => {
+                out.insert(name.value.as_str());
+            }
+            StepBody::Conditional { then_steps, else_steps, .. } => {
+                written_fields(then_steps, out);
+                written_fields(else_steps, out);
+            }
+            StepBody::WhileLoop { body, .. } | StepBody::Foreach { body, .. } => written_fields(body, out),
+            _ => {}
+        }
+    }
+}
+
+/// Where `field` is read in `text` as a member of one of `roots` (`this.count`, `this?.count`,
+/// `this['count']`): the field name's byte range.
+fn member_position(text: &str, roots: &[&str], field: &str) -> Option<std::ops::Range<usize>> {
+    let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$';
+    let bytes = text.as_bytes();
+    for root in roots {
+        for (at, _) in text.match_indices(root) {
+            if at > 0 && (is_name(bytes[at - 1]) || bytes[at - 1] == b'.') {
+                continue;
+            }
+            let rest = &text[at + root.len()..];
+            let skip = ["?.", ".", "['", "[\""].iter().find(|p| rest.starts_with(**p)).map(|p| p.len());
+            let Some(skip) = skip else { continue };
+            let start = at + root.len() + skip;
+            let end = start + field.len();
+            if text.get(start..end) == Some(field) && bytes.get(end).is_none_or(|b| !is_name(*b)) {
+                return Some(start..end);
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub fn check(source: &Source, raw: &RawWorkflow) -> Result<Checked, Diagnostics>
     let mut cx = Checker { source, diagnostics: Vec::new() };
     let workflow = check_workflow(&mut cx, raw);
     let sites = expression_sites(&workflow);
-    expressions::check_expression_sites(&mut cx, &sites);
+    expressions::check_expression_sites(&mut cx, &workflow, &sites);
     let mut diagnostics = Diagnostics::new(source);
     diagnostics.extend(cx.diagnostics);
     diagnostics.sort();

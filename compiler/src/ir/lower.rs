@@ -39,8 +39,9 @@ pub fn lower(workflow: &check::Workflow) -> Result<Workflow, LowerError> {
     let tasks = workflow
         .tasks
         .iter()
-        .map(|task| {
-            let context = SiteContext::for_task(task);
+        .enumerate()
+        .map(|(index, task)| {
+            let context = SiteContext::for_task(index, task);
             match &task.body {
                 TaskBody::Steps(steps) => cx.program(&task.name.value, &task.scope, steps, &context, &workflow.tasks).map(Arc::new),
                 TaskBody::Prompt { template, context: extra } => {
