@@ -160,6 +160,21 @@ fn graph_draws_every_catalog_workflow_and_refuses_unknown_names() {
 }
 
 #[test]
+fn every_program_of_the_corpus_gets_typed_state_structs() {
+    // Asserted, not snapshotted: code generated from another project's files stays out of
+    // this repository.
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/aromcp");
+    for (file, programs) in [("test:simple.yaml", 1), ("test:sub-agents.yaml", 2), ("analyze:dependencies.yaml", 1)] {
+        let output = wfc(&["expand", corpus.join(file).to_str().expect("utf-8")]);
+        assert_eq!(output.status.code(), Some(0), "{file}: {}", stderr(&output));
+        let text = String::from_utf8_lossy(&output.stdout);
+        for item in ["pub struct State", "pub struct Inputs", "pub struct Computed"] {
+            assert_eq!(text.matches(item).count(), programs, "{file}: `{item}` once per program");
+        }
+    }
+}
+
+#[test]
 fn expand_prints_the_generated_rust_of_every_project_workflow() {
     let mut files: Vec<_> = ["workflows", "tests/fixtures/machines"]
         .iter()

@@ -210,10 +210,9 @@ impl Emitter {
         let (global, loops) = (plan(&program.refresh.global), plan(&program.refresh.loops));
         let ops: Vec<TokenStream> = program.ops.iter().map(|op| self.op(op)).collect();
         let loop_depth = program.loop_depth;
-        let native = option(self.native(program, module).map(|machine| {
-            self.machines.push(machine);
-            quote!(#module::steps)
-        }));
+        let machine = self.native(program, module);
+        self.machines.push(machine);
+        let native = quote!(::core::option::Option::Some(#module::steps));
         let reads = program.reads.iter().map(|(step, fields)| {
             quote!((::std::string::String::from(#step), ::std::vec![#(::std::string::String::from(#fields)),*]))
         });

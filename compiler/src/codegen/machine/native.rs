@@ -73,9 +73,9 @@ impl Names {
 }
 
 impl Emitter {
-    /// `pub mod <module> { State, Computed, Inputs, steps, … }` for `program`, or `None` when
-    /// none of its operations runs natively.
-    pub(super) fn native(&mut self, program: &Program<IrExpr>, module: &syn::Ident) -> Option<TokenStream> {
+    /// `pub mod <module> { State, Computed, Inputs, steps, … }` for `program`: every program
+    /// gets its typed structs, whether or not any of its operations runs natively.
+    pub(super) fn native(&mut self, program: &Program<IrExpr>, module: &syn::Ident) -> TokenStream {
         let overlaid = |name: &str| program.computed.iter().any(|c| c.name == name);
         let state = declared(program.state.iter().filter(|f| !overlaid(&f.name)).filter_map(|f| slot(&f.name, f.field_type)));
         let inputs = declared(program.inputs.iter().filter_map(|i| slot(&i.name, i.field_type)));
@@ -114,12 +114,12 @@ impl Emitter {
         let mut steps = Steps { program, state, computed, inputs, typed, functions: Vec::new(), transforms: Vec::new() };
         let arms: Vec<(u32, TokenStream)> = (0..).zip(&program.ops).filter_map(|(pc, op)| Some((pc, self.native_op(&mut steps, op, pc)?))).collect();
         let results: Vec<(u32, Outcome)> = (0..).zip(&program.ops).filter_map(|(pc, op)| Some((pc, self.native_result(&mut steps, op, pc)?))).collect();
-        // Reports that write nothing are taken natively only to go on without the executor.
-        if arms.is_empty() && !results.iter().any(|(_, outcome)| outcome.writes) {
-            return None;
-        }
-        let results: Vec<(u32, TokenStream)> = results.into_iter().map(|(pc, outcome)| (pc, outcome.body)).collect();
-        Some(steps.module(&self.rt, module, &arms, &results))
+        // Reports that write nothing are taken natively only to go on without the executor; a
+        // program with nothing else to run natively still gets its typed structs, and a `steps`
+        // that leaves every operation to the executor.
+        let results: Vec<(u32, TokenStream)> =
+            if arms.is_empty() && !results.iter().any(|(_, outcome)| outcome.writes) { Vec::new() } else { results.into_iter().map(|(pc, outcome)| (pc, outcome.body)).collect() };
+        steps.module(&self.rt, module, &arms, &results)
     }
 
     /// What running `op` at `pc` natively does, if it can.
