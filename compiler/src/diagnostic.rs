@@ -157,6 +157,8 @@ codes! {
     FieldWithoutEffect = ("W0207", "field-without-effect", Warning),
     /// A state-update value written without `{{ }}` reads like an expression over state.
     LiteralLooksLikeExpression = ("W0208", "literal-looks-like-expression", Warning),
+    /// A bare name read as shorthand for a loop variable or an input.
+    Shorthand = ("W0209", "shorthand-name", Warning),
     /// A shell command splices a value where it begins a word, with no `--` before it.
     OptionInjection = ("W0301", "option-injection", Warning),
 }

@@ -85,3 +85,24 @@ fn ctrl_c_keeps_the_instance_and_resume_continues_it() {
     assert!(!text.contains("▸ build"), "the command ran before the interruption: {text}");
     assert!(text.contains("Shipped: later") && text.contains(r#""choice": "later""#), "{text}");
 }
+
+#[test]
+fn json_schema_keywords_in_validation_mean_what_they_mean_in_json_schema() {
+    let root = tempfile::tempdir().expect("a temporary directory");
+    let workflow = root.path().join("keywords.yaml");
+    std::fs::write(
+        &workflow,
+        "name: \"test:json-schema-keywords\"\ndescription: d\nversion: \"1.0.0\"\ninputs:\n  count:\n    type: number\n    description: n\n    \
+         required: false\n    default: 3\n    validation:\n      minimum: 1\n      maximum: 10\nsteps:\n  - id: ask\n    type: user_input\n    \
+         prompt: \"A name\"\n    validation:\n      minLength: 2\n      maxLength: 5\n      enum: [\"ab\", \"abc\"]\n",
+    )
+    .expect("workflow");
+    let checked = wfc(&["check", workflow.to_str().expect("utf-8")]);
+    assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
+    let answers = root.path().join("answers.json");
+    std::fs::write(&answers, r#"{"ask": ["x", "abcd", "abc"]}"#).expect("answers");
+    let output = wfc(&["run", workflow.to_str().expect("utf-8"), "--store", "memory", "--answers", answers.to_str().expect("utf-8"), "--root", root.path().to_str().expect("utf-8")]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    assert_eq!(text.matches("is not one of: ab, abc").count(), 2, "`x` and `abcd` refused by `enum`: {text}");
+}

@@ -58,6 +58,11 @@ pub struct SiteContext {
     /// The sub-agent task whose declarations `this.*` and `inputs.*` read (by index), or the
     /// workflow's (`None`).
     pub task: Option<usize>,
+    /// The innermost `foreach` around the site: its `variable_name` and `index_name`.
+    pub foreach: Option<(String, String)>,
+    /// The workflow's declared inputs, which a bare name reads at its top level (AroMCP's
+    /// shorthand; a sub-agent task binds its inputs as names of its own).
+    pub inputs: Vec<String>,
 }
 
 /// The step result a state-update value reads.
@@ -89,6 +94,16 @@ impl SiteContext {
             names = names.with(name, Root::Named((*name).to_owned()));
         }
         names.open = self.result == Some(ResultKind::McpCall);
+        if names.open {
+            // Bare names are the tool result's fields there.
+            return names;
+        }
+        if let Some((variable, index)) = &self.foreach {
+            for (bare, member) in [("item", variable), ("index", index), (variable.as_str(), variable), (index.as_str(), index)] {
+                names.shorthands.push((bare.to_owned(), Root::Loop, member.clone()));
+            }
+        }
+        names.shorthands.extend(self.inputs.iter().map(|input| (input.clone(), Root::Inputs, input.clone())));
         names
     }
 }
@@ -99,6 +114,18 @@ impl SiteContext {
         let mut task_names: Vec<String> = ["item", "index", "total", "task_id"].map(str::to_owned).to_vec();
         task_names.extend(task.scope.inputs.iter().map(|i| i.name.value.clone()));
         SiteContext { task_names, task: Some(index), ..SiteContext::default() }
+    }
+
+    /// The context of the workflow's own expressions: its inputs' bare names.
+    pub fn for_workflow(scope: &Scope) -> SiteContext {
+        SiteContext { inputs: scope.inputs.iter().map(|i| i.name.value.clone()).collect(), ..SiteContext::default() }
+    }
+
+    /// The context inside a `foreach` body that binds
+    /// `loop.<variable_name>` and `loop.<index_name>`, and their bare shorthands.
+    pub fn inside_foreach(&self, variable_name: &str, index_name: &str) -> SiteContext {
+        let inner = self.inside_loop(&foreach_loop_names(variable_name, index_name));
+        SiteContext { foreach: Some((variable_name.to_owned(), index_name.to_owned())), ..inner }
     }
 
     /// The context inside a loop's body (and its condition) that binds `loop.<name>` for
@@ -153,8 +180,9 @@ pub const WHILE_LOOP_NAMES: [&str; 1] = ["iteration"];
 /// Every expression site of a workflow, its tasks and its computed fields.
 pub fn expression_sites(workflow: &Workflow) -> Vec<ExpressionSite<'_>> {
     let mut sites = Vec::new();
-    scope_sites(&workflow.scope, &SiteContext::default(), &mut sites);
-    step_sites(&workflow.steps, &SiteContext::default(), &mut sites);
+    let context = SiteContext::for_workflow(&workflow.scope);
+    scope_sites(&workflow.scope, &context, &mut sites);
+    step_sites(&workflow.steps, &context, &mut sites);
     for (index, task) in workflow.tasks.iter().enumerate() {
         let context = SiteContext::for_task(index, task);
         scope_sites(&task.scope, &context, &mut sites);
@@ -249,7 +277,7 @@ fn step_sites<'a>(steps: &'a [Step], context: &SiteContext, sites: &mut Vec<Expr
             }
             StepBody::Foreach { items, body, variable_name, index_name } => {
                 push(sites, SiteKind::Items, items, context);
-                step_sites(body, &context.inside_loop(&foreach_loop_names(variable_name, index_name)), sites);
+                step_sites(body, &context.inside_foreach(variable_name, index_name), sites);
             }
             StepBody::WaitStep { message, .. } => message.iter().for_each(|t| push(sites, SiteKind::Template, t, context)),
         }

@@ -30,6 +30,9 @@ pub(crate) fn issue(span: Span, issue: ExprIssue) -> Diagnostic {
         IssueKind::UnsafeShellPlace { fix } => Diagnostic::new(Code::UnsafeShellTemplate, issue.message.clone(), span)
             .with_label("its value could run as a command here")
             .with_help(fix.clone()),
+        IssueKind::Shorthand { full } => Diagnostic::new(Code::Shorthand, issue.message.clone(), span)
+            .with_label(format!("reads `{full}`"))
+            .with_help(format!("write `{full}`: AroMCP's bare names are read as it read them, but the full form says which one is meant")),
         IssueKind::OptionInjection => Diagnostic::new(Code::OptionInjection, issue.message.clone(), span)
             .with_label("could begin with `-`")
             .with_help("put `--` (or, for git, `--end-of-options`) before it, or write `--option={{ … }}`"),

@@ -269,6 +269,11 @@ impl Lowerer<'_, '_> {
             }
             return Expr::Name(Name::Root(entry.root.clone()));
         }
+        if let Some((_, root, member)) = self.names.shorthands.iter().find(|(bare, ..)| bare == name) {
+            let full = format!("{}.{member}", root.name());
+            self.issues.push(ExprIssue::new(IssueKind::Shorthand { full: full.clone() }, format!("`{name}` is shorthand for `{full}`"), range(span)).with_subject(name));
+            return Expr::Member { object: Box::new(Expr::Name(Name::Root(root.clone()))), property: Box::new(Expr::String(member.clone())), optional: false };
+        }
         if self.names.open {
             return Expr::Name(Name::Root(Root::Named(name.to_owned())));
         }

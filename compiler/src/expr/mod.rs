@@ -41,6 +41,10 @@ pub struct Names {
     pub open: bool,
     /// Extra advice for an unknown name at this kind of site.
     pub unknown_hint: Option<String>,
+    /// Bare names that read a member of a root, AroMCP's shorthand: `item` for `loop.item`
+    /// inside a `foreach`, `file_path` for `inputs.file_path` at the top level. Each read warns
+    /// and names the full form. `(bare name, root, member)`.
+    pub shorthands: Vec<(String, Root, String)>,
 }
 
 impl Names {
@@ -93,12 +97,18 @@ pub enum IssueKind {
         /// What to write instead.
         replacement: String,
     },
+    /// A bare name read as shorthand for a root's member (a warning).
+    Shorthand {
+        /// The full form (`loop.item`, `inputs.file_path`).
+        full: String,
+    },
 }
 
 impl IssueKind {
-    /// Whether the issue stops compilation (everything but legacy names).
+    /// Whether the issue stops compilation (everything but legacy names, shorthands and
+    /// option injection).
     pub fn is_error(&self) -> bool {
-        !matches!(self, IssueKind::LegacyName { .. } | IssueKind::OptionInjection)
+        !matches!(self, IssueKind::LegacyName { .. } | IssueKind::OptionInjection | IssueKind::Shorthand { .. })
     }
 }
 

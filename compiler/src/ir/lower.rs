@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::reads::step_reads;
 use super::refresh::plan;
 use super::*;
-use crate::check::expressions::{foreach_loop_names, ResultKind, SiteContext, SiteKind, WHILE_LOOP_NAMES};
+use crate::check::expressions::{ResultKind, SiteContext, SiteKind, WHILE_LOOP_NAMES};
 use crate::check::{self, DependencySource, PathSegment, STATE_UPDATE_TOOL, StepBody, TaskBody, WriteScope};
 use crate::expr::{CompiledTemplate, ExprIssue, compile, compile_shell_command, compile_template, compile_wrapped};
 use crate::syntax::{ExecutionContext, FieldType, MessageFormat, MessageType, Node, NodeValue, Strategy};
@@ -35,7 +35,7 @@ impl std::error::Error for LowerError {}
 /// Lowers a checked workflow.
 pub fn lower(workflow: &check::Workflow) -> Result<Workflow, LowerError> {
     let cx = Lowering { workflow: &workflow.name.value };
-    let main = cx.program(&workflow.name.value, &workflow.scope, &workflow.steps, &SiteContext::default(), &workflow.tasks)?;
+    let main = cx.program(&workflow.name.value, &workflow.scope, &workflow.steps, &SiteContext::for_workflow(&workflow.scope), &workflow.tasks)?;
     let tasks = workflow
         .tasks
         .iter()
@@ -359,7 +359,7 @@ impl Lowering<'_> {
                     variable_name: variable_name.clone(),
                     index_name: index_name.clone(),
                 };
-                let inner = context.inside_loop(&foreach_loop_names(variable_name, index_name));
+                let inner = context.inside_foreach(variable_name, index_name);
                 return self.lower_loop(b, id, kind, body, &inner);
             }
             StepBody::Break => {

@@ -461,20 +461,20 @@ pub struct RawValidation {
     /// Message shown when validation fails.
     #[serde(default)]
     pub message: Option<Spanned<String>>,
-    /// Fewest characters allowed.
-    #[serde(default)]
+    /// Fewest characters allowed (JSON Schema's `minLength` means the same).
+    #[serde(default, alias = "minLength")]
     pub min_length: Option<Spanned<u32>>,
-    /// Most characters allowed.
-    #[serde(default)]
+    /// Most characters allowed (JSON Schema's `maxLength` means the same).
+    #[serde(default, alias = "maxLength")]
     pub max_length: Option<Spanned<u32>>,
-    /// Smallest number allowed.
-    #[serde(default)]
+    /// Smallest number allowed (JSON Schema's `minimum` means the same).
+    #[serde(default, alias = "minimum")]
     pub min: Option<Spanned<f64>>,
-    /// Largest number allowed.
-    #[serde(default)]
+    /// Largest number allowed (JSON Schema's `maximum` means the same).
+    #[serde(default, alias = "maximum")]
     pub max: Option<Spanned<f64>>,
-    /// The only values allowed.
-    #[serde(default)]
+    /// The only values allowed (JSON Schema's `enum` means the same).
+    #[serde(default, alias = "enum")]
     pub allowed_values: Option<Vec<Node>>,
 }
 

@@ -29,8 +29,26 @@ pub fn format_schema() -> &'static Value {
             .with_transform(schemars::transform::RecursiveTransform(forbid_null))
             .with_transform(schemars::transform::RecursiveTransform(enum_from_consts))
             .into_generator();
-        generator.into_root_schema_for::<RawWorkflow>().to_value()
+        let mut schema = generator.into_root_schema_for::<RawWorkflow>().to_value();
+        add_validation_aliases(&mut schema);
+        schema
     })
+}
+
+/// JSON Schema's own names for what `validation` checks (`minimum`, `maxLength`, `enum`, …) are
+/// accepted as what they mean: serde aliases on [`RawValidation`](super::raw::RawValidation),
+/// which schemars does not list, so they are added to its properties here.
+fn add_validation_aliases(schema: &mut Value) {
+    const ALIASES: [(&str, &str); 5] = [("minLength", "min_length"), ("maxLength", "max_length"), ("minimum", "min"), ("maximum", "max"), ("enum", "allowed_values")];
+    let Some(Value::Object(properties)) = schema.pointer_mut("/definitions/RawValidation/properties") else { return };
+    for (alias, field) in ALIASES {
+        if let Some(mut property) = properties.get(field).cloned() {
+            if let Value::Object(property) = &mut property {
+                property.insert("description".into(), format!("JSON Schema's name for `{field}`.").into());
+            }
+            properties.insert(alias.into(), property);
+        }
+    }
 }
 
 /// An optional field may be left out, but not written as `null`: serde would read `null` as
