@@ -7,7 +7,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::{At, Driven, Execution, FanOut, HandedStep, Status, Submitted, Task, Unstarted};
+use super::driven::{At, Driven, Submitted};
+use super::fan_out::{FanOut, Task, Unstarted};
+use super::{Execution, HandedStep, Status};
 use crate::engine::definition::Definition;
 use crate::engine::store::Stored;
 use crate::machine::{Failure, Snapshot, State, StepError};
