@@ -5,7 +5,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::check::{self, Workflow};
-use crate::diagnostic::Diagnostics;
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::ir;
+use crate::span::Span;
 use crate::source::Source;
 use crate::syntax;
 
@@ -63,12 +65,11 @@ impl Config {
         let mut entries = Vec::new();
         let mut names: Vec<String> = Vec::new();
         for file in &report.files {
-            let Some(workflow) = &file.workflow else { continue };
+            let Some(Compiled { checked: workflow, machines: lowered }) = &file.compiled else { continue };
             let path = file.path.canonicalize().map_err(|e| format!("cannot resolve {}: {e}", file.path.display()))?;
             let source = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let lowered = crate::ir::lower(workflow).map_err(|e| format!("{}: {e}", file.path.display()))?;
             let module = crate::codegen::unique_module_name(&workflow.name.value, &mut names);
-            modules.push(crate::codegen::workflow_module(&module, &lowered, &runtime));
+            modules.push(crate::codegen::workflow_module(&module, lowered, &runtime));
             let (name, description, version) = (&workflow.name.value, &workflow.description, &workflow.version);
             let (shown_path, absolute, hash) = (file.path.display().to_string(), path.display().to_string(), definition_hash(&source));
             entries.push(quote::quote!(::wfc_runtime::catalog::Entry {
@@ -122,15 +123,27 @@ pub struct CheckReport {
     pub files: Vec<CheckedFile>,
 }
 
-/// One checked file.
+/// One file through the pipeline.
 #[derive(Debug)]
 pub struct CheckedFile {
     /// The path as found.
     pub path: PathBuf,
     /// Its diagnostics (errors and warnings), sorted.
     pub diagnostics: Diagnostics,
-    /// The checked workflow, if it had no errors.
-    pub workflow: Option<Workflow>,
+    /// The workflow, checked and lowered, if it had no errors.
+    pub compiled: Option<Compiled>,
+}
+
+/// A workflow through every stage before code generation: checked, and lowered to the
+/// machines the interpreter runs and `codegen` writes as Rust. The one way from source to a
+/// workflow ([`compile_source`], and [`check_paths`] per file): the build script (`Config`),
+/// the `include_workflow!` macro, the CLI and the dev server all take it.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    /// The checked workflow: what explains and reports it read.
+    pub checked: Workflow,
+    /// Its machines.
+    pub machines: ir::Workflow,
 }
 
 impl CheckReport {
@@ -163,7 +176,21 @@ pub fn definition_hash(source: &str) -> String {
     format!("{hash:016x}")
 }
 
-/// Checks one workflow held in memory: the whole front end, syntax then check.
+/// One workflow held in memory through the pipeline: syntax, check, lowering. A lowering that
+/// fails after the check passed is a bug in wfc, reported as E0901 with the expression.
+pub fn compile_source(source: &Source) -> (Option<Compiled>, Diagnostics) {
+    let (checked, mut diagnostics) = check_source(source);
+    let Some(checked) = checked else { return (None, diagnostics) };
+    match ir::lower(&checked) {
+        Ok(machines) => (Some(Compiled { checked, machines }), diagnostics),
+        Err(error) => {
+            diagnostics.push(Diagnostic::new(Code::InternalError, error.to_string(), Span::new(0, 0)).with_help("this is a bug in wfc: please report it with the workflow"));
+            (None, diagnostics)
+        }
+    }
+}
+
+/// Checks one workflow held in memory: the front end only, syntax then check.
 pub fn check_source(source: &Source) -> (Option<Workflow>, Diagnostics) {
     match syntax::parse(source).and_then(|raw| check::check(source, &raw)) {
         Ok(checked) => (Some(checked.workflow), checked.warnings),
@@ -193,11 +220,11 @@ pub fn check_paths(paths: &[PathBuf]) -> io::Result<CheckReport> {
             let mut bytes = Vec::new();
             io::Read::read_to_end(&mut io::Read::take(file, syntax::MAX_FILE_BYTES as u64 + 1), &mut bytes)?;
             let name = path.display().to_string();
-            let (workflow, diagnostics) = match syntax::decode(&name, bytes, file_size) {
-                Ok(source) => check_source(&source),
+            let (compiled, diagnostics) = match syntax::decode(&name, bytes, file_size) {
+                Ok(source) => compile_source(&source),
                 Err(diagnostics) => (None, diagnostics),
             };
-            Ok(CheckedFile { path, diagnostics, workflow })
+            Ok(CheckedFile { path, diagnostics, compiled })
         })
         .collect::<io::Result<_>>()?;
     Ok(CheckReport { files })

@@ -33,7 +33,7 @@ impl Severity {
 macro_rules! codes {
     ($( $(#[$doc:meta])* $variant:ident = ($id:literal, $name:literal, $severity:ident), )*) => {
         /// A stable diagnostic code. `E01xx` are syntax (shape) errors, `E02xx` check errors,
-        /// `E03xx` expression errors, `W02xx` warnings. Once shipped, a code keeps its meaning;
+        /// `E03xx` expression errors, `E09xx` bugs in wfc, `W02xx` warnings. Once shipped, a code keeps its meaning;
         /// `docs/diagnostics.md` lists them all (a test keeps that list complete).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[non_exhaustive]
@@ -142,6 +142,8 @@ codes! {
     UnsafeShellTemplate = ("E0308", "unsafe-shell-template", Error),
     /// An expression reads `this.x` or `inputs.x` that nothing declares or writes.
     UndeclaredRead = ("E0309", "undeclared-read", Error),
+    /// A lowering failed after the check passed: a bug in wfc.
+    InternalError = ("E0901", "internal-error", Error),
     /// The workflow name has no `namespace:` part.
     NameWithoutNamespace = ("W0201", "name-without-namespace", Warning),
     /// The version is not `MAJOR.MINOR.PATCH`.

@@ -29,7 +29,7 @@ pub mod span;
 mod suggest;
 pub mod syntax;
 
-pub use config::{CheckReport, CheckedFile, Config, check_paths, check_source, definition_hash, workflow_files, write_if_changed};
+pub use config::{CheckReport, CheckedFile, Compiled, Config, check_paths, check_source, compile_source, definition_hash, workflow_files, write_if_changed};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity, sarif};
 pub use source::Source;
 pub use span::{Span, Spanned};

@@ -7,14 +7,13 @@ use std::sync::Arc;
 use serde_json::{Value as Json, json};
 use wfc_compiler::interp::Interpreted;
 use wfc_compiler::ir::{self, Op};
-use wfc_compiler::{Source, check_source};
+use wfc_compiler::{Source, compile_source};
 use wfc_runtime::machine::{Effect, Event, Machine, ShellCommand, ShellOutput, StepError, Yield};
 use wfc_runtime::value::{Object, Value};
 
 fn lower(yaml: &str) -> ir::Workflow {
-    let (workflow, diagnostics) = check_source(&Source::new("test.yaml", yaml));
-    let workflow = workflow.unwrap_or_else(|| panic!("the workflow checks:\n{}", diagnostics.render_plain()));
-    ir::lower(&workflow).expect("lowers")
+    let (compiled, diagnostics) = compile_source(&Source::new("test.yaml", yaml));
+    compiled.unwrap_or_else(|| panic!("the workflow checks:\n{}", diagnostics.render_plain())).machines
 }
 
 /// What the scripted client saw, one line per yield, and how the run ended.

@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use wfc_compiler::{Source, check_source, definition_hash, ir};
+use wfc_compiler::{Source, compile_source, definition_hash};
 use wfc_runtime::engine::{Definition, Engine, ShellSettings, Sqlite, tools};
 
 const WORKFLOW: &str = "name: \"fuzz:flow\"\ndescription: d\nversion: \"1.0.0\"\ninputs:\n  n:\n    type: number\n    description: n\n    required: false\ndefault_state:\n  state:\n    count: 0\nstate_schema:\n  state:\n    count: number\n  computed:\n    double:\n      from: \"this.count\"\n      transform: \"input * 2\"\nsteps:\n  - id: ask\n    type: user_input\n    prompt: \"n?\"\n    input_type: number\n    state_update:\n      path: this.count\n      value: \"{{ input }}\"\n  - id: say\n    type: user_message\n    message: \"{{ this.double }}\"\n";
@@ -14,8 +14,7 @@ fn engine() -> &'static (tokio::runtime::Runtime, Engine) {
     static ENGINE: OnceLock<(tokio::runtime::Runtime, Engine)> = OnceLock::new();
     ENGINE.get_or_init(|| {
         let source = Source::new("fuzz.yaml", WORKFLOW);
-        let checked = check_source(&source).0.expect("the fuzz workflow is valid");
-        let lowered = ir::lower(&checked).expect("it lowers");
+        let lowered = compile_source(&source).0.expect("the fuzz workflow is valid").machines;
         let definition = Arc::new(Definition::new(&lowered, "fuzz", "fuzz.yaml", &definition_hash(WORKFLOW)));
         let store = Sqlite::in_memory().expect("a memory store");
         let root = std::env::temp_dir();

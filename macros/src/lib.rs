@@ -30,10 +30,9 @@ pub fn include_workflow(input: proc_macro::TokenStream) -> proc_macro::TokenStre
 fn expand(path: &Path) -> Result<TokenStream, String> {
     let report = wfc_compiler::check_paths(&[path.to_path_buf()]).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let file = report.files.into_iter().next().ok_or_else(|| format!("{} is not a workflow file", path.display()))?;
-    let workflow = file.workflow.ok_or_else(|| format!("{}\n{}", file.diagnostics.render_plain(), "the workflow has errors"))?;
-    let lowered = wfc_compiler::ir::lower(&workflow).map_err(|e| e.to_string())?;
+    let compiled = file.compiled.ok_or_else(|| format!("{}\n{}", file.diagnostics.render_plain(), "the workflow has errors"))?;
     let module = format_ident!("__wfc_included");
-    let generated = wfc_compiler::codegen::workflow_module(&module, &lowered, &quote!(::wfc_runtime));
+    let generated = wfc_compiler::codegen::workflow_module(&module, &compiled.machines, &quote!(::wfc_runtime));
     let tracked = path.display().to_string();
     Ok(quote!({
         // Rebuild when the workflow changes.

@@ -3,19 +3,17 @@
 
 use std::process::ExitCode;
 
-use wfc_compiler::{codegen, ir};
+use wfc_compiler::codegen;
 
 use super::{load_workflow, print_out};
 
 pub(crate) fn run(workflow: &str) -> ExitCode {
-    let checked = match load_workflow(workflow) {
-        Ok(checked) => checked,
+    let lowered = match load_workflow(workflow) {
+        Ok(compiled) => compiled.machines,
         Err(code) => return code,
     };
-    let generated = ir::lower(&checked).map_err(|e| e.to_string()).and_then(|lowered| {
-        let module = codegen::workflow_module(&codegen::module_name(&lowered.name), &lowered, &quote::quote!(::wfc_runtime));
-        codegen::format(module).map_err(|e| format!("generated code does not parse (a bug in wfc): {e}"))
-    });
+    let module = codegen::workflow_module(&codegen::module_name(&lowered.name), &lowered, &quote::quote!(::wfc_runtime));
+    let generated = codegen::format(module).map_err(|e| format!("generated code does not parse (a bug in wfc): {e}"));
     match generated {
         Ok(text) => print_out(&text),
         Err(error) => {

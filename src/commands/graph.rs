@@ -2,20 +2,13 @@
 
 use std::process::ExitCode;
 
-use wfc_compiler::ir::{self, graph};
+use wfc_compiler::ir::graph;
 
 use super::{load_workflow, print_out};
 
 pub(crate) fn run(workflow: &str, format: graph::Format) -> ExitCode {
-    let checked = match load_workflow(workflow) {
-        Ok(checked) => checked,
-        Err(code) => return code,
-    };
-    match ir::lower(&checked) {
-        Ok(lowered) => print_out(&graph::render(&lowered, format)),
-        Err(error) => {
-            eprintln!("wfc: {error}");
-            ExitCode::from(1)
-        }
+    match load_workflow(workflow) {
+        Ok(compiled) => print_out(&graph::render(&compiled.machines, format)),
+        Err(code) => code,
     }
 }

@@ -13,8 +13,7 @@ pub(crate) mod status;
 
 use std::process::ExitCode;
 
-use wfc_compiler::check::Workflow;
-use wfc_compiler::{Source, check_paths, check_source, definition_hash, ir};
+use wfc_compiler::{Compiled, Source, check_paths, compile_source, definition_hash};
 use wfc_runtime::engine::Definition;
 
 use crate::catalog::WORKFLOWS;
@@ -32,10 +31,10 @@ pub(crate) fn print_out(text: &str) -> ExitCode {
     }
 }
 
-/// A workflow named on the command line: a file if one exists at that path, otherwise a
-/// workflow of the embedded catalog. Diagnostics and "not found" go to stderr; the error is
-/// the exit code to return.
-pub(crate) fn load_workflow(name_or_path: &str) -> Result<Workflow, ExitCode> {
+/// A workflow named on the command line, through the pipeline: a file if one exists at that
+/// path, otherwise a workflow of the embedded catalog. Diagnostics and "not found" go to
+/// stderr; the error is the exit code to return.
+pub(crate) fn load_workflow(name_or_path: &str) -> Result<Compiled, ExitCode> {
     let path = std::path::Path::new(name_or_path);
     let (workflow, diagnostics) = if path.is_file() {
         let report = check_paths(&[path.to_path_buf()]).map_err(|error| {
@@ -43,9 +42,9 @@ pub(crate) fn load_workflow(name_or_path: &str) -> Result<Workflow, ExitCode> {
             ExitCode::from(2)
         })?;
         let file = report.files.into_iter().next().expect("a file path yields one checked file");
-        (file.workflow, file.diagnostics)
+        (file.compiled, file.diagnostics)
     } else if let Some(entry) = wfc_runtime::catalog::find(WORKFLOWS, name_or_path) {
-        check_source(&Source::new(entry.path, entry.source))
+        compile_source(&Source::new(entry.path, entry.source))
     } else {
         let names: Vec<&str> = WORKFLOWS.iter().map(|e| e.name).collect();
         eprintln!("wfc: `{name_or_path}` is neither a file nor a workflow of the catalog ({})", names.join(", "));
@@ -65,13 +64,9 @@ pub(crate) fn load_definition(name_or_path: &str) -> Result<Definition, ExitCode
     {
         return Ok(Definition::compiled(entry));
     }
-    let checked = load_workflow(name_or_path)?;
-    let lowered = ir::lower(&checked).map_err(|error| {
-        eprintln!("wfc: {error}");
-        ExitCode::from(1)
-    })?;
+    let compiled = load_workflow(name_or_path)?;
     let source = std::fs::read_to_string(name_or_path).unwrap_or_default();
-    Ok(Definition::new(&lowered, "file", name_or_path, &definition_hash(&source)))
+    Ok(Definition::new(&compiled.machines, "file", name_or_path, &definition_hash(&source)))
 }
 
 /// Where `wfc status` and `wfc history` find the store a server wrote.

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use wfc_compiler::ir::{self, graph};
+use wfc_compiler::ir::graph;
 use wfc_compiler::playground::{EvalFailure, evaluate};
-use wfc_compiler::{Source, check_paths, check_source, definition_hash, workflow_files};
+use wfc_compiler::{Source, check_paths, check_source, compile_source, definition_hash, workflow_files};
 use wfc_runtime::engine::shell::DEFAULT_MAX_PROCESSES;
 use wfc_runtime::engine::store::DEFAULT_HISTORY_LIMIT;
 use wfc_runtime::engine::{Authoring, Catalog, DEFAULT_ANSWER_WITHIN, Definition, Engine, Limits, ShellSettings, Sqlite, Store};
@@ -432,7 +432,7 @@ fn load(dir: &Path) -> Loaded {
     let mut loaded = Loaded::default();
     for file in report.files {
         let path = file.path.display().to_string();
-        let lowered = file.workflow.as_ref().ok_or_else(|| file.diagnostics.render_plain()).and_then(|checked| ir::lower(checked).map_err(|e| e.to_string()));
+        let lowered = file.compiled.as_ref().map(|compiled| &compiled.machines).ok_or_else(|| file.diagnostics.render_plain());
         match lowered {
             Ok(workflow) => {
                 let text = std::fs::read_to_string(&file.path).unwrap_or_default();
@@ -470,9 +470,8 @@ impl Authoring for CompilerTools {
             Some(entry) => Source::new(entry.path, entry.source),
             None => Source::new("workflow.yaml", workflow),
         };
-        let (checked, diagnostics) = check_source(&source);
-        let checked = checked.ok_or_else(|| diagnostics.render_plain())?;
-        let lowered = ir::lower(&checked).map_err(|e| e.to_string())?;
-        Ok(graph::render(&lowered, graph::Format::Mermaid))
+        let (compiled, diagnostics) = compile_source(&source);
+        let compiled = compiled.ok_or_else(|| diagnostics.render_plain())?;
+        Ok(graph::render(&compiled.machines, graph::Format::Mermaid))
     }
 }
