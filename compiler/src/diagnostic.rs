@@ -142,6 +142,8 @@ codes! {
     UnsafeShellTemplate = ("E0308", "unsafe-shell-template", Error),
     /// An expression reads `this.x` or `inputs.x` that nothing declares or writes.
     UndeclaredRead = ("E0309", "undeclared-read", Error),
+    /// A built-in method is read as a value instead of called.
+    MethodAsValue = ("E0310", "method-as-value", Error),
     /// A lowering failed after the check passed: a bug in wfc.
     InternalError = ("E0901", "internal-error", Error),
     /// The workflow name has no `namespace:` part.

@@ -30,6 +30,12 @@ pub(crate) fn issue(span: Span, issue: ExprIssue) -> Diagnostic {
         IssueKind::UnsafeShellPlace { fix } => Diagnostic::new(Code::UnsafeShellTemplate, issue.message.clone(), span)
             .with_label("its value could run as a command here")
             .with_help(fix.clone()),
+        IssueKind::MethodAsValue => Diagnostic::new(Code::MethodAsValue, issue.message.clone(), span)
+            .with_label("not called")
+            .with_help(format!(
+                "call it (`.{}(…)`), or test the value's type instead (`typeof x === 'number'`, `Array.isArray(x)`): workflow expressions have no function values",
+                issue.subject.as_deref().unwrap_or("method")
+            )),
         IssueKind::Shorthand { full } => Diagnostic::new(Code::Shorthand, issue.message.clone(), span)
             .with_label(format!("reads `{full}`"))
             .with_help(format!("write `{full}`: AroMCP's bare names are read as it read them, but the full form says which one is meant")),

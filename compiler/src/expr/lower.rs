@@ -79,6 +79,24 @@ impl Lowerer<'_, '_> {
         self.scopes.iter().rev().flat_map(|scope| scope.iter().rev()).find(|(n, _)| n == name).map(|(_, slot)| *slot)
     }
 
+    /// Whether `object` is a workflow root or a path below one (`this`, `inputs.config`,
+    /// `loop.item.meta`, a tool result's field, a shorthand): its members are data the workflow
+    /// declared, wrote or was given.
+    fn reads_workflow_data(&self, object: &ast::Expression) -> bool {
+        match object {
+            ast::Expression::Identifier(id) => {
+                let name = id.name.as_str();
+                self.local(name).is_none()
+                    && (self.names.open || self.names.roots.iter().any(|r| r.name == name) || self.names.shorthands.iter().any(|(bare, ..)| bare == name))
+            }
+            ast::Expression::ThisExpression(_) => true,
+            ast::Expression::StaticMemberExpression(m) => self.reads_workflow_data(&m.object),
+            ast::Expression::ComputedMemberExpression(m) => self.reads_workflow_data(&m.object),
+            ast::Expression::ParenthesizedExpression(p) => self.reads_workflow_data(&p.expression),
+            _ => false,
+        }
+    }
+
     fn bind(&mut self, name: &str) -> usize {
         let slot = self.slots;
         self.slots += 1;
@@ -295,6 +313,19 @@ impl Lowerer<'_, '_> {
     }
 
     fn member(&mut self, object: &ast::Expression, property: Expr, optional: bool, static_name: Option<(&str, oxc_span::Span)>) -> Expr {
+        // A method read without a call (`x.toFixed ? …`) is a function in JavaScript and
+        // `undefined` here: refused, unless it reads a workflow field (`this.filter`), which is
+        // data in both.
+        if let Some((name, span)) = static_name
+            && name != "length"
+            && METHODS.contains(&name)
+            && !self.reads_workflow_data(object)
+        {
+            self.issues.push(
+                ExprIssue::new(IssueKind::MethodAsValue, format!("`.{name}` is read without a call: JavaScript gives the method, a workflow expression `undefined`"), range(span))
+                    .with_subject(name),
+            );
+        }
         // `loop.x` is checked against the loops around the expression.
         if let (ast::Expression::Identifier(id), Some((field, field_span))) = (object, static_name)
             && id.name == "loop"

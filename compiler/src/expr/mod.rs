@@ -97,6 +97,8 @@ pub enum IssueKind {
         /// What to write instead.
         replacement: String,
     },
+    /// A built-in method read as a value instead of called.
+    MethodAsValue,
     /// A bare name read as shorthand for a root's member (a warning).
     Shorthand {
         /// The full form (`loop.item`, `inputs.file_path`).
