@@ -62,8 +62,13 @@ enum Command {
         shell_output_cap: usize,
         /// Serve the workflows of this directory through the interpreter, re-reading them when
         /// they change, instead of the embedded catalog.
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", conflicts_with = "workflows")]
         dev: Option<PathBuf>,
+        /// Serve the workflows of this directory through the interpreter, checked once at
+        /// start (a file with errors keeps the server from starting), instead of the embedded
+        /// catalog: a team's catalog without a Rust build.
+        #[arg(long, value_name = "DIR")]
+        workflows: Option<PathBuf>,
         /// Where instances are kept across restarts: a SQLite file (default: .wfc/state.db
         /// under the project root), or `memory` to keep nothing.
         #[arg(long, value_name = "PATH|memory")]
@@ -192,12 +197,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { paths, format, color } => commands::check::run(&paths, format, color),
-        Command::Serve { http, allow_remote, http_limits, root, shell_output_cap, dev, store, limits, serial } => {
+        Command::Serve { http, allow_remote, http_limits, root, shell_output_cap, dev, workflows, store, limits, serial } => {
             let transport = match http {
                 Some(address) => commands::serve::Transport::Http { address, allow_remote, limits: http_limits },
                 None => commands::serve::Transport::Stdio,
             };
-            commands::serve::run(commands::serve::Options { transport, project_root: root, shell_output_cap, dev, store, limits, serial })
+            commands::serve::run(commands::serve::Options { transport, project_root: root, shell_output_cap, dev, workflows, store, limits, serial })
         }
         Command::Status { store, json } => commands::status::run(store, json),
         Command::History { id, store, json } => commands::history::run(&id, store, json),

@@ -985,3 +985,27 @@ async fn serial_mode_reaches_the_same_states_as_parallel_sub_agents() {
         assert_eq!(all_states(&serial, &in_serial, &tasks).await, all_states(&parallel, &in_parallel, &tasks).await, "{workflow}");
     }
 }
+
+#[tokio::test]
+async fn a_directory_of_workflows_is_served_without_a_build_and_refused_whole_if_one_is_broken() {
+    let root = temp_root();
+    let dir = repo().join("tests/fixtures/serve");
+    let agent = Agent::serve(root.path(), &["--workflows", dir.to_str().expect("utf-8")]).await;
+    let listed = agent.ok("workflow_list", json!({})).await;
+    let sources: Vec<&str> = listed["workflows"].as_array().expect("workflows").iter().filter_map(|w| w["source"].as_str()).collect();
+    assert!(!sources.is_empty() && sources.iter().all(|s| *s == "directory"), "{listed}");
+    let id = agent.start("serve:counter", json!({"iterations": 1})).await;
+    let tick = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    let done = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": last_step(&tick)["id"], "result": {"by": 1}})).await;
+    assert_eq!(done["completed"], true, "{done}");
+
+    let broken = std::process::Command::new(env!("CARGO_BIN_EXE_wfc"))
+        .args(["serve", "--store", "memory", "--workflows"])
+        .arg(repo().join("tests/fixtures/invalid"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("wfc serve");
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert_eq!(broken.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("unknown_step_type.yaml:7:11") && stderr.contains("not serving"), "the diagnostics, then why: {stderr}");
+}

@@ -103,8 +103,11 @@ pub(crate) struct Options {
     pub(crate) project_root: Option<PathBuf>,
     /// Bytes kept of each shell stream.
     pub(crate) shell_output_cap: usize,
-    /// Serve this directory's workflows, interpreted, instead of the embedded catalog.
+    /// Serve this directory's workflows, interpreted and re-read as they change, instead of
+    /// the embedded catalog.
     pub(crate) dev: Option<PathBuf>,
+    /// Serve this directory's workflows, interpreted, checked once at start.
+    pub(crate) workflows: Option<PathBuf>,
     /// `--store`: a SQLite file, or `memory`.
     pub(crate) store: Option<String>,
     /// The server's limits.
@@ -227,13 +230,17 @@ pub(crate) fn run(options: Options) -> ExitCode {
         Ok(root) => root,
         Err(code) => return code,
     };
-    let catalog: Box<dyn Catalog> = match options.dev {
-        Some(dir) if dir.is_dir() => Box::new(DevCatalog { dir, loaded: Mutex::default() }),
-        Some(dir) => {
-            eprintln!("wfc: --dev {} is not a directory", dir.display());
+    let catalog: Box<dyn Catalog> = match (options.dev, options.workflows) {
+        (Some(dir), _) | (None, Some(dir)) if !dir.is_dir() => {
+            eprintln!("wfc: {} is not a directory", dir.display());
             return ExitCode::from(2);
         }
-        None => Box::new(WORKFLOWS.iter().map(|entry| Arc::new(Definition::compiled(entry))).collect::<Vec<_>>()),
+        (Some(dir), _) => Box::new(DevCatalog { dir, loaded: Mutex::default() }),
+        (None, Some(dir)) => match directory_catalog(&dir) {
+            Ok(workflows) => Box::new(workflows),
+            Err(code) => return code,
+        },
+        (None, None) => Box::new(WORKFLOWS.iter().map(|entry| Arc::new(Definition::compiled(entry))).collect::<Vec<_>>()),
     };
     let store = match open_store(options.store.as_deref(), &project_root) {
         Ok(store) => store.with_history_limit(options.limits.history_limit),
@@ -394,7 +401,7 @@ impl DevCatalog {
         let mut loaded = self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let fingerprint = fingerprint(&self.dir);
         if loaded.fingerprint != fingerprint || loaded.fingerprint.is_empty() {
-            *loaded = load(&self.dir);
+            *loaded = load(&self.dir, "dev");
             loaded.fingerprint = fingerprint;
         }
         loaded
@@ -411,6 +418,26 @@ impl Catalog for DevCatalog {
     }
 }
 
+/// The workflows of `dir` for `--workflows`: every file checked once, now; one with errors keeps
+/// the server from starting (its diagnostics on stderr, exit code 1), as `wfc check` would.
+fn directory_catalog(dir: &Path) -> Result<Vec<Arc<Definition>>, ExitCode> {
+    let loaded = load(dir, "directory");
+    for (path, diagnostics) in &loaded.broken {
+        eprintln!("{diagnostics}");
+        eprintln!("wfc: {path} has errors");
+    }
+    if !loaded.broken.is_empty() {
+        eprintln!("wfc: not serving {}: {} of its workflow files have errors", dir.display(), loaded.broken.len());
+        return Err(ExitCode::from(1));
+    }
+    if loaded.workflows.is_empty() {
+        eprintln!("wfc: {} holds no workflow files (*.yaml, *.yml)", dir.display());
+        return Err(ExitCode::from(2));
+    }
+    tracing::info!(count = loaded.workflows.len(), dir = %dir.display(), "serving a directory of workflows");
+    Ok(loaded.workflows)
+}
+
 /// Each workflow file's path, modification time and size: what changes when a file does.
 fn fingerprint(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
     workflow_files(&[dir.to_path_buf()])
@@ -424,7 +451,9 @@ fn fingerprint(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
         .collect()
 }
 
-fn load(dir: &Path) -> Loaded {
+/// The workflows of `dir`, checked and lowered for the interpreter, each marked as served from
+/// `source` (`dev`, `directory`); the files with errors, with their diagnostics.
+fn load(dir: &Path, source: &'static str) -> Loaded {
     let report = match check_paths(&[dir.to_path_buf()]) {
         Ok(report) => report,
         Err(error) => return Loaded { broken: vec![(dir.display().to_string(), error.to_string())], ..Loaded::default() },
@@ -437,7 +466,7 @@ fn load(dir: &Path) -> Loaded {
             Ok(workflow) => {
                 let text = std::fs::read_to_string(&file.path).unwrap_or_default();
                 tracing::info!(workflow = %workflow.name, %path, "loaded");
-                loaded.workflows.push(Arc::new(Definition::new(&workflow, "dev", &path, &definition_hash(&text))));
+                loaded.workflows.push(Arc::new(Definition::new(&workflow, source, &path, &definition_hash(&text))));
             }
             Err(diagnostics) => {
                 tracing::warn!(%path, "not served: the workflow has errors");
