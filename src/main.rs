@@ -1,4 +1,5 @@
-//! `wfc`: check AroMCP-format workflows (and, as the later stages land, compile and serve them).
+//! `wfc`: check AroMCP-format workflows, compile them into the binary, and serve them to agents
+//! over MCP (or drive one in the terminal).
 //!
 //! Exit codes: 0 when everything is valid, 1 when a workflow has errors, 2 on a usage error
 //! (bad arguments, a path that cannot be read).

@@ -419,6 +419,30 @@ async fn deps_report_runs_its_commands_on_the_server() {
     let message = report["steps"][0]["definition"]["message"].as_str().expect("message");
     assert!(message.starts_with("**2** direct dependencies"), "{message}");
     assert_eq!(report["completed"], true);
+    // Without cargo-outdated the report says the versions were not checked, never "0 outdated".
+    let has_outdated = std::process::Command::new("cargo").args(["outdated", "--version"]).output().is_ok_and(|o| o.status.success());
+    if has_outdated {
+        assert!(message.contains(" outdated, **"), "{message}");
+    } else {
+        assert!(message.contains("outdated versions not checked") && !message.contains("outdated, **"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn release_checklist_stops_when_the_person_will_not_release_a_dirty_tree() {
+    let root = git_repo();
+    std::fs::write(root.path().join("wip.txt"), "unfinished").expect("a change");
+    let agent = Agent::catalog(root.path()).await;
+    let id = agent.start("release:checklist", json!({"version": "2.0.0", "test_command": "touch tests_ran"})).await;
+    let asked = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    assert_eq!(step_names(&asked), ["dirty_tree:user_message", "continue_dirty:user_input"]);
+    let stopped = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "continue_dirty", "result": "no"})).await;
+    assert_eq!(step_names(&stopped), ["kept_dirty:user_message"], "{stopped}");
+    assert!(stopped["steps"][0]["definition"]["message"].as_str().is_some_and(|m| m.contains("stopped")), "{stopped}");
+    assert_eq!(stopped["completed"], true);
+    assert!(!root.path().join("tests_ran").exists(), "nothing ran after the refusal");
+    let state = agent.ok("workflow_state_read", json!({"workflow_id": id})).await;
+    assert_eq!((state["state"]["release_dirty"].clone(), state["state"]["approvals"].clone()), (json!(false), json!([])));
 }
 
 #[tokio::test]
