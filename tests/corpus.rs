@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use wfc_compiler::{Source, check_source, syntax};
 
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/aromcp")
-}
+#[path = "../compiler/tests/oracle/cases.rs"]
+#[allow(dead_code, reason = "only the corpus's location is used here")]
+mod cases;
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -31,8 +31,9 @@ fn as_json(source: &Source) -> serde_json::Value {
 #[test]
 fn corpus_and_catalog_workflows_have_no_errors() {
     let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
-    let files: Vec<PathBuf> = yaml_files(&corpus_dir()).into_iter().chain(yaml_files(&catalog)).collect();
-    assert!(files.len() >= 7, "expected the 3 corpus workflows and the catalog, found {files:?}");
+    let corpus = cases::corpus_dir();
+    let files: Vec<PathBuf> = corpus.iter().flat_map(|dir| yaml_files(dir)).chain(yaml_files(&catalog)).collect();
+    assert!(files.len() >= if corpus.is_some() { 7 } else { 4 }, "expected the 3 corpus workflows and the catalog, found {files:?}");
     for path in files {
         let source = load(&path);
         let (workflow, diagnostics) = check_source(&source);
@@ -42,11 +43,12 @@ fn corpus_and_catalog_workflows_have_no_errors() {
 
 #[test]
 fn corpus_workflows_are_valid_under_both_schemas() {
+    let Some(corpus) = cases::corpus_dir() else { return };
     let published: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(corpus_dir().join("schema.json")).expect("schema.json")).expect("json");
+        serde_json::from_str(&std::fs::read_to_string(corpus.join("schema.json")).expect("schema.json")).expect("json");
     let published = jsonschema::validator_for(&published).expect("the published schema compiles");
     let ours = jsonschema::validator_for(syntax::format_schema()).expect("our schema compiles");
-    let files = yaml_files(&corpus_dir());
+    let files = yaml_files(&corpus);
     assert_eq!(files.len(), 3);
     for path in files {
         let instance = as_json(&load(&path));

@@ -17,6 +17,9 @@ struct Agent<H: rmcp::ClientHandler = ()> {
     service: RunningService<RoleClient, H>,
 }
 
+#[path = "../compiler/tests/oracle/cases.rs"]
+#[allow(dead_code, reason = "only the corpus's location is used here")]
+mod cases;
 #[path = "mcp/durability.rs"]
 mod durability;
 #[path = "mcp/hostile.rs"]
@@ -591,7 +594,7 @@ async fn authoring_tools_validate_evaluate_and_draw() {
 
 #[tokio::test]
 async fn corpus_workflows_are_served_straight_from_the_shared_corpus() {
-    let corpus = repo().join("../shared/corpus/aromcp");
+    let Some(corpus) = cases::corpus_dir() else { return };
     let root = temp_root();
     let agent = Agent::serve(root.path(), &["--dev", corpus.to_str().expect("utf-8")]).await;
     let listed = agent.ok("workflow_list", json!({})).await;
@@ -982,12 +985,9 @@ async fn all_states(agent: &Agent, id: &str, tasks: &[String]) -> Json {
 
 #[tokio::test]
 async fn serial_mode_reaches_the_same_states_as_parallel_sub_agents() {
-    let corpus = repo().join("../shared/corpus/aromcp");
-    let cases = [
-        (repo().join("tests/fixtures/serve"), "serve:fan-out", json!({"count": 5}), (0..5).map(|i| format!("square.item{i}")).collect::<Vec<_>>()),
-        (corpus, "test:sub-agents", json!({}), Vec::new()),
-    ];
-    for (dir, workflow, inputs, tasks) in cases {
+    let mut runs = vec![(repo().join("tests/fixtures/serve"), "serve:fan-out", json!({"count": 5}), (0..5).map(|i| format!("square.item{i}")).collect::<Vec<_>>())];
+    runs.extend(cases::corpus_dir().map(|corpus| (corpus, "test:sub-agents", json!({}), Vec::new())));
+    for (dir, workflow, inputs, tasks) in runs {
         let root = temp_root();
         let dev = ["--dev", dir.to_str().expect("utf-8")];
         let parallel = Agent::serve(root.path(), &dev).await;

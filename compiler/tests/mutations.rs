@@ -8,15 +8,20 @@ use proptest::prelude::*;
 use serde_json::Value;
 use wfc_compiler::{Source, check_source, syntax};
 
+#[path = "oracle/cases.rs"]
+#[allow(dead_code, reason = "only the corpus's location is used here")]
+mod cases;
+
 /// The valid workflows mutations start from: the AroMCP corpus (read where it lives) and the
 /// project's own catalog.
 fn seeds() -> &'static [(String, Value)] {
     static SEEDS: std::sync::OnceLock<Vec<(String, Value)>> = std::sync::OnceLock::new();
     SEEDS.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let mut files: Vec<PathBuf> = ["../shared/corpus/aromcp", "workflows"]
-            .iter()
-            .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("seed directory").map(|e| e.expect("entry").path()))
+        let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows");
+        let mut files: Vec<PathBuf> = cases::corpus_dir()
+            .into_iter()
+            .chain([catalog])
+            .flat_map(|dir| std::fs::read_dir(dir).expect("seed directory").map(|e| e.expect("entry").path()))
             .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
             .collect();
         files.sort();

@@ -197,11 +197,12 @@ async fn chaos_agrees_with_a_clean_run(agent: &Agent, names: &[String], given: &
 async fn duplicated_and_retried_calls_end_where_a_clean_run_ends() {
     let root = temp_root();
     std::fs::write(root.path().join("package.json"), r#"{"name": "demo", "version": "1.0.0"}"#).expect("package.json");
-    let corpus = repo().join("../shared/corpus/aromcp");
-    let agent = Agent::serve(root.path(), &["--dev", corpus.to_str().expect("utf-8")]).await;
-    let listed = agent.ok("workflow_list", json!({})).await;
-    let names: Vec<String> = listed["workflows"].as_array().expect("workflows").iter().filter_map(|w| w["name"].as_str().map(str::to_owned)).collect();
-    chaos_agrees_with_a_clean_run(&agent, &names, &json!({})).await;
+    if let Some(corpus) = cases::corpus_dir() {
+        let agent = Agent::serve(root.path(), &["--dev", corpus.to_str().expect("utf-8")]).await;
+        let listed = agent.ok("workflow_list", json!({})).await;
+        let names: Vec<String> = listed["workflows"].as_array().expect("workflows").iter().filter_map(|w| w["name"].as_str().map(str::to_owned)).collect();
+        chaos_agrees_with_a_clean_run(&agent, &names, &json!({})).await;
+    }
     // The serving fixtures whose runs depend on nothing but their steps (no clocks, no files).
     let agent = Agent::fixtures(root.path()).await;
     let names = ["serve:counter", "serve:fan-out", "serve:journal", "serve:guarded-global"].map(str::to_owned);
