@@ -1033,3 +1033,33 @@ async fn a_directory_of_workflows_is_served_without_a_build_and_refused_whole_if
     assert_eq!(broken.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("unknown_step_type.yaml:7:11") && stderr.contains("not serving"), "the diagnostics, then why: {stderr}");
 }
+
+#[tokio::test]
+async fn every_workflow_is_a_prompt_whose_message_starts_it_with_the_arguments() {
+    use rmcp::model::GetPromptRequestParams;
+    let root = temp_root();
+    let agent = Agent::catalog(root.path()).await;
+    let prompts = agent.service.peer().list_all_prompts().await.expect("prompts/list");
+    let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(names.iter().all(|n| !n.contains(':')), "names clients accept as commands: {names:?}");
+    let release = prompts.iter().find(|p| p.name == "release-checklist").expect("release:checklist as a prompt");
+    let arguments = release.arguments.as_ref().expect("arguments");
+    let version = arguments.iter().find(|a| a.name == "version").expect("the version argument");
+    assert_eq!(version.required, Some(true));
+    assert_eq!(arguments.iter().find(|a| a.name == "test_command").and_then(|a| a.required), Some(false));
+
+    let Json::Object(given) = json!({"version": "1.4.0"}) else { unreachable!() };
+    let filled = agent.service.peer().get_prompt(GetPromptRequestParams::new("release-checklist").with_arguments(given)).await.expect("prompts/get");
+    let text = serde_json::to_value(&filled.messages[0].content).expect("JSON")["text"].as_str().unwrap_or_default().to_owned();
+    assert!(text.contains(r#"workflow_start with {"workflow":"release:checklist","inputs":{"version":"1.4.0"}}"#), "{text}");
+    assert!(text.contains("workflow_get_next_step") && text.contains("completed: true"), "{text}");
+    // A typed input gets its type; a missing required one is refused.
+    let Json::Object(given) = json!({"iterations": "3"}) else { unreachable!() };
+    let fixtures = Agent::fixtures(root.path()).await;
+    let counter = fixtures.service.peer().get_prompt(GetPromptRequestParams::new("serve-counter").with_arguments(given)).await.expect("prompts/get");
+    let text = serde_json::to_value(&counter.messages[0].content).expect("JSON")["text"].as_str().unwrap_or_default().to_owned();
+    assert!(text.contains(r#""iterations":3"#), "a number, not text: {text}");
+    let refused = agent.service.peer().get_prompt(GetPromptRequestParams::new("release-checklist")).await;
+    assert!(refused.is_err_and(|e| e.to_string().contains("needs the argument `version`")));
+}

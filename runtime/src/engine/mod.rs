@@ -447,6 +447,11 @@ impl Engine {
         }
     }
 
+    /// The workflows served now (the embedded catalog's, or a directory's as it stands).
+    pub fn workflows(&self) -> Vec<Arc<Definition>> {
+        self.catalog.workflows()
+    }
+
     /// `workflow_list`.
     pub fn list(&self) -> Json {
         let workflows: Vec<Json> = self

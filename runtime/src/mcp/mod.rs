@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult, PaginatedRequestParams,
-    ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
+    ListPromptsResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::async_rw::AsyncRwTransport;
@@ -21,6 +21,7 @@ use crate::engine::{Engine, Observer, tools};
 
 mod http;
 mod notify;
+mod prompts;
 mod stdio;
 
 pub use http::HttpSettings;
@@ -156,13 +157,26 @@ fn health(engine: &Engine) -> (axum::http::StatusCode, String) {
 impl ServerHandler for Server {
     #[allow(deprecated, reason = "MCP's logging is deprecated by SEP-2577 but is what clients speak today")]
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_logging().build())
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_prompts().enable_logging().build())
             .with_server_info(Implementation::new("wfc", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
     }
 
     async fn list_tools(&self, _: Option<PaginatedRequestParams>, _: RequestContext<RoleServer>) -> Result<ListToolsResult, ErrorData> {
         Ok(ListToolsResult::with_all_items(self.tools.as_ref().clone()))
+    }
+
+    async fn list_prompts(&self, _: Option<PaginatedRequestParams>, _: RequestContext<RoleServer>) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(self.engine.workflows().iter().map(|d| prompts::prompt(d)).collect()))
+    }
+
+    async fn get_prompt(&self, request: GetPromptRequestParams, _: RequestContext<RoleServer>) -> Result<GetPromptResponse, ErrorData> {
+        let workflows = self.engine.workflows();
+        let Some(definition) = workflows.iter().find(|d| prompts::prompt_name(&d.name) == request.name) else {
+            let names: Vec<String> = workflows.iter().map(|d| prompts::prompt_name(&d.name)).collect();
+            return Err(ErrorData::invalid_params(format!("no prompt `{}` (prompts: {})", request.name, names.join(", ")), None));
+        };
+        prompts::get(definition, &request.arguments.unwrap_or_default()).map(Into::into)
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
