@@ -875,15 +875,21 @@ fn authority(mcp_url: &str) -> &str {
 /// A plain HTTP/1.1 GET of `path` on the server at `mcp_url` (`http://host:port/mcp`): the
 /// status code and the body.
 async fn http_get(mcp_url: &str, path: &str) -> (u16, String) {
+    let response = http_get_raw(mcp_url, path).await;
+    let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("a status line");
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+/// The whole HTTP response to `GET path`, status line and headers included.
+async fn http_get_raw(mcp_url: &str, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = authority(mcp_url);
     let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
     stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()).await.expect("request");
     let mut response = String::new();
     stream.read_to_string(&mut response).await.expect("response");
-    let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("a status line");
-    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
-    (status, body)
+    response
 }
 
 #[tokio::test]
@@ -893,6 +899,8 @@ async fn http_exposes_health_and_prometheus_metrics() {
     let (status, body) = http_get(&server.url, "/healthz").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#""running":0"#), "{body}");
+    let raw = http_get_raw(&server.url, "/healthz").await.to_ascii_lowercase();
+    assert!(raw.contains("content-type: application/json"), "JSON labelled as JSON: {raw}");
     let agent = server.connect().await;
     let done = agent.start("serve:shell", json!({"name": "x"})).await;
     agent.ok("workflow_get_next_step", json!({"workflow_id": done})).await;
@@ -1022,6 +1030,9 @@ async fn a_directory_of_workflows_is_served_without_a_build_and_refused_whole_if
     let tick = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
     let done = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": last_step(&tick)["id"], "result": {"by": 1}})).await;
     assert_eq!(done["completed"], true, "{done}");
+    // Drawn from its file, not read as YAML text.
+    let graph = agent.ok("workflow_graph", json!({"workflow": "serve:counter"})).await;
+    assert!(graph["mermaid"].as_str().is_some_and(|m| m.starts_with("flowchart TD") && m.contains("tick")), "{graph}");
 
     let broken = std::process::Command::new(env!("CARGO_BIN_EXE_wfc"))
         .args(["serve", "--store", "memory", "--workflows"])

@@ -735,6 +735,13 @@ impl Engine {
 
     /// `workflow_graph`.
     pub async fn graph(&self, workflow: String) -> Result<Json, ToolError> {
+        // A workflow served from a file (`--dev`, `--workflows`) is drawn from that file; the
+        // authoring tools know the embedded catalog's names, and read anything else as YAML.
+        let served = self.catalog.workflows().into_iter().find(|d| d.name == workflow && d.source != "compiled");
+        let workflow = match served {
+            Some(definition) => std::fs::read_to_string(&definition.path).map_err(|e| ToolError::failed(format!("cannot read {}: {e}", definition.path)))?,
+            None => workflow,
+        };
         let mermaid = self.authoring(move |tools| tools.graph(&workflow)).await?;
         mermaid.map(|mermaid| json!({"mermaid": mermaid})).map_err(ToolError::invalid)
     }

@@ -147,10 +147,11 @@ impl Server {
 }
 
 /// `/healthz`: 200 with the running instances when the store answers, 503 when it does not.
-fn health(engine: &Engine) -> (axum::http::StatusCode, String) {
+fn health(engine: &Engine) -> (axum::http::StatusCode, [(axum::http::header::HeaderName, &'static str); 1], String) {
+    let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
     match engine.running() {
-        Ok(running) => (axum::http::StatusCode::OK, format!("{{\"status\":\"ok\",\"running\":{running}}}\n")),
-        Err(error) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, format!("{}\n", serde_json::json!({"status": "unavailable", "error": error.message}))),
+        Ok(running) => (axum::http::StatusCode::OK, json, format!("{{\"status\":\"ok\",\"running\":{running}}}\n")),
+        Err(error) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, json, format!("{}\n", serde_json::json!({"status": "unavailable", "error": error.message}))),
     }
 }
 
