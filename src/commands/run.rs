@@ -120,9 +120,8 @@ fn parse_inputs(definition: &Definition, pairs: &[String]) -> Result<Json, Strin
     let mut inputs = serde_json::Map::new();
     for pair in pairs {
         let (name, value) = pair.split_once('=').ok_or_else(|| format!("--input `{pair}` is not NAME=VALUE"))?;
-        let declared_text = definition.inputs().iter().any(|i| i.name == name && i.field_type == Some(FieldType::String));
-        let value = if declared_text { Json::String(value.to_owned()) } else { serde_json::from_str(value).unwrap_or_else(|_| Json::String(value.to_owned())) };
-        inputs.insert(name.to_owned(), value);
+        let declared = definition.inputs().iter().find(|i| i.name == name).and_then(|i| i.field_type);
+        inputs.insert(name.to_owned(), FieldType::value_of_text(declared, value));
     }
     Ok(Json::Object(inputs))
 }

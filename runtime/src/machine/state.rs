@@ -28,6 +28,16 @@ pub enum FieldType {
 }
 
 impl FieldType {
+    /// The value a text given for a field of type `declared` stands for (a command-line
+    /// `--input`, a prompt argument): the text itself for a `string`, otherwise its JSON if it
+    /// parses (`3`, `true`, `[1, 2]`), else the text.
+    pub fn value_of_text(declared: Option<FieldType>, text: &str) -> serde_json::Value {
+        match declared {
+            Some(FieldType::String) => serde_json::Value::String(text.to_owned()),
+            _ => serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_owned())),
+        }
+    }
+
     /// The name as written in a workflow.
     pub fn name(self) -> &'static str {
         match self {

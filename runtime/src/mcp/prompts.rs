@@ -40,8 +40,11 @@ pub(super) fn get(definition: &Definition, arguments: &Map<String, Json>) -> Res
     let mut inputs = Map::new();
     for input in declared {
         match arguments.get(&input.name) {
+            Some(Json::String(text)) => {
+                inputs.insert(input.name.clone(), FieldType::value_of_text(input.field_type, text));
+            }
             Some(given) => {
-                inputs.insert(input.name.clone(), typed(given, input.field_type));
+                inputs.insert(input.name.clone(), given.clone());
             }
             None if input.required => {
                 return Err(ErrorData::invalid_params(format!("`{}` needs the argument `{}`", definition.name, input.name), None));
@@ -61,15 +64,4 @@ pub(super) fn get(definition: &Definition, arguments: &Map<String, Json>) -> Res
         description = definition.description,
     );
     Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)]).with_description(definition.description.clone()))
-}
-
-/// A prompt argument (always text) as the value the workflow's input declares: a number, a
-/// boolean, JSON for an array or object; text otherwise, or when it does not parse.
-fn typed(given: &Json, field_type: Option<FieldType>) -> Json {
-    let Json::String(text) = given else { return given.clone() };
-    let parsed = match field_type {
-        Some(FieldType::String) | None => None,
-        Some(_) => serde_json::from_str::<Json>(text.trim()).ok(),
-    };
-    parsed.unwrap_or_else(|| given.clone())
 }

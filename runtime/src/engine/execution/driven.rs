@@ -287,8 +287,9 @@ impl Driven {
         }
     }
 
+    /// [`Driven::step_failure`] as JSON (`null` when it has not failed).
     pub(super) fn failure_json(&self) -> Json {
-        self.failure.as_ref().map_or(Json::Null, |f| json!({"step_id": f.step_id, "message": f.message}))
+        self.step_failure().map_or(Json::Null, |failure| serde_json::to_value(failure).unwrap_or_default())
     }
 
     pub(super) fn step_failure(&self) -> Option<StepFailure> {
