@@ -5,9 +5,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::check::{self, Workflow};
-use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::diagnostic::Diagnostics;
 use crate::ir;
-use crate::span::Span;
 use crate::source::Source;
 use crate::syntax;
 
@@ -176,17 +175,15 @@ pub fn definition_hash(source: &str) -> String {
     format!("{hash:016x}")
 }
 
-/// One workflow held in memory through the pipeline: syntax, check, lowering. A lowering that
-/// fails after the check passed is a bug in wfc, reported as E0901 with the expression.
+/// One workflow held in memory through the pipeline: syntax, check (which compiles every
+/// expression), lowering.
 pub fn compile_source(source: &Source) -> (Option<Compiled>, Diagnostics) {
-    let (checked, mut diagnostics) = check_source(source);
-    let Some(checked) = checked else { return (None, diagnostics) };
-    match ir::lower(&checked) {
-        Ok(machines) => (Some(Compiled { checked, machines }), diagnostics),
-        Err(error) => {
-            diagnostics.push(Diagnostic::new(Code::InternalError, error.to_string(), Span::new(0, 0)).with_help("this is a bug in wfc: please report it with the workflow"));
-            (None, diagnostics)
+    match syntax::parse(source).and_then(|raw| check::check(source, &raw)) {
+        Ok(checked) => {
+            let machines = ir::lower(&checked);
+            (Some(Compiled { checked: checked.workflow, machines }), checked.warnings)
         }
+        Err(diagnostics) => (None, diagnostics),
     }
 }
 

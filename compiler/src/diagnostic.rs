@@ -144,8 +144,6 @@ codes! {
     UndeclaredRead = ("E0309", "undeclared-read", Error),
     /// A built-in method is read as a value instead of called.
     MethodAsValue = ("E0310", "method-as-value", Error),
-    /// A lowering failed after the check passed: a bug in wfc.
-    InternalError = ("E0901", "internal-error", Error),
     /// The workflow name has no `namespace:` part.
     NameWithoutNamespace = ("W0201", "name-without-namespace", Warning),
     /// The version is not `MAJOR.MINOR.PATCH`.

@@ -32,5 +32,5 @@ fuzz_target!(|data: &[u8]| {
         _ => serde_json::Map::new(),
     };
     let (runtime, engine) = engine();
-    let _ = runtime.block_on(tools::call(engine, name, arguments));
+    let _ = runtime.block_on(tools::call(engine, name, arguments, None));
 });

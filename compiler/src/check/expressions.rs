@@ -2,10 +2,15 @@
 //! template, a condition, `items`, a transform, a state-update value, a computed `from`
 //! template), listed with its kind and span.
 //!
-//! The check stage compiles every site with the names visible there ([`SiteContext::names`])
-//! and reports each problem at its line and column in the YAML source.
+//! The check stage compiles every site once, with the names visible there
+//! ([`SiteContext::names`]), reports each problem at its line and column in the YAML source, and
+//! keeps what compiled for lowering ([`CompiledSites`]).
+
+use std::collections::BTreeSet;
+use std::ops::Range;
 
 use super::Checker;
+use super::compiled::{CompiledSite, CompiledSites};
 use super::model::{DependencySource, PathSegment, STATE_UPDATE_TOOL, Scope, Step, StepBody, Task, TaskBody, WritePath, WriteScope, Workflow};
 use crate::expr::{Names, Root, compile, compile_shell_command, compile_template, compile_wrapped, workflow_names};
 use crate::span::Spanned;
@@ -39,8 +44,10 @@ pub enum SiteKind {
 pub struct ExpressionSite<'a> {
     /// What it holds.
     pub kind: SiteKind,
-    /// The text and where it stands.
+    /// The scalar that holds it, and where that stands.
     pub text: Spanned<&'a str>,
+    /// The expression's bytes in `text`: all of them, but for a dynamic key of a write path.
+    pub part: Range<usize>,
     /// What names it can see.
     pub context: SiteContext,
 }
@@ -197,22 +204,33 @@ pub fn expression_sites(workflow: &Workflow) -> Vec<ExpressionSite<'_>> {
     sites
 }
 
+impl<'a> ExpressionSite<'a> {
+    /// The expression as written.
+    pub fn source(&self) -> &'a str {
+        &self.text.value[self.part.clone()]
+    }
+}
+
 fn push<'a>(sites: &mut Vec<ExpressionSite<'a>>, kind: SiteKind, text: &'a Spanned<String>, context: &SiteContext) {
-    sites.push(ExpressionSite { kind, text: Spanned::new(text.value.as_str(), text.span), context: context.clone() });
+    let part = 0..text.value.len();
+    sites.push(ExpressionSite { kind, text: Spanned::new(text.value.as_str(), text.span), part, context: context.clone() });
 }
 
 fn node_sites<'a>(node: Option<&'a Node>, kind: SiteKind, context: &SiteContext, sites: &mut Vec<ExpressionSite<'a>>) {
     for text in node.into_iter().flat_map(Node::strings) {
         // A value without `{{` is a literal (or a bare result keyword such as `stdout`).
         let kind = if kind == SiteKind::UpdateValue && !text.value.contains("{{") { SiteKind::LiteralUpdateValue } else { kind };
-        sites.push(ExpressionSite { kind, text, context: context.clone() });
+        sites.push(ExpressionSite { kind, text, part: 0..text.value.len(), context: context.clone() });
     }
 }
 
+/// A write path's dynamic keys (`this.results[{{ loop.item }}]`), each a template of its own.
 fn write_path_sites<'a>(path: &'a WritePath, context: &SiteContext, sites: &mut Vec<ExpressionSite<'a>>) {
-    // The whole path as a template holds exactly the keys' `{{ }}` expressions, at their places.
-    if path.segments.iter().any(|s| matches!(s, PathSegment::Dynamic(_))) {
-        push(sites, SiteKind::Template, &path.text, context);
+    for segment in &path.segments {
+        if let PathSegment::Dynamic { key, at } = segment {
+            let text = Spanned::new(path.text.value.as_str(), path.text.span);
+            sites.push(ExpressionSite { kind: SiteKind::Template, text, part: *at..at + key.len(), context: context.clone() });
+        }
     }
 }
 
@@ -236,9 +254,7 @@ fn step_sites<'a>(steps: &'a [Step], context: &SiteContext, sites: &mut Vec<Expr
             node_sites(update.value.as_ref(), SiteKind::UpdateValue, writes_context, sites);
             write_path_sites(&update.path, writes_context, sites);
         }
-        if reading.is_some() {
-            stored.into_iter().for_each(|path| write_path_sites(path, writes_context, sites));
-        }
+        stored.into_iter().for_each(|path| write_path_sites(path, writes_context, sites));
         match &step.body {
             StepBody::UserMessage { message, title, .. } => {
                 push(sites, SiteKind::Template, message, context);
@@ -284,9 +300,10 @@ fn step_sites<'a>(steps: &'a [Step], context: &SiteContext, sites: &mut Vec<Expr
     }
 }
 
-/// Compiles every site, reporting each problem at its place in the YAML source; and checks
-/// that every `this.*` and `inputs.*` a site reads is there to read (see [`Readable`]).
-pub(crate) fn check_expression_sites(cx: &mut Checker, workflow: &Workflow, sites: &[ExpressionSite]) {
+/// Compiles every site, reporting each problem at its place in the YAML source; checks that
+/// every `this.*` and `inputs.*` a site reads is there to read (see [`Readable`]); and keeps
+/// what compiled.
+pub(crate) fn check_expression_sites(cx: &mut Checker, workflow: &Workflow, sites: &[ExpressionSite]) -> CompiledSites {
     let main = Readable::of(&workflow.scope, &workflow.steps);
     let tasks: Vec<Readable> = workflow
         .tasks
@@ -296,40 +313,40 @@ pub(crate) fn check_expression_sites(cx: &mut Checker, workflow: &Workflow, site
             TaskBody::Prompt { .. } => Readable::of(&task.scope, &[]),
         })
         .collect();
+    let mut compiled_sites = CompiledSites::default();
     for site in sites {
         let names = site.context.names(site.kind);
+        let source = site.source();
         let mut issues = Vec::new();
-        let mut reads = std::collections::BTreeSet::new();
-        match site.kind {
-            SiteKind::Template | SiteKind::UpdateValue => {
-                compile_template(site.text.value, &names, &mut issues).inspect(|c| c.reads(&mut reads));
+        let compiled = match site.kind {
+            SiteKind::Template | SiteKind::UpdateValue => compile_template(source, &names, &mut issues).map(CompiledSite::Template),
+            SiteKind::ShellCommand => compile_shell_command(source, &names, &mut issues).map(CompiledSite::Template),
+            SiteKind::Condition | SiteKind::Items | SiteKind::FromTemplate => {
+                compile_wrapped(source, &names, &mut issues).map(CompiledSite::Expression)
             }
-            SiteKind::ShellCommand => {
-                compile_shell_command(site.text.value, &names, &mut issues).inspect(|c| c.reads(&mut reads));
-            }
+            SiteKind::Transform => compile(source, &names, &mut issues).map(CompiledSite::Expression),
             SiteKind::LiteralUpdateValue => {
                 // Only a text that compiles and reads the workflow's state is worth a word: a
-                // plain word or a result keyword (`stdout`) is what it looks like.
-                let mut ignored = Vec::new();
-                let mut reads = std::collections::BTreeSet::new();
-                if let Some(compiled) = compile(site.text.value, &names, &mut ignored) {
+                // plain word or a result keyword (`stdout`) is what it looks like. It is a
+                // literal, so nothing is kept.
+                let mut reads = BTreeSet::new();
+                if let Some(compiled) = compile(source, &names, &mut Vec::new()) {
                     compiled.reads(&mut reads);
                 }
                 if !reads.is_empty() {
-                    cx.report(super::diagnostics::literal_looks_like_expression(cx.locate(site.text, 0..site.text.value.len()), site.text.value));
+                    cx.report(super::diagnostics::literal_looks_like_expression(cx.locate(site.text, site.part.clone()), source));
                 }
+                None
             }
-            SiteKind::Condition | SiteKind::Items | SiteKind::FromTemplate => {
-                compile_wrapped(site.text.value, &names, &mut issues).inspect(|c| c.reads(&mut reads));
-            }
-            SiteKind::Transform => {
-                compile(site.text.value, &names, &mut issues);
-            }
-        }
+        };
+        let shift = |range: Range<usize>| range.start + site.part.start..range.end + site.part.start;
         for issue in issues {
-            let span = cx.locate(site.text, issue.range.clone());
+            let span = cx.locate(site.text, shift(issue.range.clone()));
             cx.report(crate::expr::diagnostics::issue(span, issue));
         }
+        let Some(compiled) = compiled else { continue };
+        let mut reads = BTreeSet::new();
+        compiled.reads(&mut reads);
         let readable = site.context.task.and_then(|index| tasks.get(index)).unwrap_or(&main);
         for read in &reads {
             let Some((tier, field)) = read.split_once('.') else { continue };
@@ -341,10 +358,12 @@ pub(crate) fn check_expression_sites(cx: &mut Checker, workflow: &Workflow, site
             if known.contains(&field) {
                 continue;
             }
-            let at = member_position(site.text.value, roots, field).unwrap_or(0..site.text.value.len());
+            let at = member_position(source, roots, field).map_or(site.part.clone(), shift);
             cx.report(super::diagnostics::undeclared_read(cx.locate(site.text, at), tier, field, known));
         }
+        compiled_sites.insert(site, compiled);
     }
+    compiled_sites
 }
 
 /// What `this.*` and `inputs.*` may read in one program (the workflow, or a sub-agent task):
@@ -352,12 +371,12 @@ pub(crate) fn check_expression_sites(cx: &mut Checker, workflow: &Workflow, site
 /// steps write (`state_update`, `store_result`, `variable_name`, …).
 struct Readable<'a> {
     inputs: Vec<&'a str>,
-    fields: std::collections::BTreeSet<&'a str>,
+    fields: BTreeSet<&'a str>,
 }
 
 impl<'a> Readable<'a> {
     fn of(scope: &'a Scope, steps: &'a [Step]) -> Readable<'a> {
-        let mut fields: std::collections::BTreeSet<&str> = scope.state.iter().map(|f| f.name.value.as_str()).collect();
+        let mut fields: BTreeSet<&str> = scope.state.iter().map(|f| f.name.value.as_str()).collect();
         fields.extend(scope.computed.iter().map(|c| c.name.value.as_str()));
         written_fields(steps, &mut fields);
         Readable { inputs: scope.inputs.iter().map(|i| i.name.value.as_str()).collect(), fields }
@@ -365,7 +384,7 @@ impl<'a> Readable<'a> {
 }
 
 /// The `this.*` fields `steps` (and the steps inside them) write.
-fn written_fields<'a>(steps: &'a [Step], out: &mut std::collections::BTreeSet<&'a str>) {
+fn written_fields<'a>(steps: &'a [Step], out: &mut BTreeSet<&'a str>) {
     for step in steps {
         let (updates, store) = step.body.writes();
         for path in updates.iter().map(|u| &u.path).chain(store) {

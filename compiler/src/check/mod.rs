@@ -3,6 +3,7 @@
 //! fields have no cycles and come in dependency order, writes go to writable paths, inputs have
 //! defaults of their type. All errors are reported together; warnings ride along with a success.
 
+mod compiled;
 mod diagnostics;
 pub mod expressions;
 pub mod model;
@@ -11,6 +12,7 @@ mod position;
 mod scope;
 mod steps;
 
+pub use compiled::{CompiledSite, CompiledSites};
 pub use expressions::{ExpressionSite, SiteKind, expression_sites};
 pub use model::*;
 
@@ -26,6 +28,8 @@ use steps::{StepContext, check_steps};
 pub struct Checked {
     /// The resolved workflow.
     pub workflow: Workflow,
+    /// Its expressions, compiled.
+    pub expressions: CompiledSites,
     /// Warnings (never errors), sorted.
     pub warnings: Diagnostics,
 }
@@ -35,11 +39,11 @@ pub fn check(source: &Source, raw: &RawWorkflow) -> Result<Checked, Diagnostics>
     let mut cx = Checker { source, diagnostics: Vec::new() };
     let workflow = check_workflow(&mut cx, raw);
     let sites = expression_sites(&workflow);
-    expressions::check_expression_sites(&mut cx, &workflow, &sites);
+    let expressions = expressions::check_expression_sites(&mut cx, &workflow, &sites);
     let mut diagnostics = Diagnostics::new(source);
     diagnostics.extend(cx.diagnostics);
     diagnostics.sort();
-    if diagnostics.has_errors() { Err(diagnostics) } else { Ok(Checked { workflow, warnings: diagnostics }) }
+    if diagnostics.has_errors() { Err(diagnostics) } else { Ok(Checked { workflow, expressions, warnings: diagnostics }) }
 }
 
 /// Collects diagnostics while the checks run, and maps positions inside scalars to spans.

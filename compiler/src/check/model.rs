@@ -178,7 +178,13 @@ pub enum PathSegment {
     /// `[3]`.
     Index(usize),
     /// `[{{ expr }}]` or `[expr]`, computed when the write happens.
-    Dynamic(String),
+    Dynamic {
+        /// The key's template.
+        key: String,
+        /// Where it stands in the path as written (a byte offset): where its compiled form is
+        /// kept and its diagnostics point.
+        at: usize,
+    },
 }
 
 /// A state write from a step's result.

@@ -11,8 +11,10 @@ pub(crate) struct ParsedPath {
 }
 
 /// Splits `text` into segments, or says what is wrong with it.
-pub(crate) fn parse_path(text: &str) -> Result<ParsedPath, String> {
-    let text = text.trim();
+pub(crate) fn parse_path(written: &str) -> Result<ParsedPath, String> {
+    let text = written.trim();
+    // Every piece below is a slice of `written`: its address says where it stands.
+    let at = |piece: &str| piece.as_ptr() as usize - written.as_ptr() as usize;
     if text.is_empty() {
         return Err("the path is empty".to_owned());
     }
@@ -23,7 +25,7 @@ pub(crate) fn parse_path(text: &str) -> Result<ParsedPath, String> {
         if let Some(after) = rest.strip_prefix('[') {
             let end = find_closing_bracket(after).ok_or("a `[` is never closed")?;
             let inner = after[..end].trim();
-            segments.push(bracket_segment(inner)?);
+            segments.push(bracket_segment(inner, at(inner))?);
             rest = &after[end + 1..];
             continue;
         }
@@ -35,7 +37,11 @@ pub(crate) fn parse_path(text: &str) -> Result<ParsedPath, String> {
         if segment.is_empty() {
             return Err("it has an empty segment (`..`, or a `.` at the start or end)".to_owned());
         }
-        segments.push(if segment.contains("{{") { PathSegment::Dynamic(segment.to_owned()) } else { PathSegment::Field(segment.to_owned()) });
+        segments.push(if segment.contains("{{") {
+            PathSegment::Dynamic { key: segment.to_owned(), at: at(segment) }
+        } else {
+            PathSegment::Field(segment.to_owned())
+        });
         rest = remainder;
     }
     match segments.remove(0) {
@@ -78,7 +84,7 @@ fn find_closing_bracket(text: &str) -> Option<usize> {
     None
 }
 
-fn bracket_segment(inner: &str) -> Result<PathSegment, String> {
+fn bracket_segment(inner: &str, at: usize) -> Result<PathSegment, String> {
     if inner.is_empty() {
         return Err("it has an empty `[]`".to_owned());
     }
@@ -90,7 +96,7 @@ fn bracket_segment(inner: &str) -> Result<PathSegment, String> {
     if quoted && !inner[1..inner.len() - 1].contains(['\'', '"']) {
         return Ok(PathSegment::Field(inner[1..inner.len() - 1].to_owned()));
     }
-    Ok(PathSegment::Dynamic(inner.to_owned()))
+    Ok(PathSegment::Dynamic { key: inner.to_owned(), at })
 }
 
 /// The first segment below the root, if it is a plain field name.
@@ -107,7 +113,7 @@ pub(crate) fn rest_as_strings(segments: &[PathSegment]) -> Vec<String> {
         .iter()
         .skip(1)
         .map(|s| match s {
-            PathSegment::Field(f) | PathSegment::Dynamic(f) => f.clone(),
+            PathSegment::Field(f) | PathSegment::Dynamic { key: f, .. } => f.clone(),
             PathSegment::Index(i) => i.to_string(),
         })
         .collect()
@@ -128,8 +134,10 @@ mod tests {
         assert_eq!(ok("this.a.b"), ("this".into(), vec![Field("a".into()), Field("b".into())]));
         assert_eq!(ok("this.a[2]"), ("this".into(), vec![Field("a".into()), Index(2)]));
         assert_eq!(ok("global.f['a.ts']"), ("global".into(), vec![Field("f".into()), Field("a.ts".into())]));
-        assert_eq!(ok("this.r[{{ loop.item }}]"), ("this".into(), vec![Field("r".into()), Dynamic("{{ loop.item }}".into())]));
-        assert_eq!(ok("this.r.{{ loop.item }}"), ("this".into(), vec![Field("r".into()), Dynamic("{{ loop.item }}".into())]));
+        let key = |at| Dynamic { key: "{{ loop.item }}".into(), at };
+        assert_eq!(ok("this.r[{{ loop.item }}]"), ("this".into(), vec![Field("r".into()), key(7)]));
+        assert_eq!(ok(" this.r.{{ loop.item }}"), ("this".into(), vec![Field("r".into()), key(8)]));
+        assert_eq!(ok("this.r[ {{ loop.item }} ]"), ("this".into(), vec![Field("r".into()), key(8)]));
         assert_eq!(ok("this"), ("this".into(), vec![]));
         assert_eq!(ok("this.é.ü"), ("this".into(), vec![Field("é".into()), Field("ü".into())]));
     }

@@ -1,41 +1,22 @@
-//! The checked model to flat machines. Every expression is compiled again here with the names
-//! the check stage compiled it with ([`SiteContext`]), so it cannot fail on a checked workflow;
-//! if it does, that is a compiler bug, reported as a [`LowerError`] rather than a panic.
+//! The checked model to flat machines. Every expression was compiled by the check stage, with
+//! the names visible where it stands ([`SiteContext`]); lowering takes it from the
+//! [`CompiledSites`] by place and context, so lowering a checked workflow cannot fail.
 
-use std::fmt;
 use std::sync::Arc;
 
 use super::reads::step_reads;
 use super::refresh::plan;
 use super::*;
-use crate::check::expressions::{ResultKind, SiteContext, SiteKind, WHILE_LOOP_NAMES};
-use crate::check::{self, DependencySource, PathSegment, STATE_UPDATE_TOOL, StepBody, TaskBody, WriteScope};
-use crate::expr::{CompiledTemplate, ExprIssue, compile, compile_shell_command, compile_template, compile_wrapped};
+use crate::check::expressions::{ResultKind, SiteContext, WHILE_LOOP_NAMES};
+use crate::check::{self, CompiledSites, DependencySource, PathSegment, STATE_UPDATE_TOOL, StepBody, TaskBody, WriteScope};
+use crate::span::Spanned;
 use crate::syntax::{ExecutionContext, FieldType, MessageFormat, MessageType, Node, NodeValue, Strategy};
 
-/// An expression the check stage accepted failed to compile: a bug in wfc.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LowerError {
-    /// The workflow.
-    pub workflow: String,
-    /// The expression.
-    pub text: String,
-    /// What the compiler said.
-    pub message: String,
-}
-
-impl fmt::Display for LowerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "internal error in wfc lowering `{}`: `{}` did not compile ({})", self.workflow, self.text, self.message)
-    }
-}
-
-impl std::error::Error for LowerError {}
-
-/// Lowers a checked workflow.
-pub fn lower(workflow: &check::Workflow) -> Result<Workflow, LowerError> {
-    let cx = Lowering { workflow: &workflow.name.value };
-    let main = cx.program(&workflow.name.value, &workflow.scope, &workflow.steps, &SiteContext::for_workflow(&workflow.scope), &workflow.tasks)?;
+/// Lowers a checked workflow, with the expressions the check stage compiled.
+pub fn lower(checked: &check::Checked) -> Workflow {
+    let workflow = &checked.workflow;
+    let cx = Lowering { compiled: &checked.expressions };
+    let main = cx.program(&workflow.name.value, &workflow.scope, &workflow.steps, &SiteContext::for_workflow(&workflow.scope), &workflow.tasks);
     let tasks = workflow
         .tasks
         .iter()
@@ -43,32 +24,32 @@ pub fn lower(workflow: &check::Workflow) -> Result<Workflow, LowerError> {
         .map(|(index, task)| {
             let context = SiteContext::for_task(index, task);
             match &task.body {
-                TaskBody::Steps(steps) => cx.program(&task.name.value, &task.scope, steps, &context, &workflow.tasks).map(Arc::new),
+                TaskBody::Steps(steps) => Arc::new(cx.program(&task.name.value, &task.scope, steps, &context, &workflow.tasks)),
                 TaskBody::Prompt { template, context: extra } => {
-                    let mut definition = vec![("prompt".to_owned(), cx.template(&template.value, &context)?)];
+                    let mut definition = vec![("prompt".to_owned(), cx.template(template, &context))];
                     if let Some(extra) = extra {
-                        definition.push(("context".to_owned(), cx.node(extra, &context)?));
+                        definition.push(("context".to_owned(), cx.node(extra, &context)));
                     }
                     let prompt = Op::Client(ClientOp { step: "prompt".to_owned(), kind: "agent_prompt", definition, handling: Handling::Nothing });
-                    let mut program = cx.program(&task.name.value, &task.scope, &[], &context, &workflow.tasks)?;
+                    let mut program = cx.program(&task.name.value, &task.scope, &[], &context, &workflow.tasks);
                     program.ops.insert(0, prompt);
-                    Ok(Arc::new(program))
+                    Arc::new(program)
                 }
             }
         })
-        .collect::<Result<_, _>>()?;
-    Ok(Workflow {
+        .collect();
+    Workflow {
         name: workflow.name.value.clone(),
         description: workflow.description.clone(),
         version: workflow.version.clone(),
         timeout_seconds: workflow.timeout_seconds,
         main: Arc::new(main),
         tasks,
-    })
+    }
 }
 
-struct Lowering<'w> {
-    workflow: &'w str,
+struct Lowering<'c> {
+    compiled: &'c CompiledSites,
 }
 
 /// The loop being lowered: where `continue` goes and the `break` jumps to patch.
@@ -111,12 +92,12 @@ impl Lowering<'_> {
         steps: &[check::Step],
         context: &SiteContext,
         tasks: &[check::Task],
-    ) -> Result<Program<IrExpr>, LowerError> {
-        let computed = scope.computed.iter().map(|c| self.computed(c, context)).collect::<Result<Vec<_>, _>>()?;
+    ) -> Program<IrExpr> {
+        let computed = scope.computed.iter().map(|c| self.computed(c, context)).collect::<Vec<_>>();
         let mut builder = Builder { ops: Vec::new(), loops: Vec::new(), loop_depth: 0, tasks, scope };
-        self.steps(&mut builder, steps, context)?;
+        self.steps(&mut builder, steps, context);
         builder.push(Op::Done);
-        Ok(Program {
+        Program {
             name: name.to_owned(),
             inputs: scope
                 .inputs
@@ -143,62 +124,59 @@ impl Lowering<'_> {
             native: None,
             ops: builder.ops,
             loop_depth: builder.loop_depth,
-        })
+        }
     }
 
-    fn computed(&self, computed: &check::Computed, context: &SiteContext) -> Result<Computed<IrExpr>, LowerError> {
+    fn computed(&self, computed: &check::Computed, context: &SiteContext) -> Computed<IrExpr> {
         let from = computed
             .from
             .iter()
             .map(|dependency| {
                 let path = |tier, name: Option<&String>, rest: &[String]| Source::Path { tier, path: name.into_iter().chain(rest).cloned().collect() };
-                Ok(match &dependency.source {
+                match &dependency.source {
                     DependencySource::Input(name, rest) => path(SourceTier::Inputs, Some(name), rest),
                     DependencySource::State(name, rest) => path(SourceTier::State, Some(name), rest),
                     DependencySource::Computed(name, rest) => path(SourceTier::Computed, Some(name), rest),
                     DependencySource::Global(rest) => path(SourceTier::Global, None, rest),
                     DependencySource::Loop(rest) => path(SourceTier::Loop, None, rest),
-                    DependencySource::Template(_) => Source::Template(self.wrapped(&dependency.path.value, context, SiteKind::FromTemplate)?),
-                })
+                    DependencySource::Template(_) => Source::Template(self.expression(&dependency.path, context)),
+                }
             })
-            .collect::<Result<_, _>>()?;
-        let text = &computed.transform.value;
-        let mut issues = Vec::new();
-        let transform = IrExpr::Expr(self.compiled_with(text, compile(text, &context.names(SiteKind::Transform), &mut issues), &issues)?);
-        Ok(Computed {
+            .collect();
+        let transform = self.expression(&computed.transform, context);
+        Computed {
             name: computed.name.value.clone(),
             from,
             from_is_list: computed.from_is_list,
             transform,
             on_error: computed.on_error,
             fallback: computed.fallback.as_ref().map_or(serde_json::Value::Null, Node::to_json),
-        })
-    }
-
-    fn steps(&self, b: &mut Builder, steps: &[check::Step], context: &SiteContext) -> Result<(), LowerError> {
-        for step in steps {
-            self.step(b, step, context)?;
         }
-        Ok(())
     }
 
-    fn step(&self, b: &mut Builder, step: &check::Step, context: &SiteContext) -> Result<(), LowerError> {
+    fn steps(&self, b: &mut Builder, steps: &[check::Step], context: &SiteContext) {
+        for step in steps {
+            self.step(b, step, context);
+        }
+    }
+
+    fn step(&self, b: &mut Builder, step: &check::Step, context: &SiteContext) {
         let id = step.id.value.clone();
         let reading = ResultKind::of(&step.body).map(|kind| context.reading(kind));
         let result_context = reading.as_ref().unwrap_or(context);
         let (updates, stored) = step.body.writes();
-        let updates = self.updates(b.scope, updates, result_context)?;
-        let store = stored.map(|path| self.write_path(path, result_context)).transpose()?;
-        let text = |t: &crate::span::Spanned<String>| self.template(&t.value, context);
+        let updates = self.updates(b.scope, updates, result_context);
+        let store = stored.map(|path| self.write_path(path, result_context));
+        let text = |t: &Spanned<String>| self.template(t, context);
         let op = match &step.body {
             StepBody::UserMessage { message, message_type, format, title } => {
                 let mut definition = vec![
-                    field("message", text(message)?),
+                    field("message", text(message)),
                     field("message_type", json(message_type_name(*message_type))),
                     field("format", json(format_name(*format))),
                 ];
                 if let Some(title) = title {
-                    definition.push(field("title", text(title)?));
+                    definition.push(field("title", text(title)));
                 }
                 client(id, "user_message", definition, Handling::Nothing)
             }
@@ -206,9 +184,9 @@ impl Lowering<'_> {
             // its writes read and checked by the check stage like any `state_update`.
             StepBody::McpCall { tool, .. } if tool.value == STATE_UPDATE_TOOL => Op::Write { step: id, updates },
             StepBody::McpCall { tool, parameters, timeout, error_handling, .. } => {
-                let mut definition = vec![field("tool", text(tool)?)];
+                let mut definition = vec![field("tool", text(tool))];
                 if let Some(parameters) = parameters {
-                    definition.push(field("parameters", self.node(parameters, context)?));
+                    definition.push(field("parameters", self.node(parameters, context)));
                 }
                 if let Some(timeout) = timeout {
                     definition.push(field("timeout", json(*timeout)));
@@ -229,9 +207,9 @@ impl Lowering<'_> {
                 error_handling,
                 ..
             } => {
-                let mut definition = vec![field("prompt", text(prompt)?)];
+                let mut definition = vec![field("prompt", text(prompt))];
                 if let Some(instructions) = instructions {
-                    definition.push(field("instructions", text(instructions)?));
+                    definition.push(field("instructions", text(instructions)));
                 }
                 definition.push(field("input_type", json(input_type.name())));
                 if !choices.is_empty() {
@@ -255,9 +233,9 @@ impl Lowering<'_> {
                 client(id, "user_input", definition, Handling::Answer(Box::new(answer)))
             }
             StepBody::AgentPrompt { prompt, context: extra, expected_response, timeout, max_retries } => {
-                let mut definition = vec![field("prompt", text(prompt)?)];
+                let mut definition = vec![field("prompt", text(prompt))];
                 if let Some(extra) = extra {
-                    definition.push(field("context", self.node(extra, context)?));
+                    definition.push(field("context", self.node(extra, context)));
                 }
                 if let Some(expected) = expected_response {
                     definition.push(field("expected_response", json(expected.to_json())));
@@ -291,7 +269,7 @@ impl Lowering<'_> {
             }
             StepBody::ParallelForeach { items, task, max_parallel, timeout_seconds, .. } => Op::Spawn(SpawnOp {
                 step: id,
-                items: self.wrapped(&items.value, context, SiteKind::Items)?,
+                items: self.expression(items, context),
                 task: *task,
                 task_name: b.tasks[*task].name.value.clone(),
                 task_inputs: b.tasks[*task].scope.inputs.iter().map(|i| i.name.value.clone()).collect(),
@@ -300,18 +278,18 @@ impl Lowering<'_> {
                 store,
             }),
             StepBody::ShellCommand { command, working_directory, timeout, error_handling, execution_context, .. } => {
-                let working_directory = working_directory.as_ref().map(|w| self.template(&w.value, context)).transpose()?;
+                let working_directory = working_directory.as_ref().map(|w| self.template(w, context));
                 match execution_context {
                     ExecutionContext::Server => Op::Shell(ShellOp {
                         step: id,
-                        command: IrExpr::Template(self.compiled_shell_command(&command.value, context)?),
+                        command: self.template(command, context),
                         working_directory,
                         timeout_seconds: *timeout,
                         updates,
                         on_failure: on_failure(error_handling),
                     }),
                     ExecutionContext::Client => {
-                        let mut definition = vec![field("command", text(command)?)];
+                        let mut definition = vec![field("command", text(command))];
                         if let Some(directory) = working_directory {
                             definition.push(field("working_directory", directory));
                         }
@@ -322,15 +300,15 @@ impl Lowering<'_> {
             }
             StepBody::WaitStep { message, timeout_seconds } => {
                 let message = match message.as_ref().filter(|m| !m.value.trim().is_empty()) {
-                    Some(message) => self.template(&message.value, context)?,
+                    Some(message) => self.template(message, context),
                     None => json("Waiting for the next client request"),
                 };
                 Op::Wait { step: id, message, timeout_seconds: *timeout_seconds }
             }
             StepBody::Conditional { condition, then_steps, else_steps } => {
-                let condition = self.wrapped(&condition.value, context, SiteKind::Condition)?;
+                let condition = self.expression(condition, context);
                 let branch = b.push(Op::Branch { step: id, condition, otherwise: 0 });
-                self.steps(b, then_steps, context)?;
+                self.steps(b, then_steps, context);
                 if else_steps.is_empty() {
                     let end = b.pc();
                     b.patch(branch, end);
@@ -338,16 +316,16 @@ impl Lowering<'_> {
                     let skip_else = b.push(Op::Jump { to: 0, step: None });
                     let else_start = b.pc();
                     b.patch(branch, else_start);
-                    self.steps(b, else_steps, context)?;
+                    self.steps(b, else_steps, context);
                     let end = b.pc();
                     b.patch(skip_else, end);
                 }
-                return Ok(());
+                return;
             }
             StepBody::WhileLoop { condition, body, max_iterations, fail_at_limit } => {
                 let inner = context.inside_loop(&WHILE_LOOP_NAMES);
                 let kind = LoopKind::While {
-                    condition: self.wrapped(&condition.value, &inner, SiteKind::Condition)?,
+                    condition: self.expression(condition, &inner),
                     max_iterations: *max_iterations,
                     fail_at_limit: *fail_at_limit,
                 };
@@ -355,7 +333,7 @@ impl Lowering<'_> {
             }
             StepBody::Foreach { items, variable_name, index_name, body } => {
                 let kind = LoopKind::Foreach {
-                    items: self.wrapped(&items.value, context, SiteKind::Items)?,
+                    items: self.expression(items, context),
                     variable_name: variable_name.clone(),
                     index_name: index_name.clone(),
                 };
@@ -365,7 +343,7 @@ impl Lowering<'_> {
             StepBody::Break => {
                 let at = b.push(Op::Jump { to: 0, step: Some(id) });
                 b.loops.last_mut().expect("the check stage keeps break inside loops").breaks.push(at);
-                return Ok(());
+                return;
             }
             StepBody::Continue => {
                 let next = b.loops.last().expect("the check stage keeps continue inside loops").next;
@@ -373,19 +351,18 @@ impl Lowering<'_> {
             }
         };
         b.push(op);
-        Ok(())
     }
 
     /// `LoopStart; LoopNext(exit); body…; Jump(LoopNext); LoopEnd` — `continue` jumps to
     /// `LoopNext`, `break` to `LoopEnd`.
-    fn lower_loop(&self, b: &mut Builder, step: String, kind: LoopKind<IrExpr>, body: &[check::Step], inner: &SiteContext) -> Result<(), LowerError> {
+    fn lower_loop(&self, b: &mut Builder, step: String, kind: LoopKind<IrExpr>, body: &[check::Step], inner: &SiteContext) {
         let depth = b.loops.len();
         b.loop_depth = b.loop_depth.max(depth + 1);
         b.push(Op::LoopStart { step: step.clone(), depth, kind: kind.clone() });
         let next = b.pc();
         let test = b.push(Op::LoopNext { step, depth, kind, exit: 0 });
         b.loops.push(OpenLoop { next, breaks: Vec::new() });
-        self.steps(b, body, inner)?;
+        self.steps(b, body, inner);
         b.push(Op::Jump { to: next, step: None });
         let end = b.pc();
         b.push(Op::LoopEnd { depth });
@@ -394,100 +371,79 @@ impl Lowering<'_> {
         for at in open.breaks {
             b.patch(at, end);
         }
-        Ok(())
     }
 
-    fn updates(&self, scope: &check::Scope, updates: &[check::StateUpdate], context: &SiteContext) -> Result<Vec<Update<IrExpr>>, LowerError> {
+    fn updates(&self, scope: &check::Scope, updates: &[check::StateUpdate], context: &SiteContext) -> Vec<Update<IrExpr>> {
         updates
             .iter()
             .map(|update| {
-                let mut value = update.value.as_ref().map(|value| self.update_value(value, context)).transpose()?;
+                let mut value = update.value.as_ref().map(|value| self.update_value(value, context));
                 if let Some(UpdateValue::Value(IrExpr::Value(Template::Json(literal)))) = &mut value {
                     typed_literal(scope, &update.path, literal);
                 }
-                Ok(Update { path: self.write_path(&update.path, context)?, value, operation: update.operation })
+                Update { path: self.write_path(&update.path, context), value, operation: update.operation }
             })
             .collect()
     }
 
-    fn update_value(&self, value: &Node, context: &SiteContext) -> Result<UpdateValue<IrExpr>, LowerError> {
+    fn update_value(&self, value: &Node, context: &SiteContext) -> UpdateValue<IrExpr> {
         if let NodeValue::String(text) = &value.value {
             let keywords = context.result.map_or(&[][..], ResultKind::names);
             let path: Vec<&str> = text.trim().split('.').collect();
             if keywords.contains(&path[0]) && path.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_')) {
-                return Ok(UpdateValue::Result(path.into_iter().map(str::to_owned).collect()));
+                return UpdateValue::Result(path.into_iter().map(str::to_owned).collect());
             }
         }
-        self.node(value, context).map(UpdateValue::Value)
+        UpdateValue::Value(self.node(value, context))
     }
 
-    fn write_path(&self, path: &check::WritePath, context: &SiteContext) -> Result<WritePath<IrExpr>, LowerError> {
+    fn write_path(&self, path: &check::WritePath, context: &SiteContext) -> WritePath<IrExpr> {
         let segments = path
             .segments
             .iter()
-            .map(|segment| {
-                Ok(match segment {
-                    PathSegment::Field(name) => Segment::Field(name.as_str().into()),
-                    PathSegment::Index(i) => Segment::Index(*i),
-                    PathSegment::Dynamic(text) => Segment::Key(self.template(text, context)?),
-                })
+            .map(|segment| match segment {
+                PathSegment::Field(name) => Segment::Field(name.as_str().into()),
+                PathSegment::Index(i) => Segment::Index(*i),
+                PathSegment::Dynamic { at, .. } => Segment::Key(IrExpr::Template(self.compiled.template(path.text.span, *at, context).clone())),
             })
-            .collect::<Result<_, _>>()?;
+            .collect();
         let tier = match path.scope {
             WriteScope::State => WriteTier::State,
             WriteScope::Global => WriteTier::Global,
         };
-        Ok(WritePath { text: path.text.value.clone(), tier, segments })
+        WritePath { text: path.text.value.clone(), tier, segments }
     }
 
     /// A free-form value: constant where it holds no template.
-    fn node(&self, node: &Node, context: &SiteContext) -> Result<IrExpr, LowerError> {
-        self.node_template(node, context).map(IrExpr::Value)
+    fn node(&self, node: &Node, context: &SiteContext) -> IrExpr {
+        IrExpr::Value(self.node_template(node, context))
     }
 
-    fn node_template(&self, node: &Node, context: &SiteContext) -> Result<Template, LowerError> {
-        if node.strings().iter().all(|s| !s.value.contains("{{")) {
-            return Ok(Template::Json(node.to_json()));
-        }
-        Ok(match &node.value {
-            NodeValue::String(text) => Template::Text(self.compiled_template(text, context)?),
-            NodeValue::Seq(items) => Template::Array(items.iter().map(|i| self.node_template(i, context)).collect::<Result<_, _>>()?),
-            NodeValue::Map(entries) => Template::Object(
-                entries.iter().map(|(k, v)| Ok((k.value.clone(), self.node_template(v, context)?))).collect::<Result<_, _>>()?,
-            ),
+    fn node_template(&self, node: &Node, context: &SiteContext) -> Template {
+        match &node.value {
+            NodeValue::String(text) if text.contains("{{") => Template::Text(self.compiled.template(node.span, 0, context).clone()),
+            NodeValue::Seq(items) if holds_template(node) => Template::Array(items.iter().map(|i| self.node_template(i, context)).collect()),
+            NodeValue::Map(entries) if holds_template(node) => {
+                Template::Object(entries.iter().map(|(k, v)| (k.value.clone(), self.node_template(v, context))).collect())
+            }
             _ => Template::Json(node.to_json()),
-        })
+        }
     }
 
-    fn template(&self, text: &str, context: &SiteContext) -> Result<IrExpr, LowerError> {
-        self.compiled_template(text, context).map(IrExpr::Template)
+    /// A string field that may hold `{{ }}` templates (the check stage compiled it, with or
+    /// without them).
+    fn template(&self, text: &Spanned<String>, context: &SiteContext) -> IrExpr {
+        IrExpr::Template(self.compiled.template(text.span, 0, context).clone())
     }
 
-    fn compiled_template(&self, text: &str, context: &SiteContext) -> Result<CompiledTemplate, LowerError> {
-        let mut issues = Vec::new();
-        let compiled = compile_template(text, &context.names(SiteKind::Template), &mut issues);
-        self.compiled_with(text, compiled, &issues)
+    fn expression(&self, text: &Spanned<String>, context: &SiteContext) -> IrExpr {
+        IrExpr::Expr(self.compiled.expression(text.span, context).clone())
     }
+}
 
-    fn compiled_shell_command(&self, text: &str, context: &SiteContext) -> Result<CompiledTemplate, LowerError> {
-        let mut issues = Vec::new();
-        let compiled = compile_shell_command(text, &context.names(SiteKind::ShellCommand), &mut issues);
-        self.compiled_with(text, compiled, &issues)
-    }
-
-    fn wrapped(&self, text: &str, context: &SiteContext, kind: SiteKind) -> Result<IrExpr, LowerError> {
-        let mut issues = Vec::new();
-        let compiled = compile_wrapped(text, &context.names(kind), &mut issues);
-        self.compiled_with(text, compiled, &issues).map(IrExpr::Expr)
-    }
-
-    fn compiled_with<T>(&self, text: &str, compiled: Option<T>, issues: &[ExprIssue]) -> Result<T, LowerError> {
-        compiled.ok_or_else(|| LowerError {
-            workflow: self.workflow.to_owned(),
-            text: text.to_owned(),
-            message: issues.iter().map(|i| i.message.as_str()).collect::<Vec<_>>().join("; "),
-        })
-    }
+/// Whether any string in `node` holds a `{{ }}` template: one that holds none is a constant.
+fn holds_template(node: &Node) -> bool {
+    node.strings().iter().any(|s| s.value.contains("{{"))
 }
 
 /// A literal written as text to a state field declared `boolean` or `number` (`value: "true"`)

@@ -14,7 +14,7 @@ mod lower;
 mod reads;
 mod refresh;
 
-pub use lower::{LowerError, lower};
+pub use lower::lower;
 pub use wfc_runtime::machine::program::{
     AnswerRules, ClientOp, Computed, Handling, Input, LoopKind, OnError, OnFailure, Op, Pc, Program, Refresh, Rules, Segment, ShellOp,
     Source, SourceTier, SpawnOp, StateField, Update, UpdateValue, WritePath, WriteTier,
