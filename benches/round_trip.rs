@@ -4,13 +4,21 @@
 //! - the pipe floor: the same client talking to `cat`, which echoes each request line;
 //! - a trivial tool's round trip (`workflow_list_active` on an idle server of the embedded
 //!   catalog) and its ratio to the floor;
-//! - a step's round trip (`workflow_submit_result` on `serve:counter`, served with `--dev`) and
-//!   its ratio to the trivial tool;
+//! - a step's round trip (`workflow_submit_result` on `serve:counter`, served with
+//!   `--workflows`: interpreted, loaded once) and its ratio to the trivial tool;
 //! - resident memory after `initialize`, and with 1,000 active instances;
 //! - cold start: spawn to the `initialize` answer.
 //!
 //! Run with `cargo bench --bench round_trip`. Under `cargo test` (no `--bench` argument) it is
 //! a short smoke run, so CI proves the driver works without paying for the measurement.
+//!
+//! A round trip over a pipe costs two wake-ups, and a wake-up on another core costs several
+//! times one on the same core; left to the scheduler, the floor alone varies from 6 to 52 µs
+//! between runs on a 2-core machine. So where `taskset` exists and there are two CPUs or more,
+//! the client runs on CPU 0 and every peer (`cat`, `wfc`) on CPU 1: each round trip crosses
+//! cores both ways, as an MCP client and its server do. `WFC_BENCH_BASELINE=/path/to/wfc` adds
+//! the trivial tool and the step of another build, measured in the same run, for before and
+//! after figures.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -38,23 +46,23 @@ struct Peer {
 }
 
 impl Peer {
-    fn spawn(command: &mut Command) -> Peer {
+    fn spawn(command: Command) -> Peer {
+        let mut command = pinned(command, PEER_CPU);
         let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn");
         let input = child.stdin.take().expect("stdin");
         let output = BufReader::new(child.stdout.take().expect("stdout"));
         Peer { child, input, output, next_id: 0 }
     }
 
-    /// `wfc serve` with instances in memory, initialized: the embedded catalog, or with `dev`
-    /// the serving fixtures (interpreted).
-    fn wfc(dev: bool) -> Peer {
-        let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/serve");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wfc"));
+    /// `wfc serve` with instances in memory, initialized: the embedded catalog, or with
+    /// `fixtures` the serving fixtures (`--workflows`, interpreted).
+    fn wfc(binary: &str, fixtures: bool) -> Peer {
+        let mut command = Command::new(binary);
         command.args(["serve", "--store", "memory"]).env("RUST_LOG", "off");
-        if dev {
-            command.arg("--dev").arg(fixtures);
+        if fixtures {
+            command.arg("--workflows").arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/serve"));
         }
-        let mut peer = Peer::spawn(&mut command);
+        let mut peer = Peer::spawn(command);
         peer.request("initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}));
         peer.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
         peer
@@ -108,6 +116,43 @@ impl Drop for Peer {
     }
 }
 
+/// The CPU the peers run on, and the client's.
+const PEER_CPU: usize = 1;
+const CLIENT_CPU: usize = 0;
+
+/// Whether round trips are pinned across two CPUs (see the module's documentation).
+fn pinning() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() > PEER_CPU)
+        && Command::new("taskset").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// `command`, run on `cpu` when pinning.
+fn pinned(command: Command, cpu: usize) -> Command {
+    if !pinning() {
+        return command;
+    }
+    let mut taskset = Command::new("taskset");
+    taskset.arg("-c").arg(cpu.to_string()).arg(command.get_program()).args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => taskset.env(key, value),
+            None => taskset.env_remove(key),
+        };
+    }
+    taskset
+}
+
+/// A trivial tool's and a step's round trip on `binary`, in microseconds.
+fn tool_and_step(binary: &str, round_trips: usize) -> (f64, f64) {
+    let mut embedded = Peer::wfc(binary, false);
+    let trivial = median_micros(round_trips, || drop(embedded.call("workflow_list_active", json!({}))));
+    let mut wfc = Peer::wfc(binary, true);
+    let id = wfc.call("workflow_start", json!({"workflow": "serve:counter", "inputs": {"iterations": 1_000_000}}))["workflow_id"].clone();
+    wfc.call("workflow_get_next_step", json!({"workflow_id": id}));
+    let step = median_micros(round_trips, || drop(wfc.call("workflow_submit_result", json!({"workflow_id": id, "step_id": "tick", "result": {"by": 1}}))));
+    (trivial, step)
+}
+
 /// The median of `n` timings of `f`, in microseconds.
 fn median_micros(n: usize, mut f: impl FnMut()) -> f64 {
     let mut samples: Vec<f64> = (0..n)
@@ -123,32 +168,42 @@ fn median_micros(n: usize, mut f: impl FnMut()) -> f64 {
 
 fn main() {
     let sizes = if std::env::args().any(|arg| arg == "--bench") { BENCH } else { SMOKE };
-    // The same bytes a trivial tool call sends, echoed back by `cat`.
+    let pinned_run = pinning();
+    if pinned_run {
+        let pid = std::process::id().to_string();
+        let status = Command::new("taskset").args(["-p", "-c", &CLIENT_CPU.to_string(), &pid]).stdout(Stdio::null()).status();
+        assert!(status.is_ok_and(|s| s.success()), "taskset could not pin the client");
+    }
+    let binary = env!("CARGO_BIN_EXE_wfc");
+    // The same bytes a trivial tool call sends, echoed back by `cat`, and read as the client
+    // reads an answer.
     let line = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "workflow_list_active", "arguments": {}}});
-    let mut cat = Peer::spawn(&mut Command::new("cat"));
+    let mut cat = Peer::spawn(Command::new("cat"));
     let floor = median_micros(sizes.round_trips, || {
         cat.send(&line);
-        cat.read();
+        drop(serde_json::from_str::<Json>(&cat.read()).expect("JSON"));
     });
 
-    let cold = median_micros(sizes.spawns, || drop(Peer::wfc(false)));
-    let mut embedded = Peer::wfc(false);
-    let idle = embedded.resident_kib();
-    let trivial = median_micros(sizes.round_trips, || drop(embedded.call("workflow_list_active", json!({}))));
-    let mut wfc = Peer::wfc(true);
-    let id = wfc.call("workflow_start", json!({"workflow": "serve:counter", "inputs": {"iterations": 1_000_000}}))["workflow_id"].clone();
-    wfc.call("workflow_get_next_step", json!({"workflow_id": id}));
-    let step = median_micros(sizes.round_trips, || drop(wfc.call("workflow_submit_result", json!({"workflow_id": id, "step_id": "tick", "result": {"by": 1}}))));
+    let cold = median_micros(sizes.spawns, || drop(Peer::wfc(binary, false)));
+    let idle = Peer::wfc(binary, false).resident_kib();
+    let (trivial, step) = tool_and_step(binary, sizes.round_trips);
+    let baseline = std::env::var("WFC_BENCH_BASELINE").ok().map(|other| (tool_and_step(&other, sizes.round_trips), other));
+    let mut wfc = Peer::wfc(binary, true);
     for _ in 0..sizes.instances {
         let id = wfc.call("workflow_start", json!({"workflow": "serve:counter", "inputs": {"iterations": 1_000}}))["workflow_id"].clone();
         wfc.call("workflow_get_next_step", json!({"workflow_id": id}));
     }
     let active = wfc.resident_kib();
 
-    println!("wfc serve over stdio, a raw JSON-RPC client, one run (medians of {} round trips):", sizes.round_trips);
+    let placement = if pinned_run { "client on CPU 0, peers on CPU 1" } else { "unpinned" };
+    println!("wfc serve over stdio, a raw JSON-RPC client, one run ({placement}; medians of {} round trips):", sizes.round_trips);
     println!("  pipe floor (the client and `cat`):  {floor:.1} µs");
     println!("  trivial tool (workflow_list_active): {trivial:.1} µs  ({:.2}× the floor)", trivial / floor);
     println!("  a step (workflow_submit_result):     {step:.1} µs  ({:.2}× the trivial tool)", step / trivial);
+    if let Some(((trivial_then, step_then), other)) = baseline {
+        println!("  baseline {other}:");
+        println!("    trivial tool {trivial_then:.1} µs ({:.2}× the floor), a step {step_then:.1} µs ({:.2}× its trivial tool)", trivial_then / floor, step_then / trivial_then);
+    }
     println!("  resident after initialize: {:.1} MiB; with {} active instances: {:.1} MiB", idle as f64 / 1024.0, sizes.instances + 1, active as f64 / 1024.0);
     println!("  cold start (spawn → initialize answer): {:.1} ms", cold / 1e3);
 }

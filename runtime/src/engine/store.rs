@@ -343,7 +343,7 @@ impl Connected {
                 Some(seq) => *seq,
                 None => {
                     let seq: Option<i64> =
-                        transaction.query_row("SELECT MIN(first_seq) FROM wfc_history WHERE instance_id = ?1 AND first_seq > 0", [row.id], |r| r.get(0))?;
+                        transaction.prepare_cached("SELECT MIN(first_seq) FROM wfc_history WHERE instance_id = ?1 AND first_seq > 0")?.query_row([row.id], |r| r.get(0))?;
                     seq.map_or(row.first, |seq| seq as u64)
                 }
             };
@@ -476,7 +476,7 @@ impl Store for Sqlite {
 
     fn history_end(&self, id: &str) -> Result<u64, StoreError> {
         self.shared.flush()?;
-        let end: Option<i64> = self.connection().connection.query_row("SELECT MAX(last_seq) FROM wfc_history WHERE instance_id = ?1", [id], |row| row.get(0))?;
+        let end: Option<i64> = self.connection().connection.prepare_cached("SELECT MAX(last_seq) FROM wfc_history WHERE instance_id = ?1")?.query_row([id], |row| row.get(0))?;
         Ok(end.map_or(0, |end| end as u64))
     }
 
@@ -486,25 +486,25 @@ impl Store for Sqlite {
 
     fn running(&self) -> Result<Vec<Stored>, StoreError> {
         let connected = self.connection();
-        let mut statement = connected.connection.prepare(&format!("SELECT {COLUMNS} FROM wfc_instances WHERE finished_at IS NULL ORDER BY created_at, id"))?;
+        let mut statement = connected.connection.prepare_cached(&format!("SELECT {COLUMNS} FROM wfc_instances WHERE finished_at IS NULL ORDER BY created_at, id"))?;
         let rows = statement.query_map([], stored)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn running_count(&self) -> Result<u64, StoreError> {
-        let count: i64 = self.connection().connection.query_row("SELECT COUNT(*) FROM wfc_instances WHERE finished_at IS NULL", [], |row| row.get(0))?;
+        let count: i64 = self.connection().connection.prepare_cached("SELECT COUNT(*) FROM wfc_instances WHERE finished_at IS NULL")?.query_row([], |row| row.get(0))?;
         Ok(count as u64)
     }
 
     fn get(&self, id: &str) -> Result<Option<Stored>, StoreError> {
         let connected = self.connection();
         let connection = &connected.connection;
-        Ok(connection.query_row(&format!("SELECT {COLUMNS} FROM wfc_instances WHERE id = ?1"), [id], stored).optional()?)
+        Ok(connection.prepare_cached(&format!("SELECT {COLUMNS} FROM wfc_instances WHERE id = ?1"))?.query_row([id], stored).optional()?)
     }
 
     fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
         let instance = &checkpoint.instance;
-        self.connection().connection.execute(
+        self.connection().connection.prepare_cached(
             "INSERT INTO wfc_checkpoints
                  (instance_id, name, step_id, reason, created_at, workflow, definition_hash, version, status, instance_created_at, finished_at, record)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
@@ -513,6 +513,7 @@ impl Store for Sqlite {
                  workflow = excluded.workflow, definition_hash = excluded.definition_hash, version = excluded.version,
                  status = excluded.status, instance_created_at = excluded.instance_created_at,
                  finished_at = excluded.finished_at, record = excluded.record",
+        )?.execute(
             params![
                 instance.id,
                 checkpoint.name,
@@ -535,10 +536,12 @@ impl Store for Sqlite {
         let connected = self.connection();
         let connection = &connected.connection;
         let found = connection
-            .query_row(
+            .prepare_cached(
                 "SELECT instance_id, workflow, definition_hash, version, status, instance_created_at, finished_at, record,
                         name, step_id, reason, created_at
                  FROM wfc_checkpoints WHERE instance_id = ?1 AND name = ?2",
+            )?
+            .query_row(
                 [id, name],
                 |row| Ok(Checkpoint { instance: stored(row)?, name: row.get(8)?, step_id: row.get(9)?, reason: row.get(10)?, created_at: row.get(11)? }),
             )
