@@ -178,7 +178,7 @@ pub fn definition_hash(source: &str) -> String {
 /// One workflow held in memory through the pipeline: syntax, check (which compiles every
 /// expression), lowering.
 pub fn compile_source(source: &Source) -> (Option<Compiled>, Diagnostics) {
-    match syntax::parse(source).and_then(|raw| check::check(source, &raw)) {
+    match front_end(source) {
         Ok(checked) => {
             let machines = ir::lower(&checked);
             (Some(Compiled { checked: checked.workflow, machines }), checked.warnings)
@@ -187,9 +187,23 @@ pub fn compile_source(source: &Source) -> (Option<Compiled>, Diagnostics) {
     }
 }
 
+/// Syntax, then check. A file with shape errors is checked too, without the parts they stand
+/// in, so that one run reports every error of the file, in file order.
+fn front_end(source: &Source) -> Result<check::Checked, Diagnostics> {
+    let mut errors = match syntax::parse(source) {
+        Ok(raw) => return check::check(source, &raw),
+        Err(errors) => errors,
+    };
+    if let Some((raw, removed)) = syntax::parse_around_errors(source, &errors) {
+        errors.extend(check::check_around(source, &raw, &removed).iter().cloned());
+        errors.sort();
+    }
+    Err(errors)
+}
+
 /// Checks one workflow held in memory: the front end only, syntax then check.
 pub fn check_source(source: &Source) -> (Option<Workflow>, Diagnostics) {
-    match syntax::parse(source).and_then(|raw| check::check(source, &raw)) {
+    match front_end(source) {
         Ok(checked) => (Some(checked.workflow), checked.warnings),
         Err(diagnostics) => (None, diagnostics),
     }

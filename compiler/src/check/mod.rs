@@ -46,6 +46,40 @@ pub fn check(source: &Source, raw: &RawWorkflow) -> Result<Checked, Diagnostics>
     if diagnostics.has_errors() { Err(diagnostics) } else { Ok(Checked { workflow, expressions, warnings: diagnostics }) }
 }
 
+/// Checks what is left of a workflow after the parts with shape errors were taken out
+/// (`removed`, see [`crate::syntax::parse_around_errors`]): its diagnostics, without those the
+/// missing parts cause — a diagnostic about a part that held a removed one (a loop whose body
+/// lost its steps), and an unknown name that a removed part declares or writes.
+pub fn check_around(source: &Source, raw: &RawWorkflow, removed: &[Span]) -> Diagnostics {
+    let found = match check(source, raw) {
+        Ok(checked) => checked.warnings,
+        Err(diagnostics) => diagnostics,
+    };
+    let mut kept = Diagnostics::new(source);
+    kept.extend(found.iter().filter(|d| !caused_by_removed(source, d, removed)).cloned());
+    kept
+}
+
+fn caused_by_removed(source: &Source, diagnostic: &Diagnostic, removed: &[Span]) -> bool {
+    use crate::diagnostic::Code;
+    let at = diagnostic.primary.span;
+    if removed.iter().any(|part| at.start <= part.start && part.end <= at.end) {
+        return true;
+    }
+    let names_something = matches!(diagnostic.code, Code::UndeclaredRead | Code::UnknownName | Code::UnknownSubAgentTask | Code::UnknownComputedSource);
+    let written = source.slice(at);
+    let name = written.rsplit(['.', ' ']).next().unwrap_or(written).trim_matches(|c: char| !(c.is_alphanumeric() || c == '_'));
+    names_something && !name.is_empty() && removed.iter().any(|part| holds_word(source.slice(*part), name))
+}
+
+/// Whether `text` holds `word` with no name character on either side.
+fn holds_word(text: &str, word: &str) -> bool {
+    let is_name = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(at, _)| {
+        !text[..at].chars().next_back().is_some_and(is_name) && !text[at + word.len()..].chars().next().is_some_and(is_name)
+    })
+}
+
 /// Collects diagnostics while the checks run, and maps positions inside scalars to spans.
 pub(crate) struct Checker<'a> {
     source: &'a Source,

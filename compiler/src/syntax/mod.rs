@@ -12,6 +12,7 @@
 mod diagnostics;
 pub mod node;
 pub mod raw;
+mod recover;
 mod schema;
 pub mod step_kind;
 mod typed;
@@ -25,6 +26,7 @@ pub use yaml::{MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::source::Source;
+use crate::span::Span;
 
 /// Turns file contents into a [`Source`], or reports why they are not workflow text.
 /// `file_size` is the file's length on disk: a caller may read no more than
@@ -91,4 +93,14 @@ pub fn parse(source: &Source) -> Result<RawWorkflow, Diagnostics> {
     }
     diagnostics.sort();
     Err(diagnostics)
+}
+
+/// After [`parse`] failed with `errors`: the workflow without the steps, inputs, computed fields
+/// and sub-agent tasks they stand in, and the spans of what was taken out, for the check stage
+/// to report the rest in the same run. `None` when that leaves nothing to check (an error
+/// outside every such part, or text that is not YAML).
+pub fn parse_around_errors(source: &Source, errors: &Diagnostics) -> Option<(RawWorkflow, Vec<Span>)> {
+    let document = parse_document(source).ok()?;
+    let spans: Vec<Span> = errors.iter().map(|d| d.primary.span).collect();
+    recover::without_broken_parts(&document, &spans)
 }
