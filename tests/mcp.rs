@@ -26,6 +26,8 @@ mod durability;
 mod hostile;
 #[path = "mcp/long_work.rs"]
 mod long_work;
+#[path = "mcp/native.rs"]
+mod native;
 
 /// `wfc serve --http 127.0.0.1:0`, killed (SIGKILL) when dropped.
 struct HttpServer {
@@ -87,11 +89,7 @@ fn repo() -> PathBuf {
 impl Agent {
     /// `wfc serve` with `args`, shell steps running in `root`.
     async fn serve(root: &Path, args: &[&str]) -> Agent {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_wfc"));
-        command.arg("serve").arg("--root").arg(root).args(args).env("RUST_LOG", "warn");
-        let (transport, _) = TokioChildProcess::builder(command).stderr(Stdio::inherit()).spawn().expect("spawn wfc serve");
-        let service = ().serve(transport).await.expect("MCP initialize");
-        Agent { service }
+        Agent::serve_with((), root, args).await
     }
 
     async fn catalog(root: &Path) -> Agent {
@@ -105,6 +103,15 @@ impl Agent {
 }
 
 impl<H: rmcp::ClientHandler> Agent<H> {
+    /// [`Agent::serve`], with `handler` hearing the server's notifications.
+    async fn serve_with(handler: H, root: &Path, args: &[&str]) -> Agent<H> {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_wfc"));
+        command.arg("serve").arg("--root").arg(root).args(args).env("RUST_LOG", "warn");
+        let (transport, _) = TokioChildProcess::builder(command).stderr(Stdio::inherit()).spawn().expect("spawn wfc serve");
+        let service = handler.serve(transport).await.expect("MCP initialize");
+        Agent { service }
+    }
+
     /// Calls `tool`; the `data` of a success, or the `error` object of a refusal.
     async fn call(&self, tool: &str, arguments: Json) -> Result<Json, Json> {
         self.try_call(tool, arguments).await.unwrap_or_else(|e| panic!("tools/call {tool}: {e}"))

@@ -394,6 +394,8 @@ struct Loaded {
     fingerprint: Vec<(PathBuf, Option<SystemTime>, u64)>,
     workflows: Vec<Arc<Definition>>,
     broken: Vec<(String, String)>,
+    /// How many times the directory was read: what clients are told changed.
+    revision: u64,
 }
 
 impl DevCatalog {
@@ -401,8 +403,10 @@ impl DevCatalog {
         let mut loaded = self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let fingerprint = fingerprint(&self.dir);
         if loaded.fingerprint != fingerprint || loaded.fingerprint.is_empty() {
+            let revision = loaded.revision + 1;
             *loaded = load(&self.dir, "dev");
             loaded.fingerprint = fingerprint;
+            loaded.revision = revision;
         }
         loaded
     }
@@ -415,6 +419,10 @@ impl Catalog for DevCatalog {
 
     fn broken(&self) -> Vec<(String, String)> {
         self.current().broken.clone()
+    }
+
+    fn revision(&self) -> Option<u64> {
+        Some(self.current().revision)
     }
 }
 
@@ -502,5 +510,9 @@ impl Authoring for CompilerTools {
         let (compiled, diagnostics) = compile_source(&source);
         let compiled = compiled.ok_or_else(|| diagnostics.render_plain())?;
         Ok(graph::render(&compiled.machines, graph::Format::Mermaid))
+    }
+
+    fn format_schema(&self) -> serde_json::Value {
+        wfc_compiler::syntax::format_schema().clone()
     }
 }

@@ -116,12 +116,8 @@ async fn a_client_with_a_short_timeout_is_kept_alive_by_progress_and_reaches_the
 
     let root = temp_root();
     let dir = repo().join("tests/fixtures/serve");
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_wfc"));
-    command.arg("serve").arg("--root").arg(root.path()).args(["--dev", dir.to_str().expect("utf-8 path"), "--answer-within", "3"]).env("RUST_LOG", "warn");
-    let (transport, _) = TokioChildProcess::builder(command).stderr(Stdio::inherit()).spawn().expect("spawn wfc serve");
     let listener = Listener::default();
-    let service = listener.clone().serve(transport).await.expect("MCP initialize");
-    let agent = Agent { service };
+    let agent = Agent::serve_with(listener.clone(), root.path(), &["--dev", dir.to_str().expect("utf-8 path"), "--answer-within", "3"]).await;
     let id = agent.start("serve:long_command", json!({"seconds": 5})).await;
     // A 2-s request timeout, reset by each progress notification (rmcp sends a progress token
     // with every request): the 3-s answer arrives in time.

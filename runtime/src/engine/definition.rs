@@ -164,6 +164,9 @@ pub struct Definition {
     pub tasks: Vec<String>,
     /// `config.timeout_seconds`: how long an instance may run.
     pub timeout_seconds: Option<f64>,
+    /// The YAML, for a workflow compiled into the binary; one served from a file is read from
+    /// `path` ([`Definition::yaml`]).
+    embedded_yaml: Option<&'static str>,
     machines: Box<dyn Machines>,
 }
 
@@ -179,6 +182,7 @@ impl Definition {
         let workflow = (entry.machines)();
         let mut definition = Definition::new(workflow, "compiled", entry.path, entry.definition_hash);
         definition.description = entry.description.to_owned();
+        definition.embedded_yaml = Some(entry.source);
         definition
     }
 
@@ -193,7 +197,16 @@ impl Definition {
             definition_hash: definition_hash.to_owned(),
             tasks: workflow.tasks.iter().map(|task| task.name.clone()).collect(),
             timeout_seconds: workflow.timeout_seconds,
+            embedded_yaml: None,
             machines: Box::new(Programs { main: Arc::clone(&workflow.main), tasks: workflow.tasks.clone() }),
+        }
+    }
+
+    /// The YAML the workflow was compiled from: in the binary, or as its file stands now.
+    pub fn yaml(&self) -> std::io::Result<std::borrow::Cow<'static, str>> {
+        match self.embedded_yaml {
+            Some(yaml) => Ok(yaml.into()),
+            None => std::fs::read_to_string(&self.path).map(Into::into),
         }
     }
 

@@ -45,6 +45,8 @@ pub(crate) use record::history_seq;
 /// may grow, the time, and a random number.
 pub(crate) struct Context<'a> {
     pub(crate) store: &'a dyn Store,
+    /// Where the id of each instance committed is told (when anyone listens).
+    pub(crate) commits: &'a tokio::sync::broadcast::Sender<String>,
     /// The largest record (the instance as JSON, every task included) that is committed.
     pub(crate) max_record_bytes: usize,
     /// The most sub-agent tasks one `parallel_foreach` may start.
@@ -265,6 +267,10 @@ impl Execution {
         cx.store.commit(&stored, &history).map_err(|e| ToolError::store(format!("instance `{}` was not saved: {e}", self.id)))?;
         metrics::histogram!("wfc_store_commit_seconds").record(started.elapsed());
         self.version = stored.version;
+        if cx.commits.receiver_count() > 0 {
+            // No listener left behind is an error of no one's.
+            let _ = cx.commits.send(self.id.clone());
+        }
         Ok(())
     }
 

@@ -70,6 +70,8 @@ pub trait Authoring: Send + Sync {
     fn test_transformation(&self, transform: &str, input: &Json) -> Result<Json, String>;
     /// A Mermaid diagram of a served workflow (by name) or of YAML text.
     fn graph(&self, workflow: &str) -> Result<String, String>;
+    /// The workflow format's JSON Schema (`wfc schema`).
+    fn format_schema(&self) -> Json;
 }
 
 /// The workflows a server offers: fixed for a compiled catalog, re-read from disk in dev mode.
@@ -79,6 +81,11 @@ pub trait Catalog: Send + Sync {
     /// Files that cannot be served, with their diagnostics (dev mode).
     fn broken(&self) -> Vec<(String, String)> {
         Vec::new()
+    }
+    /// For a catalog that changes while it is served (dev mode): a number that changes when
+    /// what it serves does, looked up now. `None` for one that never changes.
+    fn revision(&self) -> Option<u64> {
+        None
     }
 }
 
@@ -126,6 +133,10 @@ pub trait Observer: Send + Sync {
 }
 
 /// How often a waiting request hears of the work it waits on.
+/// Commits a slow listener of [`Engine::commits`] may fall behind by before it misses some (it
+/// is told it lagged, and re-reads what it watches).
+const COMMITS_HEARD: usize = 1024;
+
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Waits until `work` ends or `deadline` passes, telling `observer` where it stands every
@@ -157,12 +168,15 @@ struct Settings {
     /// The longest a step request waits for server-side work before it answers that the work
     /// is running.
     answer_within: std::time::Duration,
+    /// Told the id of every instance committed, for whoever listens ([`Engine::commits`]).
+    commits: tokio::sync::broadcast::Sender<String>,
 }
 
 impl Settings {
-    fn context<'a>(&self, store: &'a dyn Store) -> Context<'a> {
+    fn context<'a>(&'a self, store: &'a dyn Store) -> Context<'a> {
         Context {
             store,
+            commits: &self.commits,
             max_record_bytes: self.limits.max_state_bytes,
             max_tasks_per_step: self.limits.max_tasks_per_step,
             max_server_steps: self.limits.max_server_steps,
@@ -265,7 +279,13 @@ impl Engine {
     pub fn new(catalog: Box<dyn Catalog>, shell: ShellSettings, store: Box<dyn Store>) -> Engine {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let authoring_slots = Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1)));
-        let settings = Settings { limits: Limits::default(), serial: false, history: true, answer_within: DEFAULT_ANSWER_WITHIN };
+        let settings = Settings {
+            limits: Limits::default(),
+            serial: false,
+            history: true,
+            answer_within: DEFAULT_ANSWER_WITHIN,
+            commits: tokio::sync::broadcast::channel(COMMITS_HEARD).0,
+        };
         Engine { catalog, instances: Arc::default(), shell, store: Arc::from(store), settings, authoring: None, authoring_slots }
     }
 
@@ -445,6 +465,22 @@ impl Engine {
             Some(outcome) => outcome.map(|batch| batch.to_json()),
             None => Ok(running(&work)),
         }
+    }
+
+    /// The ids of the instances committed from now on, each as its commit lands (for resource
+    /// subscriptions). A receiver that falls more than a thousand behind is told it lagged.
+    pub fn commits(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.settings.commits.subscribe()
+    }
+
+    /// See [`Catalog::revision`].
+    pub fn catalog_revision(&self) -> Option<u64> {
+        self.catalog.revision()
+    }
+
+    /// The format's JSON Schema, when the compiler-backed tools are there.
+    pub fn format_schema(&self) -> Option<Json> {
+        self.authoring.as_ref().map(|authoring| authoring.format_schema())
     }
 
     /// The workflows served now (the embedded catalog's, or a directory's as it stands).

@@ -122,6 +122,7 @@ pub(super) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
         return refused;
     }
     let opens_session = parts.method == axum::http::Method::POST && !parts.headers.contains_key("mcp-session-id");
+    let ends_session = parts.method == axum::http::Method::DELETE;
     if opens_session && guard.sessions.sessions.read().await.len() >= guard.settings.max_sessions {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "too many open sessions (--max-sessions); close one or retry later");
     }
@@ -131,7 +132,14 @@ pub(super) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
         Ok(Err(_)) => return refuse(StatusCode::PAYLOAD_TOO_LARGE, "the request body is larger than the server accepts"),
         Err(_) => return refuse(StatusCode::REQUEST_TIMEOUT, "the request body was not sent in time"),
     };
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    let mut response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    // The library answers a session's DELETE `202 Accepted`, but the session is closed by
+    // then: `204 No Content` says so, and is what clients (the official Python SDK, which
+    // warns "Session termination failed: 202") take as done.
+    if ends_session && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
+    response
 }
 
 /// Accepts connections on `listener` and serves `router` on each, at most

@@ -1,14 +1,20 @@
 //! The MCP server: the one module that names the MCP library's types. It lists the engine's
 //! tools ([`crate::engine::tools`]) and answers each call in one envelope — `{"data": …}`, or
-//! `{"error": {"code", "message"}}` with `isError` — so agents written for AroMCP read it.
+//! `{"error": {"code", "message"}}` with `isError` — so agents written for AroMCP read it; it
+//! offers every served workflow as a prompt ([`prompts`]) and what can be read about workflows
+//! and instances as resources ([`resources`]), and tells clients what changes
+//! ([`Server::announce`]).
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation,
-    ListPromptsResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig, SubscribeRequestParams, Tool,
+    UnsubscribeRequestParams,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::transport::async_rw::AsyncRwTransport;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
@@ -22,6 +28,7 @@ use crate::engine::{Engine, Observer, tools};
 mod http;
 mod notify;
 mod prompts;
+mod resources;
 mod stdio;
 
 pub use http::HttpSettings;
@@ -37,6 +44,10 @@ const INSTRUCTIONS: &str = "Runs compiled workflows step by step. workflow_list 
 starts one; then loop: workflow_get_next_step gives steps to do in order, and workflow_submit_result reports the last \
 step's result and gives the next steps, until the answer says completed: true.";
 
+/// How often a catalog that changes while served (`--dev`) is looked at, to tell clients
+/// their prompt and resource lists changed.
+const CATALOG_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Histogram buckets, in seconds: from a cached tool call to a long shell command.
 const BUCKETS: [f64; 14] = [0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0, 3600.0];
 
@@ -46,21 +57,74 @@ pub struct Server {
     engine: Arc<Engine>,
     tools: Arc<Vec<Tool>>,
     metrics: Option<PrometheusHandle>,
-    /// The least severe log message the session's client gets (`logging/setLevel`); one per
-    /// session (see [`Server::session`]).
+    /// This client's session (see [`Server::session`]).
+    session: Arc<Session>,
+    /// Every session of the server (stdio: one; HTTP: one per client), to tell them of what
+    /// no request of theirs asked about.
+    sessions: Arc<Mutex<Vec<Weak<Session>>>>,
+}
+
+/// What the server keeps of one client's session.
+#[derive(Default)]
+struct Session {
+    /// How to reach the client, once it has initialized.
+    peer: OnceLock<Peer<RoleServer>>,
+    /// The least severe log message the client gets (`logging/setLevel`).
     log_level: notify::Level,
+    /// The resources it subscribed to.
+    subscribed: Mutex<HashSet<String>>,
 }
 
 impl Server {
     /// A server for `engine`.
     pub fn new(engine: Arc<Engine>) -> Server {
         let tools = tools::specs().into_iter().map(|spec| Tool::new(spec.name, spec.description, spec.schema)).collect();
-        Server { engine, tools: Arc::new(tools), metrics: None, log_level: notify::Level::default() }
+        let session = Arc::new(Session::default());
+        let sessions = Arc::new(Mutex::new(vec![Arc::downgrade(&session)]));
+        Server { engine, tools: Arc::new(tools), metrics: None, session, sessions }
     }
 
-    /// The server for a new session: the same engine and tools, a log level of its own.
+    /// The server for a new session: the same engine and tools, a session of its own.
     fn session(&self) -> Server {
-        Server { log_level: notify::Level::default(), ..self.clone() }
+        let session = Arc::new(Session::default());
+        let mut sessions = lock(&self.sessions);
+        sessions.retain(|s| s.strong_count() > 0);
+        sessions.push(Arc::downgrade(&session));
+        Server { session, ..self.clone() }
+    }
+
+    /// Tells the sessions what changed without their asking, until the engine goes: a commit
+    /// of an instance whose state or history a session subscribed to
+    /// (`notifications/resources/updated`), and a new revision of a catalog that changes while
+    /// served (`notifications/prompts/list_changed` and `resources/list_changed`).
+    async fn announce(engine: Arc<Engine>, sessions: Arc<Mutex<Vec<Weak<Session>>>>) {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut commits = engine.commits();
+        let mut revision = engine.catalog_revision();
+        let mut poll = tokio::time::interval(CATALOG_POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                commit = commits.recv() => match commit {
+                    Ok(id) => tell_updated(&sessions, |uri| resources::instance_uris(&id).iter().any(|changed| changed == uri)).await,
+                    // Some commits went unheard: every subscription may have changed.
+                    Err(RecvError::Lagged(_)) => tell_updated(&sessions, |_| true).await,
+                    Err(RecvError::Closed) => return,
+                },
+                _ = poll.tick(), if revision.is_some() => {
+                    let engine = Arc::clone(&engine);
+                    // Looking at a directory is file-system work: off the thread that answers.
+                    let now = tokio::task::spawn_blocking(move || engine.catalog_revision()).await.unwrap_or(revision);
+                    if now != revision {
+                        revision = now;
+                        for peer in peers(&sessions) {
+                            let _ = peer.notify_prompt_list_changed().await;
+                            let _ = peer.notify_resource_list_changed().await;
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Records metrics (the process's one recorder) for `/metrics` in Prometheus' text format:
@@ -75,6 +139,8 @@ impl Server {
     /// Speaks MCP on stdin and stdout until the client closes them or `shutdown` completes
     /// (requests in flight are answered first).
     pub async fn serve_stdio(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let announcing = tokio::spawn(Server::announce(Arc::clone(&self.engine), Arc::clone(&self.sessions)));
+        let _stop_announcing = AbortOnDrop(announcing);
         let (stdin, stdout) = stdio::standard_streams();
         let lines = stdio::split_lines(stdin, stdout, MAX_REQUEST_BYTES);
         let writer = lines.writer;
@@ -114,6 +180,7 @@ impl Server {
         let server = self;
         let server_engine = Arc::clone(&server.engine);
         let metrics = server.metrics.clone();
+        let every_session = Arc::clone(&server.sessions);
         let mut sessions = LocalSessionManager::default();
         sessions.session_config.keep_alive = Some(settings.session_idle);
         let sessions = Arc::new(sessions);
@@ -132,6 +199,8 @@ impl Server {
                 }),
             );
         }
+        let announcing = tokio::spawn(Server::announce(Arc::clone(&server_engine), every_session));
+        let _stop_announcing = AbortOnDrop(announcing);
         let guard = http::Guard { settings: Arc::new(settings), sessions };
         let router = router.layer(axum::middleware::from_fn_with_state(guard.clone(), http::guard));
         let serving = http::serve_connections(listener, router, &guard.settings, stopped);
@@ -158,9 +227,44 @@ fn health(engine: &Engine) -> (axum::http::StatusCode, [(axum::http::header::Hea
 impl ServerHandler for Server {
     #[allow(deprecated, reason = "MCP's logging is deprecated by SEP-2577 but is what clients speak today")]
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_prompts().enable_logging().build())
-            .with_server_info(Implementation::new("wfc", env!("CARGO_PKG_VERSION")))
-            .with_instructions(INSTRUCTIONS)
+        let mut capabilities = ServerCapabilities::builder().enable_tools().enable_prompts().enable_resources().enable_resources_subscribe().enable_logging().build();
+        // Only a catalog that changes while served (`--dev`) ever announces a change.
+        if self.engine.catalog_revision().is_some() {
+            capabilities.prompts.iter_mut().for_each(|prompts| prompts.list_changed = Some(true));
+            capabilities.resources.iter_mut().for_each(|resources| resources.list_changed = Some(true));
+        }
+        ServerConfig::new(capabilities).with_server_info(Implementation::new("wfc", env!("CARGO_PKG_VERSION"))).with_instructions(INSTRUCTIONS)
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let _ = self.session.peer.set(context.peer);
+    }
+
+    async fn list_resources(&self, _: Option<PaginatedRequestParams>, _: RequestContext<RoleServer>) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(resources::list(&self.engine)))
+    }
+
+    async fn list_resource_templates(&self, _: Option<PaginatedRequestParams>, _: RequestContext<RoleServer>) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(resources::templates()))
+    }
+
+    async fn read_resource(&self, request: ReadResourceRequestParams, _: RequestContext<RoleServer>) -> Result<ReadResourceResponse, ErrorData> {
+        resources::read(&self.engine, &request.uri).await.map(Into::into)
+    }
+
+    #[allow(deprecated, reason = "resources/subscribe is what clients of protocol versions up to 2025-11-25 speak")]
+    async fn subscribe(&self, request: SubscribeRequestParams, _: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        if !resources::subscribable(&request.uri) {
+            return Err(ErrorData::invalid_params(format!("`{}` does not change while served: only an instance's state or history can be subscribed to", request.uri), None));
+        }
+        lock(&self.session.subscribed).insert(request.uri);
+        Ok(())
+    }
+
+    #[allow(deprecated, reason = "resources/unsubscribe is what clients of protocol versions up to 2025-11-25 speak")]
+    async fn unsubscribe(&self, request: UnsubscribeRequestParams, _: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        lock(&self.session.subscribed).remove(&request.uri);
+        Ok(())
     }
 
     async fn list_tools(&self, _: Option<PaginatedRequestParams>, _: RequestContext<RoleServer>) -> Result<ListToolsResult, ErrorData> {
@@ -186,7 +290,7 @@ impl ServerHandler for Server {
 
     #[allow(deprecated, reason = "MCP's logging is deprecated by SEP-2577 but is what clients speak today")]
     async fn set_level(&self, request: rmcp::model::SetLevelRequestParams, _: RequestContext<RoleServer>) -> Result<(), ErrorData> {
-        self.log_level.set(request.level);
+        self.session.log_level.set(request.level);
         Ok(())
     }
 
@@ -203,7 +307,7 @@ impl ServerHandler for Server {
             step = %id("step_id")
         );
         let started = std::time::Instant::now();
-        let observer: Arc<dyn Observer> = Arc::new(notify::Notifier::new(context.peer.clone(), context.meta.get_progress_token(), self.log_level.clone()));
+        let observer: Arc<dyn Observer> = Arc::new(notify::Notifier::new(context.peer.clone(), context.meta.get_progress_token(), self.session.log_level.clone()));
         let outcome = tools::call(&self.engine, &name, arguments, Some(&observer)).instrument(span).await;
         metrics::histogram!("wfc_tool_call_seconds", "tool" => name.clone()).record(started.elapsed());
         let result = match outcome {
@@ -215,5 +319,41 @@ impl ServerHandler for Server {
             }
         };
         Ok(result.into())
+    }
+}
+
+/// The peers of the live sessions that initialized.
+fn peers(sessions: &Mutex<Vec<Weak<Session>>>) -> Vec<Peer<RoleServer>> {
+    lock(sessions).iter().filter_map(Weak::upgrade).filter_map(|session| session.peer.get().cloned()).collect()
+}
+
+/// Sends `notifications/resources/updated` for every subscribed URI that `changed` says changed.
+async fn tell_updated(sessions: &Mutex<Vec<Weak<Session>>>, changed: impl Fn(&str) -> bool) {
+    let told: Vec<(Peer<RoleServer>, Vec<String>)> = lock(sessions)
+        .iter()
+        .filter_map(Weak::upgrade)
+        .filter_map(|session| {
+            let uris: Vec<String> = lock(&session.subscribed).iter().filter(|uri| changed(uri)).cloned().collect();
+            Some((session.peer.get()?.clone(), uris)).filter(|(_, uris)| !uris.is_empty())
+        })
+        .collect();
+    for (peer, uris) in told {
+        for uri in uris {
+            let _ = peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(uri)).await;
+        }
+    }
+}
+
+/// A lock that a panic elsewhere did not make unusable (what it guards stays consistent).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Aborts a background task when the server it serves stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

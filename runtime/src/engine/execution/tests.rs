@@ -86,6 +86,7 @@ fn greeting() -> Arc<Definition> {
 /// An instance with its store, and the settings a request runs under.
 struct Harness {
     store: Sqlite,
+    commits: tokio::sync::broadcast::Sender<String>,
     execution: Execution,
     serial: bool,
     now: f64,
@@ -94,36 +95,36 @@ struct Harness {
 impl Harness {
     fn new(definition: Arc<Definition>) -> Harness {
         let machine = definition.start(&json!({}), DEFAULT_SERVER_STEP_BUDGET).expect("the test workflow starts");
-        let mut harness = Harness { store: Sqlite::in_memory().expect("an in-memory store"), execution: Execution::new("wf_test".to_owned(), definition, machine, 0.0), serial: false, now: 0.0 };
-        let cx = Harness::cx_of(&harness.store, false, 0.0);
+        let mut harness = Harness { store: Sqlite::in_memory().expect("an in-memory store"), commits: tokio::sync::broadcast::channel(16).0, execution: Execution::new("wf_test".to_owned(), definition, machine, 0.0), serial: false, now: 0.0 };
+        let cx = Harness::cx_of(&harness.store, &harness.commits, false, 0.0);
         harness.execution.started(&cx);
         harness
     }
 
     /// The settings of a request made at `now`; `jitter` 0.5 leaves retry delays at their base.
-    fn cx_of(store: &Sqlite, serial: bool, now: f64) -> Context<'_> {
-        Context { store, max_record_bytes: 1 << 20, max_tasks_per_step: 100, max_server_steps: DEFAULT_SERVER_STEP_BUDGET, serial, history: true, now, jitter: 0.5 }
+    fn cx_of<'a>(store: &'a Sqlite, commits: &'a tokio::sync::broadcast::Sender<String>, serial: bool, now: f64) -> Context<'a> {
+        Context { store, commits, max_record_bytes: 1 << 20, max_tasks_per_step: 100, max_server_steps: DEFAULT_SERVER_STEP_BUDGET, serial, history: true, now, jitter: 0.5 }
     }
 
     fn next(&mut self, task: Option<&str>) -> Result<Progress, ToolError> {
-        let cx = Harness::cx_of(&self.store, self.serial, self.now);
+        let cx = Harness::cx_of(&self.store, &self.commits, self.serial, self.now);
         self.execution.next_step(task, &cx)
     }
 
     fn submit(&mut self, step: &str, result: Json, task: Option<&str>) -> Result<Progress, ToolError> {
-        let cx = Harness::cx_of(&self.store, self.serial, self.now);
+        let cx = Harness::cx_of(&self.store, &self.commits, self.serial, self.now);
         self.execution.submit(step, None, Event::Done(Value::from(&result)), task, &cx)
     }
 
     /// Plays the command: it ran for a second and exited with `exit_code`.
     fn ran(&mut self, job: ShellJob, exit_code: i32) -> Result<Progress, ToolError> {
         let output = ShellOutput { stdout: "built\n".to_owned(), stderr: String::new(), exit_code: Some(exit_code), failure: None };
-        let cx = Harness::cx_of(&self.store, self.serial, self.now);
+        let cx = Harness::cx_of(&self.store, &self.commits, self.serial, self.now);
         self.execution.ran(job, output, 1.0, &cx)
     }
 
     fn write(&mut self, path: &str, value: Json) {
-        let cx = Harness::cx_of(&self.store, self.serial, self.now);
+        let cx = Harness::cx_of(&self.store, &self.commits, self.serial, self.now);
         let write = ClientWrite { path: path.to_owned(), value: Some(value), operation: Operation::Set };
         self.execution.write(&[write], None, &cx).expect("the write is taken");
     }
@@ -169,6 +170,15 @@ fn a_batch_is_the_messages_up_to_the_first_step_that_needs_the_client() {
     assert_eq!(batch.steps.as_ref().map(|steps| steps.iter().map(|s| s.sequence).collect::<Vec<_>>()), Some(vec![Some(1), Some(2)]));
     assert_eq!(batch.to_json()["status"], "running");
     assert_eq!(harness.stored_version(), 1, "the answer is committed before it is given");
+}
+
+#[test]
+fn every_commit_is_told_to_whoever_listens() {
+    let mut harness = Harness::new(greeting());
+    let mut heard = harness.commits.subscribe();
+    answer(harness.next(None));
+    assert_eq!(heard.try_recv().as_deref(), Ok("wf_test"));
+    assert!(heard.try_recv().is_err(), "one commit, told once");
 }
 
 #[test]

@@ -1,0 +1,193 @@
+//! What MCP offers besides tools, through rmcp's client and the official Python client:
+//! resources (every workflow's YAML, diagram and plan, the format's schema, each instance's
+//! state and history), subscriptions to an instance, and a `--dev` catalog's list changes.
+
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::{ReadResourceRequestParams, ResourceContents, SubscribeRequestParams};
+
+use super::*;
+
+/// A client that keeps what the server tells it unasked.
+#[derive(Clone, Default)]
+struct Told {
+    updated: Arc<Mutex<Vec<String>>>,
+    prompts_changed: Arc<Mutex<u32>>,
+    resources_changed: Arc<Mutex<u32>>,
+}
+
+impl rmcp::ClientHandler for Told {
+    async fn on_resource_updated(&self, params: rmcp::model::ResourceUpdatedNotificationParam, _: rmcp::service::NotificationContext<RoleClient>) {
+        self.updated.lock().expect("not poisoned").push(params.uri);
+    }
+
+    async fn on_prompt_list_changed(&self, _: rmcp::service::NotificationContext<RoleClient>) {
+        *self.prompts_changed.lock().expect("not poisoned") += 1;
+    }
+
+    async fn on_resource_list_changed(&self, _: rmcp::service::NotificationContext<RoleClient>) {
+        *self.resources_changed.lock().expect("not poisoned") += 1;
+    }
+}
+
+/// Waits up to 10 s for `condition`.
+async fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The text of resource `uri`, and its MIME type.
+async fn read<H: rmcp::ClientHandler>(agent: &Agent<H>, uri: &str) -> Result<(String, String), String> {
+    let read = agent.service.peer().read_resource(ReadResourceRequestParams::new(uri)).await.map_err(|e| e.to_string())?;
+    match read.contents.into_iter().next() {
+        Some(ResourceContents::TextResourceContents { text, mime_type, .. }) => Ok((text, mime_type.unwrap_or_default())),
+        other => panic!("{uri}: not one text: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn every_workflow_is_a_resource_with_its_yaml_diagram_and_plan_and_the_schema_is_one() {
+    let root = temp_root();
+    let agent = Agent::catalog(root.path()).await;
+    let listed = agent.service.peer().list_all_resources().await.expect("resources/list");
+    let uris: Vec<&str> = listed.iter().map(|r| r.uri.as_str()).collect();
+    assert_eq!(uris.len(), 1 + 3 * 4, "the schema and three per workflow: {uris:?}");
+    for uri in uris {
+        let (text, mime) = read(&agent, uri).await.unwrap_or_else(|e| panic!("{uri}: {e}"));
+        assert!(!text.is_empty(), "{uri} is empty");
+        match mime.as_str() {
+            "application/yaml" => assert!(text.contains("name:") && text.contains("steps:"), "{uri}: {text}"),
+            "text/vnd.mermaid" => assert!(text.starts_with("flowchart"), "{uri}: {text}"),
+            "application/json" | "application/schema+json" => drop(serde_json::from_str::<Json>(&text).unwrap_or_else(|e| panic!("{uri}: {e}"))),
+            other => panic!("{uri}: unexpected MIME type {other}"),
+        }
+    }
+    let (yaml, _) = read(&agent, "wfc://workflows/release:checklist").await.expect("the YAML");
+    assert!(yaml.contains("name: \"release:checklist\"") || yaml.contains("name: release:checklist"), "{yaml}");
+    let (plan, _) = read(&agent, "wfc://workflows/release:checklist/plan").await.expect("the plan");
+    assert_eq!(serde_json::from_str::<Json>(&plan).expect("JSON")["workflow"], "release:checklist");
+    let (schema, _) = read(&agent, "wfc://schema").await.expect("the schema");
+    assert!(schema.contains("\"$schema\"") && schema.contains("steps"), "{schema}");
+
+    let templates = agent.service.peer().list_all_resource_templates().await.expect("resources/templates/list");
+    let templates: Vec<&str> = templates.iter().map(|t| t.uri_template.as_str()).collect();
+    assert_eq!(templates, ["wfc://instances/{workflow_id}/state", "wfc://instances/{workflow_id}/history"]);
+
+    for unknown in ["wfc://workflows/no:such", "wfc://instances/wf_nothing/state", "wfc://elsewhere"] {
+        let error = read(&agent, unknown).await.expect_err(unknown);
+        assert!(error.contains("no ") || error.contains("not found"), "{unknown}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn a_subscriber_to_an_instance_hears_of_each_commit_and_reads_the_new_state() {
+    let root = temp_root();
+    let dir = repo().join("tests/fixtures/serve");
+    let told = Told::default();
+    let agent = Agent::serve_with(told.clone(), root.path(), &["--dev", dir.to_str().expect("utf-8 path")]).await;
+    let id = agent.start("serve:counter", json!({"iterations": 3})).await;
+    let state_uri = format!("wfc://instances/{id}/state");
+    let other = agent.start("serve:counter", json!({"iterations": 3})).await;
+    agent.service.peer().subscribe(SubscribeRequestParams::new(&state_uri)).await.expect("resources/subscribe");
+    let refused = agent.service.peer().subscribe(SubscribeRequestParams::new("wfc://schema")).await;
+    assert!(refused.is_err_and(|e| e.to_string().contains("only an instance's state or history")));
+
+    agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "tick", "result": {"by": 2}})).await;
+    eventually("an update for the subscribed state", || told.updated.lock().expect("not poisoned").len() >= 2).await;
+    let (state, _) = read(&agent, &state_uri).await.expect("the state");
+    assert_eq!(serde_json::from_str::<Json>(&state).expect("JSON")["state"]["count"], 2);
+    // Another instance's commits are not this subscription's.
+    agent.ok("workflow_get_next_step", json!({"workflow_id": other})).await;
+    let (history, _) = read(&agent, &format!("wfc://instances/{id}/history")).await.expect("the history");
+    assert!(serde_json::from_str::<Json>(&history).expect("JSON")["events"].as_array().is_some_and(|events| !events.is_empty()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(told.updated.lock().expect("not poisoned").iter().all(|uri| *uri == state_uri), "{:?}", told.updated);
+
+    agent.service.peer().unsubscribe(rmcp::model::UnsubscribeRequestParams::new(&state_uri)).await.expect("resources/unsubscribe");
+    let heard = told.updated.lock().expect("not poisoned").len();
+    agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "tick", "result": {"by": 1}})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(told.updated.lock().expect("not poisoned").len(), heard, "nothing after unsubscribing");
+}
+
+#[tokio::test]
+async fn a_dev_catalog_tells_clients_when_its_workflows_change() {
+    let root = temp_root();
+    let dir = root.path().join("workflows");
+    std::fs::create_dir(&dir).expect("a workflow directory");
+    let workflow = |name: &str| format!("name: \"dev:{name}\"\ndescription: d\nversion: \"1.0.0\"\nsteps:\n  - id: greet\n    type: user_message\n    message: hi\n");
+    std::fs::write(dir.join("one.yaml"), workflow("one")).expect("write");
+    let told = Told::default();
+    let agent = Agent::serve_with(told.clone(), root.path(), &["--dev", dir.to_str().expect("utf-8")]).await;
+    let capabilities = agent.service.peer().peer_info().expect("the server's info").capabilities.clone();
+    assert_eq!(capabilities.prompts.and_then(|p| p.list_changed), Some(true));
+    assert_eq!(capabilities.resources.as_ref().and_then(|r| r.list_changed), Some(true));
+    assert_eq!(capabilities.resources.and_then(|r| r.subscribe), Some(true));
+    assert_eq!(agent.service.peer().list_all_prompts().await.expect("prompts/list").len(), 1);
+
+    std::fs::write(dir.join("two.yaml"), workflow("two")).expect("write");
+    eventually("prompts/list_changed", || *told.prompts_changed.lock().expect("not poisoned") >= 1).await;
+    eventually("resources/list_changed", || *told.resources_changed.lock().expect("not poisoned") >= 1).await;
+    let prompts = agent.service.peer().list_all_prompts().await.expect("prompts/list");
+    let mut names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["dev-one", "dev-two"]);
+
+    // A compiled catalog never changes, and says so.
+    let fixed = Agent::catalog(root.path()).await;
+    let capabilities = fixed.service.peer().peer_info().expect("the server's info").capabilities.clone();
+    assert_eq!(capabilities.prompts.and_then(|p| p.list_changed), None);
+}
+
+#[test]
+fn the_official_python_client_lists_and_reads_resources_and_hears_of_a_subscribed_instance() {
+    let python = std::env::var("WFC_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let root = temp_root();
+    let output = std::process::Command::new(&python)
+        .arg(repo().join("tests/python/resources.py"))
+        .args([env!("CARGO_BIN_EXE_wfc"), repo().join("tests/fixtures/serve").to_str().expect("utf-8"), root.path().to_str().expect("utf-8")])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("python runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: Json = serde_json::from_slice(&output.stdout).expect("a JSON summary");
+    assert!(summary["resources"].as_u64().is_some_and(|n| n > 1), "{summary}");
+    assert!(summary["prompts"].as_array().is_some_and(|p| p.iter().any(|n| n == "serve-counter")), "{summary}");
+    assert_eq!(summary["count"], 2, "{summary}");
+    assert!(summary["updated"].as_u64().is_some_and(|n| n >= 1), "{summary}");
+}
+
+#[tokio::test]
+async fn the_official_python_client_ends_an_http_session_without_a_complaint() {
+    let python = std::env::var("WFC_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let root = temp_root();
+    let server = HttpServer::launch(root.path(), &[]).await;
+    let output = tokio::process::Command::new(&python).arg(repo().join("tests/python/http_session.py")).arg(&server.url).output().await.expect("python runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.trim().is_empty(), "the SDK logged: {stderr}");
+    let summary: Json = serde_json::from_slice(&output.stdout).expect("a JSON summary");
+    assert_eq!(summary["workflows"], 4, "{summary}");
+}
+
+#[tokio::test]
+async fn each_http_session_hears_only_of_what_it_subscribed_to() {
+    let root = temp_root();
+    let server = HttpServer::start(root.path()).await;
+    let connect = || async {
+        let told = Told::default();
+        let transport = rmcp::transport::StreamableHttpClientTransport::from_uri(server.url.clone());
+        (told.clone(), Agent { service: told.serve(transport).await.expect("MCP initialize over HTTP") })
+    };
+    let ((first_told, first), (second_told, second)) = (connect().await, connect().await);
+    let id = first.start("serve:counter", json!({"iterations": 3})).await;
+    first.service.peer().subscribe(SubscribeRequestParams::new(format!("wfc://instances/{id}/history"))).await.expect("resources/subscribe");
+    second.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    eventually("the subscriber hears of the other client's step", || !first_told.updated.lock().expect("not poisoned").is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(second_told.updated.lock().expect("not poisoned").is_empty(), "the other session subscribed to nothing");
+}
