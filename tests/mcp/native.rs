@@ -1,6 +1,8 @@
 //! What MCP offers besides tools, through rmcp's client and the official Python client:
 //! resources (every workflow's YAML, diagram and plan, the format's schema, each instance's
-//! state and history), subscriptions to an instance, and a `--dev` catalog's list changes.
+//! state and history), subscriptions to an instance, a `--dev` catalog's list changes, and
+//! questions asked of the person through the client (elicitation).
+#![allow(deprecated, reason = "resources/subscribe is what clients of protocol versions up to 2025-11-25 speak")]
 
 use std::sync::{Arc, Mutex};
 
@@ -190,4 +192,138 @@ async fn each_http_session_hears_only_of_what_it_subscribed_to() {
     eventually("the subscriber hears of the other client's step", || !first_told.updated.lock().expect("not poisoned").is_empty()).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(second_told.updated.lock().expect("not poisoned").is_empty(), "the other session subscribed to nothing");
+}
+
+/// A client that shows forms (MCP elicitation): it gives the scripted replies in order and
+/// keeps the forms it was shown.
+#[derive(Clone, Default)]
+struct Person {
+    replies: Arc<Mutex<std::collections::VecDeque<rmcp::model::ElicitResult>>>,
+    forms: Arc<Mutex<Vec<Json>>>,
+}
+
+impl Person {
+    fn replying(replies: Vec<rmcp::model::ElicitResult>) -> Person {
+        Person { replies: Arc::new(Mutex::new(replies.into())), forms: Arc::default() }
+    }
+
+    fn accept(answer: Json) -> rmcp::model::ElicitResult {
+        rmcp::model::ElicitResult::new(rmcp::model::ElicitationAction::Accept).with_content(json!({"answer": answer}))
+    }
+}
+
+impl rmcp::ClientHandler for Person {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        let capabilities = rmcp::model::ClientCapabilities::builder().enable_elicitation().build();
+        rmcp::model::ClientConfig::new(capabilities, rmcp::model::Implementation::new("person", "1"))
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: rmcp::model::ElicitRequestParams,
+        _: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        self.forms.lock().expect("not poisoned").push(serde_json::to_value(&request).expect("JSON"));
+        let reply = self.replies.lock().expect("not poisoned").pop_front();
+        Ok(reply.unwrap_or_else(|| rmcp::model::ElicitResult::new(rmcp::model::ElicitationAction::Cancel)))
+    }
+}
+
+#[tokio::test]
+async fn a_question_is_asked_of_the_person_through_the_client_and_the_agent_gets_what_follows() {
+    let root = git_repo();
+    let person = Person::replying(vec![Person::accept(json!("maybe")), Person::accept(json!("approve"))]);
+    let agent = Agent::serve_with(person.clone(), root.path(), &[]).await;
+    let id = agent.start("release:checklist", json!({"version": "1.4.0", "test_command": "true"})).await;
+    agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "bump_version", "result": {"files": ["Cargo.toml"]}})).await;
+    // The sign-off goes to the person: a refused answer is asked again with the reason, and the
+    // agent's next step is the one after the question.
+    let next = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "record_bump", "result": {"files": ["Cargo.toml"]}})).await;
+    assert_eq!(step_names(&next), ["tag_release:mcp_call"], "{next}");
+    let elicited: Vec<Json> = next["elicited"].as_array().expect("what was asked").iter().map(|e| json!([e["step_id"], e["answer"]])).collect();
+    assert_eq!(elicited, [json!(["sign_off", "maybe"]), json!(["sign_off", "approve"])]);
+    let forms = person.forms.lock().expect("not poisoned").clone();
+    assert_eq!(forms.len(), 2);
+    assert_eq!(forms[0]["message"], "Tests pass. Approve release v1.4.0?");
+    assert_eq!(forms[0]["requestedSchema"]["properties"]["answer"]["enum"], json!(["approve", "reject"]));
+    assert!(forms[1]["message"].as_str().is_some_and(|m| m.contains("The last answer was refused") && m.contains("approve")), "{}", forms[1]);
+    let status = agent.ok("workflow_get_status", json!({"workflow_id": id})).await;
+    assert_eq!(status["state"]["approvals"], json!(["approve"]));
+}
+
+#[tokio::test]
+async fn a_declined_form_fails_the_step_as_its_error_handling_says() {
+    let root = git_repo();
+    std::fs::write(root.path().join("untracked.txt"), "dirty").expect("write");
+    let person = Person::replying(vec![rmcp::model::ElicitResult::new(rmcp::model::ElicitationAction::Decline)]);
+    let agent = Agent::serve_with(person.clone(), root.path(), &[]).await;
+    let id = agent.start("release:checklist", json!({"version": "1.4.0", "test_command": "true"})).await;
+    // The dirty tree's warning is shown on the form, before the question.
+    let answer = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    assert_eq!(answer["status"], "failed", "{answer}");
+    assert_eq!(answer["error"]["step_id"], "continue_dirty");
+    assert!(answer["error"]["message"].as_str().is_some_and(|m| m.contains("declined")), "{answer}");
+    assert_eq!(answer["elicited"][0]["refused"], "declined");
+    let form = person.forms.lock().expect("not poisoned")[0].clone();
+    assert!(form["message"].as_str().is_some_and(|m| m.contains("uncommitted changes") && m.contains("dirty tree anyway?")), "{form}");
+    assert_eq!(form["requestedSchema"]["properties"]["answer"]["type"], "boolean");
+}
+
+#[tokio::test]
+async fn without_the_capability_the_agent_asks_as_before() {
+    let root = git_repo();
+    let agent = Agent::catalog(root.path()).await;
+    let id = agent.start("release:checklist", json!({"version": "1.4.0", "test_command": "true"})).await;
+    agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "bump_version", "result": {"files": []}})).await;
+    let question = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "record_bump", "result": {"files": []}})).await;
+    assert_eq!(step_names(&question), ["sign_off:user_input"]);
+    assert!(question.get("elicited").is_none());
+}
+
+#[test]
+fn the_official_python_client_answers_a_question_in_its_form_or_cancels_it() {
+    let python = std::env::var("WFC_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let root = git_repo();
+    let output = std::process::Command::new(&python)
+        .arg(repo().join("tests/python/elicitation.py"))
+        .args([env!("CARGO_BIN_EXE_wfc"), root.path().to_str().expect("utf-8")])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("python runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: Json = serde_json::from_slice(&output.stdout).expect("a JSON summary");
+    assert_eq!(summary["forms"], json!(["Tests pass. Approve release v2.0.0?", "Tests pass. Approve release v2.0.0?"]), "{summary}");
+    assert_eq!(summary["accepted_next"], json!(["tag_release"]), "{summary}");
+    assert_eq!(summary["accepted_elicited"][0]["answer"], "approve", "{summary}");
+    assert_eq!(summary["cancelled_status"], "failed", "{summary}");
+    assert!(summary["cancelled_error"]["message"].as_str().is_some_and(|m| m.contains("cancelled")), "{summary}");
+}
+
+#[tokio::test]
+async fn a_sub_agent_task_asks_the_person_the_same_way_in_parallel_and_in_serial_mode() {
+    let dir = repo().join("tests/fixtures/serve");
+    for serial in [false, true] {
+        let root = temp_root();
+        let person = Person::replying(vec![Person::accept(json!("nothing more"))]);
+        let mut args = vec!["--dev", dir.to_str().expect("utf-8")];
+        if serial {
+            args.push("--serial");
+        }
+        let agent = Agent::serve_with(person.clone(), root.path(), &args).await;
+        let id = agent.start("serve:guarded-global", json!({})).await;
+        let mut answer = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+        if !serial {
+            // The fan-out hands the task to a sub-agent; the task's question goes to the person.
+            let task = agent.ok("workflow_get_next_step", json!({"workflow_id": id, "task_id": "worker.item0"})).await;
+            assert_eq!(task["status"], "completed", "serial {serial}: {task}");
+            assert_eq!(task["elicited"][0]["answer"], "nothing more", "{task}");
+            answer = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+        } else {
+            assert_eq!(answer["elicited"][0]["step_id"], "ask", "serial mode: {answer}");
+        }
+        assert_eq!(answer["completed"], true, "serial {serial}: {answer}");
+        assert_eq!(person.forms.lock().expect("not poisoned").len(), 1, "serial {serial}");
+    }
 }

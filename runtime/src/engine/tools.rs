@@ -212,7 +212,9 @@ pub fn specs() -> Vec<ToolSpec> {
              or state_update) is never completed without it: calling this again hands the same step out again (same \
              sequence) until its result is submitted or its fields are written. When a server-side command outlasts the \
              server's answer bound, the answer has `running` (step, command, elapsed, last output lines) and no steps: \
-             call this again to wait on. `completed: true` means done; `status: failed` carries the error.",
+             call this again to wait on. When your client can show forms (MCP elicitation), user_input steps are asked \
+             of the person directly and the answer lists them under `elicited`. `completed: true` means done; \
+             `status: failed` carries the error.",
         ),
         spec::<SubmitResult>(
             "workflow_submit_result",

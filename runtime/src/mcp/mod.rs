@@ -25,6 +25,7 @@ use tracing::Instrument;
 
 use crate::engine::{Engine, Observer, tools};
 
+mod elicit;
 mod http;
 mod notify;
 mod prompts;
@@ -308,7 +309,16 @@ impl ServerHandler for Server {
         );
         let started = std::time::Instant::now();
         let observer: Arc<dyn Observer> = Arc::new(notify::Notifier::new(context.peer.clone(), context.meta.get_progress_token(), self.session.log_level.clone()));
-        let outcome = tools::call(&self.engine, &name, arguments, Some(&observer)).instrument(span).await;
+        let outcome = async {
+            let answer = tools::call(&self.engine, &name, arguments, Some(&observer)).await?;
+            // A question for the person goes to the person, when the client can show a form.
+            if matches!(name.as_str(), "workflow_get_next_step" | "workflow_submit_result") && elicit::can_ask(&context.peer) {
+                return elicit::ask_person(&self.engine, &context.peer, answer, Some(&observer)).await;
+            }
+            Ok(answer)
+        }
+        .instrument(span)
+        .await;
         metrics::histogram!("wfc_tool_call_seconds", "tool" => name.clone()).record(started.elapsed());
         let result = match outcome {
             Ok(data) => CallToolResult::success(vec![ContentBlock::text(serde_json::json!({"data": data}).to_string())]),
