@@ -900,6 +900,29 @@ async fn http_get_raw(mcp_url: &str, path: &str) -> String {
 }
 
 #[tokio::test]
+async fn liveness_and_readiness_probes_say_whether_the_server_takes_work() {
+    let root = temp_root();
+    let server = HttpServer::start(root.path()).await;
+    let (status, live) = http_get(&server.url, "/livez").await;
+    assert_eq!((status, serde_json::from_str::<Json>(&live).expect("JSON")), (200, json!({"status": "live"})));
+    let (status, ready) = http_get(&server.url, "/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+    let ready: Json = serde_json::from_str(&ready).expect("JSON");
+    assert_eq!((ready["status"].clone(), ready["running"].clone()), (json!("ready"), json!(0)));
+    assert!(ready["workflows"].as_u64().is_some_and(|n| n > 1), "{ready}");
+
+    // A directory whose every workflow is broken serves nothing: alive, not ready.
+    let broken = root.path().join("broken");
+    std::fs::create_dir(&broken).expect("a directory");
+    std::fs::write(broken.join("bad.yaml"), "name: \"dev:bad\"\nsteps: []\n").expect("write");
+    let empty = HttpServer::launch(root.path(), &["--dev".to_owned(), broken.display().to_string()]).await;
+    assert_eq!(http_get(&empty.url, "/livez").await.0, 200);
+    let (status, unready) = http_get(&empty.url, "/readyz").await;
+    assert_eq!(status, 503, "{unready}");
+    assert!(unready.contains("no workflow is served"), "{unready}");
+}
+
+#[tokio::test]
 async fn http_exposes_health_and_prometheus_metrics() {
     let root = temp_root();
     let server = HttpServer::start(root.path()).await;

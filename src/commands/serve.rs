@@ -38,7 +38,7 @@ pub(crate) enum Transport {
 #[derive(clap::Args)]
 pub(crate) struct HttpArgs {
     /// A file holding the bearer token every request must carry (`Authorization: Bearer
-    /// TOKEN`; `/healthz` excepted); the WFC_AUTH_TOKEN environment variable is read when this
+    /// TOKEN`; the probes `/healthz`, `/livez` and `/readyz` excepted); the WFC_AUTH_TOKEN environment variable is read when this
     /// is not given. Required with --allow-remote.
     #[arg(long, value_name = "FILE", requires = "http")]
     auth_token_file: Option<PathBuf>,

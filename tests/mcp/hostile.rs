@@ -47,7 +47,9 @@ async fn every_route_wants_the_token_when_one_is_set() {
         assert_eq!(get("/metrics", ""), 401, "no token");
         assert_eq!(get("/metrics", "Authorization: Bearer wrong-token-of-some-length\r\n"), 401, "a wrong token");
         assert_eq!(get("/metrics", &format!("Authorization: Bearer {TOKEN}\r\n")), 200);
-        assert_eq!(get("/healthz", ""), 200, "health checks need no token");
+        for probe in ["/healthz", "/livez", "/readyz"] {
+            assert_eq!(get(probe, ""), 200, "{probe}: probes need no token");
+        }
         assert_eq!(raw_request(&url, &post_initialize("")).0, 401, "MCP itself wants it");
         let (status, body) = raw_request(&url, &post_initialize(&format!("Authorization: Bearer {TOKEN}\r\n")));
         assert_eq!(status, 200, "{body}");

@@ -19,7 +19,7 @@ pub struct HttpSettings {
     /// Bound to a non-loopback address on purpose (`--allow-remote`): any `Host` is accepted,
     /// and a token is required.
     pub remote: bool,
-    /// The bearer token every request but `/healthz` must carry (`Authorization: Bearer …`).
+    /// The bearer token every request but the probes must carry (`Authorization: Bearer …`).
     pub auth_token: Option<String>,
     /// Browser origins allowed besides loopback ones (`--allowed-origin`), as
     /// `scheme://host[:port]`.
@@ -103,7 +103,7 @@ impl Guard {
             }
         }
         if let Some(token) = &settings.auth_token
-            && path != "/healthz"
+            && !PROBES.contains(&path)
         {
             let given = headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
             if !given.is_some_and(|given| constant_time_eq(given.trim().as_bytes(), token.as_bytes())) {
@@ -113,6 +113,10 @@ impl Guard {
         Ok(())
     }
 }
+
+/// The routes an orchestrator probes without credentials: they say how the server stands and
+/// hold nothing else.
+const PROBES: [&str; 3] = ["/healthz", "/livez", "/readyz"];
 
 /// The middleware: every route's request passes these checks first, and a body is read whole,
 /// within its time and size, before the MCP service sees it.

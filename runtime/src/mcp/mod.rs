@@ -187,7 +187,15 @@ impl Server {
         let sessions = Arc::new(sessions);
         let service = StreamableHttpService::new(move || Ok(server.session()), Arc::clone(&sessions), config);
         let engine = Arc::clone(&server_engine);
-        let mut router = axum::Router::new().nest_service("/mcp", service).route("/healthz", axum::routing::get(async move || health(&engine)));
+        let ready_engine = Arc::clone(&server_engine);
+        // Set once a shutdown was asked for: from then on the server is not ready for more.
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ready_stopping = Arc::clone(&stopping);
+        let mut router = axum::Router::new()
+            .nest_service("/mcp", service)
+            .route("/healthz", axum::routing::get(async move || health(&engine)))
+            .route("/livez", axum::routing::get(async || probe(axum::http::StatusCode::OK, serde_json::json!({"status": "live"}))))
+            .route("/readyz", axum::routing::get(async move || readiness(&ready_engine, &ready_stopping)));
         if let Some(metrics) = metrics {
             let engine = Arc::clone(&server_engine);
             router = router.route(
@@ -209,6 +217,7 @@ impl Server {
             served = serving => served,
             () = async {
                 shutdown.await;
+                stopping.store(true, std::sync::atomic::Ordering::SeqCst);
                 stop.cancel();
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
             } => Ok(()),
@@ -216,13 +225,39 @@ impl Server {
     }
 }
 
+/// A probe's answer: `body` as JSON, labelled so.
+type Probe = (axum::http::StatusCode, [(axum::http::header::HeaderName, &'static str); 1], String);
+
+fn probe(status: axum::http::StatusCode, body: serde_json::Value) -> Probe {
+    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], format!("{body}\n"))
+}
+
 /// `/healthz`: 200 with the running instances when the store answers, 503 when it does not.
-fn health(engine: &Engine) -> (axum::http::StatusCode, [(axum::http::header::HeaderName, &'static str); 1], String) {
-    let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+fn health(engine: &Engine) -> Probe {
     match engine.running() {
-        Ok(running) => (axum::http::StatusCode::OK, json, format!("{{\"status\":\"ok\",\"running\":{running}}}\n")),
-        Err(error) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, json, format!("{}\n", serde_json::json!({"status": "unavailable", "error": error.message}))),
+        Ok(running) => probe(axum::http::StatusCode::OK, serde_json::json!({"status": "ok", "running": running})),
+        Err(error) => probe(axum::http::StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({"status": "unavailable", "error": error.message})),
     }
+}
+
+/// `/readyz`: 200 when the server takes work — the store answers, at least one workflow is
+/// served (a `--dev` directory whose every file is broken serves none), and no shutdown was
+/// asked for; 503 with the reason otherwise. (`/livez` answers 200 while the process serves
+/// requests at all.)
+fn readiness(engine: &Engine, stopping: &std::sync::atomic::AtomicBool) -> Probe {
+    let unready = |reason: String| probe(axum::http::StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({"status": "not ready", "reason": reason}));
+    if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        return unready("the server is shutting down".to_owned());
+    }
+    let running = match engine.running() {
+        Ok(running) => running,
+        Err(error) => return unready(format!("the store does not answer: {}", error.message)),
+    };
+    let workflows = engine.workflows().len();
+    if workflows == 0 {
+        return unready("no workflow is served".to_owned());
+    }
+    probe(axum::http::StatusCode::OK, serde_json::json!({"status": "ready", "workflows": workflows, "running": running}))
 }
 
 impl ServerHandler for Server {
