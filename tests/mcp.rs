@@ -125,6 +125,14 @@ impl<H: rmcp::ClientHandler> Agent<H> {
         let result = tokio::time::timeout(Duration::from_secs(10), call).await.map_err(|_| "no answer in 10 s".to_owned())?.map_err(|e| e.to_string())?;
         let text = &result.content.first().and_then(|c| c.as_text()).expect("a text result").text;
         let envelope: Json = serde_json::from_str(text).expect("the envelope is JSON");
+        if !result.is_error.unwrap_or(false) {
+            // Every answer of every test is its tool's outputSchema's, as structured content too.
+            let structured = result.structured_content.as_ref().unwrap_or_else(|| panic!("{tool}: no structuredContent"));
+            assert_eq!(structured, &envelope, "{tool}: the text is the structured content serialized");
+            if let Err(error) = output_validator(tool).validate(structured) {
+                panic!("{tool}: the answer breaks its outputSchema: {error}\n{structured}");
+            }
+        }
         Ok(match (result.is_error.unwrap_or(false), envelope) {
             (false, Json::Object(mut map)) if map.contains_key("data") => Ok(map.remove("data").unwrap_or_default()),
             (true, Json::Object(mut map)) if map.contains_key("error") => Err(map.remove("error").unwrap_or_default()),
@@ -145,6 +153,19 @@ impl<H: rmcp::ClientHandler> Agent<H> {
         let started = self.ok("workflow_start", json!({"workflow": workflow, "inputs": inputs})).await;
         started["workflow_id"].as_str().expect("an instance id").to_owned()
     }
+}
+
+/// The validator of tool `tool`'s answers: its outputSchema, as the server declares it
+/// (`tools/list` gives the same, which a test checks).
+fn output_validator(tool: &str) -> &'static jsonschema::Validator {
+    static VALIDATORS: std::sync::OnceLock<std::collections::HashMap<String, jsonschema::Validator>> = std::sync::OnceLock::new();
+    let validators = VALIDATORS.get_or_init(|| {
+        wfc_runtime::engine::tools::specs()
+            .into_iter()
+            .map(|spec| (spec.name.to_owned(), jsonschema::validator_for(&Json::Object(spec.output_schema)).expect("an output schema that compiles")))
+            .collect()
+    });
+    validators.get(tool).unwrap_or_else(|| panic!("no tool `{tool}`"))
 }
 
 /// The ids and types of a batch's steps, `id:type`.
@@ -203,9 +224,15 @@ async fn discovery_lists_every_tool_with_a_schema_and_the_embedded_catalog() {
     ] {
         assert!(names.contains(&expected), "{expected} missing from {names:?}");
     }
+    let declared: std::collections::HashMap<String, Json> =
+        wfc_runtime::engine::tools::specs().into_iter().map(|spec| (spec.name.to_owned(), Json::Object(spec.output_schema))).collect();
     for tool in &tools {
         assert_eq!(tool.input_schema.get("type"), Some(&json!("object")), "{}", tool.name);
         assert!(tool.description.as_ref().is_some_and(|d| d.len() > 20), "{} needs a description", tool.name);
+        // Each declares the schema its answers are checked against (`output_validator`).
+        let output = Json::Object(tool.output_schema.as_deref().cloned().unwrap_or_else(|| panic!("{} has no outputSchema", tool.name)));
+        assert_eq!(output["required"], json!(["data"]), "{}: {output}", tool.name);
+        assert_eq!(Some(&output), declared.get(tool.name.as_ref()), "{}", tool.name);
     }
     let submit = tools.iter().find(|t| t.name == "workflow_submit_result").expect("submit");
     assert_eq!(submit.input_schema["required"], json!(["workflow_id", "step_id"]));

@@ -12,7 +12,7 @@ pub(crate) fn run(workflow: &str, as_json: bool) -> ExitCode {
         Ok(definition) => definition,
         Err(code) => return code,
     };
-    let plan = definition.explain();
+    let plan = serde_json::to_value(definition.explain()).unwrap_or_default();
     if as_json {
         return super::print_out(&format!("{}\n", serde_json::to_string_pretty(&plan).unwrap_or_default()));
     }

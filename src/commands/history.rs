@@ -19,7 +19,7 @@ pub(crate) fn run(id: &str, location: super::StoreLocation, as_json: bool) -> Ex
         Err(code) => return code,
     };
     if as_json {
-        return super::print_out(&format!("{}\n", serde_json::to_string_pretty(&history_answer(&instance, &events)).unwrap_or_default()));
+        return super::print_out(&format!("{}\n", serde_json::to_string_pretty(&history_answer(&instance, events)).unwrap_or_default()));
     }
     let mut out = format!("{id} ({}), {}\n", instance.workflow, instance.status);
     let start = events.iter().find(|e| e.seq > 0).map_or(0.0, |e| e.at);

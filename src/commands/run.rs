@@ -89,7 +89,7 @@ pub(crate) fn run(options: Options) -> ExitCode {
         let id = match resumed {
             Some(id) => id,
             None => match engine.start(&name, &inputs).await {
-                Ok(started) => started["workflow_id"].as_str().unwrap_or_default().to_owned(),
+                Ok(started) => started.workflow_id,
                 Err(error) => {
                     eprintln!("wfc: {}", error.message);
                     return ExitCode::from(1);
@@ -184,7 +184,7 @@ impl Terminal {
 
 /// Runs the workflow to its end; the exit code says how it ended.
 async fn drive(engine: &Engine, id: &str, terminal: &mut Terminal, console: &Arc<dyn Observer>) -> Result<ExitCode, String> {
-    let mut answer = engine.next_step(id, None, Some(console)).await.map_err(|e| e.message)?;
+    let mut answer = engine.next_step(id, None, Some(console)).await.map(|batch| batch.to_json()).map_err(|e| e.message)?;
     loop {
         let pending = show(&answer, terminal.style);
         match answer["status"].as_str() {
@@ -215,9 +215,9 @@ async fn advance(engine: &Engine, id: &str, task: Option<&str>, pending: Option<
             let result = terminal.answer(&step).await?;
             let step_id = step["id"].as_str().unwrap_or_default();
             let submitted = Submit { step_id, sequence: step["sequence"].as_u64(), result: Some(&result), error: None, task_id: task };
-            engine.submit_result(id, submitted, Some(console)).await.map_err(|e| e.message)
+            engine.submit_result(id, submitted, Some(console)).await.map(|batch| batch.to_json()).map_err(|e| e.message)
         }
-        None => engine.next_step(id, task, Some(console)).await.map_err(|e| e.message),
+        None => engine.next_step(id, task, Some(console)).await.map(|batch| batch.to_json()).map_err(|e| e.message),
     }
 }
 
@@ -228,7 +228,7 @@ async fn run_tasks(engine: &Engine, id: &str, fan_out: &Json, terminal: &mut Ter
     let mut waiting = Json::Null;
     while let Some(task) = queue.pop_front() {
         println!("  ▶ task {task}");
-        let mut answer = engine.next_step(id, Some(&task), Some(console)).await.map_err(|e| e.message)?;
+        let mut answer = engine.next_step(id, Some(&task), Some(console)).await.map(|batch| batch.to_json()).map_err(|e| e.message)?;
         loop {
             let pending = show(&answer, terminal.style);
             if answer["status"] != "running" {
@@ -239,7 +239,7 @@ async fn run_tasks(engine: &Engine, id: &str, fan_out: &Json, terminal: &mut Ter
         }
         // While tasks remain, the workflow's wait step lists those released since; once all
         // have ended, the workflow goes on and this is its next batch.
-        waiting = engine.next_step(id, None, Some(console)).await.map_err(|e| e.message)?;
+        waiting = engine.next_step(id, None, Some(console)).await.map(|batch| batch.to_json()).map_err(|e| e.message)?;
         match waiting["steps"].as_array().and_then(|s| s.last()).filter(|s| s["type"] == "wait_step") {
             Some(wait) => queue.extend(task_ids(&wait["definition"])),
             None => break,
@@ -263,6 +263,6 @@ fn show(answer: &Json, style: Style) -> Option<Json> {
 
 async fn print_state(engine: &Engine, id: &str) -> Result<(), String> {
     let state = engine.read_state(id, &[], None).await.map_err(|e| e.message)?;
-    println!("{}", serde_json::to_string_pretty(&json!({"state": state["state"]})).unwrap_or_default());
+    println!("{}", serde_json::to_string_pretty(&json!({"state": state.state})).unwrap_or_default());
     Ok(())
 }

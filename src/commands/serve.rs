@@ -12,6 +12,7 @@ use wfc_compiler::playground::{EvalFailure, evaluate};
 use wfc_compiler::{Source, check_paths, check_source, compile_source, definition_hash, workflow_files};
 use wfc_runtime::engine::shell::DEFAULT_MAX_PROCESSES;
 use wfc_runtime::engine::store::DEFAULT_HISTORY_LIMIT;
+use wfc_runtime::engine::answers::Validation;
 use wfc_runtime::engine::{Authoring, Catalog, DEFAULT_ANSWER_WITHIN, Definition, Engine, Limits, ShellSettings, Sqlite, Store};
 use wfc_runtime::machine::DEFAULT_SERVER_STEP_BUDGET;
 use wfc_runtime::mcp::{HttpSettings, Server};
@@ -489,9 +490,9 @@ fn load(dir: &Path, source: &'static str) -> Loaded {
 struct CompilerTools;
 
 impl Authoring for CompilerTools {
-    fn validate(&self, yaml: &str) -> serde_json::Value {
+    fn validate(&self, yaml: &str) -> Validation {
         let (_, diagnostics) = check_source(&Source::new("workflow.yaml", yaml));
-        serde_json::json!({"valid": !diagnostics.has_errors(), "diagnostics": diagnostics.to_json()})
+        Validation { valid: !diagnostics.has_errors(), diagnostics: diagnostics.to_json() }
     }
 
     fn test_transformation(&self, transform: &str, input: &serde_json::Value) -> Result<serde_json::Value, String> {

@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 use super::execution::Status;
 
 /// One step handed to the client.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HandedStep {
     /// The step id.
     pub id: String,
@@ -43,7 +43,7 @@ impl HandedStep {
 }
 
 /// The step that failed a workflow or task, and why.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepFailure {
     /// The step (absent for a cancellation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,7 +53,7 @@ pub struct StepFailure {
 }
 
 /// Server-side work still going on when a request had to answer (`--answer-within`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Running {
     /// The shell step.
     pub step_id: String,
@@ -72,7 +72,7 @@ pub struct Running {
 }
 
 /// A step request's answer: the steps to do, in order, and where the workflow or task stands.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Batch {
     /// The instance.
     pub workflow_id: String,

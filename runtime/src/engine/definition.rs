@@ -60,7 +60,7 @@ impl<X: Expression + 'static> Live for Instance<X> {
 }
 
 /// A computed field as `workflow_state_dependencies` reports it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct ComputedInfo {
     /// The field.
     pub field: String,
@@ -234,28 +234,30 @@ impl Definition {
     /// What the workflow would run (`workflow_explain_plan`): its steps in order — client or
     /// server, loop caps, fan-out points, what each writes — its computed fields with their
     /// dependencies, and the same for each sub-agent task.
-    pub fn explain(&self) -> serde_json::Value {
-        let inputs: Vec<serde_json::Value> = self
+    pub fn explain(&self) -> super::answers::Plan {
+        use super::answers::{Plan, PlanInput, TaskPlan};
+        let inputs = self
             .inputs()
             .iter()
-            .map(|i| serde_json::json!({"name": i.name, "type": i.field_type.map(|t| t.name()), "required": i.required, "default": i.default}))
+            .map(|i| PlanInput { name: i.name.clone(), field_type: i.field_type.map(|t| t.name().to_owned()), required: i.required, default: i.default.clone() })
             .collect();
-        let tasks: Vec<serde_json::Value> = self
+        let sub_agent_tasks = self
             .tasks
             .iter()
             .enumerate()
-            .map(|(index, name)| serde_json::json!({"name": name, "steps": self.machines.plan(Some(index)), "computed": self.computed(Some(index))}))
+            .map(|(index, name)| TaskPlan { name: name.clone(), steps: self.machines.plan(Some(index)), computed: self.computed(Some(index)) })
             .collect();
-        serde_json::json!({
-            "workflow": self.name,
-            "description": self.description,
-            "version": self.version,
-            "inputs": inputs,
-            "timeout_seconds": self.timeout_seconds,
-            "steps": self.machines.plan(None),
-            "computed": self.computed(None),
-            "sub_agent_tasks": tasks,
-        })
+        Plan {
+            workflow: self.name.clone(),
+            description: self.description.clone(),
+            version: self.version.clone(),
+            inputs,
+            timeout_seconds: self.timeout_seconds,
+            steps: self.machines.plan(None),
+            computed: self.computed(None),
+            sub_agent_tasks,
+            inputs_accepted: None,
+        }
     }
 
     /// The computed fields of the workflow (`None`) or of one of its tasks.

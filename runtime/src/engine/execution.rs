@@ -20,6 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
+use super::answers::{Cancelled, InstanceStatus, StateRead, StateWritten};
 use super::batch::{Batch, HandedStep, StepFailure};
 use super::definition::{Definition, Live};
 use super::shell;
@@ -110,7 +111,7 @@ enum Request {
 }
 
 /// Where an instance stands, as clients see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// It has steps left.
@@ -699,7 +700,7 @@ impl Execution {
     }
 
     /// `workflow_update_state`: a client's writes to the workflow or a task, all or nothing.
-    pub(crate) fn write(&mut self, writes: &[ClientWrite], task_id: Option<&str>, cx: &Context<'_>) -> Result<Json, ToolError> {
+    pub(crate) fn write(&mut self, writes: &[ClientWrite], task_id: Option<&str>, cx: &Context<'_>) -> Result<StateWritten, ToolError> {
         self.enforce_deadlines(cx);
         if self.status != Status::Running {
             return Err(ToolError::invalid(format!("workflow `{}` is {}; its state can no longer change", self.id, status_name(self.status))));
@@ -741,11 +742,11 @@ impl Execution {
         };
         self.absorb(who, cx);
         self.save(cx)?;
-        Ok(json!({"state": written.this().to_json(), "global": Value::Object(written.global.clone()).to_json()}))
+        Ok(StateWritten { state: written.this().to_json().unwrap_or(Json::Null), global: Value::Object(written.global.clone()).to_json().unwrap_or(Json::Null) })
     }
 
     /// The state tiers of the workflow or a task, and the values at `paths`.
-    pub(crate) fn read(&self, paths: &[String], task_id: Option<&str>) -> Result<Json, ToolError> {
+    pub(crate) fn read(&self, paths: &[String], task_id: Option<&str>) -> Result<StateRead, ToolError> {
         let machine = self.machine(task_id)?;
         let state = machine.state();
         let mut values = serde_json::Map::new();
@@ -753,14 +754,13 @@ impl Execution {
             let value = read_path(state, path).map_err(ToolError::invalid)?;
             values.insert(path.clone(), value.to_json().unwrap_or(Json::Null));
         }
-        let mut answer = json!({"workflow_id": self.id, "state": state.this().to_json(), "tiers": state.to_json()});
-        if let Some(task_id) = task_id {
-            answer["task_id"] = task_id.into();
-        }
-        if !paths.is_empty() {
-            answer["values"] = Json::Object(values);
-        }
-        Ok(answer)
+        Ok(StateRead {
+            workflow_id: self.id.clone(),
+            task_id: task_id.map(str::to_owned),
+            state: state.this().to_json().unwrap_or(Json::Null),
+            tiers: state.to_json(),
+            values: (!paths.is_empty()).then_some(values),
+        })
     }
 
     /// The task index of `task_id` in the definition (`None` for the workflow itself).
@@ -786,7 +786,7 @@ impl Execution {
     }
 
     /// `workflow_cancel`: a command running for the instance is stopped.
-    pub(crate) fn cancel(&mut self, cx: &Context<'_>) -> Result<Json, ToolError> {
+    pub(crate) fn cancel(&mut self, cx: &Context<'_>) -> Result<Cancelled, ToolError> {
         if self.status != Status::Running {
             return Err(ToolError::invalid(format!("workflow `{}` is already {}", self.id, status_name(self.status))));
         }
@@ -795,7 +795,7 @@ impl Execution {
         }
         self.finish(Status::Cancelled, cx);
         self.save(cx)?;
-        Ok(json!({"workflow_id": self.id, "status": self.status}))
+        Ok(Cancelled { workflow_id: self.id.clone(), status: self.status })
     }
 
     /// The step the workflow stands at, if any.
@@ -804,26 +804,26 @@ impl Execution {
     }
 
     /// `workflow_get_status`.
-    pub(crate) fn status_json(&self) -> Json {
+    pub(crate) fn status(&self) -> InstanceStatus {
         let snapshot = self.main.machine.resumable();
         // Iterations of the loops the workflow stands in, outermost first.
         let loops: Vec<u32> = snapshot.iter().flat_map(|s| s.frames.iter().map(|f| f.iteration)).filter(|i| *i > 0).collect();
-        json!({
-            "workflow_id": self.id,
-            "workflow_name": self.definition.name,
-            "status": self.status,
-            "created_at": self.created_at,
-            "completed_at": self.finished_at,
-            "error": self.main.failure_json(),
-            "current_step": self.current_step(),
-            "steps_handed_out": self.main.steps_handed,
-            "attempt": snapshot.as_ref().map_or(0, |snapshot| snapshot.attempt),
-            "loop_iterations": loops,
-            "tasks": self.fan_out.as_ref().map_or(Json::Null, FanOut::progress),
-            "state": self.main.machine.state().this().to_json(),
-            "version": self.version,
-            "running": self.running(),
-        })
+        InstanceStatus {
+            workflow_id: self.id.clone(),
+            workflow_name: self.definition.name.clone(),
+            status: self.status,
+            created_at: self.created_at,
+            completed_at: self.finished_at,
+            error: self.main.step_failure(),
+            current_step: self.current_step().map(str::to_owned),
+            steps_handed_out: self.main.steps_handed,
+            attempt: snapshot.as_ref().map_or(0, |snapshot| snapshot.attempt),
+            loop_iterations: loops,
+            tasks: self.fan_out.as_ref().map(FanOut::progress),
+            state: self.main.machine.state().this().to_json().unwrap_or(Json::Null),
+            version: self.version,
+            running: self.running(),
+        }
     }
 
     /// The workflow's answer to a request: the steps produced since the last one and how it

@@ -3,6 +3,7 @@
 //! tasks — but knows nothing of MCP: `crate::mcp` adapts it to the protocol, so the engine is
 //! tested (and usable, by `wfc run`) without a transport.
 
+pub mod answers;
 mod batch;
 mod definition;
 mod error;
@@ -64,8 +65,8 @@ impl Default for Limits {
 /// The tools that need the compiler (`workflow_validate`, `workflow_test_transformation`,
 /// `workflow_graph`); the binary provides them, so the runtime does not depend on the compiler.
 pub trait Authoring: Send + Sync {
-    /// Checks a workflow's YAML text: `{valid, diagnostics: [...]}`.
-    fn validate(&self, yaml: &str) -> Json;
+    /// Checks a workflow's YAML text as `wfc check` does.
+    fn validate(&self, yaml: &str) -> answers::Validation;
     /// Evaluates a computed-field transform with `input` bound.
     fn test_transformation(&self, transform: &str, input: &Json) -> Result<Json, String>;
     /// A Mermaid diagram of a served workflow (by name) or of YAML text.
@@ -426,9 +427,9 @@ impl Engine {
         task_id: Option<&str>,
         observer: Option<&Arc<dyn Observer>>,
         request: impl FnOnce(&mut Execution, &Context<'_>) -> Result<Progress, ToolError>,
-    ) -> Result<Json, ToolError> {
+    ) -> Result<Batch, ToolError> {
         let deadline = tokio::time::Instant::now() + self.settings.answer_within;
-        let running = |work: &Work| work.running_answer(workflow_id, task_id).to_json();
+        let running = |work: &Work| work.running_answer(workflow_id, task_id);
         // Work in flight (another request's, or one that outlived its request) goes first.
         let (slot, mut run) = loop {
             let (slot, mut run) = self.lock(workflow_id).await?;
@@ -447,7 +448,7 @@ impl Engine {
         };
         let progress = request(&mut run, &self.context());
         let job = match self.kept(&mut run, progress)? {
-            Progress::Answer(batch) => return Ok(batch.to_json()),
+            Progress::Answer(batch) => return Ok(batch),
             Progress::Run(job) => job,
             Progress::Parked => return Err(ToolError::failed("the request was answered before it ended")),
         };
@@ -462,7 +463,7 @@ impl Engine {
         // Taken, or detached, under one lock: the work cannot answer in between.
         let outcome = work.take_or_detach();
         match outcome {
-            Some(outcome) => outcome.map(|batch| batch.to_json()),
+            Some(outcome) => outcome,
             None => Ok(running(&work)),
         }
     }
@@ -489,59 +490,53 @@ impl Engine {
     }
 
     /// `workflow_list`.
-    pub fn list(&self) -> Json {
-        let workflows: Vec<Json> = self
+    pub fn list(&self) -> answers::WorkflowList {
+        let workflows: Vec<answers::WorkflowSummary> = self
             .catalog
             .workflows()
             .iter()
-            .map(|d| json!({"name": d.name, "description": d.description, "version": d.version, "source": d.source, "path": d.path}))
+            .map(|d| answers::WorkflowSummary { name: d.name.clone(), description: d.description.clone(), version: d.version.clone(), source: d.source.to_owned(), path: d.path.clone() })
             .collect();
-        let mut answer = json!({"count": workflows.len(), "workflows": workflows});
-        let broken: Vec<Json> = self.catalog.broken().into_iter().map(|(path, diagnostics)| json!({"path": path, "diagnostics": diagnostics})).collect();
-        if !broken.is_empty() {
-            answer["invalid"] = Json::Array(broken);
-        }
-        answer
+        let invalid = self.catalog.broken().into_iter().map(|(path, diagnostics)| answers::InvalidFile { path, diagnostics }).collect();
+        answers::WorkflowList { count: workflows.len(), workflows, invalid }
     }
 
     /// `workflow_get_info`.
-    pub fn info(&self, name: &str) -> Result<Json, ToolError> {
+    pub fn info(&self, name: &str) -> Result<answers::WorkflowInfo, ToolError> {
         let definition = self.definition(name)?;
-        let inputs: serde_json::Map<String, Json> = definition
+        let inputs = definition
             .inputs()
             .iter()
             .map(|input| {
-                let info = json!({"type": input.field_type.map(|t| t.name()), "required": input.required, "default": input.default});
+                let info = answers::InputInfo { field_type: input.field_type.map(|t| t.name().to_owned()), required: input.required, default: input.default.clone() };
                 (input.name.clone(), info)
             })
             .collect();
-        Ok(json!({
-            "name": definition.name,
-            "description": definition.description,
-            "version": definition.version,
-            "inputs": inputs,
-            "sub_agent_tasks": definition.tasks,
-            "source": definition.source,
-            "loaded_from": definition.path,
-            "definition_hash": definition.definition_hash,
-        }))
+        Ok(answers::WorkflowInfo {
+            name: definition.name.clone(),
+            description: definition.description.clone(),
+            version: definition.version.clone(),
+            inputs,
+            sub_agent_tasks: definition.tasks.clone(),
+            source: definition.source.to_owned(),
+            loaded_from: definition.path.clone(),
+            definition_hash: definition.definition_hash.clone(),
+        })
     }
 
     /// `workflow_explain_plan`: what `name` would run; with `inputs`, whether they would start it.
-    pub fn explain(&self, name: &str, inputs: Option<&Json>) -> Result<Json, ToolError> {
+    pub fn explain(&self, name: &str, inputs: Option<&Json>) -> Result<answers::Plan, ToolError> {
         let definition = self.definition(name)?;
         let mut plan = definition.explain();
-        if let Some(inputs) = inputs {
-            plan["inputs_accepted"] = match definition.start(inputs, self.settings.limits.max_server_steps) {
-                Ok(_) => json!(true),
-                Err(error) => json!({"refused": error.to_string()}),
-            };
-        }
+        plan.inputs_accepted = inputs.map(|inputs| match definition.start(inputs, self.settings.limits.max_server_steps) {
+            Ok(_) => json!(true),
+            Err(error) => json!({"refused": error.to_string()}),
+        });
         Ok(plan)
     }
 
     /// `workflow_start`: a new instance; its first steps come from `workflow_get_next_step`.
-    pub async fn start(&self, name: &str, inputs: &Json) -> Result<Json, ToolError> {
+    pub async fn start(&self, name: &str, inputs: &Json) -> Result<answers::Started, ToolError> {
         let definition = self.definition(name)?;
         let running = self.store.running_count().map_err(|e| ToolError::store(e.to_string()))?;
         if running >= self.settings.limits.max_active_instances {
@@ -559,11 +554,11 @@ impl Engine {
         self.table()?.insert(id.clone(), Arc::new(tokio::sync::Mutex::new(run)));
         metrics::counter!("wfc_instances_started_total", "workflow" => name.to_owned()).increment(1);
         tracing::info!(workflow = name, instance = %id, "started");
-        Ok(json!({"workflow_id": id, "workflow_name": name, "status": Status::Running, "state": state}))
+        Ok(answers::Started { workflow_id: id, workflow_name: name.to_owned(), status: Status::Running, state })
     }
 
     /// `workflow_get_next_step`; `observer` hears of server-side work while the request waits.
-    pub async fn next_step(&self, workflow_id: &str, task_id: Option<&str>, observer: Option<&Arc<dyn Observer>>) -> Result<Json, ToolError> {
+    pub async fn next_step(&self, workflow_id: &str, task_id: Option<&str>, observer: Option<&Arc<dyn Observer>>) -> Result<Batch, ToolError> {
         self.drive(workflow_id, task_id, observer, |run, cx| run.next_step(task_id, cx)).await
     }
 
@@ -571,7 +566,7 @@ impl Engine {
     /// `error_handling` decides what follows); otherwise `result` is the step's result.
     /// `sequence`, when the client echoes the step's, tells a resubmission from the result of
     /// the same step handed out again by a loop.
-    pub async fn submit_result(&self, workflow_id: &str, submitted: Submit<'_>, observer: Option<&Arc<dyn Observer>>) -> Result<Json, ToolError> {
+    pub async fn submit_result(&self, workflow_id: &str, submitted: Submit<'_>, observer: Option<&Arc<dyn Observer>>) -> Result<Batch, ToolError> {
         let event = match submitted.error {
             Some(cause) => Event::Failed(cause.to_owned()),
             None => Event::Done(submitted.result.map(Value::from).unwrap_or(Value::Null)),
@@ -580,45 +575,49 @@ impl Engine {
     }
 
     /// `workflow_update_state`.
-    pub async fn update_state(&self, workflow_id: &str, writes: &[ClientWrite], task_id: Option<&str>) -> Result<Json, ToolError> {
+    pub async fn update_state(&self, workflow_id: &str, writes: &[ClientWrite], task_id: Option<&str>) -> Result<answers::StateWritten, ToolError> {
         self.operate(workflow_id, |run, cx| run.write(writes, task_id, cx)).await
     }
 
     /// `workflow_get_status`.
-    pub async fn status(&self, workflow_id: &str) -> Result<Json, ToolError> {
-        self.operate(workflow_id, |run, _| Ok(run.status_json())).await
+    pub async fn status(&self, workflow_id: &str) -> Result<answers::InstanceStatus, ToolError> {
+        self.operate(workflow_id, |run, _| Ok(run.status())).await
     }
 
     /// `workflow_list_active`: running instances, oldest first (from the store, so instances
     /// not touched since a restart are listed too).
-    pub async fn list_active(&self) -> Result<Json, ToolError> {
+    pub async fn list_active(&self) -> Result<answers::ActiveList, ToolError> {
         let running = self.store.running().map_err(|e| ToolError::store(e.to_string()))?;
         // Read once: in dev mode, listing the workflows looks at their files.
         let served = self.catalog.workflows();
-        let workflows: Vec<Json> = running
-            .iter()
+        let workflows: Vec<answers::ActiveInstance> = running
+            .into_iter()
             .map(|stored| {
-                let mut entry = json!({"workflow_id": stored.id, "workflow_name": stored.workflow, "status": stored.status, "created_at": stored.created_at, "version": stored.version});
-                if !served.iter().any(|d| d.name == stored.workflow && d.definition_hash == stored.definition_hash) {
-                    entry["needs_force_resume"] = "its workflow definition changed since it started".into();
+                let current = served.iter().any(|d| d.name == stored.workflow && d.definition_hash == stored.definition_hash);
+                answers::ActiveInstance {
+                    needs_force_resume: (!current).then(|| "its workflow definition changed since it started".to_owned()),
+                    workflow_id: stored.id,
+                    workflow_name: stored.workflow,
+                    status: stored.status,
+                    created_at: stored.created_at,
+                    version: stored.version,
                 }
-                entry
             })
             .collect();
-        Ok(json!({"count": workflows.len(), "workflows": workflows}))
+        Ok(answers::ActiveList { count: workflows.len(), workflows })
     }
 
     /// `workflow_state_read`.
-    pub async fn read_state(&self, workflow_id: &str, paths: &[String], task_id: Option<&str>) -> Result<Json, ToolError> {
+    pub async fn read_state(&self, workflow_id: &str, paths: &[String], task_id: Option<&str>) -> Result<answers::StateRead, ToolError> {
         self.operate(workflow_id, |run, _| run.read(paths, task_id)).await
     }
 
     /// `workflow_state_dependencies`: the computed fields (or one) with what they read.
-    pub async fn dependencies(&self, workflow_id: &str, field: Option<&str>, task_id: Option<&str>) -> Result<Json, ToolError> {
+    pub async fn dependencies(&self, workflow_id: &str, field: Option<&str>, task_id: Option<&str>) -> Result<answers::ComputedFields, ToolError> {
         self.operate(workflow_id, |run, _| Self::computed_fields(run, workflow_id, field, task_id)).await
     }
 
-    fn computed_fields(run: &Execution, workflow_id: &str, field: Option<&str>, task_id: Option<&str>) -> Result<Json, ToolError> {
+    fn computed_fields(run: &Execution, workflow_id: &str, field: Option<&str>, task_id: Option<&str>) -> Result<answers::ComputedFields, ToolError> {
         let computed = run.definition.computed(run.task_program(task_id)?);
         let fields: Vec<ComputedInfo> = match field.map(|f| f.trim_start_matches("this.").trim_start_matches("computed.")) {
             None => computed,
@@ -631,43 +630,43 @@ impl Engine {
                 found
             }
         };
-        Ok(json!({"workflow_id": workflow_id, "computed": fields}))
+        Ok(answers::ComputedFields { workflow_id: workflow_id.to_owned(), computed: fields })
     }
 
     /// `workflow_cancel`.
-    pub async fn cancel(&self, workflow_id: &str) -> Result<Json, ToolError> {
+    pub async fn cancel(&self, workflow_id: &str) -> Result<answers::Cancelled, ToolError> {
         self.operate(workflow_id, |run, cx| run.cancel(cx)).await
     }
 
     /// `workflow_history`: an instance's execution history (of one task, if given), entries
     /// numbered after `since`.
-    pub async fn history(&self, workflow_id: &str, task_id: Option<&str>, since: u64) -> Result<Json, ToolError> {
+    pub async fn history(&self, workflow_id: &str, task_id: Option<&str>, since: u64) -> Result<answers::History, ToolError> {
         let stored = self.stored(workflow_id)?;
         let events = stored_history(self.store.as_ref(), &stored, task_id, since).map_err(|e| ToolError::store(e.to_string()))?;
-        let mut answer = history_answer(&stored, &events);
+        let mut answer = history_answer(&stored, events);
         if !self.settings.history {
-            answer["note"] = "this server keeps no history (--no-history)".into();
+            answer.note = Some("this server keeps no history (--no-history)".to_owned());
         }
         Ok(answer)
     }
 
     /// `workflow_checkpoint`: keeps the instance as it stands under `name` (default
     /// `cp_<version>`), for `workflow_resume` to go back to.
-    pub async fn checkpoint(&self, workflow_id: &str, name: Option<&str>, reason: Option<&str>) -> Result<Json, ToolError> {
+    pub async fn checkpoint(&self, workflow_id: &str, name: Option<&str>, reason: Option<&str>) -> Result<answers::CheckpointTaken, ToolError> {
         self.operate(workflow_id, |run, cx| {
             let stored = self.stored(&run.id)?;
             let name = name.map_or_else(|| format!("cp_{}", stored.version), str::to_owned);
             let step_id = run.current_step().map(str::to_owned);
             let checkpoint = Checkpoint { name: name.clone(), step_id: step_id.clone(), reason: reason.map(str::to_owned), created_at: cx.now, instance: stored };
             self.store.save_checkpoint(&checkpoint).map_err(|e| ToolError::new(ErrorCode::CheckpointFailed, e.to_string()))?;
-            Ok(json!({
-                "checkpoint_id": name,
-                "workflow_id": run.id,
-                "step_id": step_id,
-                "reason": reason,
-                "created_at": cx.now,
-                "version": checkpoint.instance.version,
-            }))
+            Ok(answers::CheckpointTaken {
+                checkpoint_id: name,
+                workflow_id: run.id.clone(),
+                step_id,
+                reason: reason.map(str::to_owned),
+                created_at: cx.now,
+                version: checkpoint.instance.version,
+            })
         })
         .await
     }
@@ -675,7 +674,7 @@ impl Engine {
     /// `workflow_resume`: continues an instance from the store — as last committed, or as
     /// checkpoint `checkpoint` kept it — under the definition now served; a changed definition
     /// needs `force`. The next steps come from `workflow_get_next_step`.
-    pub async fn resume(&self, workflow_id: &str, checkpoint: Option<&str>, force: bool) -> Result<Json, ToolError> {
+    pub async fn resume(&self, workflow_id: &str, checkpoint: Option<&str>, force: bool) -> Result<answers::Resumed, ToolError> {
         let current = self.stored(workflow_id)?;
         let from = match checkpoint {
             None => current.clone(),
@@ -687,14 +686,15 @@ impl Engine {
         let served = self.definition(&current.workflow).ok().map(|d| d.definition_hash.clone());
         if checkpoint.is_none() && !force && served.as_deref() == Some(current.definition_hash.as_str()) {
             let status = self.status(workflow_id).await?;
-            return Ok(json!({
-                "resumed": true,
-                "workflow_id": workflow_id,
-                "status": status["status"],
-                "current_step": status["current_step"],
-                "version": status["version"],
-                "message": "the instance continues from its last committed step: call workflow_get_next_step",
-            }));
+            return Ok(answers::Resumed {
+                resumed: true,
+                workflow_id: workflow_id.to_owned(),
+                status: status.status,
+                current_step: status.current_step,
+                version: status.version,
+                checkpoint: None,
+                message: "the instance continues from its last committed step: call workflow_get_next_step".to_owned(),
+            });
         }
         let mut restored = self.restore(&from, force)?;
         // The copy in use (if any) is locked while it is replaced, and marked, so requests
@@ -715,15 +715,15 @@ impl Engine {
         let run = Arc::new(tokio::sync::Mutex::new(restored));
         self.table()?.insert(workflow_id.to_owned(), Arc::clone(&run));
         let run = run.lock().await;
-        Ok(json!({
-            "resumed": true,
-            "workflow_id": workflow_id,
-            "status": run.status,
-            "current_step": run.current_step(),
-            "version": run.version,
-            "checkpoint": checkpoint,
-            "message": "the instance continues from the restored step: call workflow_get_next_step",
-        }))
+        Ok(answers::Resumed {
+            resumed: true,
+            workflow_id: workflow_id.to_owned(),
+            status: run.status,
+            current_step: run.current_step().map(str::to_owned),
+            version: run.version,
+            checkpoint: checkpoint.map(str::to_owned),
+            message: "the instance continues from the restored step: call workflow_get_next_step".to_owned(),
+        })
     }
 
     /// Whether the store answers, and how many instances are running (`/healthz`, and the
@@ -759,18 +759,18 @@ impl Engine {
     }
 
     /// `workflow_validate`.
-    pub async fn validate(&self, yaml: String) -> Result<Json, ToolError> {
+    pub async fn validate(&self, yaml: String) -> Result<answers::Validation, ToolError> {
         self.authoring(move |tools| tools.validate(&yaml)).await
     }
 
     /// `workflow_test_transformation`.
-    pub async fn test_transformation(&self, transform: String, input: Json) -> Result<Json, ToolError> {
+    pub async fn test_transformation(&self, transform: String, input: Json) -> Result<answers::Transformed, ToolError> {
         let output = self.authoring(move |tools| tools.test_transformation(&transform, &input)).await?;
-        output.map(|output| json!({"output": output})).map_err(ToolError::invalid)
+        output.map(|output| answers::Transformed { output }).map_err(ToolError::invalid)
     }
 
     /// `workflow_graph`.
-    pub async fn graph(&self, workflow: String) -> Result<Json, ToolError> {
+    pub async fn graph(&self, workflow: String) -> Result<answers::Graph, ToolError> {
         // A workflow served from a file (`--dev`, `--workflows`) is drawn from that file; the
         // authoring tools know the embedded catalog's names, and read anything else as YAML.
         let served = self.catalog.workflows().into_iter().find(|d| d.name == workflow && d.source != "compiled");
@@ -779,7 +779,7 @@ impl Engine {
             None => workflow,
         };
         let mermaid = self.authoring(move |tools| tools.graph(&workflow)).await?;
-        mermaid.map(|mermaid| json!({"mermaid": mermaid})).map_err(ToolError::invalid)
+        mermaid.map(|mermaid| answers::Graph { mermaid }).map_err(ToolError::invalid)
     }
 }
 
@@ -810,8 +810,8 @@ pub fn stored_history(store: &dyn Store, stored: &Stored, task_id: Option<&str>,
 }
 
 /// The `workflow_history` answer: instance `stored` and its history `events`.
-pub fn history_answer(stored: &Stored, events: &[store::HistoryEvent]) -> Json {
-    json!({"workflow_id": stored.id, "workflow_name": stored.workflow, "status": stored.status, "count": events.len(), "events": events})
+pub fn history_answer(stored: &Stored, events: Vec<store::HistoryEvent>) -> answers::History {
+    answers::History { workflow_id: stored.id.clone(), workflow_name: stored.workflow.clone(), status: stored.status.clone(), count: events.len(), events, note: None }
 }
 
 /// Seconds since the Unix epoch.

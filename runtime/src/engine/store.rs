@@ -36,7 +36,7 @@ pub struct Stored {
 }
 
 /// One entry of an instance's execution history (`workflow_history`).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct HistoryEvent {
     /// 1, 2, … per instance (0 is the summary of entries dropped past the bound).
     pub seq: u64,

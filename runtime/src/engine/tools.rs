@@ -1,14 +1,19 @@
 //! The MCP tools as data: each tool's name, its description written for an agent, the JSON
-//! Schema of its arguments, and the engine operation it calls. Nothing here names the MCP
-//! library; `crate::mcp` lists and calls these.
+//! Schemas of its arguments and of its answer (generated from the argument struct and the
+//! answer type, [`super::answers`]), and the engine operation it calls. Nothing here names the
+//! MCP library; `crate::mcp` lists and calls these.
 
 use std::sync::Arc;
 
 use schemars::JsonSchema;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
+use super::answers::{
+    ActiveList, Cancelled, CheckpointTaken, ComputedFields, Graph as GraphAnswer, History as HistoryAnswer, InstanceStatus, Plan, Resumed, Started,
+    StateRead as StateReadAnswer, StateWritten, StepAnswer, Transformed, Validation, WorkflowInfo, WorkflowList,
+};
 use super::{Engine, Observer, Submit, ToolError};
 use crate::machine::ClientWrite;
 
@@ -21,6 +26,15 @@ pub struct ToolSpec {
     pub description: &'static str,
     /// The JSON Schema of its arguments.
     pub schema: Map<String, Json>,
+    /// The JSON Schema of a successful answer: `{"data": …}`, the data of the answer's type.
+    pub output_schema: Map<String, Json>,
+}
+
+/// Every successful answer: `{"data": …}` (a refusal is `{"error": {code, message}}`).
+#[derive(Serialize, JsonSchema)]
+pub struct Envelope<T> {
+    /// What the tool answers.
+    pub data: T,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -180,30 +194,39 @@ struct Graph {
     workflow: String,
 }
 
-fn spec<A: JsonSchema>(name: &'static str, description: &'static str) -> ToolSpec {
-    let mut schema = serde_json::to_value(schemars::schema_for!(A)).unwrap_or_default();
+/// The tool `name`, taking arguments `A` and answering `O`.
+fn spec<A: JsonSchema, O: JsonSchema>(name: &'static str, description: &'static str) -> ToolSpec {
+    let arguments = schemars::generate::SchemaSettings::default().into_generator().into_root_schema_for::<A>();
+    // An answer is serialized: a field left out when empty is not required of it.
+    let answer = schemars::generate::SchemaSettings::default().for_serialize().into_generator().into_root_schema_for::<Envelope<O>>();
+    ToolSpec { name, description, schema: tool_schema(arguments), output_schema: tool_schema(answer) }
+}
+
+/// A schema as a tool declares it: an object schema, without `$schema` and `title`.
+fn tool_schema(schema: schemars::Schema) -> Map<String, Json> {
+    let mut schema = serde_json::to_value(schema).unwrap_or_default();
     if let Some(object) = schema.as_object_mut() {
         object.remove("$schema");
         object.remove("title");
     }
-    ToolSpec { name, description, schema: schema.as_object().cloned().unwrap_or_default() }
+    schema.as_object().cloned().unwrap_or_default()
 }
 
 /// Every tool the server offers.
 pub fn specs() -> Vec<ToolSpec> {
     vec![
-        spec::<NoArguments>("workflow_list", "List the workflows this server can run, with their descriptions."),
-        spec::<WorkflowName>("workflow_get_info", "Describe one workflow: its inputs (type, required, default), sub-agent tasks and version."),
-        spec::<Explain>(
+        spec::<NoArguments, WorkflowList>("workflow_list", "List the workflows this server can run, with their descriptions."),
+        spec::<WorkflowName, WorkflowInfo>("workflow_get_info", "Describe one workflow: its inputs (type, required, default), sub-agent tasks and version."),
+        spec::<Explain, Plan>(
             "workflow_explain_plan",
             "Show what a workflow would run, without running it: its steps in order (client or server), loops with their \
              caps, sub-agent fan-out, what each step reads and writes, and its computed fields with their dependencies.",
         ),
-        spec::<Start>(
+        spec::<Start, Started>(
             "workflow_start",
             "Start a workflow with its inputs. Returns the instance id; then call workflow_get_next_step to get its first steps.",
         ),
-        spec::<NextStep>(
+        spec::<NextStep, StepAnswer>(
             "workflow_get_next_step",
             "Get the next steps of a workflow instance (or of one sub-agent task): zero or more user_message steps to show, \
              then at most one step to do. Do them in order. Report the last step's result with workflow_submit_result \
@@ -216,45 +239,45 @@ pub fn specs() -> Vec<ToolSpec> {
              of the person directly and the answer lists them under `elicited`. `completed: true` means done; \
              `status: failed` carries the error.",
         ),
-        spec::<SubmitResult>(
+        spec::<SubmitResult, StepAnswer>(
             "workflow_submit_result",
             "Report the result of the step the workflow waits at. The server applies the step's state updates, \
              validates answers and replies, and answers with the next steps (as workflow_get_next_step does).",
         ),
-        spec::<UpdateState>(
+        spec::<UpdateState, StateWritten>(
             "workflow_update_state",
             "Write workflow state (this.* or global.*), all writes or none; computed fields follow. A value of the wrong \
              declared type is refused and nothing changes.",
         ),
-        spec::<Instance>("workflow_get_status", "How a workflow instance stands: status, current step, error, sub-agent task counts, state."),
-        spec::<NoArguments>("workflow_list_active", "List the running workflow instances."),
-        spec::<StateRead>("workflow_state_read", "Read a workflow instance's (or task's) state: the merged `this` view, every tier, and the values at `paths`."),
-        spec::<Dependencies>(
+        spec::<Instance, InstanceStatus>("workflow_get_status", "How a workflow instance stands: status, current step, error, sub-agent task counts, state."),
+        spec::<NoArguments, ActiveList>("workflow_list_active", "List the running workflow instances."),
+        spec::<StateRead, StateReadAnswer>("workflow_state_read", "Read a workflow instance's (or task's) state: the merged `this` view, every tier, and the values at `paths`."),
+        spec::<Dependencies, ComputedFields>(
             "workflow_state_dependencies",
             "Show computed fields of an instance: what each reads, which fields read it, on_error and fallback.",
         ),
-        spec::<Instance>("workflow_cancel", "Stop a running workflow instance; it takes no more steps."),
-        spec::<History>(
+        spec::<Instance, Cancelled>("workflow_cancel", "Stop a running workflow instance; it takes no more steps."),
+        spec::<History, HistoryAnswer>(
             "workflow_history",
             "What an instance did, in order: steps handed out and completed (with durations), branches taken, loop \
              iterations, state writes (path, old and new value, by a step or the client), computed refreshes, shell \
              commands, retries, timeouts, errors, status changes; sub-agent entries carry their task_id.",
         ),
-        spec::<CheckpointArguments>(
+        spec::<CheckpointArguments, CheckpointTaken>(
             "workflow_checkpoint",
             "Keep a named snapshot of a workflow instance as it stands now, for workflow_resume to go back to.",
         ),
-        spec::<Resume>(
+        spec::<Resume, Resumed>(
             "workflow_resume",
             "Continue a workflow instance after a server restart (instances are kept across restarts), or go back to a \
              checkpoint. An instance whose workflow definition changed needs force: true. Then call workflow_get_next_step.",
         ),
-        spec::<Validate>("workflow_validate", "Check a workflow's YAML as `wfc check` does; returns every diagnostic with line and column."),
-        spec::<TestTransformation>(
+        spec::<Validate, Validation>("workflow_validate", "Check a workflow's YAML as `wfc check` does; returns every diagnostic with line and column."),
+        spec::<TestTransformation, Transformed>(
             "workflow_test_transformation",
             "Evaluate a computed-field transform (JavaScript expression) with `input` bound, as a workflow would.",
         ),
-        spec::<Graph>("workflow_graph", "Draw a workflow's state machine as a Mermaid flowchart: steps, branches, loops and sub-agent fan-out."),
+        spec::<Graph, GraphAnswer>("workflow_graph", "Draw a workflow's state machine as a Mermaid flowchart: steps, branches, loops and sub-agent fan-out."),
     ]
 }
 
@@ -271,65 +294,70 @@ fn arguments<A: DeserializeOwned>(tool: &str, mut given: Map<String, Json>) -> R
     serde_json::from_value(Json::Object(given)).map_err(|e| ToolError::invalid(format!("{tool}: {e}")))
 }
 
+/// An answer as the JSON clients read.
+fn encode<T: Serialize>(answer: Result<T, ToolError>) -> Result<Json, ToolError> {
+    serde_json::to_value(answer?).map_err(|e| ToolError::failed(format!("the answer cannot be encoded: {e}")))
+}
+
 /// Calls tool `name` with `given` arguments; `observer` hears of server-side work while a step
 /// request waits on it.
 pub async fn call(engine: &Engine, name: &str, given: Map<String, Json>, observer: Option<&Arc<dyn Observer>>) -> Result<Json, ToolError> {
     match name {
-        "workflow_list" => arguments::<NoArguments>(name, given).map(|_| engine.list()),
-        "workflow_get_info" => engine.info(&arguments::<WorkflowName>(name, given)?.workflow),
-        "workflow_explain_plan" => {
+        "workflow_list" => encode(arguments::<NoArguments>(name, given).map(|_| engine.list())),
+        "workflow_get_info" => encode(engine.info(&arguments::<WorkflowName>(name, given)?.workflow)),
+        "workflow_explain_plan" => encode({
             let Explain { workflow, inputs } = arguments(name, given)?;
             engine.explain(&workflow, inputs.as_ref())
-        }
-        "workflow_start" => {
+        }),
+        "workflow_start" => encode({
             let Start { workflow, inputs } = arguments(name, given)?;
             engine.start(&workflow, &inputs.unwrap_or(Json::Null)).await
-        }
-        "workflow_get_next_step" => {
+        }),
+        "workflow_get_next_step" => encode({
             let NextStep { workflow_id, task_id } = arguments(name, given)?;
             engine.next_step(&workflow_id, task_id.as_deref(), observer).await
-        }
-        "workflow_submit_result" => {
+        }),
+        "workflow_submit_result" => encode({
             let SubmitResult { workflow_id, step_id, result, error, task_id, sequence } = arguments(name, given)?;
             let submitted = Submit { step_id: &step_id, sequence, result: result.as_ref(), error: error.as_deref(), task_id: task_id.as_deref() };
             engine.submit_result(&workflow_id, submitted, observer).await
-        }
-        "workflow_update_state" => {
+        }),
+        "workflow_update_state" => encode({
             let UpdateState { workflow_id, updates, task_id } = arguments(name, given)?;
             engine.update_state(&workflow_id, &updates, task_id.as_deref()).await
-        }
-        "workflow_get_status" => engine.status(&arguments::<Instance>(name, given)?.workflow_id).await,
-        "workflow_list_active" => {
+        }),
+        "workflow_get_status" => encode(engine.status(&arguments::<Instance>(name, given)?.workflow_id).await),
+        "workflow_list_active" => encode({
             arguments::<NoArguments>(name, given)?;
             engine.list_active().await
-        }
-        "workflow_state_read" => {
+        }),
+        "workflow_state_read" => encode({
             let StateRead { workflow_id, paths, task_id } = arguments(name, given)?;
             engine.read_state(&workflow_id, &paths.unwrap_or_default(), task_id.as_deref()).await
-        }
-        "workflow_state_dependencies" => {
+        }),
+        "workflow_state_dependencies" => encode({
             let Dependencies { workflow_id, field, task_id } = arguments(name, given)?;
             engine.dependencies(&workflow_id, field.as_deref(), task_id.as_deref()).await
-        }
-        "workflow_cancel" => engine.cancel(&arguments::<Instance>(name, given)?.workflow_id).await,
-        "workflow_history" => {
+        }),
+        "workflow_cancel" => encode(engine.cancel(&arguments::<Instance>(name, given)?.workflow_id).await),
+        "workflow_history" => encode({
             let History { workflow_id, task_id, since } = arguments(name, given)?;
             engine.history(&workflow_id, task_id.as_deref(), since).await
-        }
-        "workflow_checkpoint" => {
+        }),
+        "workflow_checkpoint" => encode({
             let CheckpointArguments { workflow_id, name: checkpoint, reason } = arguments(name, given)?;
             engine.checkpoint(&workflow_id, checkpoint.as_deref(), reason.as_deref()).await
-        }
-        "workflow_resume" => {
+        }),
+        "workflow_resume" => encode({
             let Resume { workflow_id, checkpoint, force } = arguments(name, given)?;
             engine.resume(&workflow_id, checkpoint.as_deref(), force).await
-        }
-        "workflow_validate" => engine.validate(arguments::<Validate>(name, given)?.yaml).await,
-        "workflow_test_transformation" => {
+        }),
+        "workflow_validate" => encode(engine.validate(arguments::<Validate>(name, given)?.yaml).await),
+        "workflow_test_transformation" => encode({
             let TestTransformation { transform, input } = arguments(name, given)?;
             engine.test_transformation(transform, input).await
-        }
-        "workflow_graph" => engine.graph(arguments::<Graph>(name, given)?.workflow).await,
+        }),
+        "workflow_graph" => encode(engine.graph(arguments::<Graph>(name, given)?.workflow).await),
         _ => Err(ToolError::not_found(format!("no tool `{name}`"))),
     }
 }

@@ -9,6 +9,7 @@ use super::program::{Handling, LoopKind, Op, Program, Update, WritePath};
 
 /// One step of a plan.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PlannedStep {
     /// The step id.
     pub id: String,

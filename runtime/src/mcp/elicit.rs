@@ -12,6 +12,7 @@ use rmcp::model::{ElicitRequestParams, ElicitationAction};
 use rmcp::service::{ElicitationMode, Peer};
 use serde_json::{Map, Value as Json, json};
 
+use crate::engine::answers::Elicited;
 use crate::engine::{Batch, Engine, HandedStep, Observer, ToolError, tools};
 
 /// The form's one field.
@@ -56,16 +57,16 @@ pub(super) async fn ask_person(engine: &Engine, peer: &Peer<RoleServer>, mut ans
         if let Some(task_id) = step.task_id.as_ref().or(batch.task_id.as_ref()) {
             submitted.insert("task_id".into(), task_id.clone().into());
         }
-        let mut note = json!({"step_id": step.id, "prompt": step.definition["prompt"], "shown": shown});
+        let mut note = Elicited { step_id: step.id.clone(), prompt: step.definition["prompt"].clone(), shown, answer: None, refused: None };
         match reply.action {
             ElicitationAction::Accept => {
                 let given = reply.content.as_ref().and_then(|content| content.get(ANSWER)).cloned().unwrap_or(Json::Null);
-                note["answer"] = given.clone();
+                note.answer = Some(given.clone());
                 submitted.insert("result".into(), given);
             }
             refused => {
                 let what = if refused == ElicitationAction::Decline { "declined" } else { "cancelled" };
-                note["refused"] = what.into();
+                note.refused = Some(what.to_owned());
                 submitted.insert("error".into(), format!("the person {what} to answer").into());
             }
         }
@@ -75,7 +76,7 @@ pub(super) async fn ask_person(engine: &Engine, peer: &Peer<RoleServer>, mut ans
     if !elicited.is_empty()
         && let Json::Object(fields) = &mut answer
     {
-        fields.insert("elicited".into(), elicited.into());
+        fields.insert("elicited".into(), serde_json::to_value(elicited).unwrap_or_default());
     }
     Ok(answer)
 }

@@ -79,7 +79,7 @@ struct Session {
 impl Server {
     /// A server for `engine`.
     pub fn new(engine: Arc<Engine>) -> Server {
-        let tools = tools::specs().into_iter().map(|spec| Tool::new(spec.name, spec.description, spec.schema)).collect();
+        let tools = tools::specs().into_iter().map(|spec| Tool::new(spec.name, spec.description, spec.schema).with_raw_output_schema(Arc::new(spec.output_schema))).collect();
         let session = Arc::new(Session::default());
         let sessions = Arc::new(Mutex::new(vec![Arc::downgrade(&session)]));
         Server { engine, tools: Arc::new(tools), metrics: None, session, sessions }
@@ -356,7 +356,9 @@ impl ServerHandler for Server {
         .await;
         metrics::histogram!("wfc_tool_call_seconds", "tool" => name.clone()).record(started.elapsed());
         let result = match outcome {
-            Ok(data) => CallToolResult::success(vec![ContentBlock::text(serde_json::json!({"data": data}).to_string())]),
+            // The envelope both as structured content (what the tool's outputSchema describes)
+            // and, serialized, as the text older clients read.
+            Ok(data) => CallToolResult::structured(serde_json::json!({"data": data})),
             Err(error) => {
                 tracing::debug!(code = %error.code, message = %error.message, "tool call refused");
                 let envelope = serde_json::json!({"error": {"code": error.code, "message": error.message}});

@@ -5,7 +5,6 @@
 
 use rmcp::ErrorData;
 use rmcp::model::{ReadResourceResult, Resource, ResourceContents, ResourceTemplate};
-use serde_json::Value as Json;
 
 use crate::engine::{Engine, ToolError};
 
@@ -94,7 +93,10 @@ pub(super) fn templates() -> Vec<ResourceTemplate> {
 pub(super) async fn read(engine: &Engine, uri: &str) -> Result<ReadResourceResult, ErrorData> {
     let named = Named::parse(uri).ok_or_else(|| ErrorData::resource_not_found(format!("no resource `{uri}` (see resources/list and resources/templates/list)"), None))?;
     let text = |text: String, mime: &str| Ok(ReadResourceResult::new(vec![ResourceContents::text(text, uri).with_mime_type(mime)]));
-    let json = |value: Result<Json, ToolError>| value.map(|value| ReadResourceResult::new(vec![ResourceContents::text(value.to_string(), uri).with_mime_type("application/json")])).map_err(refused);
+    fn json(uri: &str, answer: Result<impl serde::Serialize, ToolError>) -> Result<ReadResourceResult, ErrorData> {
+        let text = serde_json::to_string(&answer.map_err(refused)?).map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        Ok(ReadResourceResult::new(vec![ResourceContents::text(text, uri).with_mime_type("application/json")]))
+    }
     match named {
         Named::Schema => {
             let schema = engine.format_schema().ok_or_else(|| ErrorData::resource_not_found("this server has no format schema", None))?;
@@ -110,11 +112,11 @@ pub(super) async fn read(engine: &Engine, uri: &str) -> Result<ReadResourceResul
                 return Err(not_served(engine, name));
             }
             let graph = engine.graph(name.to_owned()).await.map_err(refused)?;
-            text(graph["mermaid"].as_str().unwrap_or_default().to_owned(), "text/vnd.mermaid")
+            text(graph.mermaid, "text/vnd.mermaid")
         }
-        Named::Plan(name) => json(engine.explain(name, None)),
-        Named::State(id) => json(engine.read_state(id, &[], None).await),
-        Named::History(id) => json(engine.history(id, None, 0).await),
+        Named::Plan(name) => json(uri, engine.explain(name, None)),
+        Named::State(id) => json(uri, engine.read_state(id, &[], None).await),
+        Named::History(id) => json(uri, engine.history(id, None, 0).await),
     }
 }
 
