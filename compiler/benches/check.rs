@@ -105,7 +105,7 @@ steps:
     timeout: 30
     state_update:
       path: "this.processed_count"
-      value: "{{{{ stdout }}}}"
+      value: "{{{{ Number(stdout) }}}}"
   - id: "completion_message"
     type: "user_message"
     message: "Processed {{{{ this.processed_count }}}}; failed {{{{ this.failed_files.length }}}}"

@@ -124,6 +124,8 @@ codes! {
     InvalidPattern = ("E0216", "invalid-pattern", Error),
     /// An `mcp_call` to `workflow_state_update` has no `parameters.updates` list.
     StateUpdateWithoutUpdates = ("E0217", "state-update-without-updates", Error),
+    /// A write's value has a type its target's declared type does not take.
+    WriteTypeMismatch = ("E0218", "write-type-mismatch", Error),
     /// A `{{` template is never closed.
     UnterminatedTemplate = ("E0301", "unterminated-template", Error),
     /// An expression is not valid JavaScript.

@@ -592,7 +592,7 @@ steps:
     parameters:
       updates:
         - path: this.count
-          value: "five"
+          value: "{{ 'five' }}"
 "#,
     );
     let run = run(&yaml, json!({}), |_, _| Event::Done(Value::Undefined));

@@ -3,6 +3,7 @@
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
 use crate::suggest::did_you_mean;
+use crate::syntax::{FieldType, Operation};
 
 pub(crate) fn duplicate_step_id(span: Span, id: &str, first: Span, within: &str) -> Diagnostic {
     Diagnostic::new(Code::DuplicateStepId, format!("step id `{id}` is used twice in {within}"), span)
@@ -179,4 +180,16 @@ pub(crate) fn undeclared_write(span: Span, path: &str, field: &str) -> Diagnosti
     Diagnostic::new(Code::UndeclaredWrite, format!("`{path}` writes state field `{field}`, which is not declared"), span)
         .with_label("undeclared field")
         .with_help(format!("declare `{field}` under state_schema.state or default_state.state, so a typo here cannot go unnoticed"))
+}
+
+pub(crate) fn write_type_mismatch(span: Span, path: &str, wanted: FieldType, found: Option<FieldType>, what: &str, operation: Operation) -> Diagnostic {
+    let found_name = found.map_or("null", FieldType::name);
+    let message = match operation {
+        Operation::Set => format!("`{path}` is declared {}, but this stores {what}", wanted.name()),
+        _ => format!("`{}` needs a number, but this gives {what}", operation.name()),
+    };
+    Diagnostic::new(Code::WriteTypeMismatch, message, span).with_label(format!("{found_name}, not {}", wanted.name())).with_help(format!(
+        "the write would be refused when it runs; store a {} here, or declare `{path}` as {found_name} under state_schema.state",
+        wanted.name()
+    ))
 }

@@ -162,6 +162,15 @@ impl ResultKind {
         }
     }
 
+    /// `text`, written bare as an update value (`stdout`, `response.summary`), as a path into
+    /// the result: a keyword of this result, then field names; `None` if it is not one (it is
+    /// then a literal).
+    pub fn path_in(self, text: &str) -> Option<Vec<&str>> {
+        let path: Vec<&str> = text.trim().split('.').collect();
+        let names = |s: &&str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
+        (self.names().contains(&path[0]) && path.iter().all(names)).then_some(path)
+    }
+
     /// What a step of this body produces for its state updates, if anything.
     pub fn of(body: &StepBody) -> Option<ResultKind> {
         match body {

@@ -387,12 +387,10 @@ impl Lowering<'_> {
     }
 
     fn update_value(&self, value: &Node, context: &SiteContext) -> UpdateValue<IrExpr> {
-        if let NodeValue::String(text) = &value.value {
-            let keywords = context.result.map_or(&[][..], ResultKind::names);
-            let path: Vec<&str> = text.trim().split('.').collect();
-            if keywords.contains(&path[0]) && path.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_')) {
-                return UpdateValue::Result(path.into_iter().map(str::to_owned).collect());
-            }
+        if let NodeValue::String(text) = &value.value
+            && let Some(path) = context.result.and_then(|result| result.path_in(text))
+        {
+            return UpdateValue::Result(path.into_iter().map(str::to_owned).collect());
         }
         UpdateValue::Value(self.node(value, context))
     }

@@ -62,7 +62,33 @@ pub struct Server {
     session: Arc<Session>,
     /// Every session of the server (stdio: one; HTTP: one per client), to tell them of what
     /// no request of theirs asked about.
-    sessions: Arc<Mutex<Vec<Weak<Session>>>>,
+    sessions: Arc<Sessions>,
+}
+
+/// Every session of the server, and a bell rung when one's subscriptions change.
+#[derive(Default)]
+struct Sessions {
+    live: Mutex<Vec<Weak<Session>>>,
+    resubscribed: tokio::sync::Notify,
+    /// The engine's commits from the moment of the latest subscription on: made before the
+    /// subscription is answered, so no commit after it goes unheard (see [`Server::announce`]).
+    listening: Mutex<Option<tokio::sync::broadcast::Receiver<String>>>,
+}
+
+impl Sessions {
+    fn add(&self, session: &Arc<Session>) {
+        let mut live = lock(&self.live);
+        live.retain(|s| s.strong_count() > 0);
+        live.push(Arc::downgrade(session));
+    }
+
+    fn live(&self) -> Vec<Arc<Session>> {
+        lock(&self.live).iter().filter_map(Weak::upgrade).collect()
+    }
+
+    fn any_subscribed(&self) -> bool {
+        self.live().iter().any(|session| !lock(&session.subscribed).is_empty())
+    }
 }
 
 /// What the server keeps of one client's session.
@@ -81,16 +107,15 @@ impl Server {
     pub fn new(engine: Arc<Engine>) -> Server {
         let tools = tools::specs().into_iter().map(|spec| Tool::new(spec.name, spec.description, spec.schema).with_raw_output_schema(Arc::new(spec.output_schema))).collect();
         let session = Arc::new(Session::default());
-        let sessions = Arc::new(Mutex::new(vec![Arc::downgrade(&session)]));
+        let sessions = Arc::new(Sessions::default());
+        sessions.add(&session);
         Server { engine, tools: Arc::new(tools), metrics: None, session, sessions }
     }
 
     /// The server for a new session: the same engine and tools, a session of its own.
     fn session(&self) -> Server {
         let session = Arc::new(Session::default());
-        let mut sessions = lock(&self.sessions);
-        sessions.retain(|s| s.strong_count() > 0);
-        sessions.push(Arc::downgrade(&session));
+        self.sessions.add(&session);
         Server { session, ..self.clone() }
     }
 
@@ -98,15 +123,30 @@ impl Server {
     /// of an instance whose state or history a session subscribed to
     /// (`notifications/resources/updated`), and a new revision of a catalog that changes while
     /// served (`notifications/prompts/list_changed` and `resources/list_changed`).
-    async fn announce(engine: Arc<Engine>, sessions: Arc<Mutex<Vec<Weak<Session>>>>) {
+    async fn announce(engine: Arc<Engine>, sessions: Arc<Sessions>) {
         use tokio::sync::broadcast::error::RecvError;
-        let mut commits = engine.commits();
+        let mut commits = None;
         let mut revision = engine.catalog_revision();
         let mut poll = tokio::time::interval(CATALOG_POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Commits are listened to only while some session subscribes: otherwise a commit
+            // costs nothing here.
+            let fresh = lock(&sessions.listening).take();
+            if !sessions.any_subscribed() {
+                commits = None;
+            } else if commits.is_none() {
+                commits = fresh;
+            }
+            let next_commit = async {
+                match commits.as_mut() {
+                    Some(commits) => commits.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
-                commit = commits.recv() => match commit {
+                () = sessions.resubscribed.notified() => {}
+                commit = next_commit => match commit {
                     Ok(id) => tell_updated(&sessions, |uri| resources::instance_uris(&id).iter().any(|changed| changed == uri)).await,
                     // Some commits went unheard: every subscription may have changed.
                     Err(RecvError::Lagged(_)) => tell_updated(&sessions, |_| true).await,
@@ -293,13 +333,16 @@ impl ServerHandler for Server {
         if !resources::subscribable(&request.uri) {
             return Err(ErrorData::invalid_params(format!("`{}` does not change while served: only an instance's state or history can be subscribed to", request.uri), None));
         }
+        *lock(&self.sessions.listening) = Some(self.engine.commits());
         lock(&self.session.subscribed).insert(request.uri);
+        self.sessions.resubscribed.notify_one();
         Ok(())
     }
 
     #[allow(deprecated, reason = "resources/unsubscribe is what clients of protocol versions up to 2025-11-25 speak")]
     async fn unsubscribe(&self, request: UnsubscribeRequestParams, _: RequestContext<RoleServer>) -> Result<(), ErrorData> {
         lock(&self.session.subscribed).remove(&request.uri);
+        self.sessions.resubscribed.notify_one();
         Ok(())
     }
 
@@ -370,15 +413,15 @@ impl ServerHandler for Server {
 }
 
 /// The peers of the live sessions that initialized.
-fn peers(sessions: &Mutex<Vec<Weak<Session>>>) -> Vec<Peer<RoleServer>> {
-    lock(sessions).iter().filter_map(Weak::upgrade).filter_map(|session| session.peer.get().cloned()).collect()
+fn peers(sessions: &Sessions) -> Vec<Peer<RoleServer>> {
+    sessions.live().iter().filter_map(|session| session.peer.get().cloned()).collect()
 }
 
 /// Sends `notifications/resources/updated` for every subscribed URI that `changed` says changed.
-async fn tell_updated(sessions: &Mutex<Vec<Weak<Session>>>, changed: impl Fn(&str) -> bool) {
-    let told: Vec<(Peer<RoleServer>, Vec<String>)> = lock(sessions)
-        .iter()
-        .filter_map(Weak::upgrade)
+async fn tell_updated(sessions: &Sessions, changed: impl Fn(&str) -> bool) {
+    let told: Vec<(Peer<RoleServer>, Vec<String>)> = sessions
+        .live()
+        .into_iter()
         .filter_map(|session| {
             let uris: Vec<String> = lock(&session.subscribed).iter().filter(|uri| changed(uri)).cloned().collect();
             Some((session.peer.get()?.clone(), uris)).filter(|(_, uris)| !uris.is_empty())
