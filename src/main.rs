@@ -91,6 +91,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show where an instance spent its time: per step, commands versus the agent versus the
+    /// person, and each loop's slowest iterations (from the store's history).
+    Profile {
+        /// The instance id (`wf_…`).
+        id: String,
+        #[command(flatten)]
+        store: commands::StoreLocation,
+        /// Print JSON (what the workflow_profile tool answers).
+        #[arg(long)]
+        json: bool,
+    },
     /// List the instances a store holds that have not ended (what `wfc serve` would continue).
     Status {
         #[command(flatten)]
@@ -207,6 +218,7 @@ fn main() -> ExitCode {
         }
         Command::Status { store, json } => commands::status::run(store, json),
         Command::History { id, store, json } => commands::history::run(&id, store, json),
+        Command::Profile { id, store, json } => commands::profile::run(&id, store, json),
         Command::Run { workflow, inputs, answers, root, resume, store } => {
             commands::run::run(commands::run::Options { workflow, inputs, answers, project_root: root, resume, store })
         }

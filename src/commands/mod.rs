@@ -4,6 +4,7 @@ pub(crate) mod check;
 pub(crate) mod eval;
 pub(crate) mod explain;
 pub(crate) mod history;
+pub(crate) mod profile;
 pub(crate) mod expand;
 pub(crate) mod graph;
 pub(crate) mod run;

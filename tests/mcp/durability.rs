@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 
@@ -561,4 +562,33 @@ async fn the_history_is_bounded_and_says_what_it_dropped() {
     let last = events.last().and_then(|e| e["seq"].as_u64()).expect("entries");
     assert_eq!(dropped + events.len() as u64 - 1, last, "every entry is kept or counted: {summary}");
     assert!(summary["detail"]["kinds"]["state_write"].as_u64().is_some_and(|n| n > 0), "{summary}");
+}
+
+#[tokio::test]
+async fn a_profile_says_where_the_time_went_over_mcp_and_from_the_store() {
+    let root = temp_root();
+    let store = root.path().join("state.db");
+    let server = HttpServer::start_with(root.path(), &store_args(&store), &[]).await;
+    let agent = server.connect().await;
+    let id = agent.start("serve:counter", json!({"iterations": 3})).await;
+    agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "tick", "result": {"by": 1}})).await;
+    }
+    let profile = agent.ok("workflow_profile", json!({"workflow_id": id})).await;
+    let tick = profile["steps"].as_array().expect("steps").iter().find(|s| s["step_id"] == "tick").cloned().unwrap_or_default();
+    assert_eq!((tick["type"].clone(), tick["count"].clone()), (json!("mcp_call"), json!(3)), "{profile}");
+    assert!(tick["total_seconds"].as_f64().is_some_and(|t| t >= 0.05) && tick["max_seconds"].as_f64() >= tick["mean_seconds"].as_f64(), "{profile}");
+    assert!(profile["waiting"]["agent_seconds"].as_f64().is_some_and(|t| t >= 0.05), "the tool calls were the agent's: {profile}");
+    assert_eq!(profile["waiting"]["person_seconds"], 0.0);
+    let loop_ = &profile["loops"][0];
+    assert_eq!((loop_["step_id"].clone(), loop_["iterations"].clone()), (json!("count_up"), json!(3)), "{profile}");
+    assert_eq!(loop_["slowest"].as_array().map(Vec::len), Some(3));
+
+    // The terminal reads the same from the store.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wfc")).args(["profile", &id, "--store"]).arg(&store).output().expect("wfc profile");
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(table.contains("tick") && table.contains("mcp_call") && table.contains("loop count_up: 3 iterations"), "{table}");
 }

@@ -356,3 +356,76 @@ pub struct Elicited {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
 }
+
+/// `workflow_profile` (and `wfc profile`): where an instance spent its time.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct Profile {
+    /// The instance.
+    pub workflow_id: String,
+    /// Its workflow.
+    pub workflow_name: String,
+    /// Where it stands.
+    pub status: String,
+    /// From its first history entry to its last.
+    pub wall_seconds: f64,
+    /// Who was waited on.
+    pub waiting: Waiting,
+    /// Each step that ran, the longest in total first.
+    pub steps: Vec<StepProfile>,
+    /// Each loop, with its slowest iterations.
+    pub loops: Vec<LoopProfile>,
+}
+
+/// Time spent waiting, by who was waited on.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct Waiting {
+    /// Running server-side shell commands.
+    pub shell_seconds: f64,
+    /// On the agent: every client step but `user_input`.
+    pub agent_seconds: f64,
+    /// On the person: `user_input` steps.
+    pub person_seconds: f64,
+}
+
+/// One step's runs.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct StepProfile {
+    /// The step.
+    pub step_id: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// How many times it ran (a command: each attempt).
+    pub count: u64,
+    /// Seconds, in all.
+    pub total_seconds: f64,
+    /// Seconds, on average.
+    pub mean_seconds: f64,
+    /// The longest run, in seconds.
+    pub max_seconds: f64,
+}
+
+/// One loop's iterations.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct LoopProfile {
+    /// The loop step.
+    pub step_id: String,
+    /// The sub-agent task it ran in, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// How many iterations it ran.
+    pub iterations: usize,
+    /// Seconds, in all.
+    pub total_seconds: f64,
+    /// The slowest iterations, slowest first.
+    pub slowest: Vec<SlowIteration>,
+}
+
+/// An iteration and how long it took.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct SlowIteration {
+    /// Its number (1 for the first).
+    pub iteration: u64,
+    /// Seconds.
+    pub seconds: f64,
+}

@@ -8,6 +8,7 @@ mod batch;
 mod definition;
 mod error;
 mod execution;
+pub mod profile;
 pub mod shell;
 pub mod store;
 pub mod tools;
@@ -648,6 +649,13 @@ impl Engine {
             answer.note = Some("this server keeps no history (--no-history)".to_owned());
         }
         Ok(answer)
+    }
+
+    /// `workflow_profile`: where instance `workflow_id` spent its time, from its history.
+    pub async fn profile(&self, workflow_id: &str) -> Result<answers::Profile, ToolError> {
+        let stored = self.stored(workflow_id)?;
+        let events = stored_history(self.store.as_ref(), &stored, None, 0).map_err(|e| ToolError::store(e.to_string()))?;
+        Ok(profile::profile(&stored.id, &stored.workflow, &stored.status, &events))
     }
 
     /// `workflow_checkpoint`: keeps the instance as it stands under `name` (default

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 use super::answers::{
-    ActiveList, Cancelled, CheckpointTaken, ComputedFields, Graph as GraphAnswer, History as HistoryAnswer, InstanceStatus, Plan, Resumed, Started,
+    ActiveList, Cancelled, CheckpointTaken, ComputedFields, Graph as GraphAnswer, History as HistoryAnswer, InstanceStatus, Plan, Profile, Resumed, Started,
     StateRead as StateReadAnswer, StateWritten, StepAnswer, Transformed, Validation, WorkflowInfo, WorkflowList,
 };
 use super::{Engine, Observer, Submit, ToolError};
@@ -263,6 +263,11 @@ pub fn specs() -> Vec<ToolSpec> {
              iterations, state writes (path, old and new value, by a step or the client), computed refreshes, shell \
              commands, retries, timeouts, errors, status changes; sub-agent entries carry their task_id.",
         ),
+        spec::<Instance, Profile>(
+            "workflow_profile",
+            "Where an instance spent its time, from its history: per step (count, total, mean, max seconds), time in \
+             server-side commands versus waiting on the agent versus waiting on the person, and each loop's slowest iterations.",
+        ),
         spec::<CheckpointArguments, CheckpointTaken>(
             "workflow_checkpoint",
             "Keep a named snapshot of a workflow instance as it stands now, for workflow_resume to go back to.",
@@ -344,6 +349,7 @@ pub async fn call(engine: &Engine, name: &str, given: Map<String, Json>, observe
             let History { workflow_id, task_id, since } = arguments(name, given)?;
             engine.history(&workflow_id, task_id.as_deref(), since).await
         }),
+        "workflow_profile" => encode(engine.profile(&arguments::<Instance>(name, given)?.workflow_id).await),
         "workflow_checkpoint" => encode({
             let CheckpointArguments { workflow_id, name: checkpoint, reason } = arguments(name, given)?;
             engine.checkpoint(&workflow_id, checkpoint.as_deref(), reason.as_deref()).await
