@@ -40,10 +40,10 @@ pub struct CompiledSites {
 }
 
 impl CompiledSites {
-    pub(crate) fn insert(&mut self, site: &ExpressionSite, compiled: CompiledSite) {
+    pub(crate) fn insert(&mut self, site: ExpressionSite, compiled: CompiledSite) {
         let entries = self.by_place.entry((site.text.span, site.part.start)).or_default();
         if !entries.iter().any(|(context, _)| *context == site.context) {
-            entries.push((site.context.clone(), compiled));
+            entries.push((site.context, compiled));
         }
     }
 

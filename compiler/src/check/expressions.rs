@@ -312,7 +312,7 @@ fn step_sites<'a>(steps: &'a [Step], context: &SiteContext, sites: &mut Vec<Expr
 /// Compiles every site, reporting each problem at its place in the YAML source; checks that
 /// every `this.*` and `inputs.*` a site reads is there to read (see [`Readable`]); and keeps
 /// what compiled.
-pub(crate) fn check_expression_sites(cx: &mut Checker, workflow: &Workflow, sites: &[ExpressionSite]) -> CompiledSites {
+pub(crate) fn check_expression_sites(cx: &mut Checker, workflow: &Workflow, sites: Vec<ExpressionSite>) -> CompiledSites {
     let main = Readable::of(&workflow.scope, &workflow.steps);
     let tasks: Vec<Readable> = workflow
         .tasks

@@ -41,7 +41,7 @@ pub fn check(source: &Source, raw: &RawWorkflow) -> Result<Checked, Diagnostics>
     let workflow = check_workflow(&mut cx, raw);
     types::check_writes(&mut cx, &workflow);
     let sites = expression_sites(&workflow);
-    let expressions = expressions::check_expression_sites(&mut cx, &workflow, &sites);
+    let expressions = expressions::check_expression_sites(&mut cx, &workflow, sites);
     let mut diagnostics = Diagnostics::new(source);
     diagnostics.extend(cx.diagnostics);
     diagnostics.sort();
