@@ -809,6 +809,33 @@ async fn tasks_past_their_timeout_fail_and_a_workflow_past_its_own_fails_for_goo
     assert!(late["error"]["message"].as_str().is_some_and(|m| m.contains("config.timeout_seconds")), "{late}");
 }
 
+#[tokio::test]
+async fn a_near_time_limit_is_warned_of_once_in_the_next_answer_and_in_the_history() {
+    let root = temp_root();
+    let dir = repo().join("tests/fixtures/serve");
+    // Warned of at a fifth of each limit: the fan-out's 1 s, the workflow's 3 s.
+    let agent = Agent::serve(root.path(), &["--dev", dir.to_str().expect("utf-8"), "--limit-warning-at", "0.2"]).await;
+    let id = agent.start("serve:deadlines", json!({"tasks": 1})).await;
+    let limits = |answer: &Json| answer["warnings"].as_array().into_iter().flatten().map(|w| w["limit"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>();
+    let first = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    assert!(limits(&first).is_empty(), "nothing is near yet: {first}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let near = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    assert_eq!(limits(&near), ["parallel_foreach timeout_seconds"], "{near}");
+    let warning = &near["warnings"][0];
+    assert_eq!(warning["step_id"], "fan_out");
+    assert!(warning["seconds_left"].as_f64().is_some_and(|left| left > 0.0 && left < 0.8), "{warning}");
+    assert!(warning["message"].as_str().is_some_and(|m| m.contains("step `fan_out` has") && m.contains("left of its 1 s")), "{warning}");
+    let again = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    assert!(limits(&again).is_empty(), "each limit is said once: {again}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    assert_eq!(limits(&later), ["config.timeout_seconds"], "{later}");
+    let history = agent.ok("workflow_history", json!({"workflow_id": id})).await;
+    let recorded: Vec<Json> = history["events"].as_array().expect("events").iter().filter(|e| e["kind"] == "limit_near").map(|e| e["detail"]["limit"].clone()).collect();
+    assert_eq!(recorded, [json!("parallel_foreach timeout_seconds"), json!("config.timeout_seconds")]);
+}
+
 /// A scripted agent's answer to a step, by its type (the same shapes the differential test's
 /// client gives); a tool call with a number `n` gets its square.
 fn scripted_result(step: &Json) -> Json {

@@ -141,6 +141,10 @@ pub(crate) struct LimitArgs {
     /// that goes past it fails its workflow.
     #[arg(long, default_value_t = DEFAULT_SERVER_STEP_BUDGET)]
     max_server_steps: u32,
+    /// The share of a time limit (a workflow's timeout_seconds, a parallel_foreach's) after
+    /// which the next answer warns of it, with the time left (1 or more: never).
+    #[arg(long, value_name = "FRACTION", default_value_t = Limits::default().limit_warning_at)]
+    limit_warning_at: f64,
     /// History entries kept per instance; older ones are folded into a summary entry.
     #[arg(long, default_value_t = DEFAULT_HISTORY_LIMIT)]
     history_limit: u64,
@@ -178,6 +182,7 @@ impl LimitArgs {
             max_tasks_per_step: self.max_tasks_per_step,
             keep_finished_seconds: self.keep_finished,
             max_server_steps: self.max_server_steps,
+            limit_warning_at: self.limit_warning_at,
         }
     }
 }

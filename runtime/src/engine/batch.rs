@@ -52,6 +52,22 @@ pub struct StepFailure {
     pub message: String,
 }
 
+/// A time limit that is near (`--limit-warning-at` of it has passed), named, with the time left.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LimitWarning {
+    /// The limit: `config.timeout_seconds` or `parallel_foreach timeout_seconds`.
+    pub limit: String,
+    /// The step it is about, for a step's limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_id: Option<String>,
+    /// Its length, in seconds.
+    pub seconds: f64,
+    /// Seconds left before it fires.
+    pub seconds_left: f64,
+    /// In words.
+    pub message: String,
+}
+
 /// Server-side work still going on when a request had to answer (`--answer-within`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Running {
@@ -93,6 +109,9 @@ pub struct Batch {
     /// Server-side work that goes on after this answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running: Option<Running>,
+    /// Time limits that are near, each said once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<LimitWarning>,
 }
 
 impl Batch {

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use super::answers::{Cancelled, InstanceStatus, StateRead, StateWritten};
-use super::batch::{Batch, HandedStep, StepFailure};
+use super::batch::{Batch, HandedStep, LimitWarning, StepFailure};
 use super::definition::{Definition, Live};
 use super::shell;
 use super::store::{HistoryEvent, Store, Stored};
@@ -54,6 +54,8 @@ pub(crate) struct Context<'a> {
     pub(crate) max_tasks_per_step: usize,
     /// Server-side operations one resume of a machine may run.
     pub(crate) max_server_steps: u32,
+    /// The share of a time limit after which it is warned of (`--limit-warning-at`).
+    pub(crate) limit_warning_at: f64,
     /// Serial mode: the main agent does the sub-agent tasks itself, one step per answer.
     pub(crate) serial: bool,
     /// Whether the execution history is kept.
@@ -145,6 +147,10 @@ pub(crate) struct Execution {
     history_seq: u64,
     main: Driven,
     fan_out: Option<FanOut>,
+    /// Warnings of near time limits for the next answer of the workflow.
+    warnings: Vec<LimitWarning>,
+    /// The limits warned of, by limit and step: each is said once (per server process).
+    warned: Vec<String>,
 }
 
 /// Which machine of an instance a request is for.
@@ -156,7 +162,7 @@ pub(crate) enum Who {
 
 impl Execution {
     pub(crate) fn new(id: String, definition: Arc<Definition>, machine: Box<dyn Live>, now: f64) -> Execution {
-        Execution { id, definition, status: Status::Running, created_at: now, finished_at: None, version: 0, discarded: false, work: None, history: Vec::new(), history_seq: 0, main: Driven::new(machine), fan_out: None }
+        Execution { id, definition, status: Status::Running, created_at: now, finished_at: None, version: 0, discarded: false, work: None, history: Vec::new(), history_seq: 0, main: Driven::new(machine), fan_out: None, warnings: Vec::new(), warned: Vec::new() }
     }
 
     /// A history entry for `workflow_resume`: the instance continues from `checkpoint` (or its
@@ -212,6 +218,7 @@ impl Execution {
             self.finish(Status::Failed, cx);
             return;
         }
+        self.warn_near_limits(cx);
         let Some(limit) = self.definition.timeout_seconds else { return };
         if self.status != Status::Running || now < self.created_at + limit {
             return;
@@ -221,6 +228,36 @@ impl Execution {
         self.main.failure = Some(StepError::new(step, format!("timed out: the workflow had {limit} s (config.timeout_seconds)")));
         self.main.at = At::End;
         self.finish(Status::Failed, cx);
+    }
+
+    /// Warns, once per limit, when a time limit the engine enforces (the workflow's, a fan-out's)
+    /// has used `cx.limit_warning_at` of its time: the next answer of the workflow carries the
+    /// warning, and the history records it (`limit_near`).
+    fn warn_near_limits(&mut self, cx: &Context<'_>) {
+        if self.status != Status::Running {
+            return;
+        }
+        let mut limits = Vec::new();
+        if let Some(limit) = self.definition.timeout_seconds {
+            limits.push(("config.timeout_seconds", None, self.created_at, limit));
+        }
+        if let Some(fan_out) = &self.fan_out
+            && let Some((limit, deadline)) = fan_out.deadline
+        {
+            limits.push(("parallel_foreach timeout_seconds", Some(fan_out.step_id.clone()), deadline - limit, limit));
+        }
+        for (name, step_id, start, limit) in limits {
+            let key = format!("{name} {}", step_id.as_deref().unwrap_or_default());
+            if cx.now < start + limit * cx.limit_warning_at || cx.now >= start + limit || self.warned.contains(&key) {
+                continue;
+            }
+            let seconds_left = start + limit - cx.now;
+            let whose = step_id.as_deref().map_or_else(|| "the workflow".to_owned(), |step| format!("step `{step}`"));
+            let message = format!("{whose} has {seconds_left:.0} s left of its {limit} s ({name})");
+            self.log(Who::Main, "limit_near", step_id.as_deref(), json!({"limit": name, "seconds": limit, "seconds_left": seconds_left}), cx);
+            self.warned.push(key);
+            self.warnings.push(LimitWarning { limit: name.to_owned(), step_id, seconds: limit, seconds_left, message });
+        }
     }
 
     /// The instance ends with `status` (counted in the metrics, and in the history with the
@@ -849,6 +886,7 @@ impl Execution {
             completed: shown == Status::Completed,
             error,
             running: None,
+            warnings: std::mem::take(&mut self.warnings),
         }
     }
 
@@ -857,7 +895,7 @@ impl Execution {
         let workflow_id = self.id.clone();
         let Some(task) = self.fan_out.as_mut().and_then(|f| f.tasks.get_mut(index)) else {
             let error = StepFailure { step_id: None, message: format!("workflow `{workflow_id}` has no sub-agent task {index}") };
-            return Batch { workflow_id, task_id: None, status: Status::Failed, steps: None, completed: false, error: Some(error), running: None };
+            return Batch { workflow_id, task_id: None, status: Status::Failed, steps: None, completed: false, error: Some(error), running: None, warnings: Vec::new() };
         };
         let steps = task.driven.take_steps(one);
         let status = task.driven.status();
@@ -869,6 +907,7 @@ impl Execution {
             completed: status == Status::Completed,
             error: task.driven.step_failure().filter(|_| status == Status::Failed),
             running: None,
+            warnings: Vec::new(),
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct Limits {
     /// Server-side operations one request may run in one machine before it reaches a client
     /// step; a loop of server steps that goes past it fails its workflow.
     pub max_server_steps: u32,
+    /// The share of a time limit (the workflow's, a fan-out's) after which answers warn of it.
+    pub limit_warning_at: f64,
 }
 
 impl Default for Limits {
@@ -59,6 +61,7 @@ impl Default for Limits {
             max_tasks_per_step: 1_000,
             keep_finished_seconds: 86_400.0,
             max_server_steps: crate::machine::DEFAULT_SERVER_STEP_BUDGET,
+            limit_warning_at: 0.8,
         }
     }
 }
@@ -182,6 +185,7 @@ impl Settings {
             max_record_bytes: self.limits.max_state_bytes,
             max_tasks_per_step: self.limits.max_tasks_per_step,
             max_server_steps: self.limits.max_server_steps,
+            limit_warning_at: self.limits.limit_warning_at,
             serial: self.serial,
             history: self.history,
             now: now(),

@@ -47,7 +47,7 @@ pub struct HistoryEvent {
     pub task_id: Option<String>,
     /// `started`, `step_handed`, `step_completed`, `branch`, `loop_iteration`, `state_write`,
     /// `computed_refresh`, `shell`, `retry`, `tasks_started`, `error`, `timeout`, `status`,
-    /// `resumed`, `lost`, `summary`.
+    /// `resumed`, `lost`, `limit_near`, `summary`.
     pub kind: String,
     /// The step, if it is about one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -145,6 +145,7 @@ impl Work {
             steps: Some(Vec::new()),
             completed: false,
             error: None,
+            warnings: Vec::new(),
             running: Some(self.report()),
         }
     }

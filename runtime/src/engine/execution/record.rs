@@ -117,6 +117,8 @@ impl Execution {
             history_seq: record.history_seq,
             main,
             fan_out,
+            warnings: Vec::new(),
+            warned: Vec::new(),
         })
     }
 }
