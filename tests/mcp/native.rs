@@ -96,6 +96,8 @@ async fn a_subscriber_to_an_instance_hears_of_each_commit_and_reads_the_new_stat
     agent.service.peer().subscribe(SubscribeRequestParams::new(&state_uri)).await.expect("resources/subscribe");
     let refused = agent.service.peer().subscribe(SubscribeRequestParams::new("wfc://schema")).await;
     assert!(refused.is_err_and(|e| e.to_string().contains("only an instance's state or history")));
+    let unknown = agent.service.peer().subscribe(SubscribeRequestParams::new("wfc://instances/wf_nothing/state")).await;
+    assert!(unknown.is_err_and(|e| e.to_string().contains("no workflow instance `wf_nothing`")), "only instances that exist");
 
     agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
     agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "tick", "result": {"by": 2}})).await;
@@ -326,4 +328,20 @@ async fn a_sub_agent_task_asks_the_person_the_same_way_in_parallel_and_in_serial
         assert_eq!(answer["completed"], true, "serial {serial}: {answer}");
         assert_eq!(person.forms.lock().expect("not poisoned").len(), 1, "serial {serial}");
     }
+}
+
+#[tokio::test]
+async fn a_session_subscribes_to_at_most_a_thousand_resources() {
+    let root = temp_root();
+    let dir = repo().join("tests/fixtures/serve");
+    let agent = Agent::serve(root.path(), &["--dev", dir.to_str().expect("utf-8 path"), "--store", "memory"]).await;
+    let subscribe = |uri: String| agent.service.peer().subscribe(SubscribeRequestParams::new(uri));
+    for _ in 0..500 {
+        let id = agent.start("serve:counter", json!({})).await;
+        subscribe(format!("wfc://instances/{id}/state")).await.expect("subscribed");
+        subscribe(format!("wfc://instances/{id}/history")).await.expect("subscribed");
+    }
+    let id = agent.start("serve:counter", json!({})).await;
+    let refused = subscribe(format!("wfc://instances/{id}/state")).await;
+    assert!(refused.is_err_and(|e| e.to_string().contains("at most 1000 resources")));
 }

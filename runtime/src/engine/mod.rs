@@ -655,6 +655,11 @@ impl Engine {
         Ok(answer)
     }
 
+    /// Whether the store holds instance `workflow_id` (running or ended).
+    pub fn has_instance(&self, workflow_id: &str) -> Result<bool, ToolError> {
+        self.store.get(workflow_id).map(|stored| stored.is_some()).map_err(|e| ToolError::store(e.to_string()))
+    }
+
     /// `workflow_profile`: where instance `workflow_id` spent its time, from its history.
     pub async fn profile(&self, workflow_id: &str) -> Result<answers::Profile, ToolError> {
         let stored = self.stored(workflow_id)?;

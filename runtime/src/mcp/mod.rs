@@ -45,6 +45,9 @@ const INSTRUCTIONS: &str = "Runs compiled workflows step by step. workflow_list 
 starts one; then loop: workflow_get_next_step gives steps to do in order, and workflow_submit_result reports the last \
 step's result and gives the next steps, until the answer says completed: true.";
 
+/// The most resources one session may subscribe to: each costs memory and a look per commit.
+const MAX_SUBSCRIPTIONS: usize = 1_000;
+
 /// How often a catalog that changes while served (`--dev`) is looked at, to tell clients
 /// their prompt and resource lists changed.
 const CATALOG_POLL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -330,11 +333,19 @@ impl ServerHandler for Server {
 
     #[allow(deprecated, reason = "resources/subscribe is what clients of protocol versions up to 2025-11-25 speak")]
     async fn subscribe(&self, request: SubscribeRequestParams, _: RequestContext<RoleServer>) -> Result<(), ErrorData> {
-        if !resources::subscribable(&request.uri) {
+        let Some(id) = resources::subscribable(&request.uri) else {
             return Err(ErrorData::invalid_params(format!("`{}` does not change while served: only an instance's state or history can be subscribed to", request.uri), None));
+        };
+        if !self.engine.has_instance(id).map_err(|e| ErrorData::internal_error(e.message, None))? {
+            return Err(ErrorData::resource_not_found(format!("no workflow instance `{id}`"), None));
+        }
+        let mut subscribed = lock(&self.session.subscribed);
+        if subscribed.len() >= MAX_SUBSCRIPTIONS && !subscribed.contains(&request.uri) {
+            return Err(ErrorData::invalid_params(format!("a session may subscribe to at most {MAX_SUBSCRIPTIONS} resources; unsubscribe from one first"), None));
         }
         *lock(&self.sessions.listening) = Some(self.engine.commits());
-        lock(&self.session.subscribed).insert(request.uri);
+        subscribed.insert(request.uri);
+        drop(subscribed);
         self.sessions.resubscribed.notify_one();
         Ok(())
     }

@@ -56,10 +56,13 @@ pub(super) fn instance_uris(id: &str) -> [String; 2] {
     [format!("{INSTANCES}{id}/state"), format!("{INSTANCES}{id}/history")]
 }
 
-/// Whether a client may subscribe to `uri`: an instance's state or history (nothing else
-/// changes while served, but for a `--dev` directory, which says so with `list_changed`).
-pub(super) fn subscribable(uri: &str) -> bool {
-    matches!(Named::parse(uri), Some(Named::State(_) | Named::History(_)))
+/// The instance whose state or history `uri` names: what a client may subscribe to (nothing
+/// else changes while served, but for a `--dev` directory, which says so with `list_changed`).
+pub(super) fn subscribable(uri: &str) -> Option<&str> {
+    match Named::parse(uri)? {
+        Named::State(id) | Named::History(id) => Some(id),
+        _ => None,
+    }
 }
 
 /// Every resource there is now: the schema, and three per served workflow.
@@ -149,6 +152,6 @@ mod tests {
         for unknown in ["wfc://workflows/x/other", "wfc://instances/wf_1", "wfc://instances/wf_1/log", "file:///etc/passwd"] {
             assert_eq!(Named::parse(unknown), None, "{unknown}");
         }
-        assert!(subscribable("wfc://instances/wf_1/state") && !subscribable("wfc://schema"));
+        assert_eq!((subscribable("wfc://instances/wf_1/state"), subscribable("wfc://schema")), (Some("wf_1"), None));
     }
 }
