@@ -87,7 +87,11 @@ enum Command {
         id: String,
         #[command(flatten)]
         store: commands::StoreLocation,
-        /// Print JSON (what the workflow_history tool answers).
+        /// How to print it: a timeline, the workflow_history answer (`json`), or one JSON
+        /// object per entry with the instance's id and workflow (`jsonl`, for audit pipelines).
+        #[arg(long, value_enum, default_value_t = commands::history::HistoryFormat::Text, conflicts_with = "json")]
+        format: commands::history::HistoryFormat,
+        /// The same as `--format json`.
         #[arg(long)]
         json: bool,
     },
@@ -217,7 +221,9 @@ fn main() -> ExitCode {
             commands::serve::run(commands::serve::Options { transport, project_root: root, shell_output_cap, dev, workflows, store, limits, serial })
         }
         Command::Status { store, json } => commands::status::run(store, json),
-        Command::History { id, store, json } => commands::history::run(&id, store, json),
+        Command::History { id, store, format, json } => {
+            commands::history::run(&id, store, if json { commands::history::HistoryFormat::Json } else { format })
+        }
         Command::Profile { id, store, json } => commands::profile::run(&id, store, json),
         Command::Run { workflow, inputs, answers, root, resume, store } => {
             commands::run::run(commands::run::Options { workflow, inputs, answers, project_root: root, resume, store })

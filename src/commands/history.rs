@@ -1,5 +1,5 @@
-//! `wfc history ID`: an instance's execution history read from the store, as a timeline (or
-//! JSON, as `workflow_history` answers), without starting a server.
+//! `wfc history ID`: an instance's execution history read from the store, as a timeline, as
+//! `workflow_history` answers it, or as JSON lines — without starting a server.
 
 use std::process::ExitCode;
 
@@ -7,7 +7,18 @@ use serde_json::Value as Json;
 use wfc_runtime::engine::store::HistoryEvent;
 use wfc_runtime::engine::{Store, history_answer, stored_history};
 
-pub(crate) fn run(id: &str, location: super::StoreLocation, as_json: bool) -> ExitCode {
+/// How `wfc history` prints.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum HistoryFormat {
+    /// A timeline, one line per entry.
+    Text,
+    /// The workflow_history answer, as one JSON document.
+    Json,
+    /// One JSON object per line: each entry with `workflow_id` and `workflow_name`.
+    Jsonl,
+}
+
+pub(crate) fn run(id: &str, location: super::StoreLocation, format: HistoryFormat) -> ExitCode {
     let read = location.open().and_then(|(store, path)| {
         let instance = store.get(id).map_err(|e| super::store_failed(&e))?;
         let instance = instance.ok_or_else(|| super::store_failed(&format!("no instance `{id}` in {}", path.display())))?;
@@ -18,8 +29,10 @@ pub(crate) fn run(id: &str, location: super::StoreLocation, as_json: bool) -> Ex
         Ok(read) => read,
         Err(code) => return code,
     };
-    if as_json {
-        return super::print_out(&format!("{}\n", serde_json::to_string_pretty(&history_answer(&instance, events)).unwrap_or_default()));
+    match format {
+        HistoryFormat::Json => return super::print_out(&format!("{}\n", serde_json::to_string_pretty(&history_answer(&instance, events)).unwrap_or_default())),
+        HistoryFormat::Jsonl => return super::print_out(&json_lines(&instance.id, &instance.workflow, &events)),
+        HistoryFormat::Text => {}
     }
     let mut out = format!("{id} ({}), {}\n", instance.workflow, instance.status);
     let start = events.iter().find(|e| e.seq > 0).map_or(0.0, |e| e.at);
@@ -28,6 +41,23 @@ pub(crate) fn run(id: &str, location: super::StoreLocation, as_json: bool) -> Ex
         out.push('\n');
     }
     super::print_out(&out)
+}
+
+/// Each entry as one JSON object on its own line, led by the instance's id and workflow, so
+/// that lines from many instances can be appended to one log.
+fn json_lines(workflow_id: &str, workflow_name: &str, events: &[HistoryEvent]) -> String {
+    let mut out = String::new();
+    for event in events {
+        let mut line = serde_json::Map::new();
+        line.insert("workflow_id".into(), workflow_id.into());
+        line.insert("workflow_name".into(), workflow_name.into());
+        if let Ok(Json::Object(fields)) = serde_json::to_value(event) {
+            line.extend(fields);
+        }
+        out.push_str(&Json::Object(line).to_string());
+        out.push('\n');
+    }
+    out
 }
 
 /// `+0.012s  #4  [review.item0]  state_write  fix: this.count 1 → 2 (by step)`.

@@ -540,6 +540,12 @@ async fn the_history_records_every_kind_of_event_in_order() {
     let timeline = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(timeline.contains("state_write") && timeline.contains("this.count 0 → 1 (by step)") && timeline.contains("[worker.item0]"), "{timeline}");
+    // And as JSON lines, one per entry, each naming its instance.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wfc")).args(["history", &id, "--format", "jsonl", "--store"]).arg(&store).output().expect("wfc history");
+    let lines: Vec<Json> = String::from_utf8_lossy(&output.stdout).lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect();
+    assert_eq!(lines.len(), history["events"].as_array().expect("events").len());
+    assert!(lines.iter().all(|line| line["workflow_id"] == json!(id) && line["kind"].is_string()), "{lines:?}");
+    assert_eq!(lines[0]["seq"], history["events"][0]["seq"]);
 }
 
 #[tokio::test]
