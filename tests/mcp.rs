@@ -155,6 +155,18 @@ impl<H: rmcp::ClientHandler> Agent<H> {
     }
 }
 
+/// Runs `tests/python/SCRIPT` with `args` under the official MCP Python SDK (`WFC_TEST_PYTHON`,
+/// which `.ci/run` sets), failing the test unless it exits 0: its JSON summary and its stderr.
+fn python(script: &str, args: &[&str]) -> (Json, String) {
+    let python = std::env::var("WFC_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let has_sdk = std::process::Command::new(&python).args(["-c", "import mcp"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    assert!(has_sdk, "{python} lacks the official MCP Python SDK: `pip install mcp==2.3.0`, or set WFC_TEST_PYTHON (.ci/run does)");
+    let output = std::process::Command::new(&python).arg(repo().join("tests/python").join(script)).args(args).env("RUST_LOG", "warn").output().expect("python runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{script}: {stderr}");
+    (serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{script}: no JSON summary ({e})")), stderr)
+}
+
 /// The validator of tool `tool`'s answers: its outputSchema, as the server declares it
 /// (`tools/list` gives the same, which a test checks).
 fn output_validator(tool: &str) -> &'static jsonschema::Validator {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use serde_json::Value as Json;
 use wfc_runtime::engine::store::HistoryEvent;
-use wfc_runtime::engine::{Store, history_answer, stored_history};
+use wfc_runtime::engine::history_answer;
 
 /// How `wfc history` prints.
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -19,13 +19,7 @@ pub(crate) enum HistoryFormat {
 }
 
 pub(crate) fn run(id: &str, location: super::StoreLocation, format: HistoryFormat) -> ExitCode {
-    let read = location.open().and_then(|(store, path)| {
-        let instance = store.get(id).map_err(|e| super::store_failed(&e))?;
-        let instance = instance.ok_or_else(|| super::store_failed(&format!("no instance `{id}` in {}", path.display())))?;
-        let events = stored_history(&store, &instance, None, 0).map_err(|e| super::store_failed(&e))?;
-        Ok((instance, events))
-    });
-    let (instance, events) = match read {
+    let (instance, events) = match super::instance_history(id, location) {
         Ok(read) => read,
         Err(code) => return code,
     };

@@ -15,7 +15,8 @@ pub(crate) mod status;
 use std::process::ExitCode;
 
 use wfc_compiler::{Compiled, Source, check_paths, compile_source, definition_hash};
-use wfc_runtime::engine::Definition;
+use wfc_runtime::engine::store::HistoryEvent;
+use wfc_runtime::engine::{Definition, Store, Stored, stored_history};
 
 use crate::catalog::WORKFLOWS;
 
@@ -94,6 +95,16 @@ impl StoreLocation {
         let store = serve::open_store(path.to_str(), &project_root)?;
         Ok((store, path))
     }
+}
+
+/// Instance `id` as the store at `location` holds it, with its whole history (`wfc history`,
+/// `wfc profile`); a problem is reported on stderr, and the exit code is the error.
+pub(crate) fn instance_history(id: &str, location: StoreLocation) -> Result<(Stored, Vec<HistoryEvent>), ExitCode> {
+    let (store, path) = location.open()?;
+    let instance = store.get(id).map_err(|e| store_failed(&e))?;
+    let instance = instance.ok_or_else(|| store_failed(&format!("no instance `{id}` in {}", path.display())))?;
+    let events = stored_history(&store, &instance, None, 0).map_err(|e| store_failed(&e))?;
+    Ok((instance, events))
 }
 
 /// Reports a store error on stderr; the exit code.

@@ -6,15 +6,9 @@ use std::process::ExitCode;
 
 use wfc_runtime::engine::answers::Profile;
 use wfc_runtime::engine::profile::profile;
-use wfc_runtime::engine::{Store, stored_history};
 
 pub(crate) fn run(id: &str, location: super::StoreLocation, as_json: bool) -> ExitCode {
-    let read = location.open().and_then(|(store, path)| {
-        let instance = store.get(id).map_err(|e| super::store_failed(&e))?;
-        let instance = instance.ok_or_else(|| super::store_failed(&format!("no instance `{id}` in {}", path.display())))?;
-        let events = stored_history(&store, &instance, None, 0).map_err(|e| super::store_failed(&e))?;
-        Ok(profile(&instance.id, &instance.workflow, &instance.status, &events))
-    });
+    let read = super::instance_history(id, location).map(|(instance, events)| profile(&instance.id, &instance.workflow, &instance.status, &events));
     match read {
         Ok(report) if as_json => super::print_out(&format!("{}\n", serde_json::to_string_pretty(&report).unwrap_or_default())),
         Ok(report) => super::print_out(&render(&report)),

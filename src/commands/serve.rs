@@ -518,7 +518,7 @@ impl Authoring for CompilerTools {
         Ok(graph::render(&compiled.machines, graph::Format::Mermaid))
     }
 
-    fn format_schema(&self) -> serde_json::Value {
-        wfc_compiler::syntax::format_schema().clone()
+    fn format_schema(&self) -> &serde_json::Value {
+        wfc_compiler::syntax::format_schema()
     }
 }

@@ -149,16 +149,9 @@ async fn a_dev_catalog_tells_clients_when_its_workflows_change() {
 
 #[test]
 fn the_official_python_client_lists_and_reads_resources_and_hears_of_a_subscribed_instance() {
-    let python = std::env::var("WFC_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
     let root = temp_root();
-    let output = std::process::Command::new(&python)
-        .arg(repo().join("tests/python/resources.py"))
-        .args([env!("CARGO_BIN_EXE_wfc"), repo().join("tests/fixtures/serve").to_str().expect("utf-8"), root.path().to_str().expect("utf-8")])
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("python runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let summary: Json = serde_json::from_slice(&output.stdout).expect("a JSON summary");
+    let fixtures = repo().join("tests/fixtures/serve");
+    let (summary, _) = python("resources.py", &[env!("CARGO_BIN_EXE_wfc"), fixtures.to_str().expect("utf-8"), root.path().to_str().expect("utf-8")]);
     assert!(summary["resources"].as_u64().is_some_and(|n| n > 1), "{summary}");
     assert!(summary["prompts"].as_array().is_some_and(|p| p.iter().any(|n| n == "serve-counter")), "{summary}");
     assert_eq!(summary["count"], 2, "{summary}");
@@ -167,14 +160,11 @@ fn the_official_python_client_lists_and_reads_resources_and_hears_of_a_subscribe
 
 #[tokio::test]
 async fn the_official_python_client_ends_an_http_session_without_a_complaint() {
-    let python = std::env::var("WFC_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
     let root = temp_root();
     let server = HttpServer::launch(root.path(), &[]).await;
-    let output = tokio::process::Command::new(&python).arg(repo().join("tests/python/http_session.py")).arg(&server.url).output().await.expect("python runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let url = server.url.clone();
+    let (summary, stderr) = tokio::task::spawn_blocking(move || python("http_session.py", &[&url])).await.expect("python ran");
     assert!(stderr.trim().is_empty(), "the SDK logged: {stderr}");
-    let summary: Json = serde_json::from_slice(&output.stdout).expect("a JSON summary");
     assert_eq!(summary["workflows"], 4, "{summary}");
 }
 
@@ -286,16 +276,8 @@ async fn without_the_capability_the_agent_asks_as_before() {
 
 #[test]
 fn the_official_python_client_answers_a_question_in_its_form_or_cancels_it() {
-    let python = std::env::var("WFC_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
     let root = git_repo();
-    let output = std::process::Command::new(&python)
-        .arg(repo().join("tests/python/elicitation.py"))
-        .args([env!("CARGO_BIN_EXE_wfc"), root.path().to_str().expect("utf-8")])
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("python runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let summary: Json = serde_json::from_slice(&output.stdout).expect("a JSON summary");
+    let (summary, _) = python("elicitation.py", &[env!("CARGO_BIN_EXE_wfc"), root.path().to_str().expect("utf-8")]);
     assert_eq!(summary["forms"], json!(["Tests pass. Approve release v2.0.0?", "Tests pass. Approve release v2.0.0?"]), "{summary}");
     assert_eq!(summary["accepted_next"], json!(["tag_release"]), "{summary}");
     assert_eq!(summary["accepted_elicited"][0]["answer"], "approve", "{summary}");

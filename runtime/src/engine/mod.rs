@@ -76,7 +76,7 @@ pub trait Authoring: Send + Sync {
     /// A Mermaid diagram of a served workflow (by name) or of YAML text.
     fn graph(&self, workflow: &str) -> Result<String, String>;
     /// The workflow format's JSON Schema (`wfc schema`).
-    fn format_schema(&self) -> Json;
+    fn format_schema(&self) -> &Json;
 }
 
 /// The workflows a server offers: fixed for a compiled catalog, re-read from disk in dev mode.
@@ -485,8 +485,8 @@ impl Engine {
     }
 
     /// The format's JSON Schema, when the compiler-backed tools are there.
-    pub fn format_schema(&self) -> Option<Json> {
-        self.authoring.as_ref().map(|authoring| authoring.format_schema())
+    pub fn format_schema(&self) -> Option<&Json> {
+        self.authoring.as_deref().map(|authoring| authoring.format_schema())
     }
 
     /// The workflows served now (the embedded catalog's, or a directory's as it stands).

@@ -10,10 +10,11 @@
 use rmcp::RoleServer;
 use rmcp::model::{ElicitRequestParams, ElicitationAction};
 use rmcp::service::{ElicitationMode, Peer};
+use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
 use crate::engine::answers::Elicited;
-use crate::engine::{Batch, Engine, HandedStep, Observer, ToolError, tools};
+use crate::engine::{Engine, HandedStep, Observer, ToolError, tools};
 
 /// The form's one field.
 const ANSWER: &str = "answer";
@@ -32,9 +33,8 @@ pub(super) fn can_ask(peer: &Peer<RoleServer>) -> bool {
 pub(super) async fn ask_person(engine: &Engine, peer: &Peer<RoleServer>, mut answer: Json, observer: Option<&std::sync::Arc<dyn Observer>>) -> Result<Json, ToolError> {
     let mut elicited = Vec::new();
     for _ in 0..MAX_FORMS {
-        let Ok(batch) = serde_json::from_value::<Batch>(answer.clone()) else { break };
-        let Some((shown, step)) = question(&batch) else { break };
-        let form = match serde_json::from_value::<ElicitRequestParams>(form(&shown, step)) {
+        let Some(Question { shown, step, task_id }) = question(&answer) else { break };
+        let form = match serde_json::from_value::<ElicitRequestParams>(form(&shown, &step)) {
             Ok(form) => form,
             Err(error) => {
                 tracing::warn!(step = %step.id, %error, "the step cannot be asked as a form; the agent asks it");
@@ -49,13 +49,13 @@ pub(super) async fn ask_person(engine: &Engine, peer: &Peer<RoleServer>, mut ans
             }
         };
         let mut submitted = Map::new();
-        submitted.insert("workflow_id".into(), batch.workflow_id.clone().into());
+        submitted.insert("workflow_id".into(), answer["workflow_id"].clone());
         submitted.insert("step_id".into(), step.id.clone().into());
         if let Some(sequence) = step.sequence {
             submitted.insert("sequence".into(), sequence.into());
         }
-        if let Some(task_id) = step.task_id.as_ref().or(batch.task_id.as_ref()) {
-            submitted.insert("task_id".into(), task_id.clone().into());
+        if let Some(task_id) = task_id {
+            submitted.insert("task_id".into(), task_id.into());
         }
         let mut note = Elicited { step_id: step.id.clone(), prompt: step.definition["prompt"].clone(), shown, answer: None, refused: None };
         match reply.action {
@@ -81,14 +81,28 @@ pub(super) async fn ask_person(engine: &Engine, peer: &Peer<RoleServer>, mut ans
     Ok(answer)
 }
 
-/// The `user_input` `batch` ends at, and the texts of the messages before it.
-fn question(batch: &Batch) -> Option<(Vec<String>, &HandedStep)> {
-    let (last, before) = batch.steps.as_ref()?.split_last()?;
-    if last.kind != "user_input" {
+/// A `user_input` a step answer ends at.
+struct Question {
+    /// The texts of the messages handed out before it.
+    shown: Vec<String>,
+    step: HandedStep,
+    /// The task whose step it is (serial mode names it on the step, a task's request on the
+    /// answer).
+    task_id: Option<String>,
+}
+
+/// The `user_input` `answer` (a [`Batch`](crate::engine::Batch), as the client reads it) ends
+/// at, if any: only that step is read back into its type, so an answer that asks nothing of the
+/// person costs nothing more here.
+fn question(answer: &Json) -> Option<Question> {
+    let (last, before) = answer["steps"].as_array()?.split_last()?;
+    if last["type"] != "user_input" {
         return None;
     }
-    let shown = before.iter().filter(|s| s.kind == "user_message").filter_map(|s| s.definition["message"].as_str().map(str::to_owned)).collect();
-    Some((shown, last))
+    let step = HandedStep::deserialize(last).ok()?;
+    let shown = before.iter().filter(|s| s["type"] == "user_message").filter_map(|s| s["definition"]["message"].as_str().map(str::to_owned)).collect();
+    let task_id = step.task_id.clone().or_else(|| answer["task_id"].as_str().map(str::to_owned));
+    Some(Question { shown, step, task_id })
 }
 
 /// The form for `step`: the messages before it, its prompt and instructions, why the last answer

@@ -103,7 +103,7 @@ pub(super) async fn read(engine: &Engine, uri: &str) -> Result<ReadResourceResul
     match named {
         Named::Schema => {
             let schema = engine.format_schema().ok_or_else(|| ErrorData::resource_not_found("this server has no format schema", None))?;
-            text(serde_json::to_string_pretty(&schema).unwrap_or_default(), "application/schema+json")
+            text(serde_json::to_string_pretty(schema).unwrap_or_default(), "application/schema+json")
         }
         Named::Source(name) => {
             let definition = engine.workflows().into_iter().find(|d| d.name == name).ok_or_else(|| not_served(engine, name))?;
