@@ -165,6 +165,9 @@ codes! {
     Shorthand = ("W0209", "shorthand-name", Warning),
     /// A shell command splices a value where it begins a word, with no `--` before it.
     OptionInjection = ("W0301", "option-injection", Warning),
+    /// An operation that the known types of its operands make meaningless (`.length` of a
+    /// number, arithmetic on a boolean, a string compared with a number).
+    OperandTypes = ("W0302", "operand-types", Warning),
 }
 
 impl fmt::Display for Code {

@@ -14,7 +14,7 @@ use super::compiled::{CompiledSite, CompiledSites};
 use super::model::{DependencySource, PathSegment, STATE_UPDATE_TOOL, Scope, Step, StepBody, Task, TaskBody, WritePath, WriteScope, Workflow};
 use crate::expr::{Names, Root, compile, compile_shell_command, compile_template, compile_wrapped, workflow_names};
 use crate::span::Spanned;
-use crate::syntax::ExecutionContext;
+use crate::syntax::{ExecutionContext, FieldType};
 use crate::syntax::Node;
 
 /// What an expression site holds.
@@ -324,7 +324,11 @@ pub(crate) fn check_expression_sites(cx: &mut Checker, workflow: &Workflow, site
         .collect();
     let mut compiled_sites = CompiledSites::default();
     for site in sites {
-        let names = site.context.names(site.kind);
+        let readable = site.context.task.and_then(|index| tasks.get(index)).unwrap_or(&main);
+        let mut names = site.context.names(site.kind);
+        if site.kind != SiteKind::Transform {
+            names.types = readable.types.clone();
+        }
         let source = site.source();
         let mut issues = Vec::new();
         let compiled = match site.kind {
@@ -356,7 +360,6 @@ pub(crate) fn check_expression_sites(cx: &mut Checker, workflow: &Workflow, site
         let Some(compiled) = compiled else { continue };
         let mut reads = BTreeSet::new();
         compiled.reads(&mut reads);
-        let readable = site.context.task.and_then(|index| tasks.get(index)).unwrap_or(&main);
         for read in &reads {
             let Some((tier, field)) = read.split_once('.') else { continue };
             let (known, roots): (Vec<&str>, &[&str]) = match tier {
@@ -381,6 +384,8 @@ pub(crate) fn check_expression_sites(cx: &mut Checker, workflow: &Workflow, site
 struct Readable<'a> {
     inputs: Vec<&'a str>,
     fields: BTreeSet<&'a str>,
+    /// The declared types of its inputs and state fields, for the expression compiler.
+    types: Vec<(Root, String, FieldType)>,
 }
 
 impl<'a> Readable<'a> {
@@ -388,7 +393,10 @@ impl<'a> Readable<'a> {
         let mut fields: BTreeSet<&str> = scope.state.iter().map(|f| f.name.value.as_str()).collect();
         fields.extend(scope.computed.iter().map(|c| c.name.value.as_str()));
         written_fields(steps, &mut fields);
-        Readable { inputs: scope.inputs.iter().map(|i| i.name.value.as_str()).collect(), fields }
+        let inputs = scope.inputs.iter().filter_map(|i| Some((Root::Inputs, i.name.value.clone(), i.value_type?)));
+        let state = scope.state.iter().filter_map(|f| Some((Root::This, f.name.value.clone(), f.value_type?)));
+        let types = inputs.chain(state).collect();
+        Readable { inputs: scope.inputs.iter().map(|i| i.name.value.as_str()).collect(), fields, types }
     }
 }
 

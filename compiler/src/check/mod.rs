@@ -11,7 +11,7 @@ mod paths;
 mod position;
 mod scope;
 mod steps;
-mod types;
+pub(crate) mod types;
 
 pub use compiled::{CompiledSite, CompiledSites};
 pub use expressions::{ExpressionSite, SiteKind, expression_sites};

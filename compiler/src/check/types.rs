@@ -162,7 +162,7 @@ fn schema_type(schema: &Node, path: &[&str]) -> Option<FieldType> {
 }
 
 /// `t` with its article: "an object", "a number".
-fn a_type(t: FieldType) -> &'static str {
+pub(crate) fn a_type(t: FieldType) -> &'static str {
     match t {
         FieldType::String => "a string",
         FieldType::Number => "a number",

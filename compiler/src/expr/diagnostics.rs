@@ -45,6 +45,7 @@ pub(crate) fn issue(span: Span, issue: ExprIssue) -> Diagnostic {
         IssueKind::UnterminatedTemplate => Diagnostic::new(Code::UnterminatedTemplate, issue.message.clone(), span)
             .with_label("opened here")
             .with_help("close it with `}}`, or write `\\{{` for literal braces"),
+        IssueKind::OperandTypes { help } => Diagnostic::new(Code::OperandTypes, issue.message.clone(), span).with_label("here").with_help(help.clone()),
         IssueKind::LegacyName { replacement } => Diagnostic::new(Code::LegacyPrefix, issue.message.clone(), span)
             .with_label(format!("uses `{}`", issue.subject.as_deref().unwrap_or("a legacy name")))
             .with_help(format!("write `{replacement}.` instead")),

@@ -9,6 +9,8 @@ use wfc_runtime::value::{BinaryOp, CALLBACK_METHODS, UnaryOp};
 use super::ir::{Argument, Body, Element, Expr, Function, LogicalOp, Name, Pattern, Property, Root, Statement, TemplatePart};
 use super::{ExprIssue, IssueKind, Names};
 
+mod operand_types;
+
 /// Global functions a call may name, by their dotted name.
 pub(crate) const GLOBAL_FUNCTIONS: &[&str] = &[
     "parseInt", "parseFloat", "isNaN", "Number", "String", "Boolean",
@@ -51,13 +53,15 @@ pub(crate) fn lower(text: &str, names: &Names, issues: &mut Vec<ExprIssue>) -> O
             return None;
         }
     };
-    let mut lowerer = Lowerer { names, scopes: vec![Vec::new()], slots: 0, issues };
+    let mut lowerer = Lowerer { text, names, scopes: vec![Vec::new()], slots: 0, issues };
     let expr = lowerer.expr(&expression);
     let had_errors = lowerer.issues.iter().any(|i| i.kind.is_error());
     (!had_errors).then_some(Lowered { expr, slots: lowerer.slots })
 }
 
 struct Lowerer<'a, 'n> {
+    /// The expression's text, which spans index.
+    text: &'n str,
     names: &'n Names,
     /// Local names in scope, innermost scope last, each with its slot.
     scopes: Vec<Vec<(String, usize)>>,
@@ -190,6 +194,7 @@ impl Lowerer<'_, '_> {
                     B::In => BinaryOp::In,
                     other => return self.unsupported(&format!("the `{}` operator", other.as_str()), b.span),
                 };
+                self.check_operands(b);
                 Expr::Binary(op, Box::new(self.expr(&b.left)), Box::new(self.expr(&b.right)))
             }
             E::LogicalExpression(l) => {
@@ -325,6 +330,9 @@ impl Lowerer<'_, '_> {
                 ExprIssue::new(IssueKind::MethodAsValue, format!("`.{name}` is read without a call: JavaScript gives the method, a workflow expression `undefined`"), range(span))
                     .with_subject(name),
             );
+        }
+        if let Some(("length", span)) = static_name {
+            self.check_length_of(object, span);
         }
         // `loop.x` is checked against the loops around the expression.
         if let (ast::Expression::Identifier(id), Some((field, field_span))) = (object, static_name)

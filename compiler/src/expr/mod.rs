@@ -45,6 +45,9 @@ pub struct Names {
     /// inside a `foreach`, `file_path` for `inputs.file_path` at the top level. Each read warns
     /// and names the full form. `(bare name, root, member)`.
     pub shorthands: Vec<(String, Root, String)>,
+    /// The declared types of fields read by name (`this.count`: `(Root::This, "count",
+    /// Number)`), for the warnings on operations their types make meaningless.
+    pub types: Vec<(Root, String, wfc_runtime::machine::FieldType)>,
 }
 
 impl Names {
@@ -92,6 +95,11 @@ pub enum IssueKind {
     /// A `{{ }}` that begins a shell word with no `--` before it: a value starting with `-`
     /// would be read as an option (a warning).
     OptionInjection,
+    /// An operation the known types of its operands make meaningless (a warning).
+    OperandTypes {
+        /// What to write instead.
+        help: String,
+    },
     /// A legacy name (a warning).
     LegacyName {
         /// What to write instead.
@@ -110,7 +118,7 @@ impl IssueKind {
     /// Whether the issue stops compilation (everything but legacy names, shorthands and
     /// option injection).
     pub fn is_error(&self) -> bool {
-        !matches!(self, IssueKind::LegacyName { .. } | IssueKind::OptionInjection | IssueKind::Shorthand { .. })
+        !matches!(self, IssueKind::LegacyName { .. } | IssueKind::OptionInjection | IssueKind::Shorthand { .. } | IssueKind::OperandTypes { .. })
     }
 }
 
