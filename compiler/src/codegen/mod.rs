@@ -31,6 +31,13 @@ pub fn unique_module_name(workflow: &str, taken: &mut Vec<String>) -> syn::Ident
     module
 }
 
+/// The Rust module one workflow compiles to, formatted: what `build.rs` puts in a binary for it,
+/// what `wfc expand` prints and what a catalog crate's snapshot test pins.
+pub fn expand(workflow: &crate::ir::Workflow) -> Result<String, String> {
+    let module = workflow_module(&module_name(&workflow.name), workflow, &quote::quote!(::wfc_runtime));
+    format(module).map_err(|e| format!("generated code does not parse (a bug in wfc): {e}"))
+}
+
 /// Formats generated items as Rust source.
 pub fn format(tokens: proc_macro2::TokenStream) -> Result<String, syn::Error> {
     Ok(prettyplease::unparse(&syn::parse2::<syn::File>(tokens)?))

@@ -3,11 +3,12 @@
 use std::process::ExitCode;
 
 use wfc_compiler::ir::graph;
+use wfc_runtime::catalog::Entry;
 
 use super::{load_workflow, print_out};
 
-pub(crate) fn run(workflow: &str, format: graph::Format) -> ExitCode {
-    match load_workflow(workflow) {
+pub(crate) fn run(catalog: &[Entry], workflow: &str, format: graph::Format) -> ExitCode {
+    match load_workflow(catalog, workflow) {
         Ok(compiled) => print_out(&graph::render(&compiled.machines, format)),
         Err(code) => code,
     }

@@ -6,9 +6,10 @@
 use std::process::ExitCode;
 
 use serde_json::Value as Json;
+use wfc_runtime::catalog::Entry;
 
-pub(crate) fn run(workflow: &str, as_json: bool) -> ExitCode {
-    let definition = match super::load_definition(workflow) {
+pub(crate) fn run(catalog: &'static [Entry], workflow: &str, as_json: bool) -> ExitCode {
+    let definition = match super::load_definition(catalog, workflow) {
         Ok(definition) => definition,
         Err(code) => return code,
     };

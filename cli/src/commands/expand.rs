@@ -4,17 +4,16 @@
 use std::process::ExitCode;
 
 use wfc_compiler::codegen;
+use wfc_runtime::catalog::Entry;
 
 use super::{load_workflow, print_out};
 
-pub(crate) fn run(workflow: &str) -> ExitCode {
-    let lowered = match load_workflow(workflow) {
+pub(crate) fn run(catalog: &[Entry], workflow: &str) -> ExitCode {
+    let lowered = match load_workflow(catalog, workflow) {
         Ok(compiled) => compiled.machines,
         Err(code) => return code,
     };
-    let module = codegen::workflow_module(&codegen::module_name(&lowered.name), &lowered, &quote::quote!(::wfc_runtime));
-    let generated = codegen::format(module).map_err(|e| format!("generated code does not parse (a bug in wfc): {e}"));
-    match generated {
+    match codegen::expand(&lowered) {
         Ok(text) => print_out(&text),
         Err(error) => {
             eprintln!("wfc: {error}");

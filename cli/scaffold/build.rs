@@ -1,5 +1,7 @@
-//! Checks every workflow in `workflows/` and embeds the catalog, so an invalid workflow fails
-//! `cargo build` with its full diagnostics.
+//! Checks every workflow in `workflows/` and compiles them into this binary: an invalid workflow
+//! fails `cargo build` with its full diagnostics (file, line, column, a hint).
+//!
+//! This file is `wfc`'s own build script and the one `wfc new` writes into a team's crate.
 
 fn main() {
     let out_dir = std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR for build scripts");

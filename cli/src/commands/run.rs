@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
+use wfc_runtime::catalog::Entry;
 use wfc_runtime::engine::{Definition, Engine, Observer, ShellSettings, Store, Submit, shell};
 use wfc_runtime::machine::FieldType;
 
@@ -33,7 +34,7 @@ pub(crate) struct Options {
     pub(crate) store: Option<String>,
 }
 
-pub(crate) fn run(options: Options) -> ExitCode {
+pub(crate) fn run(catalog: &'static [Entry], options: Options) -> ExitCode {
     let Ok(project_root) = super::serve::project_root(options.project_root) else { return ExitCode::from(2) };
     // The project's store, as `wfc serve` uses it: an interrupted run is continued by either.
     let Ok(store) = super::serve::open_store(options.store.as_deref(), &project_root) else { return ExitCode::from(2) };
@@ -53,7 +54,7 @@ pub(crate) fn run(options: Options) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let definition = match super::load_definition(&workflow) {
+    let definition = match super::load_definition(catalog, &workflow) {
         Ok(definition) => definition,
         Err(code) => return code,
     };

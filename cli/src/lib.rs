@@ -1,26 +1,35 @@
-//! `wfc`: check AroMCP-format workflows, compile them into the binary, and serve them to agents
-//! over MCP (or drive one in the terminal).
+//! The `wfc` command line as a library: everything the `wfc` binary does (check, serve, run,
+//! status, history, profile, explain, graph, expand, eval, schema, new) over a catalog the
+//! calling crate embeds, in one call from its `main`.
+//!
+//! ```ignore
+//! // src/main.rs of a team's catalog crate (what `wfc new` writes); build.rs compiles
+//! // workflows/ with wfc_compiler::Config.
+//! mod catalog {
+//!     include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     wfc_cli::main(catalog::WORKFLOWS)
+//! }
+//! ```
 //!
 //! Exit codes: 0 when everything is valid, 1 when a workflow has errors, 2 on a usage error
 //! (bad arguments, a path that cannot be read).
 
 mod commands;
 
-/// mimalloc: generated expressions and the executor allocate many small, short-lived values
-/// (split pieces, objects, arrays), which glibc's allocator serves slowly once its per-thread
-/// cache is full; `cargo bench -p wfc-fixtures --bench transforms` shows the difference.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// The embedded catalog: `WORKFLOWS`, written by `build.rs`.
-mod catalog {
-    include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
-}
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use wfc_runtime::catalog::Entry;
+
+/// The allocator `wfc` uses, for a catalog binary's `#[global_allocator]`: workflows allocate
+/// many small, short-lived values (split pieces, objects, arrays), which glibc's allocator
+/// serves slowly once its per-thread cache is full (`cargo bench -p wfc-fixtures --bench
+/// transforms` shows the difference).
+pub use mimalloc::MiMalloc as Allocator;
 
 #[derive(Parser)]
 #[command(name = "wfc", version, about = "Compile workflow YAML into native state machines and serve them over MCP")]
@@ -138,6 +147,19 @@ enum Command {
         #[arg(long, value_name = "PATH|memory")]
         store: Option<String>,
     },
+    /// Create a catalog crate of your own in DIR: your workflows compiled into your own
+    /// binary, with this whole command line over them, a snapshot test, CI and an MCP config.
+    New {
+        /// The directory to create (or an empty one).
+        dir: PathBuf,
+        /// The crate's and binary's name (default: the directory's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Depend on the wfc crates by this version from the registry instead of by path to
+        /// the source this binary was built from.
+        #[arg(long, value_name = "VERSION")]
+        wfc_version: Option<String>,
+    },
     /// Print the workflow format's JSON Schema.
     Schema,
     /// Evaluate one expression, e.g. `wfc eval 'input.length' --input '[1,2]'`.
@@ -209,7 +231,11 @@ enum Color {
     Never,
 }
 
-fn main() -> ExitCode {
+/// Runs the command line (`std::env::args`) over `catalog`, the workflows the calling binary
+/// embeds (`WORKFLOWS` of the `catalog.rs` that [`wfc_compiler::Config::compile_for_build`]
+/// writes): `serve` serves them, and `run`, `explain`, `expand` and `graph` find them by name.
+/// Usage, help and errors name the binary as it was started.
+pub fn main(catalog: &'static [Entry]) -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { paths, format, color } => commands::check::run(&paths, format, color),
@@ -218,7 +244,7 @@ fn main() -> ExitCode {
                 Some(address) => commands::serve::Transport::Http { address, allow_remote, limits: http_limits },
                 None => commands::serve::Transport::Stdio,
             };
-            commands::serve::run(commands::serve::Options { transport, project_root: root, shell_output_cap, dev, workflows, store, limits, serial })
+            commands::serve::run(catalog, commands::serve::Options { transport, project_root: root, shell_output_cap, dev, workflows, store, limits, serial })
         }
         Command::Status { store, json } => commands::status::run(store, json),
         Command::History { id, store, format, json } => {
@@ -226,18 +252,19 @@ fn main() -> ExitCode {
         }
         Command::Profile { id, store, json } => commands::profile::run(&id, store, json),
         Command::Run { workflow, inputs, answers, root, resume, store } => {
-            commands::run::run(commands::run::Options { workflow, inputs, answers, project_root: root, resume, store })
+            commands::run::run(catalog, commands::run::Options { workflow, inputs, answers, project_root: root, resume, store })
         }
+        Command::New { dir, name, wfc_version } => commands::new::run(commands::new::Options { dir, name, wfc_version }),
         Command::Schema => commands::schema::run(),
         Command::Eval { expression, input, scope } => commands::eval::run(&expression, &input, &scope),
-        Command::Expand { workflow } => commands::expand::run(&workflow),
-        Command::Explain { workflow, json } => commands::explain::run(&workflow, json),
+        Command::Expand { workflow } => commands::expand::run(catalog, &workflow),
+        Command::Explain { workflow, json } => commands::explain::run(catalog, &workflow, json),
         Command::Graph { workflow, format } => {
             let format = match format {
                 GraphFormat::Mermaid => wfc_compiler::ir::graph::Format::Mermaid,
                 GraphFormat::Dot => wfc_compiler::ir::graph::Format::Dot,
             };
-            commands::graph::run(&workflow, format)
+            commands::graph::run(catalog, &workflow, format)
         }
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod history;
 pub(crate) mod profile;
 pub(crate) mod expand;
 pub(crate) mod graph;
+pub(crate) mod new;
 pub(crate) mod run;
 pub(crate) mod schema;
 pub(crate) mod serve;
@@ -18,7 +19,7 @@ use wfc_compiler::{Compiled, Source, check_paths, compile_source, definition_has
 use wfc_runtime::engine::store::HistoryEvent;
 use wfc_runtime::engine::{Definition, Store, Stored, stored_history};
 
-use crate::catalog::WORKFLOWS;
+use wfc_runtime::catalog::Entry;
 
 /// Prints `text` to stdout. A closed pipe (`wfc expand x | head`) ends the output quietly.
 pub(crate) fn print_out(text: &str) -> ExitCode {
@@ -36,7 +37,7 @@ pub(crate) fn print_out(text: &str) -> ExitCode {
 /// A workflow named on the command line, through the pipeline: a file if one exists at that
 /// path, otherwise a workflow of the embedded catalog. Diagnostics and "not found" go to
 /// stderr; the error is the exit code to return.
-pub(crate) fn load_workflow(name_or_path: &str) -> Result<Compiled, ExitCode> {
+pub(crate) fn load_workflow(catalog: &[Entry], name_or_path: &str) -> Result<Compiled, ExitCode> {
     let path = std::path::Path::new(name_or_path);
     let (workflow, diagnostics) = if path.is_file() {
         let report = check_paths(&[path.to_path_buf()]).map_err(|error| {
@@ -45,10 +46,10 @@ pub(crate) fn load_workflow(name_or_path: &str) -> Result<Compiled, ExitCode> {
         })?;
         let file = report.files.into_iter().next().expect("a file path yields one checked file");
         (file.compiled, file.diagnostics)
-    } else if let Some(entry) = wfc_runtime::catalog::find(WORKFLOWS, name_or_path) {
+    } else if let Some(entry) = wfc_runtime::catalog::find(catalog, name_or_path) {
         compile_source(&Source::new(entry.path, entry.source))
     } else {
-        let names: Vec<&str> = WORKFLOWS.iter().map(|e| e.name).collect();
+        let names: Vec<&str> = catalog.iter().map(|e| e.name).collect();
         eprintln!("wfc: `{name_or_path}` is neither a file nor a workflow of the catalog ({})", names.join(", "));
         return Err(ExitCode::from(2));
     };
@@ -60,13 +61,13 @@ pub(crate) fn load_workflow(name_or_path: &str) -> Result<Compiled, ExitCode> {
 
 /// A workflow to run or explain: a catalog entry (compiled) or a file (checked and
 /// interpreted). Diagnostics go to stderr; the error is the exit code.
-pub(crate) fn load_definition(name_or_path: &str) -> Result<Definition, ExitCode> {
+pub(crate) fn load_definition(catalog: &'static [Entry], name_or_path: &str) -> Result<Definition, ExitCode> {
     if !std::path::Path::new(name_or_path).is_file()
-        && let Some(entry) = wfc_runtime::catalog::find(WORKFLOWS, name_or_path)
+        && let Some(entry) = wfc_runtime::catalog::find(catalog, name_or_path)
     {
         return Ok(Definition::compiled(entry));
     }
-    let compiled = load_workflow(name_or_path)?;
+    let compiled = load_workflow(catalog, name_or_path)?;
     let source = std::fs::read_to_string(name_or_path).unwrap_or_default();
     Ok(Definition::new(&compiled.machines, "file", name_or_path, &definition_hash(&source)))
 }

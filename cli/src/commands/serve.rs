@@ -18,7 +18,7 @@ use wfc_runtime::machine::DEFAULT_SERVER_STEP_BUDGET;
 use wfc_runtime::mcp::{HttpSettings, Server};
 use wfc_runtime::value::{Value, budget};
 
-use crate::catalog::WORKFLOWS;
+use wfc_runtime::catalog::Entry;
 
 /// Where MCP is spoken.
 pub(crate) enum Transport {
@@ -230,7 +230,7 @@ pub(crate) fn project_root(given: Option<PathBuf>) -> Result<PathBuf, ExitCode> 
     }
 }
 
-pub(crate) fn run(options: Options) -> ExitCode {
+pub(crate) fn run(embedded: &'static [Entry], options: Options) -> ExitCode {
     init_logging();
     let project_root = match project_root(options.project_root) {
         Ok(root) => root,
@@ -246,7 +246,7 @@ pub(crate) fn run(options: Options) -> ExitCode {
             Ok(workflows) => Box::new(workflows),
             Err(code) => return code,
         },
-        (None, None) => Box::new(WORKFLOWS.iter().map(|entry| Arc::new(Definition::compiled(entry))).collect::<Vec<_>>()),
+        (None, None) => Box::new(embedded.iter().map(|entry| Arc::new(Definition::compiled(entry))).collect::<Vec<_>>()),
     };
     let store = match open_store(options.store.as_deref(), &project_root) {
         Ok(store) => store.with_history_limit(options.limits.history_limit),
@@ -274,7 +274,7 @@ pub(crate) fn run(options: Options) -> ExitCode {
         .with_serial(serial)
         .with_history(!options.limits.no_history)
         .with_answer_within(std::time::Duration::from_secs_f64(options.limits.answer_within));
-    let engine = Arc::new(engine.with_authoring(Arc::new(CompilerTools)));
+    let engine = Arc::new(engine.with_authoring(Arc::new(CompilerTools { embedded })));
     // One client on stdio, and every thread handoff is on its round trip: one thread serves it
     // (the authoring tools compile and evaluate on blocking threads; shell commands run as
     // child processes). Over HTTP, many clients: a worker per core.
@@ -492,7 +492,10 @@ fn load(dir: &Path, source: &'static str) -> Loaded {
 }
 
 /// The tools that need the compiler.
-struct CompilerTools;
+struct CompilerTools {
+    /// The embedded catalog, whose workflows `graph` draws by name.
+    embedded: &'static [Entry],
+}
 
 impl Authoring for CompilerTools {
     fn validate(&self, yaml: &str) -> Validation {
@@ -509,7 +512,7 @@ impl Authoring for CompilerTools {
     }
 
     fn graph(&self, workflow: &str) -> Result<String, String> {
-        let source = match wfc_runtime::catalog::find(WORKFLOWS, workflow) {
+        let source = match wfc_runtime::catalog::find(self.embedded, workflow) {
             Some(entry) => Source::new(entry.path, entry.source),
             None => Source::new("workflow.yaml", workflow),
         };
