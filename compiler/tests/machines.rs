@@ -364,6 +364,57 @@ steps:
 }
 
 #[test]
+fn an_answer_must_satisfy_its_validation_expression_and_its_updates_apply_all_or_none() {
+    let yaml = workflow(
+        r#"
+default_state:
+  state:
+    minimum: 5
+    count: 0
+    note: ""
+    confirmed: false
+state_schema:
+  state:
+    minimum: number
+    count: number
+    note: string
+    confirmed: boolean
+steps:
+  - id: pick
+    type: user_input
+    prompt: "How many (at least {{ this.minimum }})?"
+    input_type: number
+    validation:
+      expression: "{{ input >= this.minimum }}"
+      message: "at least the minimum, please"
+    max_retries: 1
+    state_updates:
+      - path: this.count
+        value: input
+      - path: this.note
+        value: "{{ 'picked ' + input }}"
+"#,
+    );
+    let answers = ["3", "7"];
+    let accepted = run(&yaml, json!({}), |_, attempt| Event::Done(Value::string(answers[attempt as usize - 1])));
+    assert!(accepted.end.is_ok(), "{:?}", accepted.end);
+    assert!(accepted.log[1].contains(r#""error":"at least the minimum, please""#), "{}", accepted.log[1]);
+    assert_eq!(accepted.state()["state"], json!({"minimum": 5, "count": 7, "note": "picked 7", "confirmed": false}));
+
+    let refused = run(&yaml, json!({}), |_, _| Event::Done(Value::string("2")));
+    assert_eq!(refused.end, Err(StepError::new("pick", "the answer was refused: at least the minimum, please")));
+
+    // Without a message, the refusal quotes the condition; a write that fails leaves every
+    // other write of the answer undone.
+    let yaml = yaml.replace("      message: \"at least the minimum, please\"\n", "").replace("path: this.note", "path: this.confirmed");
+    let unexplained = run(&yaml, json!({}), |_, _| Event::Done(Value::string("1")));
+    assert_eq!(unexplained.end, Err(StepError::new("pick", "the answer was refused: the answer does not satisfy `{{ input >= this.minimum }}`")));
+    let half_written = run(&yaml, json!({}), |_, _| Event::Done(Value::string("9")));
+    assert!(half_written.end.as_ref().is_err_and(|e| e.message.contains("this.confirmed")), "{:?}", half_written.end);
+    assert_eq!(half_written.state()["state"], json!({"minimum": 5, "count": 0, "note": "", "confirmed": false}), "neither write happened");
+}
+
+#[test]
 fn shell_failures_follow_error_handling() {
     let shell = |strategy: &str| {
         workflow(&format!(

@@ -149,10 +149,10 @@ pub(crate) fn legacy_default_state(span: Span) -> Diagnostic {
         .with_help("nest them under `default_state.state`")
 }
 
-pub(crate) fn execution_context_without_effect(span: Span, step_type: &str) -> Diagnostic {
-    Diagnostic::new(Code::FieldWithoutEffect, format!("`execution_context` has no effect on `{step_type}` steps"), span)
-        .with_label("ignored")
-        .with_help("only a shell_command runs on the server or the client; remove the field")
+/// `field`, which the reference accepts on `step_type` steps and ignores; `help` says what to
+/// do instead.
+pub(crate) fn field_without_effect(span: Span, field: &str, step_type: &str, help: &str) -> Diagnostic {
+    Diagnostic::new(Code::FieldWithoutEffect, format!("`{field}` has no effect on `{step_type}` steps"), span).with_label("ignored").with_help(help)
 }
 
 pub(crate) fn literal_looks_like_expression(span: Span, text: &str) -> Diagnostic {

@@ -275,9 +275,12 @@ fn step_sites<'a>(steps: &'a [Step], context: &SiteContext, sites: &mut Vec<Expr
                 push(sites, SiteKind::Template, tool, context);
                 node_sites(parameters.as_ref(), SiteKind::Template, context, sites);
             }
-            StepBody::UserInput { prompt, instructions, .. } => {
+            StepBody::UserInput { prompt, instructions, validation, .. } => {
                 push(sites, SiteKind::Template, prompt, context);
                 instructions.iter().for_each(|t| push(sites, SiteKind::Template, t, context));
+                if let Some(condition) = &validation.expression {
+                    push(sites, SiteKind::Condition, condition, &context.reading(ResultKind::UserInput));
+                }
             }
             StepBody::AgentPrompt { prompt, context: extra, .. } => {
                 push(sites, SiteKind::Template, prompt, context);

@@ -230,6 +230,8 @@ pub struct Validation {
     pub max: Option<f64>,
     /// The only values allowed.
     pub allowed_values: Option<Vec<Node>>,
+    /// A condition over `input` and the state (`user_input` only).
+    pub expression: Option<Spanned<String>>,
 }
 
 /// A step.

@@ -47,7 +47,7 @@ fn check_step(cx: &mut Checker, sc: &mut StepContext, raw: &RawStep, loop_depth:
     if kind != StepKind::ShellCommand
         && let Some(context) = raw.execution_context
     {
-        cx.report(diag::execution_context_without_effect(context.span, kind.name()));
+        cx.report(diag::field_without_effect(context.span, "execution_context", kind.name(), "only a shell_command runs on the server or the client; remove the field"));
     }
     let mut body = match kind {
         StepKind::UserMessage => StepBody::UserMessage {
@@ -104,7 +104,12 @@ fn check_step(cx: &mut Checker, sc: &mut StepContext, raw: &RawStep, loop_depth:
             response_schema: check_response_schema(cx, &raw.response_schema, "response_schema"),
             updates: check_updates(cx, sc.scope, raw),
             store_response: raw.store_response.as_ref().and_then(|p| check_write_path(cx, sc.scope, p)),
-            validation: check_validation(cx, raw.validation.as_ref()),
+            validation: {
+                if let Some(expression) = raw.validation.as_ref().and_then(|v| v.expression.as_ref()) {
+                    cx.report(diag::field_without_effect(expression.span, "validation.expression", "agent_response", "a condition over an answer is a `user_input`'s; describe a reply with `response_schema`"));
+                }
+                check_validation(cx, raw.validation.as_ref())
+            },
             error_handling: error_handling(sc, raw.error_handling.as_ref()),
             reply_retries: raw.error_handling.as_ref().and_then(|r| r.max_retries).map_or(defaults::MAX_RETRIES, |m| m.value),
         },
@@ -285,6 +290,7 @@ fn check_validation(cx: &mut Checker, raw: Option<&RawValidation>) -> Validation
         min: raw.min.map(|v| v.value),
         max: raw.max.map(|v| v.value),
         allowed_values: raw.allowed_values.clone(),
+        expression: raw.expression.clone(),
     }
 }
 

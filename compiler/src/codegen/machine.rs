@@ -14,7 +14,7 @@ use super::ident::hidden;
 use wfc_runtime::machine::FieldType;
 use crate::expr::{Compiled, CompiledPart, CompiledTemplate, ShellQuoting};
 use crate::ir::{
-    AnswerRules, ClientOp, Computed, Handling, IrExpr, LoopKind, OnFailure, Op, Program, Rules, Segment, Source, Template, Update,
+    AnswerCondition, AnswerRules, ClientOp, Computed, Handling, IrExpr, LoopKind, OnFailure, Op, Program, Rules, Segment, Source, Template, Update,
     UpdateValue, Workflow, WritePath,
 };
 
@@ -397,12 +397,17 @@ impl Emitter {
         let max_retries = answer.max_retries;
         let variable = option(answer.variable.as_ref().map(|v| quote!(::std::string::String::from(#v))));
         let (updates, on_failure) = (self.updates(&answer.updates), self.on_failure(&answer.on_failure));
+        let condition = option(answer.condition.as_ref().map(|AnswerCondition { test, text }| {
+            let test = self.expr(test);
+            quote!(#p::AnswerCondition { test: #test, text: ::std::string::String::from(#text) })
+        }));
         quote!(#p::AnswerRules {
             input_type: #input_type,
             rules: #rules,
             default: #default,
             max_retries: #max_retries,
             variable: #variable,
+            condition: #condition,
             updates: #updates,
             on_failure: #on_failure,
         })

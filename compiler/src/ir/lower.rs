@@ -227,6 +227,7 @@ impl Lowering<'_> {
                     default: default.as_ref().map(Node::to_json),
                     max_retries: *max_retries,
                     variable: variable_name.as_ref().map(|v| v.value.clone()),
+                    condition: validation.expression.as_ref().map(|text| AnswerCondition { test: self.expression(text, result_context), text: text.value.clone() }),
                     updates,
                     on_failure: on_failure(error_handling),
                 };

@@ -476,6 +476,10 @@ pub struct RawValidation {
     /// The only values allowed (JSON Schema's `enum` means the same).
     #[serde(default, alias = "enum")]
     pub allowed_values: Option<Vec<Node>>,
+    /// A condition the answer must satisfy (`user_input`), over `input` (the answer, converted
+    /// to its `input_type`) and the workflow's state: `"{{ input >= this.minimum }}"`.
+    #[serde(default)]
+    pub expression: Option<Spanned<String>>,
 }
 
 /// A state write.

@@ -115,6 +115,7 @@ impl StepKind {
                 "max_attempts",
                 "variable_name",
                 "state_update",
+                "state_updates",
                 "error_handling",
             ],
             StepKind::AgentPrompt => &["context", "expected_response", "timeout", "max_retries", "execution_context"],

@@ -303,7 +303,10 @@ impl<X> Op<X> {
                         found.extend(store.iter().flat_map(WritePath::keys));
                         found.extend(updates.iter().flat_map(Update::expressions));
                     }
-                    Handling::Answer(rules) => found.extend(rules.updates.iter().flat_map(Update::expressions)),
+                    Handling::Answer(rules) => {
+                        found.extend(rules.condition.iter().map(|c| &c.test));
+                        found.extend(rules.updates.iter().flat_map(Update::expressions));
+                    }
                     Handling::ShellOutput { updates, .. } => found.extend(updates.iter().flat_map(Update::expressions)),
                 }
             }
@@ -458,10 +461,21 @@ pub struct AnswerRules<X> {
     pub max_retries: u32,
     /// `variable_name`: the answer is also stored at `this.<name>`.
     pub variable: Option<String>,
-    /// `state_update`.
+    /// `validation.expression`: checked after the other rules, with `input` bound.
+    pub condition: Option<AnswerCondition<X>>,
+    /// `state_update` and `state_updates`, applied all or none.
     pub updates: Vec<Update<X>>,
     /// After the last refused answer, or when the client reports a failure.
     pub on_failure: OnFailure,
+}
+
+/// A condition an answer must satisfy (`validation.expression`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnswerCondition<X> {
+    /// Evaluated with `input` bound to the converted answer; a falsy value refuses it.
+    pub test: X,
+    /// As written, for the refusal's message.
+    pub text: String,
 }
 
 /// Rules an answer or reply must satisfy.

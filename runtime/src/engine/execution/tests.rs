@@ -50,6 +50,7 @@ fn ask(step: &str, variable: &str) -> Op<Fixed> {
         default: None,
         max_retries: 0,
         variable: Some(variable.to_owned()),
+        condition: None,
         updates: Vec::new(),
         on_failure: fail(),
     };

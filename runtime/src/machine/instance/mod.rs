@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::answer;
 use super::program::{
-    ClientOp, Expression, Handling, LoopKind, OnError, OnFailure, Op, Pc, Program, Segment, ShellOp, Source, SpawnOp, Update, UpdateValue,
+    AnswerRules, ClientOp, Expression, Handling, LoopKind, OnError, OnFailure, Op, Pc, Program, Segment, ShellOp, Source, SpawnOp, Update, UpdateValue,
     WritePath, WriteTier,
 };
 use super::update::{self, Segment as UpdateSegment};
@@ -636,9 +636,9 @@ impl<X: Expression> Instance<X> {
                     (Value::String(s), Some(default)) if s.trim().is_empty() => Value::from(default),
                     _ => result,
                 };
-                let checked = answer::convert(rules.input_type, &answer).and_then(|value| {
-                    with_rules(&rules.rules, |r| answer::validate(&value, r)).map(|()| value)
-                });
+                let checked = answer::convert(rules.input_type, &answer)
+                    .and_then(|value| with_rules(&rules.rules, |r| answer::validate(&value, r)).map(|()| value))
+                    .and_then(|value| self.satisfies(rules, value));
                 let value = match checked {
                     Ok(value) => value,
                     Err(reason) if self.attempt <= rules.max_retries => return self.ask_again(client, &reason).map(Some),
@@ -685,6 +685,19 @@ impl<X: Expression> Instance<X> {
     fn advance(&mut self) -> Result<Option<Yield>, StepError> {
         self.pc += 1;
         Ok(None)
+    }
+
+    /// `value` if it satisfies the answer's `validation.expression` (there is none, or it is
+    /// truthy with `input` bound to it); the refusal's reason if not: the step's
+    /// `validation.message`, else the condition as written.
+    fn satisfies(&self, rules: &AnswerRules<X>, value: Value) -> Result<Value, String> {
+        let Some(condition) = &rules.condition else { return Ok(value) };
+        let names = ResultNames::one("input", value.clone());
+        let verdict = condition.test.eval(&self.scope(&self.state, Some(&names))).map_err(|e| format!("`{}` could not be checked: {e}", condition.text))?;
+        if !verdict.truthy() {
+            return Err(rules.rules.message.clone().unwrap_or_else(|| format!("the answer does not satisfy `{}`", condition.text.trim())));
+        }
+        Ok(value)
     }
 
     fn finish_with(&mut self, step: &str, updates: &[Update<X>], store: Option<(&WritePath<X>, Value)>, names: ResultNames) -> Result<Option<Yield>, StepError> {
