@@ -1,6 +1,6 @@
 //! The expression IR: the JavaScript subset workflows use, with every name resolved at build
 //! time (a local slot, a state scope, a JS global), so evaluating it does no name lookups.
-//! Both back ends read this: the interpreter (`interp`) and, later, code generation.
+//! Both back ends read this: the interpreter (`interp`) and the code generator (`codegen`).
 
 use wfc_runtime::value::{BinaryOp, UnaryOp};
 
