@@ -848,6 +848,35 @@ async fn a_near_time_limit_is_warned_of_once_in_the_next_answer_and_in_the_histo
     assert_eq!(recorded, [json!("parallel_foreach timeout_seconds"), json!("config.timeout_seconds")]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_texts_are_split_into_parts_in_order_or_truncated_with_a_note() {
+    let root = temp_root();
+    let dir = repo().join("tests/fixtures/serve");
+    let agent = Agent::serve(root.path(), &["--dev", dir.to_str().expect("utf-8"), "--max-message-bytes", "256"]).await;
+    let id = agent.start("serve:long-text", json!({})).await;
+    let answer = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    let steps = answer["steps"].as_array().expect("steps");
+    let text = |step: &Json| step["definition"]["message"].as_str().or(step["definition"]["prompt"].as_str()).unwrap_or_default().to_owned();
+    // The report in parts, each within the limit, in order, the whole text when joined.
+    let report: Vec<&Json> = steps.iter().filter(|s| s["id"] == "report").collect();
+    assert!(report.len() > 1 && report.iter().all(|s| text(s).len() <= 256), "{answer}");
+    let expected: Vec<String> = (1..=40).map(|i| format!("report line {i}")).collect();
+    assert_eq!(report.iter().map(|s| text(s)).collect::<String>(), expected.join("\n"));
+    assert_eq!(report.last().map(|s| s["definition"]["part"].clone()), Some(json!({"index": report.len(), "of": report.len()})));
+    // The prompt's leading parts come as messages before its step, which holds the last part.
+    let brief: Vec<&Json> = steps.iter().filter(|s| s["id"] == "brief").collect();
+    assert_eq!(steps.last().map(|s| s["type"].clone()), Some(json!("agent_prompt")), "{answer}");
+    assert!(brief[..brief.len() - 1].iter().all(|s| s["type"] == "user_message" && s["definition"]["part_of"] == "prompt"), "{answer}");
+    let expected: Vec<String> = (1..=40).map(|i| format!("brief line {i}")).collect();
+    assert_eq!(brief.iter().map(|s| text(s)).collect::<String>(), expected.join("\n"));
+    let prompt = steps.last().expect("the prompt").clone();
+    let answer = agent.ok("workflow_submit_result", json!({"workflow_id": id, "step_id": "brief", "sequence": prompt["sequence"], "result": "done"})).await;
+    // The log, truncated with a note saying how much was left out.
+    let log = &answer["steps"][0];
+    assert_eq!(log["definition"]["truncated"], json!({"shown_bytes": 256, "total_bytes": 800}), "{answer}");
+    assert!(text(log).starts_with(&"x".repeat(256)) && text(log).contains("256 of 800 bytes shown"), "{answer}");
+}
+
 /// A scripted agent's answer to a step, by its type (the same shapes the differential test's
 /// client gives); a tool call with a number `n` gets its square.
 fn scripted_result(step: &Json) -> Json {

@@ -145,6 +145,10 @@ pub(crate) struct LimitArgs {
     /// which the next answer warns of it, with the time left (1 or more: never).
     #[arg(long, value_name = "FRACTION", default_value_t = Limits::default().limit_warning_at)]
     limit_warning_at: f64,
+    /// Bytes of a user_message or prompt handed out in one piece; a longer one is split into
+    /// parts handed out in order, or truncated with a note, as its step's long_message says.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_message_bytes as u64, value_parser = clap::value_parser!(u64).range(256..))]
+    max_message_bytes: u64,
     /// History entries kept per instance; older ones are folded into a summary entry.
     #[arg(long, default_value_t = DEFAULT_HISTORY_LIMIT)]
     history_limit: u64,
@@ -183,6 +187,7 @@ impl LimitArgs {
             keep_finished_seconds: self.keep_finished,
             max_server_steps: self.max_server_steps,
             limit_warning_at: self.limit_warning_at,
+            max_message_bytes: usize::try_from(self.max_message_bytes).unwrap_or(usize::MAX),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! format's small enums and free-form [`Node`] values.
 
 use crate::span::Spanned;
-use crate::syntax::{ExecutionContext, InputType, MessageFormat, MessageType, Node, OnError, Operation, Strategy, FieldType};
+use crate::syntax::{ExecutionContext, FieldType, InputType, LongMessage, MessageFormat, MessageType, Node, OnError, Operation, Strategy};
 
 /// A workflow that passed every check.
 #[derive(Clone, Debug, PartialEq)]
@@ -241,6 +241,8 @@ pub struct Step {
     pub id: Spanned<String>,
     /// Documentation.
     pub description: Option<String>,
+    /// What the server does with its text (message or prompt) when it is too long.
+    pub long_message: LongMessage,
     /// What it does.
     pub body: StepBody,
 }

@@ -179,7 +179,7 @@ fn check_step(cx: &mut Checker, sc: &mut StepContext, raw: &RawStep, loop_depth:
             _ => cx.report(diag::state_update_without_updates(tool.span)),
         }
     }
-    Some(Step { id: raw.id.clone(), description: raw.description.as_ref().map(|d| d.value.clone()), body })
+    Some(Step { id: raw.id.clone(), description: raw.description.as_ref().map(|d| d.value.clone()), long_message: raw.long_message.map(|l| l.value).unwrap_or_default(), body })
 }
 
 fn object(raw: &Option<RawObject>) -> Option<Node> {

@@ -10,7 +10,7 @@ use super::*;
 use crate::check::expressions::{ResultKind, SiteContext, WHILE_LOOP_NAMES};
 use crate::check::{self, CompiledSites, DependencySource, PathSegment, STATE_UPDATE_TOOL, StepBody, TaskBody, WriteScope};
 use crate::span::Spanned;
-use crate::syntax::{ExecutionContext, FieldType, MessageFormat, MessageType, Node, NodeValue, Strategy};
+use crate::syntax::{ExecutionContext, FieldType, LongMessage, MessageFormat, MessageType, Node, NodeValue, Strategy};
 
 /// Lowers a checked workflow, with the expressions the check stage compiled.
 pub fn lower(checked: &check::Checked) -> Workflow {
@@ -168,7 +168,7 @@ impl Lowering<'_> {
         let updates = self.updates(b.scope, updates, result_context);
         let store = stored.map(|path| self.write_path(path, result_context));
         let text = |t: &Spanned<String>| self.template(t, context);
-        let op = match &step.body {
+        let mut op = match &step.body {
             StepBody::UserMessage { message, message_type, format, title } => {
                 let mut definition = vec![
                     field("message", text(message)),
@@ -351,6 +351,12 @@ impl Lowering<'_> {
                 Op::Jump { to: next, step: Some(id) }
             }
         };
+        // The server reads it from the handed-out step (`split`, the default, goes unsaid).
+        if let (LongMessage::Truncate, Op::Client(client)) = (step.long_message, &mut op)
+            && matches!(client.kind, "user_message" | "user_input" | "agent_prompt")
+        {
+            client.definition.push(field("long_message", json("truncate")));
+        }
         b.push(op);
     }
 

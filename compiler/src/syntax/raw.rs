@@ -267,6 +267,10 @@ pub struct RawStep {
     /// A title shown above the message.
     #[serde(default)]
     pub title: Option<Spanned<String>>,
+    /// What the server does with a message or prompt longer than `--max-message-bytes`
+    /// (default `split`).
+    #[serde(default)]
+    pub long_message: Option<Spanned<LongMessage>>,
 
     /// The MCP tool the agent calls.
     #[serde(default)]
@@ -439,6 +443,19 @@ pub enum MessageFormat {
     Markdown,
     /// A code block.
     Code,
+}
+
+/// What is done with a `user_message` or a prompt longer than the server's
+/// `--max-message-bytes`; nothing is cut silently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LongMessage {
+    /// Handed out in parts, in order, each within the limit (a prompt's leading parts as
+    /// messages before its step).
+    #[default]
+    Split,
+    /// Cut at the limit, with a note saying how much was left out.
+    Truncate,
 }
 
 /// Where a `shell_command` runs.

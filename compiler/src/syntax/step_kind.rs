@@ -100,7 +100,7 @@ impl StepKind {
         match self {
             // `execution_context` on the non-shell steps is accepted (the reference's schema allows
             // it there and ignores it) and warned about by the check stage.
-            StepKind::UserMessage => &["message_type", "format", "title", "execution_context"],
+            StepKind::UserMessage => &["message_type", "format", "title", "long_message", "execution_context"],
             StepKind::McpCall => &["parameters", "state_update", "store_result", "timeout", "error_handling", "execution_context"],
             StepKind::UserInput => &[
                 "instructions",
@@ -117,8 +117,9 @@ impl StepKind {
                 "state_update",
                 "state_updates",
                 "error_handling",
+                "long_message",
             ],
-            StepKind::AgentPrompt => &["context", "expected_response", "timeout", "max_retries", "execution_context"],
+            StepKind::AgentPrompt => &["context", "expected_response", "timeout", "max_retries", "long_message", "execution_context"],
             StepKind::AgentResponse => {
                 &["response_schema", "state_updates", "store_response", "validation", "error_handling", "execution_context"]
             }

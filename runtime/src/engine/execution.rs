@@ -23,7 +23,7 @@ use serde_json::{Value as Json, json};
 use super::answers::{Cancelled, InstanceStatus, StateRead, StateWritten};
 use super::batch::{Batch, HandedStep, LimitWarning, StepFailure};
 use super::definition::{Definition, Live};
-use super::shell;
+use super::{long_message, shell};
 use super::store::{HistoryEvent, Store, Stored};
 use super::work::Work;
 use super::{ErrorCode, ToolError};
@@ -56,6 +56,8 @@ pub(crate) struct Context<'a> {
     pub(crate) max_server_steps: u32,
     /// The share of a time limit after which it is warned of (`--limit-warning-at`).
     pub(crate) limit_warning_at: f64,
+    /// Bytes of a message or prompt handed out in one piece (`--max-message-bytes`).
+    pub(crate) max_message_bytes: usize,
     /// Serial mode: the main agent does the sub-agent tasks itself, one step per answer.
     pub(crate) serial: bool,
     /// Whether the execution history is kept.
@@ -374,7 +376,7 @@ impl Execution {
             return Ok(Progress::Parked);
         }
         let answer = match request {
-            Request::Next(Some(index)) | Request::Submit { who: Who::Task(index), for_task: true } => self.task_batch(index, cx.serial),
+            Request::Next(Some(index)) | Request::Submit { who: Who::Task(index), for_task: true } => self.task_batch(index, cx),
             Request::Next(None) | Request::Submit { .. } => self.batch(cx),
         };
         if let Request::Submit { who, .. } = request
@@ -866,7 +868,7 @@ impl Execution {
     /// The workflow's answer to a request: the steps produced since the last one and how it
     /// stands. An instance whose last step was handed out ends here.
     fn batch(&mut self, cx: &Context<'_>) -> Batch {
-        let steps = self.main.take_steps(cx.serial);
+        let steps = long_message::fit(self.main.take_steps(cx.serial), cx.max_message_bytes);
         // In serial mode the workflow ends for the client with its last step handed out.
         let status = if self.main.pending.is_empty() { self.main.status() } else { Status::Running };
         if self.status == Status::Running && status != Status::Running {
@@ -891,13 +893,13 @@ impl Execution {
     }
 
     /// A task's answer: its steps and how it stands.
-    fn task_batch(&mut self, index: usize, one: bool) -> Batch {
+    fn task_batch(&mut self, index: usize, cx: &Context<'_>) -> Batch {
         let workflow_id = self.id.clone();
         let Some(task) = self.fan_out.as_mut().and_then(|f| f.tasks.get_mut(index)) else {
             let error = StepFailure { step_id: None, message: format!("workflow `{workflow_id}` has no sub-agent task {index}") };
             return Batch { workflow_id, task_id: None, status: Status::Failed, steps: None, completed: false, error: Some(error), running: None, warnings: Vec::new() };
         };
-        let steps = task.driven.take_steps(one);
+        let steps = long_message::fit(task.driven.take_steps(cx.serial), cx.max_message_bytes);
         let status = task.driven.status();
         Batch {
             workflow_id,

@@ -8,6 +8,7 @@ mod batch;
 mod definition;
 mod error;
 mod execution;
+pub mod long_message;
 pub mod profile;
 pub mod shell;
 pub mod store;
@@ -51,6 +52,9 @@ pub struct Limits {
     pub max_server_steps: u32,
     /// The share of a time limit (the workflow's, a fan-out's) after which answers warn of it.
     pub limit_warning_at: f64,
+    /// Bytes of a message or prompt handed out in one piece; a longer one is split or
+    /// truncated as its step's `long_message` says ([`long_message`]).
+    pub max_message_bytes: usize,
 }
 
 impl Default for Limits {
@@ -62,6 +66,7 @@ impl Default for Limits {
             keep_finished_seconds: 86_400.0,
             max_server_steps: crate::machine::DEFAULT_SERVER_STEP_BUDGET,
             limit_warning_at: 0.8,
+            max_message_bytes: long_message::DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -186,6 +191,7 @@ impl Settings {
             max_tasks_per_step: self.limits.max_tasks_per_step,
             max_server_steps: self.limits.max_server_steps,
             limit_warning_at: self.limits.limit_warning_at,
+            max_message_bytes: self.limits.max_message_bytes,
             serial: self.serial,
             history: self.history,
             now: now(),
