@@ -877,6 +877,39 @@ async fn long_texts_are_split_into_parts_in_order_or_truncated_with_a_note() {
     assert!(text(log).starts_with(&"x".repeat(256)) && text(log).contains("256 of 800 bytes shown"), "{answer}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_history_entry_names_its_actor_and_the_audit_log_gets_each_as_a_json_line() {
+    let root = temp_root();
+    let audit = root.path().join("audit.jsonl");
+    let server = HttpServer::start_with(root.path(), &["--audit-log".to_owned(), audit.display().to_string()], &[]).await;
+    let agent = server.connect().await;
+    let id = agent.start("serve:counter", json!({"iterations": 2})).await;
+    assert_eq!(drive_to_end(&agent, &id, None).await["status"], "completed");
+    let history = agent.ok("workflow_history", json!({"workflow_id": id})).await;
+    let events = history["events"].as_array().expect("events").clone();
+    let actor = &events[0]["actor"];
+    assert_eq!(actor["kind"], "client", "{actor}");
+    assert_eq!(actor["transport"], "http");
+    assert!(actor["client"].as_str().is_some_and(|c| c.starts_with("rmcp ")), "the client as it named itself: {actor}");
+    assert!(actor["remote_address"].as_str().is_some_and(|a| a.starts_with("127.0.0.1:")), "{actor}");
+    assert!(actor["session"].as_str().is_some_and(|s| !s.is_empty()), "{actor}");
+    // Every entry committed is in the audit log, in order, led by the instance and workflow.
+    let text = std::fs::read_to_string(&audit).expect("the audit log");
+    let lines: Vec<Json> = text.lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect();
+    assert_eq!(lines.len(), events.len(), "{text}");
+    for (line, event) in lines.iter().zip(&events) {
+        assert_eq!((&line["workflow_id"], &line["workflow_name"]), (&json!(id), &json!("serve:counter")));
+        assert_eq!((&line["seq"], &line["kind"], &line["actor"]), (&event["seq"], &event["kind"], &event["actor"]));
+    }
+    server.kill().await;
+    // On stdio there is no session or address, and `wfc run` is the person at the terminal.
+    let agent = Agent::fixtures(root.path()).await;
+    let id = agent.start("serve:counter", json!({"iterations": 1})).await;
+    let history = agent.ok("workflow_history", json!({"workflow_id": id})).await;
+    assert_eq!(history["events"][0]["actor"]["transport"], "stdio", "{history}");
+    assert!(history["events"][0]["actor"].get("remote_address").is_none(), "{history}");
+}
+
 /// A scripted agent's answer to a step, by its type (the same shapes the differential test's
 /// client gives); a tool call with a number `n` gets its square.
 fn scripted_result(step: &Json) -> Json {

@@ -84,6 +84,13 @@ fn ctrl_c_keeps_the_instance_and_resume_continues_it() {
     assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
     assert!(!text.contains("▸ build"), "the command ran before the interruption: {text}");
     assert!(text.contains("Shipped: later") && text.contains(r#""choice": "later""#), "{text}");
+
+    // What the person did is recorded as theirs, at the terminal.
+    let history = wfc(&["history", &id, "--format", "jsonl", "--root", root_arg]);
+    let entries: Vec<serde_json::Value> = String::from_utf8_lossy(&history.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let submitted = entries.iter().find(|e| e["kind"] == "step_completed" && e["step_id"] == "confirm").expect("the answer's entry");
+    assert_eq!(submitted["actor"]["transport"], "terminal", "{submitted}");
+    assert!(submitted["actor"]["client"].as_str().is_some_and(|c| c.starts_with("wfc run ")), "{submitted}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use serde_json::Value as Json;
-use wfc_runtime::engine::store::HistoryEvent;
+use wfc_runtime::engine::store::{HistoryEvent, audit_lines};
 use wfc_runtime::engine::history_answer;
 
 /// How `wfc history` prints.
@@ -25,7 +25,7 @@ pub(crate) fn run(id: &str, location: super::StoreLocation, format: HistoryForma
     };
     match format {
         HistoryFormat::Json => return super::print_out(&format!("{}\n", serde_json::to_string_pretty(&history_answer(&instance, events)).unwrap_or_default())),
-        HistoryFormat::Jsonl => return super::print_out(&json_lines(&instance.id, &instance.workflow, &events)),
+        HistoryFormat::Jsonl => return super::print_out(&audit_lines(&instance.id, &instance.workflow, &events)),
         HistoryFormat::Text => {}
     }
     let mut out = format!("{id} ({}), {}\n", instance.workflow, instance.status);
@@ -35,23 +35,6 @@ pub(crate) fn run(id: &str, location: super::StoreLocation, format: HistoryForma
         out.push('\n');
     }
     super::print_out(&out)
-}
-
-/// Each entry as one JSON object on its own line, led by the instance's id and workflow, so
-/// that lines from many instances can be appended to one log.
-fn json_lines(workflow_id: &str, workflow_name: &str, events: &[HistoryEvent]) -> String {
-    let mut out = String::new();
-    for event in events {
-        let mut line = serde_json::Map::new();
-        line.insert("workflow_id".into(), workflow_id.into());
-        line.insert("workflow_name".into(), workflow_name.into());
-        if let Ok(Json::Object(fields)) = serde_json::to_value(event) {
-            line.extend(fields);
-        }
-        out.push_str(&Json::Object(line).to_string());
-        out.push('\n');
-    }
-    out
 }
 
 /// `+0.012s  #4  [review.item0]  state_write  fix: this.count 1 → 2 (by step)`.

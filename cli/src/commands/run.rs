@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
 use wfc_runtime::catalog::Entry;
-use wfc_runtime::engine::{Definition, Engine, Observer, ShellSettings, Store, Submit, shell};
+use wfc_runtime::engine::store::{Actor, ActorKind};
+use wfc_runtime::engine::{ACTOR, Definition, Engine, Observer, ShellSettings, Store, Submit, shell};
 use wfc_runtime::machine::FieldType;
 
 use console::{Console, Style};
@@ -86,7 +87,9 @@ pub(crate) fn run(catalog: &'static [Entry], options: Options) -> ExitCode {
     let style = Style::detect();
     let console: Arc<dyn Observer> = Arc::new(Console::new(style));
     let mut terminal = Terminal { answers, style };
-    let code = runtime.block_on(async {
+    // What the person does here is recorded as theirs, through the terminal.
+    let actor = Actor { kind: ActorKind::Client, client: Some(format!("wfc run {}", env!("CARGO_PKG_VERSION"))), transport: Some("terminal".to_owned()), ..Actor::default() };
+    let code = runtime.block_on(ACTOR.scope(actor, async {
         let id = match resumed {
             Some(id) => id,
             None => match engine.start(&name, &inputs).await {
@@ -109,7 +112,7 @@ pub(crate) fn run(catalog: &'static [Entry], options: Options) -> ExitCode {
             eprintln!("wfc: {message}");
             ExitCode::from(1)
         })
-    });
+    }));
     // A read of standard input may still be waiting on its thread: it is not waited for.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     code

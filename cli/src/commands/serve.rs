@@ -13,6 +13,7 @@ use wfc_compiler::{Source, check_paths, check_source, compile_source, definition
 use wfc_runtime::engine::shell::DEFAULT_MAX_PROCESSES;
 use wfc_runtime::engine::store::DEFAULT_HISTORY_LIMIT;
 use wfc_runtime::engine::answers::Validation;
+use wfc_runtime::engine::audit::AuditLog;
 use wfc_runtime::engine::{Authoring, Catalog, DEFAULT_ANSWER_WITHIN, Definition, Engine, Limits, ShellSettings, Sqlite, Store};
 use wfc_runtime::machine::DEFAULT_SERVER_STEP_BUDGET;
 use wfc_runtime::mcp::{HttpSettings, Server};
@@ -155,6 +156,11 @@ pub(crate) struct LimitArgs {
     /// Keep no execution history (workflow_history answers with none).
     #[arg(long)]
     no_history: bool,
+    /// Append every history entry of every instance to FILE as a JSON line as it is committed,
+    /// with its actor (the client, session, transport, address), for audit pipelines; the
+    /// file is never rotated by the server.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_history")]
+    audit_log: Option<PathBuf>,
     /// Operations one evaluation of an expression may take (callback calls, items visited,
     /// 64-byte blocks of text scanned, regular-expression steps); past it the expression
     /// throws a RangeError naming this limit.
@@ -274,11 +280,20 @@ pub(crate) fn run(embedded: &'static [Entry], options: Options) -> ExitCode {
     if serial {
         tracing::info!("serial mode: sub-agent tasks are handed to the main agent one step at a time");
     }
-    let engine = Engine::new(catalog, shell, Box::new(store))
+    let mut engine = Engine::new(catalog, shell, Box::new(store))
         .with_limits(limits)
         .with_serial(serial)
         .with_history(!options.limits.no_history)
         .with_answer_within(std::time::Duration::from_secs_f64(options.limits.answer_within));
+    if let Some(path) = &options.limits.audit_log {
+        match AuditLog::open(path) {
+            Ok(audit) => engine = engine.with_audit_log(audit),
+            Err(error) => {
+                eprintln!("wfc: cannot open the audit log {}: {error}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
     let engine = Arc::new(engine.with_authoring(Arc::new(CompilerTools { embedded })));
     // One client on stdio, and every thread handoff is on its round trip: one thread serves it
     // (the authoring tools compile and evaluate on blocking threads; shell commands run as

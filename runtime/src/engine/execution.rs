@@ -24,7 +24,8 @@ use super::answers::{Cancelled, InstanceStatus, StateRead, StateWritten};
 use super::batch::{Batch, HandedStep, LimitWarning, StepFailure};
 use super::definition::{Definition, Live};
 use super::{long_message, shell};
-use super::store::{HistoryEvent, Store, Stored};
+use super::audit::AuditLog;
+use super::store::{Actor, HistoryEvent, Store, Stored};
 use super::work::Work;
 use super::{ErrorCode, ToolError};
 use crate::machine::update;
@@ -58,6 +59,10 @@ pub(crate) struct Context<'a> {
     pub(crate) limit_warning_at: f64,
     /// Bytes of a message or prompt handed out in one piece (`--max-message-bytes`).
     pub(crate) max_message_bytes: usize,
+    /// Who causes what this request does, for the history ([`super::ACTOR`]).
+    pub(crate) actor: Actor,
+    /// Where every committed history entry is appended as a JSON line (`--audit-log`).
+    pub(crate) audit: Option<&'a AuditLog>,
     /// Serial mode: the main agent does the sub-agent tasks itself, one step per answer.
     pub(crate) serial: bool,
     /// Whether the execution history is kept.
@@ -305,6 +310,9 @@ impl Execution {
         let started = std::time::Instant::now();
         let history = std::mem::take(&mut self.history);
         cx.store.commit(&stored, &history).map_err(|e| ToolError::store(format!("instance `{}` was not saved: {e}", self.id)))?;
+        if let Some(audit) = cx.audit {
+            audit.append(&self.id, &self.definition.name, &history);
+        }
         metrics::histogram!("wfc_store_commit_seconds").record(started.elapsed());
         self.version = stored.version;
         if cx.commits.receiver_count() > 0 {
@@ -465,7 +473,7 @@ impl Execution {
     fn push_history(&mut self, task_id: Option<String>, kind: &'static str, step_id: Option<String>, detail: Json, cx: &Context<'_>) {
         if cx.history {
             self.history_seq += 1;
-            self.history.push(HistoryEvent { seq: self.history_seq, at: cx.now, task_id, kind: kind.to_owned(), step_id, detail });
+            self.history.push(HistoryEvent { seq: self.history_seq, at: cx.now, task_id, kind: kind.to_owned(), step_id, detail, actor: cx.actor.clone() });
         }
     }
 

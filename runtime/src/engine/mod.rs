@@ -4,6 +4,7 @@
 //! tested (and usable, by `wfc run`) without a transport.
 
 pub mod answers;
+pub mod audit;
 mod batch;
 mod definition;
 mod error;
@@ -180,6 +181,8 @@ struct Settings {
     answer_within: std::time::Duration,
     /// Told the id of every instance committed, for whoever listens ([`Engine::commits`]).
     commits: tokio::sync::broadcast::Sender<String>,
+    /// Where every committed history entry is appended (`--audit-log`).
+    audit: Option<Arc<audit::AuditLog>>,
 }
 
 impl Settings {
@@ -192,12 +195,22 @@ impl Settings {
             max_server_steps: self.limits.max_server_steps,
             limit_warning_at: self.limits.limit_warning_at,
             max_message_bytes: self.limits.max_message_bytes,
+            actor: ACTOR.try_with(store::Actor::clone).unwrap_or_default(),
+            audit: self.audit.as_deref(),
             serial: self.serial,
             history: self.history,
             now: now(),
             jitter: shell::jitter(),
         }
     }
+}
+
+tokio::task_local! {
+    /// Who causes what the current request does: set by the MCP server around each tool call
+    /// (the client, its session, transport and address) and by `wfc run`; the history records
+    /// it on every entry the request makes. Unset — work carried on after an answer, the
+    /// sweep — it is the server.
+    pub static ACTOR: store::Actor;
 }
 
 /// What carries server-side work on in a task of its own, after the request that started it
@@ -297,6 +310,7 @@ impl Engine {
             history: true,
             answer_within: DEFAULT_ANSWER_WITHIN,
             commits: tokio::sync::broadcast::channel(COMMITS_HEARD).0,
+            audit: None,
         };
         Engine { catalog, instances: Arc::default(), shell, store: Arc::from(store), settings, authoring: None, authoring_slots }
     }
@@ -325,6 +339,12 @@ impl Engine {
     /// Sets the limits.
     pub fn with_limits(mut self, limits: Limits) -> Engine {
         self.settings.limits = limits;
+        self
+    }
+
+    /// Appends every committed history entry to `audit` as a JSON line (`--audit-log`).
+    pub fn with_audit_log(mut self, audit: audit::AuditLog) -> Engine {
+        self.settings.audit = Some(Arc::new(audit));
         self
     }
 
@@ -827,7 +847,7 @@ pub fn stored_history(store: &dyn Store, stored: &Stored, task_id: Option<&str>,
     let written = store.history_end(&stored.id)?;
     if written < made && task_id.is_none() && since <= written {
         let detail = execution::lost_entries(written, made);
-        events.push(store::HistoryEvent { seq: written + 1, at: now(), task_id: None, kind: "lost".to_owned(), step_id: None, detail });
+        events.push(store::HistoryEvent { seq: written + 1, at: now(), task_id: None, kind: "lost".to_owned(), step_id: None, detail, actor: store::Actor::default() });
     }
     Ok(events)
 }

@@ -100,7 +100,7 @@ mod tests {
     use super::*;
 
     fn event(seq: u64, at: f64, kind: &str, step: Option<&str>, detail: serde_json::Value) -> HistoryEvent {
-        HistoryEvent { seq, at, task_id: None, kind: kind.to_owned(), step_id: step.map(str::to_owned), detail }
+        HistoryEvent { seq, at, task_id: None, kind: kind.to_owned(), step_id: step.map(str::to_owned), detail, actor: Default::default() }
     }
 
     #[test]

@@ -55,6 +55,59 @@ pub struct HistoryEvent {
     /// What else there is to say (values written, durations, exit codes, …).
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub detail: serde_json::Value,
+    /// Who caused it: the server (entries written before actors were recorded read so), or
+    /// the client whose request it happened in.
+    #[serde(default)]
+    pub actor: Actor,
+}
+
+/// Who caused a history entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Actor {
+    /// `server` (its own work: a command carried on after an answer, a timeout, the sweep) or
+    /// `client` (a request's).
+    pub kind: ActorKind,
+    /// The client's name and version, as it gave them in `initialize` (`claude-code 2.1.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The MCP session (HTTP's `Mcp-Session-Id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// `stdio`, `http` or `terminal` (`wfc run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
+    /// The peer's address, over HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_address: Option<String>,
+}
+
+/// Whether the server or a client caused a history entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// The server's own doing.
+    #[default]
+    Server,
+    /// A client's request.
+    Client,
+}
+
+/// `events` of instance `workflow_id` (of workflow `workflow_name`) as JSON lines, each entry
+/// led by the instance's id and workflow: what `wfc history --format jsonl` prints and
+/// `--audit-log` appends.
+pub fn audit_lines(workflow_id: &str, workflow_name: &str, events: &[HistoryEvent]) -> String {
+    let mut out = String::new();
+    for event in events {
+        let mut line = serde_json::Map::new();
+        line.insert("workflow_id".into(), workflow_id.into());
+        line.insert("workflow_name".into(), workflow_name.into());
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(event) {
+            line.extend(fields);
+        }
+        out.push_str(&serde_json::Value::Object(line).to_string());
+        out.push('\n');
+    }
+    out
 }
 
 /// A named snapshot of an instance (`workflow_checkpoint`).
@@ -577,7 +630,7 @@ impl Store for Sqlite {
 /// tenth past its limit, so its cost is spread over many writes.
 fn trim_history(transaction: &rusqlite::Transaction<'_>, id: &str, cutoff: u64) -> Result<u64, StoreError> {
     let unreadable = |e: serde_json::Error| StoreError::Database(format!("a history entry cannot be read: {e}"));
-    let mut summary = HistoryEvent { seq: 0, at: 0.0, task_id: None, kind: "summary".into(), step_id: None, detail: serde_json::json!({"dropped": 0, "kinds": {}}) };
+    let mut summary = HistoryEvent { seq: 0, at: 0.0, task_id: None, kind: "summary".into(), step_id: None, detail: serde_json::json!({"dropped": 0, "kinds": {}}), actor: Actor::default() };
     let previous: Option<String> = transaction.query_row("SELECT events FROM wfc_history WHERE instance_id = ?1 AND first_seq = 0", [id], |row| row.get(0)).optional()?;
     if let Some(previous) = previous {
         let mut batch: Vec<HistoryEvent> = serde_json::from_str(&previous).map_err(unreadable)?;
@@ -713,7 +766,7 @@ mod tests {
     #[test]
     fn a_history_is_cut_at_its_limit_even_inside_one_written_row() {
         let store = Sqlite::in_memory().unwrap().with_history_limit(20);
-        let event = |seq| HistoryEvent { seq, at: 1.0, task_id: None, kind: "step_handed".into(), step_id: None, detail: serde_json::Value::Null };
+        let event = |seq| HistoryEvent { seq, at: 1.0, task_id: None, kind: "step_handed".into(), step_id: None, detail: serde_json::Value::Null, actor: Actor::default() };
         // Thirty entries in one commit: the store writes them as one row.
         store.commit(&instance(1, "a"), &(1..=30).map(event).collect::<Vec<_>>()).unwrap();
         let history = store.history("wf_1", None, 0).unwrap();

@@ -146,6 +146,10 @@ pub(super) async fn guard(State(guard): State<Guard>, request: Request, next: Ne
     response
 }
 
+/// The address of the peer a request came from (a request extension).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RemoteAddress(pub(super) std::net::SocketAddr);
+
 /// Accepts connections on `listener` and serves `router` on each, at most
 /// `settings.max_connections` at once, until `stop` is cancelled; then each open connection
 /// finishes the request it is on.
@@ -158,7 +162,7 @@ pub(super) async fn serve_connections(
     let slots = Arc::new(tokio::sync::Semaphore::new(settings.max_connections));
     let header_timeout = settings.header_timeout;
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 // Out of file descriptors and the like: wait a moment rather than spin.
@@ -174,7 +178,8 @@ pub(super) async fn serve_connections(
             tracing::debug!("connection refused: --max-connections are open");
             continue;
         };
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        // Each request of the connection carries its peer's address, for the history's actor.
+        let service = hyper_util::service::TowerToHyperService::new(router.clone().layer(axum::Extension(RemoteAddress(peer))));
         let stop = stop.clone();
         tokio::spawn(async move {
             let connection = hyper::server::conn::http1::Builder::new()

@@ -23,7 +23,8 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing::Instrument;
 
-use crate::engine::{Engine, Observer, tools};
+use crate::engine::store::{Actor, ActorKind};
+use crate::engine::{self, Engine, Observer, tools};
 
 mod elicit;
 mod http;
@@ -303,6 +304,20 @@ fn readiness(engine: &Engine, stopping: &std::sync::atomic::AtomicBool) -> Probe
     probe(axum::http::StatusCode::OK, serde_json::json!({"status": "ready", "workflows": workflows, "running": running}))
 }
 
+/// Who a tool call comes from, for the history: the client as it named itself in
+/// `initialize`, and over HTTP its session and address.
+fn actor(context: &RequestContext<RoleServer>) -> Actor {
+    let parts = context.extensions.get::<axum::http::request::Parts>();
+    let header = |name: &str| parts.and_then(|p| p.headers.get(name)).and_then(|h| h.to_str().ok()).map(str::to_owned);
+    Actor {
+        kind: ActorKind::Client,
+        client: context.peer.peer_info().map(|info| format!("{} {}", info.client_info.name, info.client_info.version)),
+        session: header("mcp-session-id"),
+        transport: Some(if parts.is_some() { "http" } else { "stdio" }.to_owned()),
+        remote_address: parts.and_then(|p| p.extensions.get::<http::RemoteAddress>()).map(|address| address.0.to_string()),
+    }
+}
+
 impl ServerHandler for Server {
     #[allow(deprecated, reason = "MCP's logging is deprecated by SEP-2577 but is what clients speak today")]
     fn get_info(&self) -> ServerConfig {
@@ -398,14 +413,15 @@ impl ServerHandler for Server {
         );
         let started = std::time::Instant::now();
         let observer: Arc<dyn Observer> = Arc::new(notify::Notifier::new(context.peer.clone(), context.meta.get_progress_token(), self.session.log_level.clone()));
-        let outcome = async {
+        let actor = actor(&context);
+        let outcome = engine::ACTOR.scope(actor, async {
             let answer = tools::call(&self.engine, &name, arguments, Some(&observer)).await?;
             // A question for the person goes to the person, when the client can show a form.
             if matches!(name.as_str(), "workflow_get_next_step" | "workflow_submit_result") && elicit::can_ask(&context.peer) {
                 return elicit::ask_person(&self.engine, &context.peer, answer, Some(&observer)).await;
             }
             Ok(answer)
-        }
+        })
         .instrument(span)
         .await;
         metrics::histogram!("wfc_tool_call_seconds", "tool" => name.clone()).record(started.elapsed());

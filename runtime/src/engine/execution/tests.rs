@@ -104,7 +104,7 @@ impl Harness {
 
     /// The settings of a request made at `now`; `jitter` 0.5 leaves retry delays at their base.
     fn cx_of<'a>(store: &'a Sqlite, commits: &'a tokio::sync::broadcast::Sender<String>, serial: bool, now: f64) -> Context<'a> {
-        Context { store, commits, max_record_bytes: 1 << 20, max_tasks_per_step: 100, max_server_steps: DEFAULT_SERVER_STEP_BUDGET, limit_warning_at: 0.8, max_message_bytes: crate::engine::long_message::DEFAULT_MAX_MESSAGE_BYTES, serial, history: true, now, jitter: 0.5 }
+        Context { store, commits, max_record_bytes: 1 << 20, max_tasks_per_step: 100, max_server_steps: DEFAULT_SERVER_STEP_BUDGET, limit_warning_at: 0.8, max_message_bytes: crate::engine::long_message::DEFAULT_MAX_MESSAGE_BYTES, actor: Default::default(), audit: None, serial, history: true, now, jitter: 0.5 }
     }
 
     fn next(&mut self, task: Option<&str>) -> Result<Progress, ToolError> {
