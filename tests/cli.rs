@@ -29,7 +29,7 @@ const VALID: &str = "name: \"t:ok\"\ndescription: d\nversion: \"1.0.0\"\nsteps:\
 fn valid_catalog_exits_zero_with_a_summary() {
     let output = wfc(&["check"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stderr(&output).trim_end().ends_with("4 workflows, 0 errors, 0 warnings"), "{}", stderr(&output));
+    assert!(stderr(&output).trim_end().ends_with("7 workflows, 0 errors, 0 warnings"), "{}", stderr(&output));
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn a_named_file_is_checked_whatever_its_extension() {
 
 #[test]
 fn graph_draws_every_catalog_workflow_and_refuses_unknown_names() {
-    for name in ["dev:test-fix-loop", "release:checklist", "code:parallel-review", "deps:report"] {
+    for name in ["dev:test-fix-loop", "release:checklist", "code:parallel-review", "deps:report", "order:process", "data:pipeline", "approval:request"] {
         let mermaid = wfc(&["graph", name]);
         assert_eq!(mermaid.status.code(), Some(0), "{name}: {}", stderr(&mermaid));
         let text = String::from_utf8_lossy(&mermaid.stdout).into_owned();
@@ -156,7 +156,7 @@ fn graph_draws_every_catalog_workflow_and_refuses_unknown_names() {
     }
     let missing = wfc(&["graph", "no:such"]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(stderr(&missing).contains("`no:such` is neither a file nor a workflow of the catalog (code:parallel-review,"), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("`no:such` is neither a file nor a workflow of the catalog (approval:request, code:parallel-review,"), "{}", stderr(&missing));
     let invalid = wfc(&["graph", "tests/fixtures/invalid/unknown_step_type.yaml"]);
     assert_eq!(invalid.status.code(), Some(1));
     assert!(stderr(&invalid).contains("E0107"));

@@ -28,6 +28,8 @@ mod hostile;
 mod long_work;
 #[path = "mcp/native.rs"]
 mod native;
+#[path = "mcp/scenarios.rs"]
+mod scenarios;
 
 /// `wfc serve --http 127.0.0.1:0`, killed (SIGKILL) when dropped.
 struct HttpServer {
@@ -252,7 +254,7 @@ async fn discovery_lists_every_tool_with_a_schema_and_the_embedded_catalog() {
     let listed = agent.ok("workflow_list", json!({})).await;
     let mut workflows: Vec<&str> = listed["workflows"].as_array().expect("workflows").iter().filter_map(|w| w["name"].as_str()).collect();
     workflows.sort_unstable();
-    assert_eq!(workflows, ["code:parallel-review", "deps:report", "dev:test-fix-loop", "release:checklist"]);
+    assert_eq!(workflows, ["approval:request", "code:parallel-review", "data:pipeline", "deps:report", "dev:test-fix-loop", "order:process", "release:checklist"]);
     let info = agent.ok("workflow_get_info", json!({"workflow": "dev:test-fix-loop"})).await;
     assert_eq!(info["inputs"]["max_attempts"], json!({"type": "number", "required": false, "default": 5}));
     assert_eq!(info["source"], "compiled");

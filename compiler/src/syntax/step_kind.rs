@@ -101,7 +101,7 @@ impl StepKind {
             // `execution_context` on the non-shell steps is accepted (the reference's schema allows
             // it there and ignores it) and warned about by the check stage.
             StepKind::UserMessage => &["message_type", "format", "title", "long_message", "execution_context"],
-            StepKind::McpCall => &["parameters", "state_update", "store_result", "timeout", "error_handling", "execution_context"],
+            StepKind::McpCall => &["parameters", "state_update", "state_updates", "store_result", "timeout", "error_handling", "execution_context"],
             StepKind::UserInput => &[
                 "instructions",
                 "input_type",
