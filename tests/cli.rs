@@ -243,3 +243,32 @@ fn explain_lists_what_the_corpus_workflows_and_the_catalog_would_run() {
     assert_eq!(fan_out["runs_on"], "client");
     assert!(plan["sub_agent_tasks"][0]["steps"].as_array().is_some_and(|s| !s.is_empty()), "{plan}");
 }
+
+#[test]
+fn wfc_config_shows_each_serve_setting_and_whether_a_flag_the_environment_or_wfc_toml_set_it() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("wfc.toml"), "[serve]\nmax-active-instances = 5\nmax_state_bytes = 6\nserial = true\nallowed-origin = [\"https://a.example\"]\n").expect("write");
+    let config = |args: &[&str], env: &[(&str, &str)]| {
+        Command::new(env!("CARGO_BIN_EXE_wfc")).arg("config").args(args).current_dir(dir.path()).envs(env.iter().copied()).output().expect("wfc config")
+    };
+    let output = config(&["--max-active-instances", "9", "--history-limit=3"], &[("WFC_MAX_ACTIVE_INSTANCES", "7"), ("WFC_MAX_STATE_BYTES", "8")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = |name: &str| text.lines().find(|l| l.starts_with(&format!("{name} ="))).map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).unwrap_or_default();
+    assert_eq!(line("max-active-instances"), "max-active-instances = 9 # flag", "the flag beats the environment and the file:\n{text}");
+    assert_eq!(line("max-state-bytes"), "max-state-bytes = 8 # environment WFC_MAX_STATE_BYTES", "the environment beats the file:\n{text}");
+    assert_eq!(line("serial"), "serial = true # configuration file");
+    assert_eq!(line("allowed-origin"), "allowed-origin = [\"https://a.example\"] # configuration file");
+    assert_eq!(line("history-limit"), "history-limit = 3 # flag");
+    assert_eq!(line("max-tasks-per-step"), "max-tasks-per-step = 1000 # default");
+    assert!(text.starts_with("# The settings of `wfc serve`; configuration file: wfc.toml\n[serve]\n"), "{text}");
+
+    std::fs::write(dir.path().join("wfc.toml"), "[serve]\nmax-actve-instances = 5\n").expect("write");
+    let refused = config(&[], &[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("wfc.toml: `max-actve-instances` is not a setting of `wfc serve`"), "{}", stderr(&refused));
+    // A serve that would start with it refuses the same way, before anything else.
+    let serve = Command::new(env!("CARGO_BIN_EXE_wfc")).args(["serve", "--store", "memory"]).current_dir(dir.path()).output().expect("wfc serve");
+    assert_eq!(serve.status.code(), Some(2));
+    assert!(stderr(&serve).contains("`max-actve-instances` is not a setting"), "{}", stderr(&serve));
+}

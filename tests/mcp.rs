@@ -912,6 +912,65 @@ async fn every_history_entry_names_its_actor_and_the_audit_log_gets_each_as_a_js
     assert!(history["events"][0]["actor"].get("remote_address").is_none(), "{history}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_come_from_flags_then_the_environment_then_wfc_toml_and_sighup_reloads_them() {
+    use tokio::io::AsyncBufReadExt;
+    let root = temp_root();
+    let config = root.path().join("wfc.toml");
+    let served = root.path().join("served");
+    std::fs::create_dir(&served).expect("mkdir");
+    std::fs::copy(repo().join("tests/fixtures/serve/serve_counter.yaml"), served.join("counter.yaml")).expect("copy");
+    std::fs::write(&config, "[serve]\nmax-active-instances = 1\nmax_tasks_per_step = 7\nstore = \"memory\"\n").expect("write");
+    let log = root.path().join("stderr.log");
+    // The environment beats the file: two instances, not one.
+    let mut process = tokio::process::Command::new(env!("CARGO_BIN_EXE_wfc"))
+        .args(["serve", "--http", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--workflows")
+        .arg(&served)
+        .env("WFC_MAX_ACTIVE_INSTANCES", "2")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("the log"))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn wfc serve");
+    let mut url = String::new();
+    tokio::io::BufReader::new(process.stdout.take().expect("stdout")).read_line(&mut url).await.expect("the address line");
+    let server = HttpServer { url: url.trim().to_owned(), process };
+    let agent = server.connect().await;
+    let first = agent.start("serve:counter", json!({})).await;
+    agent.start("serve:counter", json!({})).await;
+    let (code, message) = agent.refused("workflow_start", json!({"workflow": "serve:counter"})).await;
+    assert_eq!(code, "LIMIT_EXCEEDED", "{message}");
+
+    // SIGHUP after the file changed: a limit the environment does not set (message size), a
+    // new workflow in the served directory, and a setting that takes a restart (the store).
+    std::fs::write(&config, "[serve]\nmax-active-instances = 1\nmax-tasks-per-step = 7\nstore = \"other.db\"\nmax-message-bytes = 300\n").expect("write");
+    std::fs::copy(repo().join("tests/fixtures/serve/serve_long_text.yaml"), served.join("long_text.yaml")).expect("copy");
+    let pid = server.process.id().expect("a pid").to_string();
+    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().expect("kill").success());
+    let started = Instant::now();
+    let names = loop {
+        let listed = agent.ok("workflow_list", json!({})).await;
+        let names: Vec<String> = listed["workflows"].as_array().expect("workflows").iter().filter_map(|w| w["name"].as_str().map(str::to_owned)).collect();
+        if names.len() == 2 || started.elapsed() > Duration::from_secs(5) {
+            break names;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(names, ["serve:counter", "serve:long-text"], "the directory is read again");
+    agent.ok("workflow_cancel", json!({"workflow_id": first})).await;
+    let id = agent.start("serve:long-text", json!({})).await;
+    let answer = agent.ok("workflow_get_next_step", json!({"workflow_id": id})).await;
+    let parts: Vec<usize> = answer["steps"].as_array().expect("steps").iter().filter(|s| s["id"] == "report").map(|s| s["definition"]["message"].as_str().unwrap_or_default().len()).collect();
+    assert!(parts.len() > 1 && parts.iter().all(|len| *len <= 300), "the new --max-message-bytes: {parts:?}");
+    let text = std::fs::read_to_string(&log).expect("the log");
+    assert!(text.contains("SIGHUP: reloaded limits, log filter, 2 workflow(s) from"), "{text}");
+    assert!(text.contains("not reloaded, restart to apply: store"), "{text}");
+    server.kill().await;
+}
+
 /// A scripted agent's answer to a step, by its type (the same shapes the differential test's
 /// client gives); a tool call with a number `n` gets its square.
 fn scripted_result(step: &Json) -> Json {
@@ -1212,7 +1271,7 @@ async fn every_workflow_is_a_prompt_whose_message_starts_it_with_the_arguments()
     let agent = Agent::catalog(root.path()).await;
     let prompts = agent.service.peer().list_all_prompts().await.expect("prompts/list");
     let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(names.len(), 7, "{names:?}");
     assert!(names.iter().all(|n| !n.contains(':')), "names clients accept as commands: {names:?}");
     let release = prompts.iter().find(|p| p.name == "release-checklist").expect("release:checklist as a prompt");
     let arguments = release.arguments.as_ref().expect("arguments");

@@ -18,6 +18,7 @@
 //! (bad arguments, a path that cannot be read).
 
 mod commands;
+mod settings;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -89,6 +90,23 @@ enum Command {
         /// start sub-agents, one step per answer (also AROMCP_WORKFLOW_DEBUG=serial).
         #[arg(long)]
         serial: bool,
+        /// The configuration file: its `[serve]` table sets any of these flags by name
+        /// (default: wfc.toml in the current directory, if there is one). Flags win over
+        /// WFC_* environment variables (WFC_MAX_ACTIVE_INSTANCES for --max-active-instances),
+        /// which win over the file. SIGHUP re-reads it.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// What to log, as a tracing filter (`info`, `debug`, `wfc_runtime=debug,info`;
+        /// default: RUST_LOG, else info). SIGHUP re-reads it.
+        #[arg(long, value_name = "FILTER")]
+        log_level: Option<String>,
+    },
+    /// Print the settings `wfc serve` would run with, given these serve flags: each with its
+    /// value and where it came from (flag, WFC_* variable, wfc.toml, default).
+    Config {
+        /// The serve flags, as for `wfc serve`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        serve_args: Vec<std::ffi::OsString>,
     },
     /// Print an instance's execution history from the store, as a timeline.
     History {
@@ -231,20 +249,55 @@ enum Color {
     Never,
 }
 
+/// What SIGHUP can change in a running `wfc serve`, from its arguments resolved again: its
+/// limits, log filter and served directory, with every setting as resolved (to tell what
+/// changed but needs a restart).
+pub(crate) struct Reloadable {
+    pub(crate) limits: commands::serve::LimitArgs,
+    pub(crate) log_level: Option<String>,
+    pub(crate) workflows: Option<PathBuf>,
+    pub(crate) settings: Vec<settings::Setting>,
+}
+
+/// `wfc serve`'s arguments `serve_args` resolved and parsed again, as at start.
+pub(crate) fn reparse_serve(serve_args: Vec<std::ffi::OsString>) -> Result<Reloadable, String> {
+    let resolved = settings::resolve(serve_args)?;
+    let args = ["wfc".into(), "serve".into()].into_iter().chain(resolved.args);
+    match Cli::try_parse_from(args).map_err(|e| e.to_string())?.command {
+        Command::Serve { limits, log_level, workflows, .. } => Ok(Reloadable { limits, log_level, workflows, settings: resolved.settings }),
+        _ => Err("not a serve command".to_owned()),
+    }
+}
+
 /// Runs the command line (`std::env::args`) over `catalog`, the workflows the calling binary
 /// embeds (`WORKFLOWS` of the `catalog.rs` that [`wfc_compiler::Config::compile_for_build`]
 /// writes): `serve` serves them, and `run`, `explain`, `expand` and `graph` find them by name.
 /// Usage, help and errors name the binary as it was started.
 pub fn main(catalog: &'static [Entry]) -> ExitCode {
-    let cli = Cli::parse();
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `wfc serve` with what the environment and wfc.toml set (see `settings`); its own
+    // arguments are kept to resolve them again on SIGHUP.
+    let mut serve_args = Vec::new();
+    if args.get(1).is_some_and(|command| command == "serve") {
+        serve_args = args.split_off(2);
+        match settings::resolve(serve_args.clone()) {
+            Ok(resolved) => args.extend(resolved.args),
+            Err(message) => {
+                eprintln!("wfc: {message}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let cli = Cli::parse_from(args);
     match cli.command {
         Command::Check { paths, format, color } => commands::check::run(&paths, format, color),
-        Command::Serve { http, allow_remote, http_limits, root, shell_output_cap, dev, workflows, store, limits, serial } => {
+        Command::Serve { http, allow_remote, http_limits, root, shell_output_cap, dev, workflows, store, limits, serial, config: _, log_level } => {
             let transport = match http {
                 Some(address) => commands::serve::Transport::Http { address, allow_remote, limits: http_limits },
                 None => commands::serve::Transport::Stdio,
             };
-            commands::serve::run(catalog, commands::serve::Options { transport, project_root: root, shell_output_cap, dev, workflows, store, limits, serial })
+            let options = commands::serve::Options { transport, project_root: root, shell_output_cap, dev, workflows, store, limits, serial, log_level, serve_args };
+            commands::serve::run(catalog, options)
         }
         Command::Status { store, json } => commands::status::run(store, json),
         Command::History { id, store, format, json } => {
@@ -255,6 +308,7 @@ pub fn main(catalog: &'static [Entry]) -> ExitCode {
             commands::run::run(catalog, commands::run::Options { workflow, inputs, answers, project_root: root, resume, store })
         }
         Command::New { dir, name, wfc_version } => commands::new::run(commands::new::Options { dir, name, wfc_version }),
+        Command::Config { serve_args } => commands::config::run(serve_args),
         Command::Schema => commands::schema::run(),
         Command::Eval { expression, input, scope } => commands::eval::run(&expression, &input, &scope),
         Command::Expand { workflow } => commands::expand::run(catalog, &workflow),

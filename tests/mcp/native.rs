@@ -56,7 +56,7 @@ async fn every_workflow_is_a_resource_with_its_yaml_diagram_and_plan_and_the_sch
     let agent = Agent::catalog(root.path()).await;
     let listed = agent.service.peer().list_all_resources().await.expect("resources/list");
     let uris: Vec<&str> = listed.iter().map(|r| r.uri.as_str()).collect();
-    assert_eq!(uris.len(), 1 + 3 * 4, "the schema and three per workflow: {uris:?}");
+    assert_eq!(uris.len(), 1 + 3 * 7, "the schema and three per workflow: {uris:?}");
     for uri in uris {
         let (text, mime) = read(&agent, uri).await.unwrap_or_else(|e| panic!("{uri}: {e}"));
         assert!(!text.is_empty(), "{uri} is empty");
@@ -165,7 +165,7 @@ async fn the_official_python_client_ends_an_http_session_without_a_complaint() {
     let url = server.url.clone();
     let (summary, stderr) = tokio::task::spawn_blocking(move || python("http_session.py", &[&url])).await.expect("python ran");
     assert!(stderr.trim().is_empty(), "the SDK logged: {stderr}");
-    assert_eq!(summary["workflows"], 4, "{summary}");
+    assert_eq!(summary["workflows"], 7, "{summary}");
 }
 
 #[tokio::test]

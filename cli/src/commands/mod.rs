@@ -1,6 +1,7 @@
 //! One module per subcommand, and what several of them share.
 
 pub(crate) mod check;
+pub(crate) mod config;
 pub(crate) mod eval;
 pub(crate) mod explain;
 pub(crate) mod history;
@@ -8,6 +9,7 @@ pub(crate) mod profile;
 pub(crate) mod expand;
 pub(crate) mod graph;
 pub(crate) mod new;
+pub(crate) mod reload;
 pub(crate) mod run;
 pub(crate) mod schema;
 pub(crate) mod serve;

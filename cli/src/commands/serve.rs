@@ -116,6 +116,10 @@ pub(crate) struct Options {
     pub(crate) limits: LimitArgs,
     /// `--serial`: sub-agent tasks go to the main agent, one step at a time.
     pub(crate) serial: bool,
+    /// `--log-level`: a tracing filter.
+    pub(crate) log_level: Option<String>,
+    /// The serve arguments as given, resolved again on SIGHUP.
+    pub(crate) serve_args: Vec<std::ffi::OsString>,
 }
 
 /// The limits `wfc serve` takes on the command line (see [`Limits`]).
@@ -185,7 +189,8 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
 }
 
 impl LimitArgs {
-    fn limits(&self) -> Limits {
+    /// The engine's limits.
+    pub(crate) fn limits(&self) -> Limits {
         Limits {
             max_active_instances: self.max_active_instances,
             max_state_bytes: self.max_state_bytes,
@@ -195,6 +200,11 @@ impl LimitArgs {
             limit_warning_at: self.limit_warning_at,
             max_message_bytes: usize::try_from(self.max_message_bytes).unwrap_or(usize::MAX),
         }
+    }
+
+    /// What one evaluation of an expression may take.
+    pub(crate) fn eval_limits(&self) -> budget::Limits {
+        budget::Limits { operations: self.max_eval_operations, bytes: self.max_eval_bytes }
     }
 }
 
@@ -242,11 +252,18 @@ pub(crate) fn project_root(given: Option<PathBuf>) -> Result<PathBuf, ExitCode> 
 }
 
 pub(crate) fn run(embedded: &'static [Entry], options: Options) -> ExitCode {
-    init_logging();
+    let log_filter = match super::reload::init_logging(options.log_level.as_deref()) {
+        Ok(handle) => handle,
+        Err(message) => {
+            eprintln!("wfc: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let project_root = match project_root(options.project_root) {
         Ok(root) => root,
         Err(code) => return code,
     };
+    let mut directory = None;
     let catalog: Box<dyn Catalog> = match (options.dev, options.workflows) {
         (Some(dir), _) | (None, Some(dir)) if !dir.is_dir() => {
             eprintln!("wfc: {} is not a directory", dir.display());
@@ -254,7 +271,11 @@ pub(crate) fn run(embedded: &'static [Entry], options: Options) -> ExitCode {
         }
         (Some(dir), _) => Box::new(DevCatalog { dir, loaded: Mutex::default() }),
         (None, Some(dir)) => match directory_catalog(&dir) {
-            Ok(workflows) => Box::new(workflows),
+            Ok(workflows) => {
+                let served = Arc::new(DirectoryCatalog { served: std::sync::RwLock::new((dir, 0, workflows)) });
+                directory = Some(Arc::clone(&served));
+                Box::new(served)
+            }
             Err(code) => return code,
         },
         (None, None) => Box::new(embedded.iter().map(|entry| Arc::new(Definition::compiled(entry))).collect::<Vec<_>>()),
@@ -273,7 +294,7 @@ pub(crate) fn run(embedded: &'static [Entry], options: Options) -> ExitCode {
     }
     let limits = options.limits.limits();
     let keep_finished = limits.keep_finished_seconds;
-    budget::configure(budget::Limits { operations: options.limits.max_eval_operations, bytes: options.limits.max_eval_bytes });
+    budget::configure(options.limits.eval_limits());
     let shell = ShellSettings::new(project_root, options.shell_output_cap, options.limits.max_shell_processes);
     // AroMCP's switch for the same mode.
     let serial = options.serial || std::env::var("AROMCP_WORKFLOW_DEBUG").is_ok_and(|mode| mode == "serial");
@@ -312,6 +333,7 @@ pub(crate) fn run(embedded: &'static [Entry], options: Options) -> ExitCode {
     let server = Server::new(Arc::clone(&engine));
     let inside_runtime = runtime.enter();
     runtime.spawn(sweep(Arc::clone(&engine), keep_finished));
+    runtime.spawn(super::reload::on_hangup(super::reload::Reload { engine: Arc::clone(&engine), directory, log_filter, serve_args: options.serve_args }));
     let served = match options.transport {
         Transport::Stdio => {
             tracing::info!("serving MCP over stdio");
@@ -337,13 +359,16 @@ pub(crate) fn run(embedded: &'static [Entry], options: Options) -> ExitCode {
                 }
             };
             runtime.block_on(async {
+                // Listening for SIGTERM before the address is told: a client that has it may
+                // stop the server at once.
+                let shutdown = shutdown_signal();
                 let listener = tokio::net::TcpListener::bind(address).await?;
                 let bound = listener.local_addr()?;
                 // The one line on stdout in HTTP mode: where to connect (the port may have
                 // been chosen by the system, with :0).
                 println!("http://{bound}/mcp");
                 tracing::info!(%bound, "serving MCP over streamable HTTP");
-                server.serve_http(listener, settings, shutdown_signal()).await
+                server.serve_http(listener, settings, shutdown).await
             })
         }
     };
@@ -402,11 +427,6 @@ fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 }
 
 /// Logs go to stderr (stdout carries MCP); `RUST_LOG` picks what is logged (default `info`).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
-}
-
 /// A directory's workflows, checked and lowered for the interpreter, re-read whenever a file
 /// in it is added, removed or modified. A file with errors is not served; its diagnostics are.
 struct DevCatalog {
@@ -470,6 +490,44 @@ fn directory_catalog(dir: &Path) -> Result<Vec<Arc<Definition>>, ExitCode> {
     }
     tracing::info!(count = loaded.workflows.len(), dir = %dir.display(), "serving a directory of workflows");
     Ok(loaded.workflows)
+}
+
+/// `--workflows DIR`: the directory's workflows as checked at start, and checked again on
+/// SIGHUP (from the directory the configuration names then): a directory with errors is not
+/// taken, and what was served stays.
+pub(crate) struct DirectoryCatalog {
+    /// The directory, a number that changes with each reload, and its workflows.
+    served: std::sync::RwLock<(PathBuf, u64, Vec<Arc<Definition>>)>,
+}
+
+impl DirectoryCatalog {
+    /// Checks `dir` (or the directory served, if `None`) and serves its workflows if every file
+    /// is valid: how many; the diagnostics if not.
+    pub(crate) fn reload(&self, dir: Option<&Path>) -> Result<(PathBuf, usize), String> {
+        let dir = dir.map_or_else(|| self.served.read().unwrap_or_else(std::sync::PoisonError::into_inner).0.clone(), Path::to_path_buf);
+        let loaded = load(&dir, "directory");
+        if !loaded.broken.is_empty() {
+            let diagnostics: String = loaded.broken.iter().map(|(_, rendered)| rendered.as_str()).collect();
+            return Err(format!("{} has {} workflow file(s) with errors; still serving the workflows checked before\n{diagnostics}", dir.display(), loaded.broken.len()));
+        }
+        if loaded.workflows.is_empty() {
+            return Err(format!("{} holds no workflow files; still serving the workflows checked before", dir.display()));
+        }
+        let count = loaded.workflows.len();
+        let mut served = self.served.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *served = (dir.clone(), served.1 + 1, loaded.workflows);
+        Ok((dir, count))
+    }
+}
+
+impl Catalog for DirectoryCatalog {
+    fn workflows(&self) -> Vec<Arc<Definition>> {
+        self.served.read().unwrap_or_else(std::sync::PoisonError::into_inner).2.clone()
+    }
+
+    fn revision(&self) -> Option<u64> {
+        Some(self.served.read().unwrap_or_else(std::sync::PoisonError::into_inner).1)
+    }
 }
 
 /// Each workflow file's path, modification time and size: what changes when a file does.

@@ -38,7 +38,7 @@ use work::{Ending, Work};
 
 /// The server's limits: each reached one is an error with code `LIMIT_EXCEEDED` (or
 /// `STATE_TOO_LARGE`), never a crash or a silent cut.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Limits {
     /// Instances running at once (started, not yet ended).
     pub max_active_instances: u64,
@@ -97,6 +97,21 @@ pub trait Catalog: Send + Sync {
     /// what it serves does, looked up now. `None` for one that never changes.
     fn revision(&self) -> Option<u64> {
         None
+    }
+}
+
+/// A catalog shared with whoever reloads it (`wfc serve --workflows` on SIGHUP).
+impl<C: Catalog + ?Sized> Catalog for Arc<C> {
+    fn workflows(&self) -> Vec<Arc<Definition>> {
+        (**self).workflows()
+    }
+
+    fn broken(&self) -> Vec<(String, String)> {
+        (**self).broken()
+    }
+
+    fn revision(&self) -> Option<u64> {
+        (**self).revision()
     }
 }
 
@@ -170,7 +185,9 @@ async fn wait_for(work: &Work, deadline: tokio::time::Instant, observer: Option<
 /// What requests run under, apart from the store.
 #[derive(Clone, Debug)]
 struct Settings {
-    limits: Limits,
+    /// Shared by every copy of the settings, so that a reload ([`Engine::set_limits`]) reaches
+    /// the work carried on in tasks of its own too.
+    limits: Arc<std::sync::RwLock<Limits>>,
     /// Serial mode (`wfc serve --serial`): sub-agent tasks are handed to the main agent one
     /// step at a time, and every answer holds one step.
     serial: bool,
@@ -186,15 +203,21 @@ struct Settings {
 }
 
 impl Settings {
+    /// The limits in force.
+    fn limits(&self) -> Limits {
+        *self.limits.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn context<'a>(&'a self, store: &'a dyn Store) -> Context<'a> {
+        let limits = self.limits();
         Context {
             store,
             commits: &self.commits,
-            max_record_bytes: self.limits.max_state_bytes,
-            max_tasks_per_step: self.limits.max_tasks_per_step,
-            max_server_steps: self.limits.max_server_steps,
-            limit_warning_at: self.limits.limit_warning_at,
-            max_message_bytes: self.limits.max_message_bytes,
+            max_record_bytes: limits.max_state_bytes,
+            max_tasks_per_step: limits.max_tasks_per_step,
+            max_server_steps: limits.max_server_steps,
+            limit_warning_at: limits.limit_warning_at,
+            max_message_bytes: limits.max_message_bytes,
             actor: ACTOR.try_with(store::Actor::clone).unwrap_or_default(),
             audit: self.audit.as_deref(),
             serial: self.serial,
@@ -305,7 +328,7 @@ impl Engine {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let authoring_slots = Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1)));
         let settings = Settings {
-            limits: Limits::default(),
+            limits: Arc::default(),
             serial: false,
             history: true,
             answer_within: DEFAULT_ANSWER_WITHIN,
@@ -338,8 +361,14 @@ impl Engine {
 
     /// Sets the limits.
     pub fn with_limits(mut self, limits: Limits) -> Engine {
-        self.settings.limits = limits;
+        self.settings.limits = Arc::new(std::sync::RwLock::new(limits));
         self
+    }
+
+    /// Changes the limits of a running engine (a configuration reload): requests from now on,
+    /// and work carried on after an answer, run under them.
+    pub fn set_limits(&self, limits: Limits) {
+        *self.settings.limits.write().unwrap_or_else(std::sync::PoisonError::into_inner) = limits;
     }
 
     /// Appends every committed history entry to `audit` as a JSON line (`--audit-log`).
@@ -415,7 +444,7 @@ impl Engine {
                 ),
             ));
         }
-        Execution::restore(stored, definition, self.settings.limits.max_server_steps).map_err(ToolError::failed)
+        Execution::restore(stored, definition, self.settings.limits().max_server_steps).map_err(ToolError::failed)
     }
 
     /// Instance `workflow_id` under its lock (a copy dropped meanwhile is loaded again).
@@ -559,7 +588,7 @@ impl Engine {
     pub fn explain(&self, name: &str, inputs: Option<&Json>) -> Result<answers::Plan, ToolError> {
         let definition = self.definition(name)?;
         let mut plan = definition.explain();
-        plan.inputs_accepted = inputs.map(|inputs| match definition.start(inputs, self.settings.limits.max_server_steps) {
+        plan.inputs_accepted = inputs.map(|inputs| match definition.start(inputs, self.settings.limits().max_server_steps) {
             Ok(_) => json!(true),
             Err(error) => json!({"refused": error.to_string()}),
         });
@@ -570,12 +599,12 @@ impl Engine {
     pub async fn start(&self, name: &str, inputs: &Json) -> Result<answers::Started, ToolError> {
         let definition = self.definition(name)?;
         let running = self.store.running_count().map_err(|e| ToolError::store(e.to_string()))?;
-        if running >= self.settings.limits.max_active_instances {
+        if running >= self.settings.limits().max_active_instances {
             return Err(ToolError::limit(format!(
                 "{running} workflow instances are running, the limit (--max-active-instances); finish or cancel one first"
             )));
         }
-        let machine = definition.start(inputs, self.settings.limits.max_server_steps).map_err(|e| ToolError::invalid(format!("cannot start `{name}`: {e}")))?;
+        let machine = definition.start(inputs, self.settings.limits().max_server_steps).map_err(|e| ToolError::invalid(format!("cannot start `{name}`: {e}")))?;
         let id = new_instance_id().map_err(|e| ToolError::failed(format!("no randomness for an instance id: {e}")))?;
         let state = machine.state().to_json();
         let cx = self.context();
@@ -784,7 +813,7 @@ impl Engine {
 
     /// Removes instances that ended more than the kept time ago; returns how many.
     pub fn sweep(&self) -> Result<usize, ToolError> {
-        let removed = self.store.sweep(now() - self.settings.limits.keep_finished_seconds).map_err(|e| ToolError::store(e.to_string()))?;
+        let removed = self.store.sweep(now() - self.settings.limits().keep_finished_seconds).map_err(|e| ToolError::store(e.to_string()))?;
         let mut table = self.table()?;
         for id in &removed {
             table.remove(id);
