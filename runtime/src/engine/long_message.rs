@@ -122,13 +122,15 @@ mod tests {
 
     #[test]
     fn a_long_prompt_comes_as_messages_before_its_step_which_keeps_the_last_part() {
+        // Twenty bytes in two-byte characters, at most seven a part: three characters each.
         let prompt = "é".repeat(10);
         let fitted = fit(vec![step("agent_prompt", json!({"prompt": prompt, "context": {}}))], 7);
         let kinds: Vec<&str> = fitted.iter().map(|s| s.kind.as_str()).collect();
-        assert_eq!(kinds, ["user_message", "user_message", "agent_prompt"]);
+        assert_eq!(kinds, ["user_message", "user_message", "user_message", "agent_prompt"]);
         assert_eq!(fitted[0].definition["part_of"], "prompt");
         assert_eq!(fitted[0].sequence, None, "only the step itself is reported on");
-        assert_eq!(fitted[2].sequence, Some(3));
+        assert_eq!(fitted[3].sequence, Some(3));
+        assert_eq!(fitted[3].definition["part"], json!({"index": 4, "of": 4}));
         let text: String = fitted.iter().map(|s| s.definition.get("prompt").or(s.definition.get("message")).and_then(Json::as_str).unwrap_or_default()).collect();
         assert_eq!(text, prompt, "split at character boundaries, nothing lost");
     }
