@@ -126,6 +126,8 @@ codes! {
     StateUpdateWithoutUpdates = ("E0217", "state-update-without-updates", Error),
     /// A write's value has a type its target's declared type does not take.
     WriteTypeMismatch = ("E0218", "write-type-mismatch", Error),
+    /// A read below a level of an `agent_response`'s `response_schema` that does not list it.
+    UnknownResponseField = ("E0219", "unknown-response-field", Error),
     /// A `{{` template is never closed.
     UnterminatedTemplate = ("E0301", "unterminated-template", Error),
     /// An expression is not valid JavaScript.

@@ -161,6 +161,18 @@ pub(crate) fn literal_looks_like_expression(span: Span, text: &str) -> Diagnosti
         .with_help(format!("write `\"{{{{ {text} }}}}\"` to compute it (AroMCP evaluated such values as JavaScript)"))
 }
 
+/// A read of `field` (as `path`) below a level of a response schema that lists `known`.
+pub(crate) fn unknown_response_field(span: Span, path: &str, field: &str, known: &[&str]) -> Diagnostic {
+    let listed = format!("the response_schema lists: {}", known.join(", "));
+    let help = match did_you_mean(field, known.iter().copied()) {
+        Some(suggestion) => format!("{suggestion} ({listed})"),
+        None => format!("add `{field}` to the response_schema's properties, or read one it lists ({listed}); as written it is `undefined` at run time"),
+    };
+    Diagnostic::new(Code::UnknownResponseField, format!("`{path}` reads `{field}`, which the step's response_schema does not have"), span)
+        .with_label(format!("no property `{field}` here"))
+        .with_help(help)
+}
+
 pub(crate) fn undeclared_read(span: Span, tier: &str, field: &str, known: Vec<&str>) -> Diagnostic {
     let (what, declare) = match tier {
         "inputs" => ("input", "declare it under `inputs`".to_owned()),

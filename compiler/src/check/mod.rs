@@ -11,6 +11,7 @@ mod paths;
 mod position;
 mod scope;
 mod steps;
+mod shapes;
 pub(crate) mod types;
 
 pub use compiled::{CompiledSite, CompiledSites};
@@ -40,6 +41,7 @@ pub fn check(source: &Source, raw: &RawWorkflow) -> Result<Checked, Diagnostics>
     let mut cx = Checker { source, diagnostics: Vec::new() };
     let workflow = check_workflow(&mut cx, raw);
     types::check_writes(&mut cx, &workflow);
+    shapes::check_reads(&mut cx, &workflow);
     let sites = expression_sites(&workflow);
     let expressions = expressions::check_expression_sites(&mut cx, &workflow, sites);
     let mut diagnostics = Diagnostics::new(source);
