@@ -112,4 +112,13 @@ fn json_schema_keywords_in_validation_mean_what_they_mean_in_json_schema() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
     assert_eq!(text.matches("is not one of: ab, abc").count(), 2, "`x` and `abcd` refused by `enum`: {text}");
+
+    // An input's `minimum`/`maximum` are enforced when the workflow starts.
+    for (count, refusal) in [("50", "50 is more than the maximum, 10"), ("0", "0 is less than the minimum, 1")] {
+        let input = format!("count={count}");
+        let refused = wfc(&["run", workflow.to_str().expect("utf-8"), "--store", "memory", "--input", &input, "--answers", answers.to_str().expect("utf-8"), "--root", root.path().to_str().expect("utf-8")]);
+        assert_ne!(refused.status.code(), Some(0));
+        let said = stderr(&refused);
+        assert!(said.contains("refuses the input `count`") && said.contains(refusal), "{said}");
+    }
 }

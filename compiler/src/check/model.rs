@@ -94,6 +94,8 @@ pub struct Input {
     pub required: bool,
     /// The value used when it is not given.
     pub default: Option<Node>,
+    /// Rules a value given for it must satisfy (`validation`).
+    pub validation: Validation,
 }
 
 /// A `this.*` state field.

@@ -4,7 +4,7 @@
 
 use super::Checker;
 use super::diagnostics as diag;
-use super::model::{Computed, Dependency, DependencySource, Input, Scope, StateField};
+use super::model::{Computed, Dependency, DependencySource, Input, Scope, StateField, Validation};
 use super::paths::{first_field, parse_path, rest_as_strings};
 use crate::span::Spanned;
 use crate::syntax::{IdentMap, Node, NodeValue, OnError, RawComputed, RawDefaultState, RawFrom, RawInput, RawStateSchema, FieldType};
@@ -35,12 +35,16 @@ fn collect_inputs(cx: &mut Checker, decl: &Declarations) -> Vec<Input> {
         if let Some(default) = &raw.default {
             check_value_type(cx, default, value_type, &format!("the default of input `{}`", name.value));
         }
+        if let Some(expression) = raw.validation.as_ref().and_then(|v| v.expression.as_ref()) {
+            cx.report(diag::field_without_effect(expression.span, "validation.expression", "input", "an input is checked by its type and the other rules; a condition over answers is a `user_input`'s"));
+        }
         inputs.push(Input {
             name: name.clone(),
             value_type: Some(value_type),
             description: raw.description.value.clone(),
             required: raw.required.as_ref().is_none_or(|r| r.value) && raw.default.is_none(),
             default: raw.default.clone(),
+            validation: super::steps::check_validation(cx, raw.validation.as_ref()),
         });
     }
     let typed = decl.state_schema.and_then(|s| s.inputs.as_ref());
@@ -55,6 +59,7 @@ fn collect_inputs(cx: &mut Checker, decl: &Declarations) -> Vec<Input> {
                 description: String::new(),
                 required: false,
                 default: None,
+                validation: Validation::default(),
             }),
         }
     }
@@ -74,6 +79,7 @@ fn collect_inputs(cx: &mut Checker, decl: &Declarations) -> Vec<Input> {
                 description: String::new(),
                 required: false,
                 default: Some(value.clone()),
+                validation: Validation::default(),
             }),
         }
     }

@@ -277,7 +277,7 @@ pub(crate) fn check_write_path(cx: &mut Checker, scope: &Scope, path: &Spanned<S
     Some(WritePath { text: path.clone(), scope: write_scope, segments })
 }
 
-fn check_validation(cx: &mut Checker, raw: Option<&RawValidation>) -> Validation {
+pub(super) fn check_validation(cx: &mut Checker, raw: Option<&RawValidation>) -> Validation {
     let Some(raw) = raw else { return Validation::default() };
     if let Some(pattern) = &raw.pattern {
         check_pattern(cx, pattern);

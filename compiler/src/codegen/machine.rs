@@ -189,12 +189,13 @@ impl Emitter {
         let p = self.program_path();
         let rt = self.rt.clone();
         let name = &program.name;
-        let inputs = program.inputs.iter().map(|input| {
+        let inputs: Vec<TokenStream> = program.inputs.iter().map(|input| {
             let (name, required) = (&input.name, input.required);
             let field_type = option(input.field_type.map(|t| variant(&quote!(#rt::machine::FieldType), t)));
             let default = option(input.default.as_ref().map(|d| json(&rt, d)));
-            quote!(#p::Input { name: ::std::string::String::from(#name), field_type: #field_type, required: #required, default: #default })
-        });
+            let rules = option(input.rules.as_ref().map(|rules| self.rules(rules)));
+            quote!(#p::Input { name: ::std::string::String::from(#name), field_type: #field_type, required: #required, default: #default, rules: #rules })
+        }).collect();
         let state = program.state.iter().map(|field| {
             let name = &field.name;
             let field_type = option(field.field_type.map(|t| variant(&quote!(#rt::machine::FieldType), t)));

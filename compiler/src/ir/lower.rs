@@ -107,6 +107,7 @@ impl Lowering<'_> {
                     field_type: i.value_type,
                     required: i.required,
                     default: i.default.as_ref().map(Node::to_json),
+                    rules: (i.validation != check::Validation::default()).then(|| rules(&i.validation, false)),
                 })
                 .collect(),
             state: scope

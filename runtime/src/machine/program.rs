@@ -126,6 +126,8 @@ pub struct Input {
     pub required: bool,
     /// Its value when not given.
     pub default: Option<serde_json::Value>,
+    /// Rules a value given for it (or its default) must satisfy (`validation`).
+    pub rules: Option<Rules>,
 }
 
 /// A declared state field.

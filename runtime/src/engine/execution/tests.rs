@@ -61,7 +61,7 @@ fn program(name: &str, inputs: &[&str], state: &[&str], mut ops: Vec<Op<Fixed>>)
     ops.push(Op::Done);
     Arc::new(Program {
         name: name.to_owned(),
-        inputs: inputs.iter().map(|name| Input { name: (*name).to_owned(), field_type: None, required: false, default: None }).collect(),
+        inputs: inputs.iter().map(|name| Input { name: (*name).to_owned(), field_type: None, required: false, default: None, rules: None }).collect(),
         state: state.iter().map(|name| StateField { name: (*name).to_owned(), field_type: None, initial: None }).collect(),
         computed: Vec::new(),
         refresh: Refresh::default(),

@@ -158,6 +158,9 @@ impl<X: Expression> Instance<X> {
             if let Some(refused) = FieldType::refusal(input.field_type, || format!("inputs.{}", input.name), &value) {
                 return Err(StartError(refused));
             }
+            if let Some(rules) = &input.rules {
+                with_rules(rules, |r| answer::validate(&value, r)).map_err(|reason| StartError(format!("`{}` refuses the input `{}`: {reason}", program.name, input.name)))?;
+            }
             state.tier_mut(Tier::Inputs).insert(input.name.as_str(), value);
         }
         for field in &program.state {
