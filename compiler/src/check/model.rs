@@ -232,6 +232,12 @@ pub struct Validation {
     pub max: Option<f64>,
     /// The only values allowed.
     pub allowed_values: Option<Vec<Node>>,
+    /// Fewest items of a list.
+    pub min_items: Option<u32>,
+    /// Most items of a list.
+    pub max_items: Option<u32>,
+    /// A JSON Schema each item of a list must satisfy (checked at build time).
+    pub items: Option<Node>,
     /// A condition over `input` and the state (`user_input` only).
     pub expression: Option<Spanned<String>>,
 }

@@ -290,6 +290,9 @@ pub(super) fn check_validation(cx: &mut Checker, raw: Option<&RawValidation>) ->
         min: raw.min.map(|v| v.value),
         max: raw.max.map(|v| v.value),
         allowed_values: raw.allowed_values.clone(),
+        min_items: raw.min_items.map(|v| v.value),
+        max_items: raw.max_items.map(|v| v.value),
+        items: check_response_schema(cx, &raw.items, "validation.items"),
         expression: raw.expression.clone(),
     }
 }

@@ -425,6 +425,9 @@ impl Emitter {
         let max_length = option(rules.max_length.map(|n| quote!(#n)));
         let min = option(rules.min.map(f64_literal));
         let max = option(rules.max.map(f64_literal));
+        let min_items = option(rules.min_items.map(|n| quote!(#n)));
+        let max_items = option(rules.max_items.map(|n| quote!(#n)));
+        let items = option(rules.items.as_ref().map(|schema| json(rt, schema)));
         let message = option(rules.message.as_ref().map(|s| quote!(::std::string::String::from(#s))));
         quote!(#p::Rules {
             required: #required,
@@ -435,6 +438,9 @@ impl Emitter {
             max_length: #max_length,
             min: #min,
             max: #max,
+            min_items: #min_items,
+            max_items: #max_items,
+            items: #items,
             message: #message,
         })
     }

@@ -491,6 +491,9 @@ fn rules(validation: &check::Validation, required: bool) -> Rules {
         max_length: validation.max_length,
         min: validation.min,
         max: validation.max,
+        min_items: validation.min_items,
+        max_items: validation.max_items,
+        items: validation.items.as_ref().map(Node::to_json),
         message: validation.message.as_ref().map(|m| m.value.clone()),
     }
 }

@@ -493,6 +493,15 @@ pub struct RawValidation {
     /// The only values allowed (JSON Schema's `enum` means the same).
     #[serde(default, alias = "enum")]
     pub allowed_values: Option<Vec<Node>>,
+    /// Fewest items of a list (JSON Schema's `minItems` means the same).
+    #[serde(default, alias = "minItems")]
+    pub min_items: Option<Spanned<u32>>,
+    /// Most items of a list (JSON Schema's `maxItems` means the same).
+    #[serde(default, alias = "maxItems")]
+    pub max_items: Option<Spanned<u32>>,
+    /// A JSON Schema every item of a list must satisfy, as JSON Schema's `items`.
+    #[serde(default)]
+    pub items: Option<RawObject>,
     /// A condition the answer must satisfy (`user_input`), over `input` (the answer, converted
     /// to its `input_type`) and the workflow's state: `"{{ input >= this.minimum }}"`.
     #[serde(default)]

@@ -39,7 +39,15 @@ pub fn format_schema() -> &'static Value {
 /// accepted as what they mean: serde aliases on [`RawValidation`](super::raw::RawValidation),
 /// which schemars does not list, so they are added to its properties here.
 fn add_validation_aliases(schema: &mut Value) {
-    const ALIASES: [(&str, &str); 5] = [("minLength", "min_length"), ("maxLength", "max_length"), ("minimum", "min"), ("maximum", "max"), ("enum", "allowed_values")];
+    const ALIASES: [(&str, &str); 7] = [
+        ("minLength", "min_length"),
+        ("maxLength", "max_length"),
+        ("minimum", "min"),
+        ("maximum", "max"),
+        ("enum", "allowed_values"),
+        ("minItems", "min_items"),
+        ("maxItems", "max_items"),
+    ];
     let Some(Value::Object(properties)) = schema.pointer_mut("/definitions/RawValidation/properties") else { return };
     for (alias, field) in ALIASES {
         if let Some(mut property) = properties.get(field).cloned() {

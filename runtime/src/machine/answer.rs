@@ -56,6 +56,12 @@ pub struct Rules<'a> {
     pub min: Option<f64>,
     /// Largest number.
     pub max: Option<f64>,
+    /// Fewest items of a list answer.
+    pub min_items: Option<u32>,
+    /// Most items of a list answer.
+    pub max_items: Option<u32>,
+    /// What each item of a list answer must satisfy (compiled from its JSON Schema).
+    pub items: Option<&'a jsonschema::Validator>,
     /// What to say instead of the built-in message when the pattern does not match.
     pub message: Option<&'a str>,
 }
@@ -128,6 +134,22 @@ pub fn validate(value: &Value, rules: &Rules) -> Result<(), String> {
             && !pattern.is_match(text).map_err(|e| format!("the answer could not be checked against /{}/: {}", pattern.source(), e.message))?
         {
             return Err(rules.message.map_or_else(|| format!("the answer does not match /{}/", pattern.source()), str::to_owned));
+        }
+    }
+    if rules.min_items.is_some() || rules.max_items.is_some() || rules.items.is_some() {
+        let Value::Array(items) = value else { return Err(format!("`{}` is not a list", value.to_js_string())) };
+        if let Some(min) = rules.min_items.filter(|min| items.len() < *min as usize) {
+            return Err(format!("the list has {} item(s); at least {min} are needed", items.len()));
+        }
+        if let Some(max) = rules.max_items.filter(|max| items.len() > *max as usize) {
+            return Err(format!("the list has {} item(s); at most {max} are allowed", items.len()));
+        }
+        if let Some(schema) = rules.items {
+            for (index, item) in items.iter().enumerate() {
+                if let Some(error) = schema.iter_errors(&item.to_json().unwrap_or_default()).next() {
+                    return Err(format!("item {index} of the list: {error}"));
+                }
+            }
         }
     }
     if let Value::Number(n) = value {

@@ -499,6 +499,12 @@ pub struct Rules {
     pub min: Option<f64>,
     /// `max`.
     pub max: Option<f64>,
+    /// `min_items` (`minItems`).
+    pub min_items: Option<u32>,
+    /// `max_items` (`maxItems`).
+    pub max_items: Option<u32>,
+    /// `items`: a JSON Schema each item must satisfy.
+    pub items: Option<serde_json::Value>,
     /// The message for a pattern mismatch.
     pub message: Option<String>,
 }

@@ -11,6 +11,13 @@ pub(super) fn with_rules<T>(rules: &Rules, check: impl FnOnce(&AnswerRulesRef) -
     let choices: Vec<Value> = rules.choices.iter().map(Value::from).collect();
     let allowed: Vec<Value> = rules.allowed_values.iter().map(Value::from).collect();
     let pattern = rules.pattern.as_deref().map(|p| RegExp::new(p, "")).transpose().map_err(|e| e.to_string())?;
+    // Checked against the meta-schema at build time; its `pattern`s bounded as a reply's are.
+    let items = rules
+        .items
+        .as_ref()
+        .map(|schema| jsonschema::options().with_pattern_options(jsonschema::PatternOptions::fancy_regex().backtrack_limit(RESPONSE_PATTERN_STEPS)).build(schema))
+        .transpose()
+        .map_err(|e| format!("the validation's `items` schema does not compile: {e}"))?;
     check(&AnswerRulesRef {
         required: rules.required,
         choices: &choices,
@@ -20,6 +27,9 @@ pub(super) fn with_rules<T>(rules: &Rules, check: impl FnOnce(&AnswerRulesRef) -
         max_length: rules.max_length,
         min: rules.min,
         max: rules.max,
+        min_items: rules.min_items,
+        max_items: rules.max_items,
+        items: items.as_ref(),
         message: rules.message.as_deref(),
     })
 }
