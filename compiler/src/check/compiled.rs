@@ -69,6 +69,12 @@ impl CompiledSites {
         }
     }
 
+    /// What compiled at the scalar at `span`, with whichever names (one entry per place that
+    /// uses it): for checks whose answer does not depend on the names in scope.
+    pub(crate) fn at(&self, span: Span) -> impl Iterator<Item = &CompiledSite> {
+        self.by_place.get(&(span, 0)).into_iter().flatten().map(|(_, compiled)| compiled)
+    }
+
     fn find(&self, span: Span, at: usize, context: &SiteContext) -> &CompiledSite {
         self.by_place
             .get(&(span, at))

@@ -41,9 +41,9 @@ pub fn check(source: &Source, raw: &RawWorkflow) -> Result<Checked, Diagnostics>
     let mut cx = Checker { source, diagnostics: Vec::new() };
     let workflow = check_workflow(&mut cx, raw);
     types::check_writes(&mut cx, &workflow);
-    shapes::check_reads(&mut cx, &workflow);
     let sites = expression_sites(&workflow);
     let expressions = expressions::check_expression_sites(&mut cx, &workflow, sites);
+    shapes::check_reads(&mut cx, &workflow, &expressions);
     let mut diagnostics = Diagnostics::new(source);
     diagnostics.extend(cx.diagnostics);
     diagnostics.sort();

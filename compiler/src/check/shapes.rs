@@ -3,74 +3,77 @@
 //! them, is an error with a did-you-mean, at the name — rather than `undefined` written at run
 //! time. A schema level is checked only when it is closed to guessing: it lists `properties` and
 //! says nothing of `additionalProperties` or `patternProperties`. Reads are taken from the
-//! compiled expression (a `response.x` inside a string literal is not one), and only static
-//! member chains (`response.a.b`, `response['a']`) are checked.
+//! expressions as the check stage compiled them (a `response.x` inside a string literal is not
+//! one), and only static member chains (`response.a.b`, `response['a']`) are checked.
 
-use super::Checker;
 use super::diagnostics;
-use super::expressions::{ResultKind, SiteContext, SiteKind};
+use super::expressions::ResultKind;
 use super::model::{Step, StepBody, TaskBody, Workflow};
+use super::{Checker, CompiledSite, CompiledSites};
 use crate::expr::ir::{Expr, Name, Root};
-use crate::expr::{CompiledPart, CompiledTemplate, compile_template};
+use crate::expr::{CompiledPart, CompiledTemplate};
 use crate::span::Spanned;
 use crate::syntax::{Node, NodeValue};
 
 /// Reports every read below a closed level of an `agent_response`'s `response_schema` that the
-/// schema does not list, in the workflow and in every sub-agent task.
-pub(crate) fn check_reads(cx: &mut Checker, workflow: &Workflow) {
-    steps(cx, &workflow.steps);
+/// schema does not list, in the workflow and in every sub-agent task; `compiled` is what the
+/// check stage compiled of them.
+pub(crate) fn check_reads(cx: &mut Checker, workflow: &Workflow, compiled: &CompiledSites) {
+    steps(cx, &workflow.steps, compiled);
     for task in &workflow.tasks {
         if let TaskBody::Steps(task_steps) = &task.body {
-            steps(cx, task_steps);
+            steps(cx, task_steps, compiled);
         }
     }
 }
 
-fn steps(cx: &mut Checker, steps_: &[Step]) {
+fn steps(cx: &mut Checker, steps_: &[Step], compiled: &CompiledSites) {
     for step in steps_ {
         match &step.body {
             StepBody::AgentResponse { response_schema: Some(schema), updates, .. } => {
                 for value in updates.iter().filter_map(|u| u.value.as_ref()) {
                     if let NodeValue::String(text) = &value.value {
-                        check_value(cx, schema, Spanned::new(text.as_str(), value.span));
+                        check_value(cx, schema, Spanned::new(text.as_str(), value.span), compiled);
                     }
                 }
             }
             StepBody::Conditional { then_steps, else_steps, .. } => {
-                steps(cx, then_steps);
-                steps(cx, else_steps);
+                steps(cx, then_steps, compiled);
+                steps(cx, else_steps, compiled);
             }
-            StepBody::WhileLoop { body, .. } | StepBody::Foreach { body, .. } => steps(cx, body),
+            StepBody::WhileLoop { body, .. } | StepBody::Foreach { body, .. } => steps(cx, body, compiled),
             _ => {}
         }
     }
 }
 
 /// Checks the `response.…` reads of one update value against `schema`.
-fn check_value(cx: &mut Checker, schema: &Node, text: Spanned<&str>) {
+fn check_value(cx: &mut Checker, schema: &Node, text: Spanned<&str>, compiled: &CompiledSites) {
     let source = text.value;
-    // A bare `response.a.b` is a path into the result, as lowering reads it.
-    let chains: Vec<Vec<String>> = match ResultKind::AgentResponse.path_in(source) {
-        Some(path) => vec![path[1..].iter().map(|s| (*s).to_owned()).collect()],
+    let mut chains: Vec<Vec<String>> = Vec::new();
+    // A bare `response.a.b` is a path into the result, as lowering reads it; a template is
+    // read as it compiled (one that did not has had its problems reported).
+    match ResultKind::AgentResponse.path_in(source) {
+        Some(path) => chains.push(path[1..].iter().map(|s| (*s).to_owned()).collect()),
         None => {
-            // Names it cannot resolve here (a loop's) are the expression check's to report.
-            let mut names = SiteContext::default().reading(ResultKind::AgentResponse).names(SiteKind::UpdateValue);
-            names.open = true;
-            let Some(compiled) = compile_template(source, &names, &mut Vec::new()) else { return };
-            let mut chains = Vec::new();
-            match &compiled {
-                CompiledTemplate::Value(compiled) => response_chains(&compiled.expr, &mut chains),
-                CompiledTemplate::Parts(parts) => {
-                    for part in parts {
-                        if let CompiledPart::Expr(compiled) | CompiledPart::ShellQuoted(compiled, _) = part {
-                            response_chains(&compiled.expr, &mut chains);
+            for site in compiled.at(text.span) {
+                match site {
+                    CompiledSite::Template(CompiledTemplate::Value(compiled)) | CompiledSite::Expression(compiled) => {
+                        response_chains(&compiled.expr, &mut chains);
+                    }
+                    CompiledSite::Template(CompiledTemplate::Parts(parts)) => {
+                        for part in parts {
+                            if let CompiledPart::Expr(compiled) | CompiledPart::ShellQuoted(compiled, _) = part {
+                                response_chains(&compiled.expr, &mut chains);
+                            }
                         }
                     }
                 }
             }
-            chains
+            chains.sort();
+            chains.dedup();
         }
-    };
+    }
     for chain in chains {
         let mut at = schema;
         for (depth, field) in chain.iter().enumerate() {
@@ -139,11 +142,8 @@ mod tests {
 
     #[test]
     fn only_static_chains_from_response_are_taken() {
-        let names = {
-            let mut names = SiteContext::default().reading(ResultKind::AgentResponse).names(SiteKind::UpdateValue);
-            names.open = true;
-            names
-        };
+        use crate::check::expressions::{SiteContext, SiteKind};
+        let names = SiteContext::default().reading(ResultKind::AgentResponse).names(SiteKind::UpdateValue).with("k", Root::Named("k".into()));
         let compiled = crate::expr::compile("response.a.b + response[k].c + 'response.x' + response.d", &names, &mut Vec::new()).expect("compiles");
         let mut chains = Vec::new();
         response_chains(&compiled.expr, &mut chains);
