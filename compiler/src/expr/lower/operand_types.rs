@@ -118,13 +118,12 @@ impl Lowerer<'_, '_> {
         }
         for operand in [&b.left, &b.right] {
             let meaningless = match self.known_type(operand) {
-                Some(FieldType::Boolean) => true,
-                Some(FieldType::String | FieldType::Object | FieldType::Array) => arithmetic,
-                _ => false,
+                Some(t @ FieldType::Boolean) => Some(t),
+                Some(t @ (FieldType::String | FieldType::Object | FieldType::Array)) if arithmetic => Some(t),
+                _ => None,
             };
-            if meaningless {
-                let t = self.known_type(operand).map_or("", a_type);
-                let message = format!("`{}` is {t}, an operand of `{}`: JavaScript converts it to a number", self.source(operand.span()), b.operator.as_str());
+            if let Some(t) = meaningless {
+                let message = format!("`{}` is {}, an operand of `{}`: JavaScript converts it to a number", self.source(operand.span()), a_type(t), b.operator.as_str());
                 let help = "convert it explicitly (`Number(x)`, `x ? 1 : 0`) if that is meant".to_owned();
                 self.issues.push(ExprIssue::new(IssueKind::OperandTypes { help }, message, range(b.span)));
                 return;
