@@ -276,12 +276,16 @@ pub(crate) fn reparse_serve(serve_args: Vec<std::ffi::OsString>) -> Result<Reloa
 pub fn main(catalog: &'static [Entry]) -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // `wfc serve` with what the environment and wfc.toml set (see `settings`); its own
-    // arguments are kept to resolve them again on SIGHUP.
-    let mut serve_args = Vec::new();
+    // arguments are kept to resolve them again on SIGHUP, and the settings it starts with to
+    // tell what a reload changed.
+    let (mut serve_args, mut started) = (Vec::new(), Vec::new());
     if args.get(1).is_some_and(|command| command == "serve") {
         serve_args = args.split_off(2);
         match settings::resolve(serve_args.clone()) {
-            Ok(resolved) => args.extend(resolved.args),
+            Ok(resolved) => {
+                args.extend(resolved.args);
+                started = resolved.settings;
+            }
             Err(message) => {
                 eprintln!("wfc: {message}");
                 return ExitCode::from(2);
@@ -296,7 +300,7 @@ pub fn main(catalog: &'static [Entry]) -> ExitCode {
                 Some(address) => commands::serve::Transport::Http { address, allow_remote, limits: http_limits },
                 None => commands::serve::Transport::Stdio,
             };
-            let options = commands::serve::Options { transport, project_root: root, shell_output_cap, dev, workflows, store, limits, serial, log_level, serve_args };
+            let options = commands::serve::Options { transport, project_root: root, shell_output_cap, dev, workflows, store, limits, serial, log_level, serve_args, started };
             commands::serve::run(catalog, options)
         }
         Command::Status { store, json } => commands::status::run(store, json),

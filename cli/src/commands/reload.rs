@@ -59,6 +59,9 @@ pub(crate) struct Reload {
     pub(crate) log_filter: LogFilter,
     /// The serve arguments as given.
     pub(crate) serve_args: Vec<std::ffi::OsString>,
+    /// The settings the server started with, which stay in force for what a reload does not
+    /// change.
+    pub(crate) started: Vec<Setting>,
 }
 
 /// Reloads on every SIGHUP, for as long as the server runs.
@@ -68,18 +71,16 @@ pub(crate) async fn on_hangup(reload: Reload) {
         Ok(hangups) => hangups,
         Err(error) => return tracing::warn!(%error, "cannot listen for SIGHUP; the configuration is not reloaded"),
     };
-    // What the server started with stays in force for what a reload does not change.
-    let started = crate::reparse_serve(reload.serve_args.clone()).map(|r| r.settings).unwrap_or_default();
     while hangups.recv().await.is_some() {
-        if let Err(message) = apply(&reload, &started) {
+        if let Err(message) = apply(&reload) {
             tracing::error!("SIGHUP: the configuration was not reloaded: {message}");
         }
     }
 }
 
 /// Resolves the settings again and applies what can change; warns of what differs from
-/// `started` and takes a restart.
-fn apply(reload: &Reload, started: &[Setting]) -> Result<(), String> {
+/// what the server started with and takes a restart.
+fn apply(reload: &Reload) -> Result<(), String> {
     let new = crate::reparse_serve(reload.serve_args.clone())?;
     let log = filter(new.log_level.as_deref())?;
     let directory = match &reload.directory {
@@ -96,7 +97,7 @@ fn apply(reload: &Reload, started: &[Setting]) -> Result<(), String> {
         None => {}
     }
     tracing::info!("SIGHUP: reloaded {reloaded}");
-    let unchanged = |setting: &Setting| started.iter().any(|s| s.name == setting.name && s.values == setting.values);
+    let unchanged = |setting: &Setting| reload.started.iter().any(|s| s.name == setting.name && s.values == setting.values);
     let restart: Vec<&str> = new.settings.iter().filter(|s| !unchanged(s) && !RELOADABLE.contains(&s.name.as_str())).map(|s| s.name.as_str()).collect();
     if !restart.is_empty() {
         tracing::warn!("SIGHUP: not reloaded, restart to apply: {}", restart.join(", "));

@@ -120,6 +120,8 @@ pub(crate) struct Options {
     pub(crate) log_level: Option<String>,
     /// The serve arguments as given, resolved again on SIGHUP.
     pub(crate) serve_args: Vec<std::ffi::OsString>,
+    /// The settings as resolved at start.
+    pub(crate) started: Vec<crate::settings::Setting>,
 }
 
 /// The limits `wfc serve` takes on the command line (see [`Limits`]).
@@ -333,7 +335,7 @@ pub(crate) fn run(embedded: &'static [Entry], options: Options) -> ExitCode {
     let server = Server::new(Arc::clone(&engine));
     let inside_runtime = runtime.enter();
     runtime.spawn(sweep(Arc::clone(&engine), keep_finished));
-    runtime.spawn(super::reload::on_hangup(super::reload::Reload { engine: Arc::clone(&engine), directory, log_filter, serve_args: options.serve_args }));
+    runtime.spawn(super::reload::on_hangup(super::reload::Reload { engine: Arc::clone(&engine), directory, log_filter, serve_args: options.serve_args, started: options.started }));
     let served = match options.transport {
         Transport::Stdio => {
             tracing::info!("serving MCP over stdio");
@@ -475,20 +477,43 @@ impl Catalog for DevCatalog {
 /// The workflows of `dir` for `--workflows`: every file checked once, now; one with errors keeps
 /// the server from starting (its diagnostics on stderr, exit code 1), as `wfc check` would.
 fn directory_catalog(dir: &Path) -> Result<Vec<Arc<Definition>>, ExitCode> {
-    let loaded = load(dir, "directory");
-    for (path, diagnostics) in &loaded.broken {
-        eprintln!("{diagnostics}");
-        eprintln!("wfc: {path} has errors");
+    match valid_directory(dir) {
+        Ok(workflows) => {
+            tracing::info!(count = workflows.len(), dir = %dir.display(), "serving a directory of workflows");
+            Ok(workflows)
+        }
+        Err(Refused::Broken(broken)) => {
+            for (path, diagnostics) in &broken {
+                eprintln!("{diagnostics}");
+                eprintln!("wfc: {path} has errors");
+            }
+            eprintln!("wfc: not serving {}: {} of its workflow files have errors", dir.display(), broken.len());
+            Err(ExitCode::from(1))
+        }
+        Err(Refused::Empty) => {
+            eprintln!("wfc: {} holds no workflow files (*.yaml, *.yml)", dir.display());
+            Err(ExitCode::from(2))
+        }
     }
+}
+
+/// Why a directory's workflows are not served.
+enum Refused {
+    /// These files have errors: each path with its diagnostics.
+    Broken(Vec<(String, String)>),
+    /// It holds no workflow files.
+    Empty,
+}
+
+/// The workflows of `dir`, if it holds some and every one of its files is valid.
+fn valid_directory(dir: &Path) -> Result<Vec<Arc<Definition>>, Refused> {
+    let loaded = load(dir, "directory");
     if !loaded.broken.is_empty() {
-        eprintln!("wfc: not serving {}: {} of its workflow files have errors", dir.display(), loaded.broken.len());
-        return Err(ExitCode::from(1));
+        return Err(Refused::Broken(loaded.broken));
     }
     if loaded.workflows.is_empty() {
-        eprintln!("wfc: {} holds no workflow files (*.yaml, *.yml)", dir.display());
-        return Err(ExitCode::from(2));
+        return Err(Refused::Empty);
     }
-    tracing::info!(count = loaded.workflows.len(), dir = %dir.display(), "serving a directory of workflows");
     Ok(loaded.workflows)
 }
 
@@ -505,17 +530,16 @@ impl DirectoryCatalog {
     /// is valid: how many; the diagnostics if not.
     pub(crate) fn reload(&self, dir: Option<&Path>) -> Result<(PathBuf, usize), String> {
         let dir = dir.map_or_else(|| self.served.read().unwrap_or_else(std::sync::PoisonError::into_inner).0.clone(), Path::to_path_buf);
-        let loaded = load(&dir, "directory");
-        if !loaded.broken.is_empty() {
-            let diagnostics: String = loaded.broken.iter().map(|(_, rendered)| rendered.as_str()).collect();
-            return Err(format!("{} has {} workflow file(s) with errors; still serving the workflows checked before\n{diagnostics}", dir.display(), loaded.broken.len()));
-        }
-        if loaded.workflows.is_empty() {
-            return Err(format!("{} holds no workflow files; still serving the workflows checked before", dir.display()));
-        }
-        let count = loaded.workflows.len();
+        let workflows = valid_directory(&dir).map_err(|refused| match refused {
+            Refused::Broken(broken) => {
+                let diagnostics: String = broken.iter().map(|(_, rendered)| rendered.as_str()).collect();
+                format!("{} has {} workflow file(s) with errors; still serving the workflows checked before\n{diagnostics}", dir.display(), broken.len())
+            }
+            Refused::Empty => format!("{} holds no workflow files; still serving the workflows checked before", dir.display()),
+        })?;
+        let count = workflows.len();
         let mut served = self.served.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *served = (dir.clone(), served.1 + 1, loaded.workflows);
+        *served = (dir.clone(), served.1 + 1, workflows);
         Ok((dir, count))
     }
 }
