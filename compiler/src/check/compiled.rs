@@ -18,6 +18,20 @@ pub enum CompiledSite {
 }
 
 impl CompiledSite {
+    /// Every expression of the site: the one, or each `{{ }}` of a template.
+    pub(crate) fn expressions(&self) -> Vec<&crate::expr::ir::Expr> {
+        match self {
+            CompiledSite::Template(CompiledTemplate::Value(compiled)) | CompiledSite::Expression(compiled) => vec![&compiled.expr],
+            CompiledSite::Template(CompiledTemplate::Parts(parts)) => parts
+                .iter()
+                .filter_map(|part| match part {
+                    crate::expr::CompiledPart::Expr(compiled) | crate::expr::CompiledPart::ShellQuoted(compiled, _) => Some(&compiled.expr),
+                    crate::expr::CompiledPart::Text(_) => None,
+                })
+                .collect(),
+        }
+    }
+
     /// Adds the state fields the site reads to `out`.
     pub(crate) fn reads(&self, out: &mut std::collections::BTreeSet<String>) {
         match self {

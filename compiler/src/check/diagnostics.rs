@@ -173,7 +173,19 @@ pub(crate) fn unknown_response_field(span: Span, path: &str, field: &str, known:
         .with_help(help)
 }
 
-pub(crate) fn undeclared_read(span: Span, tier: &str, field: &str, known: Vec<&str>) -> Diagnostic {
+pub(crate) fn unknown_default_key(span: Span, path: &str, key: &str, known: &[&str]) -> Diagnostic {
+    let listed = format!("known keys: {}", known.join(", "));
+    let help = match did_you_mean(key, known.iter().copied()) {
+        Some(suggestion) => format!("{suggestion} ({listed})"),
+        None => format!("add `{key}` to the default, or write it in a step ({listed}); as written it is `undefined` at run time"),
+    };
+    Diagnostic::new(Code::UndeclaredRead, format!("`{path}` reads `{key}`, which the field's default does not have and no step writes"), span)
+        .with_label(format!("no key `{key}` here"))
+        .with_help(help)
+}
+
+/// `other_tier` is the scope that does have `field` (`inputs` for `this.x` of an input `x`).
+pub(crate) fn undeclared_read(span: Span, tier: &str, field: &str, known: Vec<&str>, other_tier: Option<&str>) -> Diagnostic {
     let (what, declare) = match tier {
         "inputs" => ("input", "declare it under `inputs`".to_owned()),
         _ => ("state field", format!("declare `{field}` under state_schema.state or default_state.state, or write it in a step")),
@@ -181,6 +193,10 @@ pub(crate) fn undeclared_read(span: Span, tier: &str, field: &str, known: Vec<&s
     let mut diagnostic = Diagnostic::new(Code::UndeclaredRead, format!("`{tier}.{field}` reads {what} `{field}`, which nothing declares"), span)
         .with_label(format!("no {what} `{field}`"));
     let listed = if known.is_empty() { format!("there are no {what}s") } else { format!("{what}s: {}", known.join(", ")) };
+    if let Some(other) = other_tier {
+        let kind = if other == "inputs" { "an input" } else { "a state field" };
+        return diagnostic.with_help(format!("`{field}` is {kind}: write `{other}.{field}`"));
+    }
     diagnostic = match did_you_mean(field, known.iter().copied()) {
         Some(suggestion) => diagnostic.with_help(format!("{suggestion} ({listed})")),
         None => diagnostic.with_help(format!("{declare} ({listed}); an undeclared read is `undefined` at run time")),

@@ -312,6 +312,20 @@ fn step_sites<'a>(steps: &'a [Step], context: &SiteContext, sites: &mut Vec<Expr
     }
 }
 
+/// What the `{{ }}`s of a template that compile read (their problems were reported when the
+/// template was compiled whole).
+fn reads_of_sound_parts(source: &str, names: &Names) -> BTreeSet<String> {
+    let mut reads = BTreeSet::new();
+    for piece in crate::expr::template::scan(source).unwrap_or_default() {
+        if let crate::expr::template::Piece::Expr(range) = piece
+            && let Some(compiled) = compile(&source[range], names, &mut Vec::new())
+        {
+            compiled.reads(&mut reads);
+        }
+    }
+    reads
+}
+
 /// Compiles every site, reporting each problem at its place in the YAML source; checks that
 /// every `this.*` and `inputs.*` a site reads is there to read (see [`Readable`]); and keeps
 /// what compiled.
@@ -360,9 +374,16 @@ pub(crate) fn check_expression_sites(cx: &mut Checker, workflow: &Workflow, site
             let span = cx.locate(site.text, shift(issue.range.clone()));
             cx.report(crate::expr::diagnostics::issue(span, issue));
         }
-        let Some(compiled) = compiled else { continue };
         let mut reads = BTreeSet::new();
-        compiled.reads(&mut reads);
+        match &compiled {
+            Some(compiled) => compiled.reads(&mut reads),
+            // A text with several `{{ }}`s: the ones that compiled are still checked, so one
+            // bad part does not hide a typo in another.
+            None if matches!(site.kind, SiteKind::Template | SiteKind::UpdateValue | SiteKind::ShellCommand) => {
+                reads = reads_of_sound_parts(source, &names);
+            }
+            None => {}
+        }
         for read in &reads {
             let Some((tier, field)) = read.split_once('.') else { continue };
             let (known, roots): (Vec<&str>, &[&str]) = match tier {
@@ -374,9 +395,19 @@ pub(crate) fn check_expression_sites(cx: &mut Checker, workflow: &Workflow, site
                 continue;
             }
             let at = member_position(source, roots, field).map_or(site.part.clone(), shift);
-            cx.report(super::diagnostics::undeclared_read(cx.locate(site.text, at), tier, field, known));
+            // `this.x` for an input `x`, or `inputs.x` for a state field: the other tier's.
+            let other_tier = match tier {
+                "inputs" => readable.fields.contains(field).then_some("this"),
+                _ => readable.inputs.contains(&field).then_some("inputs"),
+            };
+            cx.report(super::diagnostics::undeclared_read(cx.locate(site.text, at), tier, field, known, other_tier));
         }
-        compiled_sites.insert(site, compiled);
+        if let Some(compiled) = compiled {
+            for expr in compiled.expressions() {
+                readable.shapes.check(cx, expr, source, &|cx: &Checker, range: Range<usize>| cx.locate(site.text, shift(range)));
+            }
+            compiled_sites.insert(site, compiled);
+        }
     }
     compiled_sites
 }
@@ -389,6 +420,8 @@ struct Readable<'a> {
     fields: BTreeSet<&'a str>,
     /// The declared types of its inputs and state fields, for the expression compiler.
     types: Vec<(Root, String, FieldType)>,
+    /// What is known of the keys of its object-valued state fields.
+    shapes: super::shapes::DefaultShapes,
 }
 
 impl<'a> Readable<'a> {
@@ -399,7 +432,8 @@ impl<'a> Readable<'a> {
         let inputs = scope.inputs.iter().filter_map(|i| Some((Root::Inputs, i.name.value.clone(), i.value_type?)));
         let state = scope.state.iter().filter_map(|f| Some((Root::This, f.name.value.clone(), f.value_type?)));
         let types = inputs.chain(state).collect();
-        Readable { inputs: scope.inputs.iter().map(|i| i.name.value.as_str()).collect(), fields, types }
+        let shapes = super::shapes::DefaultShapes::of(scope, steps);
+        Readable { inputs: scope.inputs.iter().map(|i| i.name.value.as_str()).collect(), fields, types, shapes }
     }
 }
 

@@ -118,6 +118,7 @@ fn function(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStream, types
         typed,
         rt: quote!(#runtime::value),
         labels: std::cell::Cell::new(0),
+        loops: std::cell::RefCell::default(),
         borrowed: std::cell::RefCell::default(),
         constant_strings: constant_string_lists(&compiled.expr),
         piece_lists: piece_lists(&compiled.expr),
@@ -166,8 +167,11 @@ struct Generator<'a> {
     rt: TokenStream,
     types: &'a StateTypes,
     typed: Option<&'a TypedFields>,
-    /// Counter for unique loop-body labels.
+    /// Counter for unique labels (of inlined bodies and `for…of` loops).
     labels: std::cell::Cell<usize>,
+    /// The labels of the `for…of` loops around the statements being generated, innermost
+    /// last: where `break` and `continue` go.
+    loops: std::cell::RefCell<Vec<syn::Lifetime>>,
     /// Parameters of the inlined loop bodies being generated, by slot: each is borrowed from
     /// what is walked, so binding an item costs no reference counting (see [`Borrowed`]).
     borrowed: std::cell::RefCell<Vec<(usize, Borrowed)>>,
@@ -781,7 +785,39 @@ impl Generator<'_> {
                 let (test, then, otherwise) = (self.boolean(test), self.expr(then), self.expr(otherwise));
                 quote!(if #test { #then } else { #otherwise })
             }
+            Expr::Invoke(f, args) => self.invoke(f, args),
         }
+    }
+
+    /// `(params => body)(args)` inlined: the arguments evaluated in order, the parameters bound
+    /// to them, and the body as a value (a block body is a labelled block `return` breaks).
+    fn invoke(&self, f: &Function, args: &[Expr]) -> TokenStream {
+        let rt = &self.rt;
+        let arguments: Vec<syn::Ident> = (0..args.len()).map(|i| format_ident!("__wfc_argument{}_{i}", self.labels.get())).collect();
+        let label = self.next_label("invoked");
+        let evaluated = args.iter().zip(&arguments).map(|(arg, name)| {
+            let value = self.expr(arg);
+            quote!(let #name: #rt::Value = #value;)
+        });
+        let binds = f.params.iter().enumerate().map(|(i, p)| match arguments.get(i) {
+            Some(name) => self.bind(p, quote!(#name)),
+            None => self.bind(p, quote!(#rt::Value::Undefined)),
+        });
+        let body = match &f.body {
+            Body::Expr(e) => self.expr(e),
+            Body::Block(statements) => {
+                let statements = self.statements(statements, Exit::Value(&label));
+                quote!(#label: { #statements #rt::Value::Undefined })
+            }
+        };
+        quote!({ #(#evaluated)* #(#binds)* #body })
+    }
+
+    /// A label no other generated block or loop of the function has.
+    fn next_label(&self, kind: &str) -> syn::Lifetime {
+        let label = syn::Lifetime::new(&format!("'__wfc_{kind}{}", self.labels.get()), proc_macro2::Span::call_site());
+        self.labels.set(self.labels.get() + 1);
+        label
     }
 
     /// Reading `property` from the `Value` named `object`, as a `Result`: a name known at build
@@ -1018,8 +1054,7 @@ impl Generator<'_> {
     fn inlined_function(&self, f: &Function, source: LoopSource, position: TokenStream, test: bool) -> (Vec<TokenStream>, TokenStream) {
         let rt = &self.rt;
         let (items, item, key, property) = (hidden("items"), hidden("item"), hidden("key"), hidden("property"));
-        let label = syn::Lifetime::new(&format!("'__wfc_body{}", self.labels.get()), proc_macro2::Span::call_site());
-        self.labels.set(self.labels.get() + 1);
+        let label = self.next_label("body");
         let element = self.element(source);
         // Parameters that borrow from what is walked instead of being copied into a slot: the
         // item itself, or a pair's value, unless the body appends to it.
@@ -1045,13 +1080,13 @@ impl Generator<'_> {
                         // A key nobody reads is not turned into a value.
                         (0, Pattern::Local(slot)) if !reads_local(&f.body, *slot) => None,
                         (0, part) => Some(self.bind(part, quote!(#rt::Value::String(#key.clone())))),
-                        (_, Pattern::Local(slot)) if !pushes_to_body(&f.body, *slot) => Some(borrow(*slot, quote!(#property))),
+                        (_, Pattern::Local(slot)) if !writes_in_body(&f.body, *slot) => Some(borrow(*slot, quote!(#property))),
                         (_, part) => Some(self.bind(part, quote!(#property.clone()))),
                     });
                     let holes = parts.iter().skip(2).flatten().map(|part| self.bind(part, quote!(#rt::Value::Undefined)));
                     quote!(#(#binds)* #(#holes)*)
                 }
-                (0, Pattern::Local(slot), LoopSource::Array | LoopSource::Pieces) if !pushes_to_body(&f.body, *slot) => borrow(*slot, quote!(#item)),
+                (0, Pattern::Local(slot), LoopSource::Array | LoopSource::Pieces) if !writes_in_body(&f.body, *slot) => borrow(*slot, quote!(#item)),
                 // Destructured in place: the item is only read.
                 (0, p @ Pattern::Array(_), LoopSource::Array) => self.bind(p, quote!(#item)),
                 (0, p, _) => self.bind(p, element.clone()),
@@ -1138,6 +1173,28 @@ impl Generator<'_> {
             Statement::If(test, then, otherwise) => {
                 let (test, then, otherwise) = (self.boolean(test), self.statements(then, exit), self.statements(otherwise, exit));
                 quote!(if #test { #then } else { #otherwise })
+            }
+            Statement::Assign(slot, e) => {
+                // Evaluated before the slot is written: the value may read the slot.
+                let (v, slots, assigned) = (self.expr(e), hidden("slots"), hidden("assigned"));
+                quote!({ let #assigned = #v; #slots[#slot] = #assigned; })
+            }
+            Statement::ForOf(pattern, iterable, body) => {
+                let (rt, iterated, element) = (&self.rt, hidden("iterated"), hidden("element"));
+                let label = self.next_label("loop");
+                let iterable = self.expr(iterable);
+                let bind = self.bind(pattern, quote!(#element.clone()));
+                self.loops.borrow_mut().push(label.clone());
+                let body = self.statements(body, exit);
+                self.loops.borrow_mut().pop();
+                quote!({
+                    let #iterated = #iterable;
+                    #label: for #element in #rt::iterated_items(&#iterated)?.iter() { #bind #body }
+                })
+            }
+            Statement::Break | Statement::Continue => {
+                let label = self.loops.borrow().last().cloned().expect("`break` and `continue` are lowered only inside a `for…of`");
+                if matches!(statement, Statement::Break) { quote!(break #label;) } else { quote!(continue #label;) }
             }
         });
         quote!(#(#out)*)
@@ -1309,10 +1366,12 @@ fn piece_list(slot: usize) -> syn::Ident {
 /// its own, so nothing else writes or reads it).
 fn piece_lists(e: &Expr) -> PieceLists {
     let mut declared = Vec::new();
-    for_each_block(e, &mut |statements| {
+    let assigned = e.assigned_slots();
+    e.for_each_block(&mut |statements| {
         for statement in statements {
             if let Statement::Declare(Pattern::Local(slot), split) = statement
                 && slicing_split(split).is_some()
+                && !assigned.contains(slot)
             {
                 declared.push(*slot);
             }
@@ -1349,29 +1408,6 @@ fn piece_lists(e: &Expr) -> PieceLists {
             (reads == known_reads && (walked || count <= MAX_PIECES_HELD)).then_some((slot, list))
         })
         .collect()
-}
-
-/// Calls `visit` with the statements of every block body in `e`, nested `if`s' included.
-fn for_each_block(e: &Expr, visit: &mut dyn FnMut(&[Statement])) {
-    fn statements(list: &[Statement], visit: &mut dyn FnMut(&[Statement])) {
-        visit(list);
-        for statement in list {
-            if let Statement::If(_, then, otherwise) = statement {
-                statements(then, visit);
-                statements(otherwise, visit);
-            }
-        }
-    }
-    e.walk(&mut |e| {
-        if let Expr::MethodCall { args, .. } | Expr::GlobalCall { args, .. } = e {
-            for arg in args {
-                if let Argument::Function(Function { body: Body::Block(list), .. }) = arg {
-                    statements(list, visit);
-                }
-            }
-        }
-        true
-    });
 }
 
 /// `source.filter(f).map(g)` as `(source, f, g)` when mapping each kept item as it is kept
@@ -1414,12 +1450,16 @@ fn may_throw(f: &Function, source: LoopSource) -> bool {
             Statement::If(test, then, otherwise) => {
                 expr_may_throw(test, text) || statements_may_throw(then, text) || statements_may_throw(otherwise, text)
             }
+            Statement::Assign(_, e) => expr_may_throw(e, text),
+            // What is walked may not be iterable.
+            Statement::ForOf(..) => true,
+            Statement::Break | Statement::Continue => false,
         })
     }
     fn expr_may_throw(e: &Expr, text: Option<usize>) -> bool {
         e.any(|e| match e {
             e if literal_string_test(e).is_some_and(|(object, _, _)| matches!(*object, Expr::Name(Name::Local(slot)) if Some(slot) == text)) => false,
-            Expr::Member { .. } | Expr::MethodCall { .. } | Expr::GlobalCall { .. } | Expr::Binary(BinaryOp::In, ..) => true,
+            Expr::Member { .. } | Expr::MethodCall { .. } | Expr::GlobalCall { .. } | Expr::Binary(BinaryOp::In, ..) | Expr::Invoke(..) => true,
             Expr::Array(elements) => elements.iter().any(|element| matches!(element, Element::Spread(_))),
             _ => false,
         })
@@ -1432,11 +1472,12 @@ fn may_throw(f: &Function, source: LoopSource) -> bool {
 }
 
 /// Whether evaluating `e` can assign a local slot: an arrow function binds its parameters,
-/// `push` appends to a local.
+/// `push` appends to a local, an invoked function binds and assigns.
 fn writes_locals(e: &Expr) -> bool {
     e.any(|e| match e {
         Expr::MethodCall { method, .. } if method == "push" => true,
         Expr::MethodCall { args, .. } | Expr::GlobalCall { args, .. } => args.iter().any(|a| matches!(a, Argument::Function(_))),
+        Expr::Invoke(..) => true,
         _ => false,
     })
 }
@@ -1446,11 +1487,11 @@ fn constant_list_cell(slot: usize) -> syn::Ident {
     format_ident!("__WFC_CONSTANT_LIST_{}", slot)
 }
 
-/// The locals declared once with an array of string literals and never appended to, by slot
-/// (every binding has a slot of its own, so nothing else writes them).
+/// The locals declared once with an array of string literals and never appended to nor
+/// assigned, by slot (every binding has a slot of its own, so nothing else writes them).
 fn constant_string_lists(e: &Expr) -> std::collections::HashMap<usize, Vec<String>> {
     let mut found = std::collections::HashMap::new();
-    for_each_block(e, &mut |statements| {
+    e.for_each_block(&mut |statements| {
         for statement in statements {
             if let Statement::Declare(Pattern::Local(slot), Expr::Array(elements)) = statement {
                 let texts: Option<Vec<String>> = elements
@@ -1475,6 +1516,9 @@ fn constant_string_lists(e: &Expr) -> std::collections::HashMap<usize, Vec<Strin
         }
         true
     });
+    for slot in e.assigned_slots() {
+        found.remove(&slot);
+    }
     found
 }
 
@@ -1483,9 +1527,10 @@ fn reads_local(body: &Body, slot: usize) -> bool {
     body.any(|e| *e == Expr::Name(Name::Local(slot)))
 }
 
-/// Whether `body` appends to local `slot` (`x.push(…)`), anywhere, nested functions included.
-fn pushes_to_body(body: &Body, slot: usize) -> bool {
-    body.any(|e| matches!(e, Expr::MethodCall { object, method, .. } if method == "push" && **object == Expr::Name(Name::Local(slot))))
+/// Whether `body` appends to local `slot` (`x.push(…)`) or assigns it, anywhere, nested
+/// functions included: then it cannot be borrowed from what a loop walks.
+fn writes_in_body(body: &Body, slot: usize) -> bool {
+    body.assigns(slot) || body.any(|e| matches!(e, Expr::MethodCall { object, method, .. } if method == "push" && **object == Expr::Name(Name::Local(slot))))
 }
 
 /// A literal that can be built once for all evaluations.

@@ -14,6 +14,9 @@ pub(crate) fn issue(span: Span, issue: ExprIssue) -> Diagnostic {
         IssueKind::Syntax => Diagnostic::new(Code::ExpressionSyntax, format!("invalid expression: {}", issue.message), span)
             .with_label("here")
             .with_note("expressions are JavaScript; strings inside YAML strings need their own quotes"),
+        IssueKind::SplicedTemplates { fix } => Diagnostic::new(Code::ExpressionSyntax, format!("invalid expression: {}", issue.message), span)
+            .with_label("`{{ }}` spliced into an expression")
+            .with_help(format!("put the whole expression in one `{{{{ }}}}`: `{fix}` (AroMCP pasted the values in as text)")),
         IssueKind::Unsupported => Diagnostic::new(Code::UnsupportedSyntax, issue.message.clone(), span)
             .with_label("not in the expression language")
             .with_note("workflow expressions are a side-effect-free subset of JavaScript (docs/expressions.md)"),

@@ -67,6 +67,9 @@ pub enum Expr {
     Logical(LogicalOp, Box<Expr>, Box<Expr>),
     /// `test ? then : otherwise`.
     Conditional(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// An arrow function called where it is written (`(() => { … })()`), with its arguments:
+    /// the one place a function body runs other than as a built-in's callback.
+    Invoke(Box<Function>, Vec<Expr>),
 }
 
 /// Part of a template literal.
@@ -150,6 +153,16 @@ pub enum Statement {
     Return(Expr),
     /// An expression evaluated for its effect (`out.push(x)`).
     Expr(Expr),
+    /// A `let` local or parameter given a new value: `x = e`, and `x += e`, `x++`, `x ??= e`
+    /// written out as `x = x + e` and so on (the same for a local: reading it has no effect).
+    Assign(usize, Expr),
+    /// `for (const pattern of iterable) { … }`: the body once per item of an array or `Set`,
+    /// or character of a string, as `[...iterable]` would list them.
+    ForOf(Pattern, Expr, Vec<Statement>),
+    /// `break` out of the innermost `for…of`.
+    Break,
+    /// `continue` with the innermost `for…of`'s next item.
+    Continue,
 }
 
 /// A binding pattern.
@@ -278,6 +291,12 @@ impl Expr {
                 then.walk(visit);
                 otherwise.walk(visit);
             }
+            Expr::Invoke(function, args) => {
+                for arg in args {
+                    arg.walk(visit);
+                }
+                function.body.walk(visit);
+            }
             Expr::Undefined | Expr::Null | Expr::Bool(_) | Expr::Number(_) | Expr::String(_) | Expr::Regex { .. } | Expr::Name(_) => {}
         }
     }
@@ -291,6 +310,13 @@ impl Expr {
         self.walk(&mut first_match(&mut found, test));
         found
     }
+}
+
+/// [`Expr::any`] over every expression of `statements`.
+pub fn any_in_statements(statements: &[Statement], test: impl FnMut(&Expr) -> bool) -> bool {
+    let mut found = false;
+    walk_statements(statements, &mut first_match(&mut found, test));
+    found
 }
 
 impl Body {
@@ -331,12 +357,100 @@ fn walk_arguments(args: &[Argument], visit: &mut impl FnMut(&Expr) -> bool) {
 fn walk_statements(statements: &[Statement], visit: &mut impl FnMut(&Expr) -> bool) {
     for statement in statements {
         match statement {
-            Statement::Declare(_, e) | Statement::Return(e) | Statement::Expr(e) => e.walk(visit),
+            Statement::Declare(_, e) | Statement::Return(e) | Statement::Expr(e) | Statement::Assign(_, e) => e.walk(visit),
             Statement::If(test, then, otherwise) => {
                 test.walk(visit);
                 walk_statements(then, visit);
                 walk_statements(otherwise, visit);
             }
+            Statement::ForOf(_, iterable, body) => {
+                iterable.walk(visit);
+                walk_statements(body, visit);
+            }
+            Statement::Break | Statement::Continue => {}
         }
+    }
+}
+
+impl Expr {
+    /// Calls `visit` with every list of statements in this expression — the block bodies of
+    /// arrow functions, and the branches and loop bodies inside them — outermost first.
+    pub fn for_each_block(&self, visit: &mut impl FnMut(&[Statement])) {
+        self.walk(&mut |e| {
+            blocks_of_functions_in(e, visit);
+            true
+        });
+    }
+
+    /// The local slots some statement in this expression assigns (`x = …`, `x += …`, `x++`):
+    /// every other local is bound once and never changes.
+    pub fn assigned_slots(&self) -> std::collections::HashSet<usize> {
+        let mut slots = std::collections::HashSet::new();
+        self.for_each_block(&mut |list| slots.extend(assignments(list)));
+        slots
+    }
+}
+
+impl Body {
+    /// [`Expr::for_each_block`] over the body: its own statements, then every block inside.
+    pub fn for_each_block(&self, visit: &mut impl FnMut(&[Statement])) {
+        if let Body::Block(list) = self {
+            nested_blocks(list, visit);
+        }
+        self.walk(&mut |e| {
+            blocks_of_functions_in(e, visit);
+            true
+        });
+    }
+
+    /// Whether a statement of the body, or of a function inside it, assigns local `slot`.
+    pub fn assigns(&self, slot: usize) -> bool {
+        let mut found = false;
+        self.for_each_block(&mut |list| found = found || assignments(list).any(|s| s == slot));
+        found
+    }
+}
+
+/// The slots the statements of `list` itself assign.
+fn assignments(list: &[Statement]) -> impl Iterator<Item = usize> + '_ {
+    list.iter().filter_map(|statement| match statement {
+        Statement::Assign(slot, _) => Some(*slot),
+        _ => None,
+    })
+}
+
+/// `list` and the statement lists nested in it (branches, loop bodies), outermost first.
+fn nested_blocks(list: &[Statement], visit: &mut impl FnMut(&[Statement])) {
+    visit(list);
+    for statement in list {
+        match statement {
+            Statement::If(_, then, otherwise) => {
+                nested_blocks(then, visit);
+                nested_blocks(otherwise, visit);
+            }
+            Statement::ForOf(_, _, body) => nested_blocks(body, visit),
+            _ => {}
+        }
+    }
+}
+
+/// The block bodies of the functions `e` itself holds (its arrow arguments, or the function
+/// it invokes), with their nested blocks; functions deeper in are met by the walk.
+fn blocks_of_functions_in(e: &Expr, visit: &mut impl FnMut(&[Statement])) {
+    let mut body_blocks = |body: &Body| {
+        if let Body::Block(list) = body {
+            nested_blocks(list, visit);
+        }
+    };
+    match e {
+        Expr::MethodCall { args, .. } | Expr::GlobalCall { args, .. } => {
+            for arg in args {
+                if let Argument::Function(f) = arg {
+                    body_blocks(&f.body);
+                }
+            }
+        }
+        Expr::Invoke(f, _) => body_blocks(&f.body),
+        _ => {}
     }
 }

@@ -28,6 +28,10 @@ pub(crate) const METHODS: &[&str] = &[
     "localeCompare", "toString", "charAt", "repeat", "toFixed", "has", "test",
 ];
 
+/// Why randomness and the clock are refused, and what to do instead.
+const UNREPEATABLE: &str = "an expression must give the same value each time it is evaluated (a workflow is re-run and resumed); \
+    take the value from a `shell_command` (`echo $RANDOM`, `date -u +%Y-%m-%dT%H:%M:%SZ`) and store its result";
+
 /// The result of lowering one expression.
 pub(crate) struct Lowered {
     pub(crate) expr: Expr,
@@ -53,7 +57,7 @@ pub(crate) fn lower(text: &str, names: &Names, issues: &mut Vec<ExprIssue>) -> O
             return None;
         }
     };
-    let mut lowerer = Lowerer { text, names, scopes: vec![Vec::new()], slots: 0, issues };
+    let mut lowerer = Lowerer { text, names, scopes: vec![Vec::new()], slots: 0, loops: 0, issues };
     let expr = lowerer.expr(&expression);
     let had_errors = lowerer.issues.iter().any(|i| i.kind.is_error());
     (!had_errors).then_some(Lowered { expr, slots: lowerer.slots })
@@ -63,10 +67,21 @@ struct Lowerer<'a, 'n> {
     /// The expression's text, which spans index.
     text: &'n str,
     names: &'n Names,
-    /// Local names in scope, innermost scope last, each with its slot.
-    scopes: Vec<Vec<(String, usize)>>,
+    /// Local names in scope, innermost scope last.
+    scopes: Vec<Vec<Local>>,
     slots: usize,
+    /// How many `for…of` loops of the function being lowered enclose the statement at hand
+    /// (`break` and `continue` need one; a function body starts at none).
+    loops: usize,
     issues: &'a mut Vec<ExprIssue>,
+}
+
+/// A local name: an arrow's parameter, a `const` or `let`, a `for…of` binding.
+struct Local {
+    name: String,
+    slot: usize,
+    /// Declared `const`: assigning it is refused (a `TypeError` in JavaScript).
+    constant: bool,
 }
 
 fn range(span: oxc_span::Span) -> std::ops::Range<usize> {
@@ -80,7 +95,11 @@ impl Lowerer<'_, '_> {
     }
 
     fn local(&self, name: &str) -> Option<usize> {
-        self.scopes.iter().rev().flat_map(|scope| scope.iter().rev()).find(|(n, _)| n == name).map(|(_, slot)| *slot)
+        self.local_named(name).map(|local| local.slot)
+    }
+
+    fn local_named(&self, name: &str) -> Option<&Local> {
+        self.scopes.iter().rev().flat_map(|scope| scope.iter().rev()).find(|local| local.name == name)
     }
 
     /// Whether `object` is a workflow root or a path below one (`this`, `inputs.config`,
@@ -101,10 +120,10 @@ impl Lowerer<'_, '_> {
         }
     }
 
-    fn bind(&mut self, name: &str) -> usize {
+    fn bind(&mut self, name: &str, constant: bool) -> usize {
         let slot = self.slots;
         self.slots += 1;
-        self.scopes.last_mut().expect("a scope is always open").push((name.to_owned(), slot));
+        self.scopes.last_mut().expect("a scope is always open").push(Local { name: name.to_owned(), slot, constant });
         slot
     }
 
@@ -161,6 +180,10 @@ impl Lowerer<'_, '_> {
             E::NewExpression(new) => match &new.callee {
                 E::Identifier(id) if id.name == "Set" && self.local("Set").is_none() => {
                     Expr::GlobalCall { function: "new Set".to_owned(), args: self.arguments(&new.arguments, "new Set") }
+                }
+                E::Identifier(id) if id.name == "Date" && self.local("Date").is_none() => {
+                    self.issues.push(ExprIssue::new(IssueKind::Unsupported, format!("`new Date` is not supported: {UNREPEATABLE}"), range(new.span)));
+                    Expr::Undefined
                 }
                 _ => self.unsupported("`new` of anything but `Set`", new.span),
             },
@@ -300,8 +323,9 @@ impl Lowerer<'_, '_> {
         if self.names.open {
             return Expr::Name(Name::Root(Root::Named(name.to_owned())));
         }
-        let mut candidates: Vec<String> = self.scopes.iter().flatten().map(|(n, _)| n.clone()).collect();
+        let mut candidates: Vec<String> = self.scopes.iter().flatten().map(|local| local.name.clone()).collect();
         candidates.extend(self.names.roots.iter().map(|r| r.name.clone()));
+        candidates.extend(self.names.shorthands.iter().map(|(bare, ..)| bare.clone()));
         candidates.extend(["undefined", "NaN", "Infinity", "Math", "JSON", "Object", "Array"].map(str::to_owned));
         let why = if name == "loop" {
             "`loop` is only defined inside a `while_loop` or `foreach`".to_owned()
@@ -342,8 +366,10 @@ impl Lowerer<'_, '_> {
             && !self.names.loop_names.iter().any(|n| n == field)
         {
             let candidates = self.names.loop_names.clone();
+            let defined: Vec<String> = candidates.iter().map(|n| format!("`loop.{n}`")).collect();
+            let message = format!("no enclosing loop defines `loop.{field}` (defined here: {}; a foreach names its item with `variable_name`)", defined.join(", "));
             self.issues.push(
-                ExprIssue::new(IssueKind::UnknownName { candidates }, format!("no enclosing loop defines `loop.{field}`"), range(field_span))
+                ExprIssue::new(IssueKind::UnknownName { candidates }, message, range(field_span))
                     .with_subject(field),
             );
         }
@@ -356,6 +382,13 @@ impl Lowerer<'_, '_> {
                 let method = m.property.name.as_str();
                 if let ast::Expression::Identifier(namespace) = &m.object {
                     let dotted = format!("{}.{method}", namespace.name);
+                    if self.local(&namespace.name).is_none() && (dotted == "Math.random" || namespace.name == "Date") {
+                        self.issues.push(
+                            ExprIssue::new(IssueKind::UnknownFunction { candidates: Vec::new() }, format!("`{dotted}` is not a supported function: {UNREPEATABLE}"), range(m.span))
+                                .with_subject(&dotted),
+                        );
+                        return Expr::Undefined;
+                    }
                     if self.local(&namespace.name).is_none() && GLOBAL_FUNCTIONS.contains(&dotted.as_str()) {
                         return Expr::GlobalCall { args: self.arguments(&call.arguments, &dotted), function: dotted };
                     }
@@ -396,8 +429,28 @@ impl Lowerer<'_, '_> {
                 );
                 Expr::Undefined
             }
+            ast::Expression::ArrowFunctionExpression(arrow) => self.invoke(arrow, &call.arguments),
+            ast::Expression::ParenthesizedExpression(p) if let ast::Expression::ArrowFunctionExpression(arrow) = &p.expression => {
+                self.invoke(arrow, &call.arguments)
+            }
             other => self.unsupported("calling this kind of expression", other.span()),
         }
+    }
+
+    /// `(params => body)(args)`: the arguments are evaluated where the call is, then the body
+    /// runs with the parameters bound to them.
+    fn invoke(&mut self, arrow: &ast::ArrowFunctionExpression, args: &oxc_allocator::Vec<ast::Argument>) -> Expr {
+        let args = args
+            .iter()
+            .map(|arg| match arg {
+                ast::Argument::SpreadElement(s) => self.unsupported("spreading the arguments of an invoked arrow function", s.span),
+                ast::Argument::ArrowFunctionExpression(a) => {
+                    self.unsupported("an arrow function as an argument of an invoked arrow function (functions are not values)", a.span)
+                }
+                other => self.expr(other.to_expression()),
+            })
+            .collect();
+        Expr::Invoke(Box::new(self.function(arrow)), args)
     }
 
     fn arguments(&mut self, args: &oxc_allocator::Vec<ast::Argument>, callee: &str) -> Vec<Argument> {
@@ -419,6 +472,7 @@ impl Lowerer<'_, '_> {
             self.unsupported("`async`", arrow.span);
         }
         self.scopes.push(Vec::new());
+        let enclosing_loops = std::mem::take(&mut self.loops);
         let params = arrow
             .params
             .items
@@ -427,7 +481,7 @@ impl Lowerer<'_, '_> {
                 if p.initializer.is_some() {
                     self.unsupported("default parameter values", p.span);
                 }
-                self.pattern(&p.pattern)
+                self.pattern(&p.pattern, false)
             })
             .collect();
         if let Some(rest) = &arrow.params.rest {
@@ -438,17 +492,19 @@ impl Lowerer<'_, '_> {
             expression => Body::Expr(Box::new(self.expr(expression.to_expression()))),
         };
         self.scopes.pop();
+        self.loops = enclosing_loops;
         Function { params, body }
     }
 
-    fn pattern(&mut self, pattern: &ast::BindingPattern) -> Pattern {
+    /// A binding pattern, its names bound as `constant` (`const`) or not (`let`, parameters).
+    fn pattern(&mut self, pattern: &ast::BindingPattern, constant: bool) -> Pattern {
         match pattern {
-            ast::BindingPattern::BindingIdentifier(id) => Pattern::Local(self.bind(&id.name)),
+            ast::BindingPattern::BindingIdentifier(id) => Pattern::Local(self.bind(&id.name, constant)),
             ast::BindingPattern::ArrayPattern(array) => {
                 if let Some(rest) = &array.rest {
                     self.unsupported("rest elements in destructuring", rest.span);
                 }
-                Pattern::Array(array.elements.iter().map(|e| e.as_ref().map(|p| self.pattern(p))).collect())
+                Pattern::Array(array.elements.iter().map(|e| e.as_ref().map(|p| self.pattern(p, constant))).collect())
             }
             ast::BindingPattern::ObjectPattern(object) => {
                 if let Some(rest) = &object.rest {
@@ -464,7 +520,7 @@ impl Lowerer<'_, '_> {
                             continue;
                         }
                     };
-                    fields.push((key, self.pattern(&property.value)));
+                    fields.push((key, self.pattern(&property.value, constant)));
                 }
                 Pattern::Object(fields)
             }
@@ -488,14 +544,21 @@ impl Lowerer<'_, '_> {
                             Some(init) => self.expr(init),
                             None => Expr::Undefined,
                         };
-                        let pattern = self.pattern(&declarator.id);
+                        let pattern = self.pattern(&declarator.id, declaration.kind == ast::VariableDeclarationKind::Const);
                         out.push(Statement::Declare(pattern, value));
                     }
                 }
                 ast::Statement::ReturnStatement(r) => {
                     out.push(Statement::Return(r.argument.as_ref().map_or(Expr::Undefined, |a| self.expr(a))));
                 }
-                ast::Statement::ExpressionStatement(s) => out.push(Statement::Expr(self.expr(&s.expression))),
+                ast::Statement::ExpressionStatement(s) => out.push(match &s.expression {
+                    ast::Expression::AssignmentExpression(a) => self.assignment(a),
+                    ast::Expression::UpdateExpression(u) => self.update(u),
+                    other => Statement::Expr(self.expr(other)),
+                }),
+                ast::Statement::ForOfStatement(f) => out.push(self.for_of(f)),
+                ast::Statement::BreakStatement(b) => out.push(self.jump(Statement::Break, "break", b.label.is_some(), b.span)),
+                ast::Statement::ContinueStatement(c) => out.push(self.jump(Statement::Continue, "continue", c.label.is_some(), c.span)),
                 ast::Statement::IfStatement(i) => {
                     let test = self.expr(&i.test);
                     let then = self.block(&i.consequent);
@@ -510,8 +573,11 @@ impl Lowerer<'_, '_> {
                 ast::Statement::EmptyStatement(_) => {}
                 other => {
                     let what = match other {
-                        ast::Statement::ForStatement(_) | ast::Statement::ForInStatement(_) | ast::Statement::ForOfStatement(_)
-                        | ast::Statement::WhileStatement(_) | ast::Statement::DoWhileStatement(_) => "a loop (use array methods)",
+                        ast::Statement::ForStatement(_) | ast::Statement::ForInStatement(_) => "this kind of `for` (use `for (const x of …)` or array methods)",
+                        ast::Statement::WhileStatement(_) | ast::Statement::DoWhileStatement(_) => {
+                            "a `while` loop (use `for (const x of …)` or array methods: every loop must end)"
+                        }
+                        ast::Statement::LabeledStatement(_) => "a label",
                         ast::Statement::TryStatement(_) => "`try`",
                         ast::Statement::ThrowStatement(_) => "`throw`",
                         ast::Statement::FunctionDeclaration(_) => "`function`",
@@ -523,6 +589,110 @@ impl Lowerer<'_, '_> {
             }
         }
         out
+    }
+
+    /// `x = e`, `x += e`, `x ||= e`, …: a `let` local (or parameter) given a new value.
+    fn assignment(&mut self, a: &ast::AssignmentExpression) -> Statement {
+        use ast::AssignmentOperator as A;
+        let ast::AssignmentTarget::AssignmentTargetIdentifier(target) = &a.left else {
+            self.unsupported("assigning to anything but a local variable (build a new object or array instead)", a.left.span());
+            return Statement::Expr(Expr::Undefined);
+        };
+        let Some(slot) = self.assignable(&target.name, target.span) else { return Statement::Expr(Expr::Undefined) };
+        let current = Box::new(Expr::Name(Name::Local(slot)));
+        let value = Box::new(self.expr(&a.right));
+        let binary = |op| Expr::Binary(op, current.clone(), value.clone());
+        let new_value = match a.operator {
+            A::Assign => *value.clone(),
+            A::Addition => binary(BinaryOp::Add),
+            A::Subtraction => binary(BinaryOp::Sub),
+            A::Multiplication => binary(BinaryOp::Mul),
+            A::Division => binary(BinaryOp::Div),
+            A::Remainder => binary(BinaryOp::Rem),
+            A::Exponential => binary(BinaryOp::Exp),
+            A::LogicalOr => Expr::Logical(LogicalOp::Or, current.clone(), value.clone()),
+            A::LogicalAnd => Expr::Logical(LogicalOp::And, current.clone(), value.clone()),
+            A::LogicalNullish => Expr::Logical(LogicalOp::Nullish, current.clone(), value.clone()),
+            other => {
+                self.unsupported(&format!("the `{}` operator", other.as_str()), a.span);
+                Expr::Undefined
+            }
+        };
+        Statement::Assign(slot, new_value)
+    }
+
+    /// `x++`, `--x`, … as a statement: `x = +x + 1` (the value the expression would have is
+    /// not used, so prefix and postfix are the same).
+    fn update(&mut self, u: &ast::UpdateExpression) -> Statement {
+        let ast::SimpleAssignmentTarget::AssignmentTargetIdentifier(target) = &u.argument else {
+            self.unsupported("`++`/`--` on anything but a local variable", u.span);
+            return Statement::Expr(Expr::Undefined);
+        };
+        let Some(slot) = self.assignable(&target.name, target.span) else { return Statement::Expr(Expr::Undefined) };
+        let op = match u.operator {
+            ast::UpdateOperator::Increment => BinaryOp::Add,
+            ast::UpdateOperator::Decrement => BinaryOp::Sub,
+        };
+        let number = Expr::Unary(UnaryOp::Plus, Box::new(Expr::Name(Name::Local(slot))));
+        Statement::Assign(slot, Expr::Binary(op, Box::new(number), Box::new(Expr::Number(1.0))))
+    }
+
+    /// The slot of the local `name` if it may be assigned; otherwise says why not.
+    fn assignable(&mut self, name: &str, span: oxc_span::Span) -> Option<usize> {
+        match self.local_named(name) {
+            Some(Local { constant: false, slot, .. }) => Some(*slot),
+            Some(Local { constant: true, .. }) => {
+                let message = format!("`{name}` is declared `const` and cannot be assigned (declare it with `let`)");
+                self.issues.push(ExprIssue::new(IssueKind::Unsupported, message, range(span)).with_subject(name));
+                None
+            }
+            None => {
+                let message = format!("`{name}` is not a local variable: only a `let` declared in the expression can be assigned (state changes through `state_update`)");
+                self.issues.push(ExprIssue::new(IssueKind::Unsupported, message, range(span)).with_subject(name));
+                None
+            }
+        }
+    }
+
+    /// `for (const x of items) body`.
+    fn for_of(&mut self, f: &ast::ForOfStatement) -> Statement {
+        if f.r#await {
+            self.unsupported("`for await`", f.span);
+        }
+        let iterable = self.expr(&f.right);
+        self.scopes.push(Vec::new());
+        let pattern = match &f.left {
+            ast::ForStatementLeft::VariableDeclaration(declaration) if declaration.declarations.len() == 1 => {
+                if declaration.kind == ast::VariableDeclarationKind::Var {
+                    self.unsupported("`var` (use `const` or `let`)", declaration.span);
+                }
+                self.pattern(&declaration.declarations[0].id, declaration.kind == ast::VariableDeclarationKind::Const)
+            }
+            other => {
+                self.unsupported("a `for…of` that does not declare its variable (write `for (const x of …)`)", other.span());
+                Pattern::Ignore
+            }
+        };
+        self.loops += 1;
+        let body = self.block(&f.body);
+        self.loops -= 1;
+        self.scopes.pop();
+        if let Expr::Name(Name::Local(slot)) = iterable
+            && super::ir::any_in_statements(&body, |e| matches!(e, Expr::MethodCall { object, method, .. } if method == "push" && **object == Expr::Name(Name::Local(slot))))
+        {
+            self.unsupported("appending to the array a `for…of` walks, inside the loop (JavaScript would walk the new items too)", f.span);
+        }
+        Statement::ForOf(pattern, iterable, body)
+    }
+
+    /// `break` or `continue`: only unlabelled, inside a `for…of` of the same function.
+    fn jump(&mut self, jump: Statement, word: &str, labelled: bool, span: oxc_span::Span) -> Statement {
+        if labelled {
+            self.unsupported(&format!("a labelled `{word}`"), span);
+        } else if self.loops == 0 {
+            self.issues.push(ExprIssue::new(IssueKind::Unsupported, format!("`{word}` outside a `for…of` loop"), range(span)));
+        }
+        jump
     }
 
     fn block(&mut self, statement: &ast::Statement) -> Vec<Statement> {

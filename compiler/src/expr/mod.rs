@@ -76,6 +76,12 @@ pub enum IssueKind {
         /// Names in scope, for "did you mean".
         candidates: Vec<String>,
     },
+    /// Text with `{{ }}`s spliced into it where one whole expression is expected (a
+    /// condition): does not parse, and `fix` is the one-template form.
+    SplicedTemplates {
+        /// The expression in one `{{ }}`.
+        fix: String,
+    },
     /// A function or method the language does not have.
     UnknownFunction {
         /// The ones it has.
@@ -269,8 +275,51 @@ pub fn compile_wrapped(text: &str, names: &Names, issues: &mut Vec<ExprIssue>) -
             issues.extend(local.into_iter().map(|i| i.shifted(range.start)));
             compiled
         }
-        None => compile(text, names, issues),
+        None => {
+            let mut local = Vec::new();
+            let compiled = compile(text, names, &mut local);
+            // `'{{ a }}' < 5`: the reference spliced text into JavaScript; one `{{ }}` holding
+            // the whole expression is what it meant.
+            if let Some(fix) = one_template(text)
+                && let Some(first) = local.iter_mut().find(|i| i.kind == IssueKind::Syntax)
+            {
+                first.kind = IssueKind::SplicedTemplates { fix };
+            }
+            issues.extend(local);
+            compiled
+        }
     }
+}
+
+/// `text` with its `{{ }}`s (and the quotes around a quoted one) taken out and the whole put
+/// in one `{{ }}`, if it has any: `'{{ this.a }}' === 'x'` gives `{{ this.a === 'x' }}`.
+fn one_template(text: &str) -> Option<String> {
+    let mut parts: Vec<(bool, String)> = template::scan(text)
+        .ok()?
+        .into_iter()
+        .map(|piece| match piece {
+            template::Piece::Text(t) => (false, t),
+            template::Piece::Expr(range) => (true, text[range].trim().to_owned()),
+        })
+        .collect();
+    if !parts.iter().any(|(expr, _)| *expr) {
+        return None;
+    }
+    // A `{{ }}` between two of the same quote was a string's content: the quotes go too.
+    for i in 1..parts.len().saturating_sub(1) {
+        let quote = parts[i - 1].1.chars().last().filter(|c| ['\'', '"'].contains(c));
+        if let Some(quote) = quote
+            && parts[i].0
+            && !parts[i - 1].0
+            && !parts[i + 1].0
+            && parts[i + 1].1.starts_with(quote)
+        {
+            parts[i - 1].1.pop();
+            parts[i + 1].1.remove(0);
+        }
+    }
+    let joined: String = parts.into_iter().map(|(_, t)| t).collect();
+    Some(format!("{{{{ {} }}}}", joined.trim()))
 }
 
 /// The names a workflow expression sees outside any special site: its state scopes, the legacy
@@ -309,11 +358,30 @@ mod tests {
     }
 
     #[test]
+    fn spliced_templates_get_the_one_template_form() {
+        assert_eq!(one_template("{{ this.a }} < 5").as_deref(), Some("{{ this.a < 5 }}"));
+        assert_eq!(one_template("'{{ this.status }}' === 'done'").as_deref(), Some("{{ this.status === 'done' }}"));
+        assert_eq!(one_template("\"{{ a }}\" && {{ b }}").as_deref(), Some("{{ a && b }}"));
+        assert_eq!(one_template("this.a < 5"), None);
+        let mut issues = Vec::new();
+        compile_wrapped("{{ this.a }} < 5", &workflow_names(&[]), &mut issues);
+        assert!(matches!(&issues[0].kind, IssueKind::SplicedTemplates { fix } if fix == "{{ this.a < 5 }}"), "{issues:?}");
+    }
+
+    #[test]
     fn refuses_constructs_outside_the_subset() {
         let names = Names::default().with("input", Root::Named("input".into()));
         assert_eq!(errors("input = 1", &names), ["assignment is not supported in workflow expressions@0..9"]);
         assert_eq!(errors("eval('1')", &names), ["`eval` is not supported in workflow expressions@0..9"]);
-        assert_eq!(errors("new Date()", &names), ["`new` of anything but `Set` is not supported in workflow expressions@0..10"]);
+        assert_eq!(errors("new Map()", &names), ["`new` of anything but `Set` is not supported in workflow expressions@0..9"]);
+        assert!(errors("new Date()", &names)[0].starts_with("`new Date` is not supported: an expression must give the same value"));
+        assert_eq!(errors("(() => { const n = 1; n++; return n; })()", &names), ["`n` is declared `const` and cannot be assigned (declare it with `let`)@22..23"]);
+        assert_eq!(errors("(() => { for (const x of input) {} continue; })()", &names), ["`continue` outside a `for…of` loop@35..44"]);
+        assert_eq!(
+            errors("(() => { for (const x of input) { input.map(y => { break; }); } })()", &names),
+            ["`break` outside a `for…of` loop@51..57"],
+            "a callback's body is a function of its own"
+        );
         assert_eq!(errors("input.frobnicate()", &names), ["`.frobnicate()` is not a supported method@6..16"]);
     }
 
@@ -321,7 +389,7 @@ mod tests {
     fn loop_variables_are_checked_against_enclosing_loops() {
         assert_eq!(errors("loop.item", &workflow_names(&[])), ["`loop` is only defined inside a `while_loop` or `foreach`@0..4"]);
         assert!(errors("loop.item", &workflow_names(&["item".into(), "index".into()])).is_empty());
-        assert_eq!(errors("loop.iteration", &workflow_names(&["item".into()])), ["no enclosing loop defines `loop.iteration`@5..14"]);
+        assert_eq!(errors("loop.iteration", &workflow_names(&["item".into()])), ["no enclosing loop defines `loop.iteration` (defined here: `loop.item`; a foreach names its item with `variable_name`)@5..14"]);
     }
 
     #[test]

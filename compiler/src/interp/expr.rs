@@ -42,6 +42,8 @@ struct Interpreter<'e> {
 enum Flow {
     Next,
     Return(Value),
+    Break,
+    Continue,
 }
 
 impl Interpreter<'_> {
@@ -117,6 +119,10 @@ impl Interpreter<'_> {
             Expr::Conditional(test, then, otherwise) => {
                 if self.expr(test)?.truthy() { self.expr(then)? } else { self.expr(otherwise)? }
             }
+            Expr::Invoke(function, args) => {
+                let values = args.iter().map(|arg| self.expr(arg)).collect::<Result<Vec<_>, _>>()?;
+                self.call(function, &values)?
+            }
         })
     }
 
@@ -180,7 +186,8 @@ impl Interpreter<'_> {
             Body::Expr(e) => self.expr(e),
             Body::Block(statements) => match self.block(statements)? {
                 Flow::Return(value) => Ok(value),
-                Flow::Next => Ok(Value::Undefined),
+                // `break`/`continue` are only lowered inside a loop of the same body.
+                Flow::Next | Flow::Break | Flow::Continue => Ok(Value::Undefined),
             },
         }
     }
@@ -198,10 +205,25 @@ impl Interpreter<'_> {
                 Statement::Return(e) => return Ok(Flow::Return(self.expr(e)?)),
                 Statement::If(test, then, otherwise) => {
                     let branch = if self.expr(test)?.truthy() { then } else { otherwise };
-                    if let Flow::Return(value) = self.block(branch)? {
-                        return Ok(Flow::Return(value));
+                    match self.block(branch)? {
+                        Flow::Next => {}
+                        jump => return Ok(jump),
                     }
                 }
+                Statement::Assign(slot, e) => self.slots[*slot] = self.expr(e)?,
+                Statement::ForOf(pattern, iterable, body) => {
+                    let iterable = self.expr(iterable)?;
+                    for item in value::iterated_items(&iterable)?.iter() {
+                        self.bind(pattern, item.clone())?;
+                        match self.block(body)? {
+                            Flow::Next | Flow::Continue => {}
+                            Flow::Break => break,
+                            Flow::Return(value) => return Ok(Flow::Return(value)),
+                        }
+                    }
+                }
+                Statement::Break => return Ok(Flow::Break),
+                Statement::Continue => return Ok(Flow::Continue),
             }
         }
         Ok(Flow::Next)

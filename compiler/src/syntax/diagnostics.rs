@@ -48,9 +48,16 @@ pub(crate) fn unknown_field(span: Span, field: &str, owner: &str, candidates: &[
 }
 
 pub(crate) fn field_not_allowed(span: Span, field: &str, step_type: &str, kinds: &[&str]) -> Diagnostic {
-    Diagnostic::new(Code::FieldNotAllowed, format!("`{field}` is not a field of `{step_type}` steps"), span)
+    let diagnostic = Diagnostic::new(Code::FieldNotAllowed, format!("`{field}` is not a field of `{step_type}` steps"), span)
         .with_label(format!("not allowed on {step_type}"))
-        .with_help(format!("`{field}` belongs to {} steps", kinds.join(", ")))
+        .with_help(format!("`{field}` belongs to {} steps", kinds.join(", ")));
+    match (field, step_type) {
+        // The reference accepts it here and silently drops the write.
+        ("state_update" | "state_updates", "user_message" | "agent_prompt" | "conditional" | "wait_step") => diagnostic.with_note(
+            "AroMCP accepts it here and never applies it; to change state at this point, add an `mcp_call` step to `workflow_state_update` with these updates",
+        ),
+        _ => diagnostic,
+    }
 }
 
 pub(crate) fn missing_field(span: Span, field: &str, owner: &str) -> Diagnostic {

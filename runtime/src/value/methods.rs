@@ -745,6 +745,14 @@ pub fn destructure_items(value: &Value) -> Result<std::borrow::Cow<'_, [Value]>,
     }
 }
 
+/// The items `for (const x of value)` walks, each charged as a visit: borrowed from an array
+/// or a set, built for a string; a `TypeError` for anything else, as in JavaScript.
+pub fn iterated_items(value: &Value) -> Result<std::borrow::Cow<'_, [Value]>, EvalError> {
+    let items = destructure_items(value)?;
+    charge_operations(items.len())?;
+    Ok(items)
+}
+
 /// `[...value]`: the items an iterable spreads into.
 pub fn spread_items(value: &Value) -> Result<Vec<Value>, EvalError> {
     if let Value::Array(items) | Value::Set(items) = value {

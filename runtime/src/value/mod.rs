@@ -22,7 +22,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use error::{EvalError, ErrorKind};
-pub use methods::{CALLBACK_METHODS, Callback, call_global, call_method, destructure_field, destructure_items, push, spread_into, spread_items};
+pub use methods::{CALLBACK_METHODS, Callback, call_global, call_method, destructure_field, destructure_items, iterated_items, push, spread_into, spread_items};
 pub use object::Object;
 pub use ops::{BinaryOp, binary, loose_equals, remainder, same_value_zero, strict_equals, unary, UnaryOp};
 pub use regexp::RegExp;
