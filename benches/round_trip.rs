@@ -2,6 +2,10 @@
 //! on the client side), all in one run:
 //!
 //! - the pipe floor: the same client talking to `cat`, which echoes each request line;
+//! - the library floor: the same tool call to a server that does nothing but answer it with
+//!   a constant, on the MCP library, runtime flavour and stdio transport `wfc serve` uses (this
+//!   bench's own binary, started with [`LIBRARY_FLOOR`] set): what a tool call costs before
+//!   wfc does anything;
 //! - a trivial tool's round trip (`workflow_list_active` on an idle server of the embedded
 //!   catalog) and its ratio to the floor;
 //! - a step's round trip (`workflow_submit_result` on `serve:counter`, served with
@@ -26,6 +30,38 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use serde_json::{Value as Json, json};
+
+/// Set in the environment of this bench's binary to make it the library floor's server.
+const LIBRARY_FLOOR: &str = "WFC_BENCH_LIBRARY_FLOOR";
+
+/// The library floor's server: answers every `tools/call` with the `data` an idle wfc
+/// answers `workflow_list_active` with, served as `wfc serve` serves stdio: rmcp's service on
+/// a current-thread runtime, stdin and stdout read and written as non-blocking pipes.
+fn library_floor_server() {
+    use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, ServerCapabilities, ServerConfig};
+    use rmcp::service::RequestContext;
+    use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
+
+    struct Constant;
+    impl ServerHandler for Constant {
+        fn get_info(&self) -> ServerConfig {
+            ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        }
+        async fn call_tool(&self, _: CallToolRequestParams, _: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
+            Ok(CallToolResult::structured(json!({"data": {"workflows": [], "count": 0}})).into())
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        use std::os::fd::AsFd;
+        let input = std::io::stdin().as_fd().try_clone_to_owned().expect("stdin");
+        let output = std::io::stdout().as_fd().try_clone_to_owned().expect("stdout");
+        let input = tokio::net::unix::pipe::Receiver::from_owned_fd(input).expect("stdin is a pipe");
+        let output = tokio::net::unix::pipe::Sender::from_owned_fd(output).expect("stdout is a pipe");
+        let service = Constant.serve((input, output)).await.expect("initialized");
+        let _ = service.waiting().await;
+    });
+}
 
 /// How much to measure.
 struct Sizes {
@@ -62,6 +98,17 @@ impl Peer {
         if fixtures {
             command.arg("--workflows").arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/serve"));
         }
+        Peer::initialized(command)
+    }
+
+    /// The library floor's server (see [`library_floor_server`]), initialized.
+    fn library_floor() -> Peer {
+        let mut command = Command::new(std::env::current_exe().expect("this bench's binary"));
+        command.env(LIBRARY_FLOOR, "1");
+        Peer::initialized(command)
+    }
+
+    fn initialized(command: Command) -> Peer {
         let mut peer = Peer::spawn(command);
         peer.request("initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}));
         peer.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
@@ -167,6 +214,9 @@ fn median_micros(n: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    if std::env::var_os(LIBRARY_FLOOR).is_some() {
+        return library_floor_server();
+    }
     let sizes = if std::env::args().any(|arg| arg == "--bench") { BENCH } else { SMOKE };
     let pinned_run = pinning();
     if pinned_run {
@@ -184,6 +234,10 @@ fn main() {
         drop(serde_json::from_str::<Json>(&cat.read()).expect("JSON"));
     });
 
+    let mut library = Peer::library_floor();
+    let library_floor = median_micros(sizes.round_trips, || drop(library.call("workflow_list_active", json!({}))));
+    drop(library);
+
     let cold = median_micros(sizes.spawns, || drop(Peer::wfc(binary, false)));
     let idle = Peer::wfc(binary, false).resident_kib();
     let (trivial, step) = tool_and_step(binary, sizes.round_trips);
@@ -198,7 +252,8 @@ fn main() {
     let placement = if pinned_run { "client on CPU 0, peers on CPU 1" } else { "unpinned" };
     println!("wfc serve over stdio, a raw JSON-RPC client, one run ({placement}; medians of {} round trips):", sizes.round_trips);
     println!("  pipe floor (the client and `cat`):  {floor:.1} µs");
-    println!("  trivial tool (workflow_list_active): {trivial:.1} µs  ({:.2}× the floor)", trivial / floor);
+    println!("  library floor (rmcp answering a constant): {library_floor:.1} µs  ({:.2}× the floor)", library_floor / floor);
+    println!("  trivial tool (workflow_list_active): {trivial:.1} µs  ({:.2}× the floor, {:.2}× the library floor)", trivial / floor, trivial / library_floor);
     println!("  a step (workflow_submit_result):     {step:.1} µs  ({:.2}× the trivial tool)", step / trivial);
     if let Some(((trivial_then, step_then), other)) = baseline {
         println!("  baseline {other}:");

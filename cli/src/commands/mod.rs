@@ -13,6 +13,7 @@ pub(crate) mod reload;
 pub(crate) mod run;
 pub(crate) mod schema;
 pub(crate) mod serve;
+pub(crate) mod startup_pages;
 pub(crate) mod status;
 
 use std::process::ExitCode;

@@ -336,6 +336,8 @@ pub(crate) fn run(embedded: &'static [Entry], options: Options) -> ExitCode {
     let inside_runtime = runtime.enter();
     runtime.spawn(sweep(Arc::clone(&engine), keep_finished));
     runtime.spawn(super::reload::on_hangup(super::reload::Reload { engine: Arc::clone(&engine), directory, log_filter, serve_args: options.serve_args, started: options.started }));
+    let released = super::startup_pages::release();
+    tracing::debug!(released_bytes = released, "start-up's pages of the executable released");
     let served = match options.transport {
         Transport::Stdio => {
             tracing::info!("serving MCP over stdio");
