@@ -100,28 +100,41 @@ fn json_schema_keywords_in_validation_mean_what_they_mean_in_json_schema() {
     std::fs::write(
         &workflow,
         "name: \"test:json-schema-keywords\"\ndescription: d\nversion: \"1.0.0\"\ninputs:\n  count:\n    type: number\n    description: n\n    \
-         required: false\n    default: 3\n    validation:\n      minimum: 1\n      maximum: 10\nsteps:\n  - id: ask\n    type: user_input\n    \
-         prompt: \"A name\"\n    validation:\n      minLength: 2\n      maxLength: 5\n      enum: [\"ab\", \"abc\"]\n  - id: tags\n    type: user_input\n    prompt: \"Tags\"\n    input_type: json\n    max_retries: 3\n    validation:\n      minItems: 1\n      maxItems: 2\n      items:\n        type: string\n",
+         required: false\n    default: 3\n    validation:\n      minimum: 1\n      maximum: 10\n      multipleOf: 0.5\n  \
+         ratio:\n    type: number\n    description: r\n    required: false\n    default: 0.5\n    validation:\n      exclusiveMinimum: 0\n      exclusiveMaximum: 1\nsteps:\n  - id: ask\n    type: user_input\n    \
+         prompt: \"A name\"\n    validation:\n      minLength: 2\n      maxLength: 5\n      enum: [\"ab\", \"abc\"]\n  - id: tags\n    type: user_input\n    prompt: \"Tags\"\n    input_type: json\n    max_retries: 4\n    validation:\n      minItems: 1\n      maxItems: 2\n      uniqueItems: true\n      items:\n        type: string\n",
     )
     .expect("workflow");
     let checked = wfc(&["check", workflow.to_str().expect("utf-8")]);
     assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
     let answers = root.path().join("answers.json");
-    std::fs::write(&answers, r#"{"ask": ["x", "abcd", "abc"], "tags": ["[]", "[\"a\", 1]", "[\"a\", \"b\", \"c\"]", "[\"a\"]"]}"#).expect("answers");
+    std::fs::write(&answers, r#"{"ask": ["x", "abcd", "abc"], "tags": ["[]", "[\"a\", 1]", "[\"a\", \"b\", \"c\"]", "[\"a\", \"a\"]", "[\"a\"]"]}"#).expect("answers");
     let output = wfc(&["run", workflow.to_str().expect("utf-8"), "--store", "memory", "--answers", answers.to_str().expect("utf-8"), "--root", root.path().to_str().expect("utf-8")]);
     let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
     assert_eq!(text.matches("is not one of: ab, abc").count(), 2, "`x` and `abcd` refused by `enum`: {text}");
-    for refusal in ["the list has 0 item(s); at least 1 are needed", "item 1 of the list: 1 is not of type \"string\"", "the list has 3 item(s); at most 2 are allowed"] {
-        assert!(text.contains(refusal), "minItems, items and maxItems: `{refusal}` in {text}");
+    for refusal in [
+        "the list has 0 item(s); at least 1 are needed",
+        "item 1 of the list: 1 is not of type \"string\"",
+        "the list has 3 item(s); at most 2 are allowed",
+        "items 0 and 1 of the list are the same, \"a\"; the items must differ",
+    ] {
+        assert!(text.contains(refusal), "minItems, items, maxItems and uniqueItems: `{refusal}` in {text}");
     }
 
-    // An input's `minimum`/`maximum` are enforced when the workflow starts.
-    for (count, refusal) in [("50", "50 is more than the maximum, 10"), ("0", "0 is less than the minimum, 1")] {
-        let input = format!("count={count}");
-        let refused = wfc(&["run", workflow.to_str().expect("utf-8"), "--store", "memory", "--input", &input, "--answers", answers.to_str().expect("utf-8"), "--root", root.path().to_str().expect("utf-8")]);
+    // An input's `minimum`, `maximum`, `multipleOf`, `exclusiveMinimum` and `exclusiveMaximum`
+    // are enforced when the workflow starts.
+    for (input, refusal) in [
+        ("count=50", "50 is more than the maximum, 10"),
+        ("count=0", "0 is less than the minimum, 1"),
+        ("count=2.25", "2.25 is not a multiple of 0.5"),
+        ("ratio=0", "0 is not more than 0"),
+        ("ratio=1", "1 is not less than 1"),
+    ] {
+        let name = input.split('=').next().unwrap_or_default();
+        let refused = wfc(&["run", workflow.to_str().expect("utf-8"), "--store", "memory", "--input", input, "--answers", answers.to_str().expect("utf-8"), "--root", root.path().to_str().expect("utf-8")]);
         assert_ne!(refused.status.code(), Some(0));
         let said = stderr(&refused);
-        assert!(said.contains("refuses the input `count`") && said.contains(refusal), "{said}");
+        assert!(said.contains(&format!("refuses the input `{name}`")) && said.contains(refusal), "{said}");
     }
 }

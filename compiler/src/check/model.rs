@@ -232,6 +232,14 @@ pub struct Validation {
     pub max: Option<f64>,
     /// The only values allowed.
     pub allowed_values: Option<Vec<Node>>,
+    /// Numbers must be greater than this.
+    pub exclusive_min: Option<f64>,
+    /// Numbers must be less than this.
+    pub exclusive_max: Option<f64>,
+    /// Numbers must be a whole multiple of this (> 0).
+    pub multiple_of: Option<f64>,
+    /// No two items of a list may be equal.
+    pub unique_items: bool,
     /// Fewest items of a list.
     pub min_items: Option<u32>,
     /// Most items of a list.

@@ -425,6 +425,10 @@ impl Emitter {
         let max_length = option(rules.max_length.map(|n| quote!(#n)));
         let min = option(rules.min.map(f64_literal));
         let max = option(rules.max.map(f64_literal));
+        let exclusive_min = option(rules.exclusive_min.map(f64_literal));
+        let exclusive_max = option(rules.exclusive_max.map(f64_literal));
+        let multiple_of = option(rules.multiple_of.map(f64_literal));
+        let unique_items = rules.unique_items;
         let min_items = option(rules.min_items.map(|n| quote!(#n)));
         let max_items = option(rules.max_items.map(|n| quote!(#n)));
         let items = option(rules.items.as_ref().map(|schema| json(rt, schema)));
@@ -438,6 +442,10 @@ impl Emitter {
             max_length: #max_length,
             min: #min,
             max: #max,
+            exclusive_min: #exclusive_min,
+            exclusive_max: #exclusive_max,
+            multiple_of: #multiple_of,
+            unique_items: #unique_items,
             min_items: #min_items,
             max_items: #max_items,
             items: #items,

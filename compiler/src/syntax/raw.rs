@@ -493,6 +493,19 @@ pub struct RawValidation {
     /// The only values allowed (JSON Schema's `enum` means the same).
     #[serde(default, alias = "enum")]
     pub allowed_values: Option<Vec<Node>>,
+    /// Numbers must be greater than this (JSON Schema's `exclusiveMinimum` means the same).
+    #[serde(default, alias = "exclusiveMinimum")]
+    pub exclusive_min: Option<Spanned<f64>>,
+    /// Numbers must be less than this (JSON Schema's `exclusiveMaximum` means the same).
+    #[serde(default, alias = "exclusiveMaximum")]
+    pub exclusive_max: Option<Spanned<f64>>,
+    /// Numbers must be a whole multiple of this (JSON Schema's `multipleOf` means the same).
+    #[serde(default, alias = "multipleOf")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub multiple_of: Option<Spanned<f64>>,
+    /// No two items of a list may be equal (JSON Schema's `uniqueItems` means the same).
+    #[serde(default, alias = "uniqueItems")]
+    pub unique_items: Option<Spanned<bool>>,
     /// Fewest items of a list (JSON Schema's `minItems` means the same).
     #[serde(default, alias = "minItems")]
     pub min_items: Option<Spanned<u32>>,

@@ -39,7 +39,7 @@ pub fn format_schema() -> &'static Value {
 /// accepted as what they mean: serde aliases on [`RawValidation`](super::raw::RawValidation),
 /// which schemars does not list, so they are added to its properties here.
 fn add_validation_aliases(schema: &mut Value) {
-    const ALIASES: [(&str, &str); 7] = [
+    const ALIASES: [(&str, &str); 11] = [
         ("minLength", "min_length"),
         ("maxLength", "max_length"),
         ("minimum", "min"),
@@ -47,6 +47,10 @@ fn add_validation_aliases(schema: &mut Value) {
         ("enum", "allowed_values"),
         ("minItems", "min_items"),
         ("maxItems", "max_items"),
+        ("exclusiveMinimum", "exclusive_min"),
+        ("exclusiveMaximum", "exclusive_max"),
+        ("multipleOf", "multiple_of"),
+        ("uniqueItems", "unique_items"),
     ];
     let Some(Value::Object(properties)) = schema.pointer_mut("/definitions/RawValidation/properties") else { return };
     for (alias, field) in ALIASES {

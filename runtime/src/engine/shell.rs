@@ -264,29 +264,61 @@ fn step_tag() -> String {
     format!("{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
+/// What one look through /proc found.
+struct Tagged {
+    /// The processes whose environment holds `TAG_VARIABLE=tag`.
+    pids: Vec<libc::pid_t>,
+    /// Whether a process of this user showed no environment at all: a process in the middle
+    /// of `exec` does, for a moment (its new environment is not set up yet), and may be one of
+    /// the step's; a kernel thread or a zombie always does, and is not.
+    unsure: bool,
+}
+
 /// The processes whose environment holds `TAG_VARIABLE=tag` (read from /proc; processes of
 /// other users cannot be read and are not ours).
-fn tagged_processes(tag: &str) -> Vec<libc::pid_t> {
+fn tagged_processes(tag: &str) -> Tagged {
     let needle = format!("{TAG_VARIABLE}={tag}\0");
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())
-        .filter(|pid| {
-            let environment = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-            memchr::memmem::find(&environment, needle.as_bytes()).is_some()
-        })
-        .collect()
+    let mut found = Tagged { pids: Vec::new(), unsure: false };
+    let Ok(entries) = std::fs::read_dir("/proc") else { return found };
+    for pid in entries.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok()) {
+        match std::fs::read(format!("/proc/{pid}/environ")) {
+            Ok(environment) if environment.is_empty() => found.unsure |= between_programs(pid),
+            Ok(environment) if memchr::memmem::find(&environment, needle.as_bytes()).is_some() => found.pids.push(pid),
+            _ => {}
+        }
+    }
+    found
+}
+
+/// Whether `pid`, whose environment reads empty, is a live user process (so it is between two
+/// programs, in `exec`), not a kernel thread or a zombie.
+fn between_programs(pid: libc::pid_t) -> bool {
+    /// `PF_KTHREAD` in the flags of /proc/PID/stat.
+    const KERNEL_THREAD: u64 = 0x0020_0000;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // The fields after the command name, which is in parentheses and may hold anything.
+    let Some((_, fields)) = stat.rsplit_once(')') else { return false };
+    let fields: Vec<&str> = fields.split_whitespace().collect();
+    let state = fields.first().copied().unwrap_or("Z");
+    let flags = fields.get(6).and_then(|f| f.parse::<u64>().ok()).unwrap_or(KERNEL_THREAD);
+    state != "Z" && state != "X" && flags & KERNEL_THREAD == 0
 }
 
 /// Kills every process tagged `tag`, again until none is left (one may fork while it is being
-/// killed), at most a few rounds.
+/// killed), at most a few rounds; a look that found none but was unsure (a process in `exec`)
+/// is made again, twice at most (a process that runs with no environment at all, `env -i`,
+/// looks like one in `exec` every time).
 fn kill_tagged(tag: &str) {
+    let mut unsure_looks = 0;
     for _ in 0..8 {
         let found = tagged_processes(tag);
-        if found.is_empty() {
-            return;
+        if found.pids.is_empty() {
+            if !found.unsure || unsure_looks == 2 {
+                return;
+            }
+            unsure_looks += 1;
         }
-        for pid in found {
+        for pid in found.pids {
             // SAFETY: `kill` only sends a signal; a process already gone yields ESRCH.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);

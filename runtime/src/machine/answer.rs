@@ -56,6 +56,14 @@ pub struct Rules<'a> {
     pub min: Option<f64>,
     /// Largest number.
     pub max: Option<f64>,
+    /// What a number must be greater than.
+    pub exclusive_min: Option<f64>,
+    /// What a number must be less than.
+    pub exclusive_max: Option<f64>,
+    /// What a number must be a whole multiple of.
+    pub multiple_of: Option<f64>,
+    /// Whether the items of a list answer must differ from each other (as JSON values).
+    pub unique_items: bool,
     /// Fewest items of a list answer.
     pub min_items: Option<u32>,
     /// Most items of a list answer.
@@ -108,6 +116,13 @@ fn input_type_name(input_type: InputType) -> &'static str {
     }
 }
 
+/// Whether `n` is a whole multiple of `step` (> 0), allowing for the rounding of decimal
+/// fractions (`0.3` is a multiple of `0.1`, as JSON Schema validators take it).
+fn is_multiple(n: f64, step: f64) -> bool {
+    let quotient = n / step;
+    quotient.is_finite() && (quotient - quotient.round()).abs() <= 1e-9 * quotient.abs().max(1.0)
+}
+
 /// Checks a converted answer against the rules.
 pub fn validate(value: &Value, rules: &Rules) -> Result<(), String> {
     let empty = matches!(value, Value::Undefined | Value::Null) || value.as_str().is_some_and(str::is_empty);
@@ -136,13 +151,21 @@ pub fn validate(value: &Value, rules: &Rules) -> Result<(), String> {
             return Err(rules.message.map_or_else(|| format!("the answer does not match /{}/", pattern.source()), str::to_owned));
         }
     }
-    if rules.min_items.is_some() || rules.max_items.is_some() || rules.items.is_some() {
+    if rules.min_items.is_some() || rules.max_items.is_some() || rules.items.is_some() || rules.unique_items {
         let Value::Array(items) = value else { return Err(format!("`{}` is not a list", value.to_js_string())) };
         if let Some(min) = rules.min_items.filter(|min| items.len() < *min as usize) {
             return Err(format!("the list has {} item(s); at least {min} are needed", items.len()));
         }
         if let Some(max) = rules.max_items.filter(|max| items.len() > *max as usize) {
             return Err(format!("the list has {} item(s); at most {max} are allowed", items.len()));
+        }
+        if rules.unique_items {
+            let items: Vec<serde_json::Value> = items.iter().map(|item| item.to_json().unwrap_or_default()).collect();
+            for (second, item) in items.iter().enumerate() {
+                if let Some(first) = items[..second].iter().position(|earlier| earlier == item) {
+                    return Err(format!("items {first} and {second} of the list are the same, {item}; the items must differ"));
+                }
+            }
         }
         if let Some(schema) = rules.items {
             for (index, item) in items.iter().enumerate() {
@@ -158,6 +181,15 @@ pub fn validate(value: &Value, rules: &Rules) -> Result<(), String> {
         }
         if let Some(max) = rules.max.filter(|max| n > max) {
             return Err(format!("{} is more than the maximum, {}", value.to_js_string(), Value::Number(max).to_js_string()));
+        }
+        if let Some(bound) = rules.exclusive_min.filter(|bound| n <= bound) {
+            return Err(format!("{} is not more than {}", value.to_js_string(), Value::Number(bound).to_js_string()));
+        }
+        if let Some(bound) = rules.exclusive_max.filter(|bound| n >= bound) {
+            return Err(format!("{} is not less than {}", value.to_js_string(), Value::Number(bound).to_js_string()));
+        }
+        if let Some(step) = rules.multiple_of.filter(|step| !is_multiple(*n, *step)) {
+            return Err(format!("{} is not a multiple of {}", value.to_js_string(), Value::Number(step).to_js_string()));
         }
     }
     Ok(())
@@ -191,6 +223,28 @@ mod tests {
         assert_eq!(validate(&Value::string("A1"), &rules), Err("the answer does not match /^[a-z]+$/".to_owned()));
         let rules = Rules { min: Some(1.0), max: Some(10.0), ..Rules::default() };
         assert_eq!(validate(&Value::Number(11.0), &rules), Err("11 is more than the maximum, 10".to_owned()));
+    }
+
+    #[test]
+    fn json_schema_number_and_list_keywords_mean_what_they_mean_there() {
+        let rules = Rules { exclusive_min: Some(0.0), exclusive_max: Some(1.0), ..Rules::default() };
+        assert_eq!(validate(&Value::Number(0.0), &rules), Err("0 is not more than 0".to_owned()));
+        assert_eq!(validate(&Value::Number(1.0), &rules), Err("1 is not less than 1".to_owned()));
+        assert_eq!(validate(&Value::Number(0.5), &rules), Ok(()));
+        let rules = Rules { multiple_of: Some(0.1), ..Rules::default() };
+        assert_eq!(validate(&Value::Number(0.3), &rules), Ok(()), "0.3 / 0.1 is 2.9999999999999996 in doubles");
+        assert_eq!(validate(&Value::Number(0.35), &rules), Err("0.35 is not a multiple of 0.1".to_owned()));
+        let rules = Rules { multiple_of: Some(5.0), ..Rules::default() };
+        assert_eq!(validate(&Value::Number(-15.0), &rules), Ok(()));
+        let rules = Rules { unique_items: true, ..Rules::default() };
+        let list = |json: &str| Value::from(&serde_json::from_str::<serde_json::Value>(json).expect("json"));
+        assert_eq!(validate(&list(r#"[1, {"a": 1, "b": 2}, 2]"#), &rules), Ok(()));
+        assert_eq!(
+            validate(&list(r#"[{"a": 1, "b": [2]}, 3, {"b": [2], "a": 1.0}]"#), &rules),
+            Err(r#"items 0 and 2 of the list are the same, {"b":[2],"a":1}; the items must differ"#.to_owned()),
+            "equal as JSON: key order and 1 vs 1.0 do not matter"
+        );
+        assert_eq!(validate(&Value::string("x"), &rules), Err("`x` is not a list".to_owned()));
     }
 
     #[test]

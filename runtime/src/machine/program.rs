@@ -499,6 +499,14 @@ pub struct Rules {
     pub min: Option<f64>,
     /// `max`.
     pub max: Option<f64>,
+    /// `exclusive_min` (`exclusiveMinimum`).
+    pub exclusive_min: Option<f64>,
+    /// `exclusive_max` (`exclusiveMaximum`).
+    pub exclusive_max: Option<f64>,
+    /// `multiple_of` (`multipleOf`).
+    pub multiple_of: Option<f64>,
+    /// `unique_items` (`uniqueItems`).
+    pub unique_items: bool,
     /// `min_items` (`minItems`).
     pub min_items: Option<u32>,
     /// `max_items` (`maxItems`).
