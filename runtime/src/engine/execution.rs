@@ -158,6 +158,8 @@ pub(crate) struct Execution {
     warnings: Vec<LimitWarning>,
     /// The limits warned of, by limit and step: each is said once (per server process).
     warned: Vec<String>,
+    /// The size of the record last written, so the next is written into one allocation.
+    record_bytes: usize,
 }
 
 /// Which machine of an instance a request is for.
@@ -169,7 +171,7 @@ pub(crate) enum Who {
 
 impl Execution {
     pub(crate) fn new(id: String, definition: Arc<Definition>, machine: Box<dyn Live>, now: f64) -> Execution {
-        Execution { id, definition, status: Status::Running, created_at: now, finished_at: None, version: 0, discarded: false, work: None, history: Vec::new(), history_seq: 0, main: Driven::new(machine), fan_out: None, warnings: Vec::new(), warned: Vec::new() }
+        Execution { id, definition, status: Status::Running, created_at: now, finished_at: None, version: 0, discarded: false, work: None, history: Vec::new(), history_seq: 0, main: Driven::new(machine), fan_out: None, warnings: Vec::new(), warned: Vec::new(), record_bytes: 0 }
     }
 
     /// A history entry for `workflow_resume`: the instance continues from `checkpoint` (or its
@@ -301,11 +303,12 @@ impl Execution {
             }
         }
         // And the record is written within the limit, never past it.
-        let mut record = CappedWriter { bytes: Vec::new(), limit: cx.max_record_bytes };
+        let mut record = CappedWriter { bytes: Vec::with_capacity(self.record_bytes.min(cx.max_record_bytes) + 256), limit: cx.max_record_bytes };
         if let Err(error) = serde_json::to_writer(&mut record, &self.record()) {
             return Err(if record.bytes.len() >= cx.max_record_bytes { too_large("more than that many") } else { ToolError::store(format!("cannot encode instance `{}`: {error}", self.id)) });
         }
         let record = String::from_utf8(record.bytes).map_err(|e| ToolError::store(format!("cannot encode instance `{}`: {e}", self.id)))?;
+        self.record_bytes = record.len();
         let stored = self.stored(self.version + 1, record);
         let started = std::time::Instant::now();
         let history = std::mem::take(&mut self.history);
@@ -962,14 +965,22 @@ struct CappedWriter {
     limit: usize,
 }
 
+/// serde_json writes each token on its own (a quote, a comma, a key), so the writes are
+/// inlined and `write_all` is the write itself, not a loop around it.
 impl std::io::Write for CappedWriter {
+    #[inline]
     fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buffer).map(|()| buffer.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, buffer: &[u8]) -> std::io::Result<()> {
         if self.bytes.len() + buffer.len() > self.limit {
             self.bytes.extend_from_slice(&buffer[..self.limit - self.bytes.len()]);
             return Err(std::io::Error::other("over the record size limit"));
         }
         self.bytes.extend_from_slice(buffer);
-        Ok(buffer.len())
+        Ok(())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
