@@ -123,6 +123,39 @@ fn is_multiple(n: f64, step: f64) -> bool {
     quotient.is_finite() && (quotient - quotient.round()).abs() <= 1e-9 * quotient.abs().max(1.0)
 }
 
+/// `value` written so that two values are equal as JSON exactly when they are written the same:
+/// object keys sorted (their order does not matter), numbers as `to_json` made them (`1` and
+/// `1.0` alike).
+fn canonical_json(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical_json(item, out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
 /// Checks a converted answer against the rules.
 pub fn validate(value: &Value, rules: &Rules) -> Result<(), String> {
     let empty = matches!(value, Value::Undefined | Value::Null) || value.as_str().is_some_and(str::is_empty);
@@ -160,9 +193,14 @@ pub fn validate(value: &Value, rules: &Rules) -> Result<(), String> {
             return Err(format!("the list has {} item(s); at most {max} are allowed", items.len()));
         }
         if rules.unique_items {
-            let items: Vec<serde_json::Value> = items.iter().map(|item| item.to_json().unwrap_or_default()).collect();
+            // One pass, each item keyed by its canonical JSON: comparing every pair would let a
+            // long list stall the server.
+            let mut seen = std::collections::HashMap::with_capacity(items.len());
             for (second, item) in items.iter().enumerate() {
-                if let Some(first) = items[..second].iter().position(|earlier| earlier == item) {
+                let item = item.to_json().unwrap_or_default();
+                let mut key = String::new();
+                canonical_json(&item, &mut key);
+                if let Some(first) = seen.insert(key, second) {
                     return Err(format!("items {first} and {second} of the list are the same, {item}; the items must differ"));
                 }
             }
@@ -245,6 +283,9 @@ mod tests {
             "equal as JSON: key order and 1 vs 1.0 do not matter"
         );
         assert_eq!(validate(&Value::string("x"), &rules), Err("`x` is not a list".to_owned()));
+        // A long list is checked in one pass.
+        let long = Value::array((0..200_000).map(|n| Value::Number(n as f64)).chain([Value::Number(7.0)]).collect());
+        assert_eq!(validate(&long, &rules), Err("items 7 and 200000 of the list are the same, 7; the items must differ".to_owned()));
     }
 
     #[test]
