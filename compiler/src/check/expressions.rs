@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use super::Checker;
 use super::compiled::{CompiledSite, CompiledSites};
-use super::model::{DependencySource, PathSegment, STATE_UPDATE_TOOL, Scope, Step, StepBody, Task, TaskBody, WritePath, WriteScope, Workflow};
+use super::model::{DependencySource, PathSegment, STATE_UPDATE_TOOL, Scope, Step, StepBody, Task, TaskBody, WritePath, WriteScope, Workflow, each_step};
 use crate::expr::{Names, Root, compile, compile_shell_command, compile_template, compile_wrapped, workflow_names};
 use crate::span::Spanned;
 use crate::syntax::{ExecutionContext, FieldType};
@@ -439,25 +439,17 @@ impl<'a> Readable<'a> {
 
 /// The `this.*` fields `steps` (and the steps inside them) write.
 fn written_fields<'a>(steps: &'a [Step], out: &mut BTreeSet<&'a str>) {
-    for step in steps {
+    each_step(steps, &mut |step| {
         let (updates, store) = step.body.writes();
         for path in updates.iter().map(|u| &u.path).chain(store) {
             if let (WriteScope::State, Some(PathSegment::Field(field))) = (path.scope, path.segments.first()) {
-                out.insert(field);
+                out.insert(field.as_str());
             }
         }
-        match &step.body {
-            StepBody::UserInput { variable_name: Some(name), .. } => {
-                out.insert(name.value.as_str());
-            }
-            StepBody::Conditional { then_steps, else_steps, .. } => {
-                written_fields(then_steps, out);
-                written_fields(else_steps, out);
-            }
-            StepBody::WhileLoop { body, .. } | StepBody::Foreach { body, .. } => written_fields(body, out),
-            _ => {}
+        if let StepBody::UserInput { variable_name: Some(name), .. } = &step.body {
+            out.insert(name.value.as_str());
         }
-    }
+    });
 }
 
 /// Where `field` is read in `text` as a member of one of `roots` (`this.count`, `this?.count`,

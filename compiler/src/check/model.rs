@@ -346,6 +346,22 @@ impl StepBody {
     }
 }
 
+/// Calls `visit` with every step of `steps` and every step inside them (a conditional's branches,
+/// a loop's body), each before the steps inside it, in file order.
+pub(crate) fn each_step<'a>(steps: &'a [Step], visit: &mut impl FnMut(&'a Step)) {
+    for step in steps {
+        visit(step);
+        match &step.body {
+            StepBody::Conditional { then_steps, else_steps, .. } => {
+                each_step(then_steps, visit);
+                each_step(else_steps, visit);
+            }
+            StepBody::WhileLoop { body, .. } | StepBody::Foreach { body, .. } => each_step(body, visit),
+            _ => {}
+        }
+    }
+}
+
 /// Defaults the format gives when a field is not written.
 pub mod defaults {
     /// `while_loop.max_iterations`.

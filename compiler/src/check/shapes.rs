@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use super::diagnostics;
 use super::expressions::ResultKind;
-use super::model::{PathSegment, Scope, Step, StepBody, TaskBody, WriteScope, Workflow};
+use super::model::{PathSegment, Scope, Step, StepBody, TaskBody, WriteScope, Workflow, each_step};
 use super::{Checker, CompiledSites};
 use crate::expr::ir::{Expr, Name, Root};
 use crate::span::Spanned;
@@ -35,23 +35,15 @@ pub(crate) fn check_reads(cx: &mut Checker, workflow: &Workflow, compiled: &Comp
 }
 
 fn steps(cx: &mut Checker, steps_: &[Step], compiled: &CompiledSites) {
-    for step in steps_ {
-        match &step.body {
-            StepBody::AgentResponse { response_schema: Some(schema), updates, .. } => {
-                for value in updates.iter().filter_map(|u| u.value.as_ref()) {
-                    if let NodeValue::String(text) = &value.value {
-                        check_value(cx, schema, Spanned::new(text.as_str(), value.span), compiled);
-                    }
+    each_step(steps_, &mut |step| {
+        if let StepBody::AgentResponse { response_schema: Some(schema), updates, .. } = &step.body {
+            for value in updates.iter().filter_map(|u| u.value.as_ref()) {
+                if let NodeValue::String(text) = &value.value {
+                    check_value(cx, schema, Spanned::new(text.as_str(), value.span), compiled);
                 }
             }
-            StepBody::Conditional { then_steps, else_steps, .. } => {
-                steps(cx, then_steps, compiled);
-                steps(cx, else_steps, compiled);
-            }
-            StepBody::WhileLoop { body, .. } | StepBody::Foreach { body, .. } => steps(cx, body, compiled),
-            _ => {}
         }
-    }
+    });
 }
 
 /// Checks the `response.…` reads of one update value against `schema`.
@@ -227,7 +219,7 @@ impl DefaultShapes {
 
 /// Applies every write of `steps` (nested steps included) to the shapes of the fields written.
 fn writes_into(steps: &[Step], fields: &mut BTreeMap<String, Shape>) {
-    for step in steps {
+    each_step(steps, &mut |step| {
         let (updates, store) = step.body.writes();
         for path in updates.iter().map(|u| &u.path).chain(store) {
             if let (WriteScope::State, Some(PathSegment::Field(field))) = (path.scope, path.segments.first())
@@ -236,18 +228,10 @@ fn writes_into(steps: &[Step], fields: &mut BTreeMap<String, Shape>) {
                 shape.written(&path.segments[1..]);
             }
         }
-        match &step.body {
-            StepBody::UserInput { variable_name: Some(name), .. } => {
-                fields.remove(&name.value);
-            }
-            StepBody::Conditional { then_steps, else_steps, .. } => {
-                writes_into(then_steps, fields);
-                writes_into(else_steps, fields);
-            }
-            StepBody::WhileLoop { body, .. } | StepBody::Foreach { body, .. } => writes_into(body, fields),
-            _ => {}
+        if let StepBody::UserInput { variable_name: Some(name), .. } = &step.body {
+            fields.remove(&name.value);
         }
-    }
+    });
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 use super::Checker;
 use super::diagnostics;
 use super::expressions::ResultKind;
-use super::model::{PathSegment, Scope, Step, StepBody, TaskBody, Workflow, WritePath, WriteScope};
+use super::model::{PathSegment, Scope, Step, StepBody, TaskBody, Workflow, WritePath, WriteScope, each_step};
 use crate::syntax::{FieldType, InputType, Node, NodeValue, Operation};
 
 /// Reports every write of `workflow` (and of its tasks) whose value cannot match its target.
@@ -23,7 +23,7 @@ pub(crate) fn check_writes(cx: &mut Checker, workflow: &Workflow) {
 }
 
 fn steps(cx: &mut Checker, scope: &Scope, steps_: &[Step]) {
-    for step in steps_ {
+    each_step(steps_, &mut |step| {
         let (updates, stored) = step.body.writes();
         for update in updates {
             let Some(value) = &update.value else { continue };
@@ -43,15 +43,7 @@ fn steps(cx: &mut Checker, scope: &Scope, steps_: &[Step]) {
                 cx.report(diagnostics::write_type_mismatch(path.text.span, &path.text.value, wanted, found, &what, Operation::Set));
             }
         }
-        match &step.body {
-            StepBody::Conditional { then_steps, else_steps, .. } => {
-                steps(cx, scope, then_steps);
-                steps(cx, scope, else_steps);
-            }
-            StepBody::WhileLoop { body, .. } | StepBody::Foreach { body, .. } => steps(cx, scope, body),
-            _ => {}
-        }
-    }
+    });
 }
 
 /// The type `path` declares: a field of `this` with a type in `state_schema`.
