@@ -162,23 +162,29 @@ pub(crate) fn literal_looks_like_expression(span: Span, text: &str) -> Diagnosti
 }
 
 /// A read of `field` (as `path`) below a level of a response schema that lists `known`.
+/// The help for `name`, which is not among `known` (listed as `listed`): the closest of them
+/// with the list, else what `otherwise` says given the list.
+fn closest_or(name: &str, known: &[&str], listed: &str, otherwise: impl FnOnce(&str) -> String) -> String {
+    match did_you_mean(name, known.iter().copied()) {
+        Some(suggestion) => format!("{suggestion} ({listed})"),
+        None => otherwise(listed),
+    }
+}
+
 pub(crate) fn unknown_response_field(span: Span, path: &str, field: &str, known: &[&str]) -> Diagnostic {
     let listed = format!("the response_schema lists: {}", known.join(", "));
-    let help = match did_you_mean(field, known.iter().copied()) {
-        Some(suggestion) => format!("{suggestion} ({listed})"),
-        None => format!("add `{field}` to the response_schema's properties, or read one it lists ({listed}); as written it is `undefined` at run time"),
-    };
+    let help = closest_or(field, known, &listed, |listed| {
+        format!("add `{field}` to the response_schema's properties, or read one it lists ({listed}); as written it is `undefined` at run time")
+    });
     Diagnostic::new(Code::UnknownResponseField, format!("`{path}` reads `{field}`, which the step's response_schema does not have"), span)
         .with_label(format!("no property `{field}` here"))
         .with_help(help)
 }
 
 pub(crate) fn unknown_default_key(span: Span, path: &str, key: &str, known: &[&str]) -> Diagnostic {
-    let listed = format!("known keys: {}", known.join(", "));
-    let help = match did_you_mean(key, known.iter().copied()) {
-        Some(suggestion) => format!("{suggestion} ({listed})"),
-        None => format!("add `{key}` to the default, or write it in a step ({listed}); as written it is `undefined` at run time"),
-    };
+    let help = closest_or(key, known, &format!("known keys: {}", known.join(", ")), |listed| {
+        format!("add `{key}` to the default, or write it in a step ({listed}); as written it is `undefined` at run time")
+    });
     Diagnostic::new(Code::UndeclaredRead, format!("`{path}` reads `{key}`, which the field's default does not have and no step writes"), span)
         .with_label(format!("no key `{key}` here"))
         .with_help(help)
@@ -190,18 +196,14 @@ pub(crate) fn undeclared_read(span: Span, tier: &str, field: &str, known: Vec<&s
         "inputs" => ("input", "declare it under `inputs`".to_owned()),
         _ => ("state field", format!("declare `{field}` under state_schema.state or default_state.state, or write it in a step")),
     };
-    let mut diagnostic = Diagnostic::new(Code::UndeclaredRead, format!("`{tier}.{field}` reads {what} `{field}`, which nothing declares"), span)
+    let diagnostic = Diagnostic::new(Code::UndeclaredRead, format!("`{tier}.{field}` reads {what} `{field}`, which nothing declares"), span)
         .with_label(format!("no {what} `{field}`"));
-    let listed = if known.is_empty() { format!("there are no {what}s") } else { format!("{what}s: {}", known.join(", ")) };
     if let Some(other) = other_tier {
         let kind = if other == "inputs" { "an input" } else { "a state field" };
         return diagnostic.with_help(format!("`{field}` is {kind}: write `{other}.{field}`"));
     }
-    diagnostic = match did_you_mean(field, known.iter().copied()) {
-        Some(suggestion) => diagnostic.with_help(format!("{suggestion} ({listed})")),
-        None => diagnostic.with_help(format!("{declare} ({listed}); an undeclared read is `undefined` at run time")),
-    };
-    diagnostic
+    let listed = if known.is_empty() { format!("there are no {what}s") } else { format!("{what}s: {}", known.join(", ")) };
+    diagnostic.with_help(closest_or(field, &known, &listed, |listed| format!("{declare} ({listed}); an undeclared read is `undefined` at run time")))
 }
 
 pub(crate) fn undeclared_write(span: Span, path: &str, field: &str) -> Diagnostic {

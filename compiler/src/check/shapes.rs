@@ -203,9 +203,12 @@ impl DefaultShapes {
                 match keys.get(key) {
                     Some(below) => at = below,
                     None => {
-                        let root = if source.contains(&format!("state.{}", chain[..=depth].join("."))) { "state" } else { "this" };
+                        // Written `this.a.b` or, legacy, `state.a.b`.
+                        let (root, position) = ["this", "state"]
+                            .into_iter()
+                            .find_map(|root| Some((root, position_of(source, root, &chain[..=depth])?)))
+                            .unwrap_or(("this", 0..source.len()));
                         let path = format!("{root}.{}", chain[..=depth].join("."));
-                        let position = position_of(source, root, &chain[..=depth]).unwrap_or(0..source.len());
                         let known: Vec<&str> = keys.keys().map(String::as_str).collect();
                         let span = locate(cx, position);
                         cx.report(diagnostics::unknown_default_key(span, &path, key, &known));

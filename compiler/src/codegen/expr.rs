@@ -113,6 +113,8 @@ pub(super) enum Returns {
 }
 
 fn function(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStream, types: &StateTypes, typed: Option<&TypedFields>, returns: Returns) -> TokenStream {
+    // Locals some statement gives a new value: none of them is held as a constant or a piece list.
+    let assigned = compiled.expr.assigned_slots();
     let generator = Generator {
         types,
         typed,
@@ -120,8 +122,8 @@ fn function(name: &syn::Ident, compiled: &Compiled, runtime: &TokenStream, types
         labels: std::cell::Cell::new(0),
         loops: std::cell::RefCell::default(),
         borrowed: std::cell::RefCell::default(),
-        constant_strings: constant_string_lists(&compiled.expr),
-        piece_lists: piece_lists(&compiled.expr),
+        constant_strings: constant_string_lists(&compiled.expr, &assigned),
+        piece_lists: piece_lists(&compiled.expr, &assigned),
     };
     let rt = &generator.rt;
     let (body, output) = match returns {
@@ -1364,9 +1366,8 @@ fn piece_list(slot: usize) -> syn::Ident {
 /// `local[constant]` or as the receiver of an array method walking it with an arrow of at most
 /// two parameters (every read of the slot anywhere is one of these: every binding has a slot of
 /// its own, so nothing else writes or reads it).
-fn piece_lists(e: &Expr) -> PieceLists {
+fn piece_lists(e: &Expr, assigned: &std::collections::HashSet<usize>) -> PieceLists {
     let mut declared = Vec::new();
-    let assigned = e.assigned_slots();
     e.for_each_block(&mut |statements| {
         for statement in statements {
             if let Statement::Declare(Pattern::Local(slot), split) = statement
@@ -1489,11 +1490,13 @@ fn constant_list_cell(slot: usize) -> syn::Ident {
 
 /// The locals declared once with an array of string literals and never appended to nor
 /// assigned, by slot (every binding has a slot of its own, so nothing else writes them).
-fn constant_string_lists(e: &Expr) -> std::collections::HashMap<usize, Vec<String>> {
+fn constant_string_lists(e: &Expr, assigned: &std::collections::HashSet<usize>) -> std::collections::HashMap<usize, Vec<String>> {
     let mut found = std::collections::HashMap::new();
     e.for_each_block(&mut |statements| {
         for statement in statements {
-            if let Statement::Declare(Pattern::Local(slot), Expr::Array(elements)) = statement {
+            if let Statement::Declare(Pattern::Local(slot), Expr::Array(elements)) = statement
+                && !assigned.contains(slot)
+            {
                 let texts: Option<Vec<String>> = elements
                     .iter()
                     .map(|element| match element {
@@ -1516,9 +1519,6 @@ fn constant_string_lists(e: &Expr) -> std::collections::HashMap<usize, Vec<Strin
         }
         true
     });
-    for slot in e.assigned_slots() {
-        found.remove(&slot);
-    }
     found
 }
 
