@@ -222,28 +222,10 @@ pub struct Validation {
     pub pattern: Option<Spanned<String>>,
     /// Message shown on failure.
     pub message: Option<Spanned<String>>,
-    /// Fewest characters.
-    pub min_length: Option<u32>,
-    /// Most characters.
-    pub max_length: Option<u32>,
-    /// Smallest number.
-    pub min: Option<f64>,
-    /// Largest number.
-    pub max: Option<f64>,
+    /// Lengths, numbers and list sizes (`multiple_of` > 0).
+    pub bounds: crate::ir::Bounds,
     /// The only values allowed.
     pub allowed_values: Option<Vec<Node>>,
-    /// Numbers must be greater than this.
-    pub exclusive_min: Option<f64>,
-    /// Numbers must be less than this.
-    pub exclusive_max: Option<f64>,
-    /// Numbers must be a whole multiple of this (> 0).
-    pub multiple_of: Option<f64>,
-    /// No two items of a list may be equal.
-    pub unique_items: bool,
-    /// Fewest items of a list.
-    pub min_items: Option<u32>,
-    /// Most items of a list.
-    pub max_items: Option<u32>,
     /// A JSON Schema each item of a list must satisfy (checked at build time).
     pub items: Option<Node>,
     /// A condition over `input` and the state (`user_input` only).

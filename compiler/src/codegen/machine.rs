@@ -14,7 +14,7 @@ use super::ident::hidden;
 use wfc_runtime::machine::FieldType;
 use crate::expr::{Compiled, CompiledPart, CompiledTemplate, ShellQuoting};
 use crate::ir::{
-    AnswerCondition, AnswerRules, ClientOp, Computed, Handling, IrExpr, LoopKind, OnFailure, Op, Program, Rules, Segment, Source, Template, Update,
+    AnswerCondition, AnswerRules, Bounds, ClientOp, Computed, Handling, IrExpr, LoopKind, OnFailure, Op, Program, Rules, Segment, Source, Template, Update,
     UpdateValue, Workflow, WritePath,
 };
 
@@ -421,16 +421,7 @@ impl Emitter {
         let choices = rules.choices.iter().map(|c| json(rt, c));
         let allowed = rules.allowed_values.iter().map(|c| json(rt, c));
         let pattern = option(rules.pattern.as_ref().map(|s| quote!(::std::string::String::from(#s))));
-        let min_length = option(rules.min_length.map(|n| quote!(#n)));
-        let max_length = option(rules.max_length.map(|n| quote!(#n)));
-        let min = option(rules.min.map(f64_literal));
-        let max = option(rules.max.map(f64_literal));
-        let exclusive_min = option(rules.exclusive_min.map(f64_literal));
-        let exclusive_max = option(rules.exclusive_max.map(f64_literal));
-        let multiple_of = option(rules.multiple_of.map(f64_literal));
-        let unique_items = rules.unique_items;
-        let min_items = option(rules.min_items.map(|n| quote!(#n)));
-        let max_items = option(rules.max_items.map(|n| quote!(#n)));
+        let bounds = self.bounds(&rules.bounds);
         let items = option(rules.items.as_ref().map(|schema| json(rt, schema)));
         let message = option(rules.message.as_ref().map(|s| quote!(::std::string::String::from(#s))));
         quote!(#p::Rules {
@@ -438,6 +429,18 @@ impl Emitter {
             choices: ::std::vec![#(#choices),*],
             allowed_values: ::std::vec![#(#allowed),*],
             pattern: #pattern,
+            bounds: #bounds,
+            items: #items,
+            message: #message,
+        })
+    }
+
+    fn bounds(&self, bounds: &Bounds) -> TokenStream {
+        let p = self.program_path();
+        let Bounds { min_length, max_length, min, max, exclusive_min, exclusive_max, multiple_of, unique_items, min_items, max_items } = *bounds;
+        let [min_length, max_length, min_items, max_items] = [min_length, max_length, min_items, max_items].map(|n| option(n.map(|n| quote!(#n))));
+        let [min, max, exclusive_min, exclusive_max, multiple_of] = [min, max, exclusive_min, exclusive_max, multiple_of].map(|n| option(n.map(f64_literal)));
+        quote!(#p::Bounds {
             min_length: #min_length,
             max_length: #max_length,
             min: #min,
@@ -448,8 +451,6 @@ impl Emitter {
             unique_items: #unique_items,
             min_items: #min_items,
             max_items: #max_items,
-            items: #items,
-            message: #message,
         })
     }
 

@@ -16,6 +16,7 @@ mod refresh;
 
 pub use lower::lower;
 pub use wfc_runtime::machine::program::{
+    Bounds,
     AnswerCondition, AnswerRules, ClientOp, Computed, Handling, Input, LoopKind, OnError, OnFailure, Op, Pc, Program, Refresh, Rules, Segment, ShellOp,
     Source, SourceTier, SpawnOp, StateField, Update, UpdateValue, WritePath, WriteTier,
 };

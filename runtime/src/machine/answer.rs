@@ -48,6 +48,20 @@ pub struct Rules<'a> {
     pub allowed_values: &'a [Value],
     /// A pattern a text answer must match (ECMAScript syntax).
     pub pattern: Option<&'a RegExp>,
+    /// Lengths, numbers and list sizes.
+    pub bounds: Bounds,
+    /// What each item of a list answer must satisfy (compiled from its JSON Schema).
+    pub items: Option<&'a jsonschema::Validator>,
+    /// What to say instead of the built-in message when the pattern does not match.
+    pub message: Option<&'a str>,
+}
+
+/// The lengths, numbers and list sizes an answer (or an input) must keep: `validation`'s
+/// keywords that are plain data, the same from the checked workflow through the program to the
+/// check here (JSON Schema's `minLength`, `minimum`, `exclusiveMinimum`, `multipleOf`,
+/// `minItems`, `uniqueItems`, … mean the same).
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Bounds {
     /// Fewest characters of a text answer.
     pub min_length: Option<u32>,
     /// Most characters of a text answer.
@@ -68,10 +82,6 @@ pub struct Rules<'a> {
     pub min_items: Option<u32>,
     /// Most items of a list answer.
     pub max_items: Option<u32>,
-    /// What each item of a list answer must satisfy (compiled from its JSON Schema).
-    pub items: Option<&'a jsonschema::Validator>,
-    /// What to say instead of the built-in message when the pattern does not match.
-    pub message: Option<&'a str>,
 }
 
 /// Converts `answer` to `input_type`. Non-text answers of the right type pass through.
@@ -170,10 +180,10 @@ pub fn validate(value: &Value, rules: &Rules) -> Result<(), String> {
     }
     if let Some(text) = value.as_str() {
         let length = utf16_len(text);
-        if let Some(min) = rules.min_length.filter(|min| length < *min as usize) {
+        if let Some(min) = rules.bounds.min_length.filter(|min| length < *min as usize) {
             return Err(format!("the answer is {length} characters long; at least {min} are needed"));
         }
-        if let Some(max) = rules.max_length.filter(|max| length > *max as usize) {
+        if let Some(max) = rules.bounds.max_length.filter(|max| length > *max as usize) {
             return Err(format!("the answer is {length} characters long; at most {max} are allowed"));
         }
         // A pattern that backtracks past the evaluation budget on this answer refuses it
@@ -184,15 +194,15 @@ pub fn validate(value: &Value, rules: &Rules) -> Result<(), String> {
             return Err(rules.message.map_or_else(|| format!("the answer does not match /{}/", pattern.source()), str::to_owned));
         }
     }
-    if rules.min_items.is_some() || rules.max_items.is_some() || rules.items.is_some() || rules.unique_items {
+    if rules.bounds.min_items.is_some() || rules.bounds.max_items.is_some() || rules.items.is_some() || rules.bounds.unique_items {
         let Value::Array(items) = value else { return Err(format!("`{}` is not a list", value.to_js_string())) };
-        if let Some(min) = rules.min_items.filter(|min| items.len() < *min as usize) {
+        if let Some(min) = rules.bounds.min_items.filter(|min| items.len() < *min as usize) {
             return Err(format!("the list has {} item(s); at least {min} are needed", items.len()));
         }
-        if let Some(max) = rules.max_items.filter(|max| items.len() > *max as usize) {
+        if let Some(max) = rules.bounds.max_items.filter(|max| items.len() > *max as usize) {
             return Err(format!("the list has {} item(s); at most {max} are allowed", items.len()));
         }
-        if rules.unique_items {
+        if rules.bounds.unique_items {
             // One pass, each item keyed by its canonical JSON: comparing every pair would let a
             // long list stall the server.
             let mut seen = std::collections::HashMap::with_capacity(items.len());
@@ -214,19 +224,19 @@ pub fn validate(value: &Value, rules: &Rules) -> Result<(), String> {
         }
     }
     if let Value::Number(n) = value {
-        if let Some(min) = rules.min.filter(|min| n < min) {
+        if let Some(min) = rules.bounds.min.filter(|min| n < min) {
             return Err(format!("{} is less than the minimum, {}", value.to_js_string(), Value::Number(min).to_js_string()));
         }
-        if let Some(max) = rules.max.filter(|max| n > max) {
+        if let Some(max) = rules.bounds.max.filter(|max| n > max) {
             return Err(format!("{} is more than the maximum, {}", value.to_js_string(), Value::Number(max).to_js_string()));
         }
-        if let Some(bound) = rules.exclusive_min.filter(|bound| n <= bound) {
+        if let Some(bound) = rules.bounds.exclusive_min.filter(|bound| n <= bound) {
             return Err(format!("{} is not more than {}", value.to_js_string(), Value::Number(bound).to_js_string()));
         }
-        if let Some(bound) = rules.exclusive_max.filter(|bound| n >= bound) {
+        if let Some(bound) = rules.bounds.exclusive_max.filter(|bound| n >= bound) {
             return Err(format!("{} is not less than {}", value.to_js_string(), Value::Number(bound).to_js_string()));
         }
-        if let Some(step) = rules.multiple_of.filter(|step| !is_multiple(*n, *step)) {
+        if let Some(step) = rules.bounds.multiple_of.filter(|step| !is_multiple(*n, *step)) {
             return Err(format!("{} is not a multiple of {}", value.to_js_string(), Value::Number(step).to_js_string()));
         }
     }
@@ -256,25 +266,25 @@ mod tests {
         assert_eq!(validate(&Value::string("c"), &rules), Err("`c` is not one of: a, b".to_owned()));
         assert_eq!(validate(&Value::string("a"), &rules), Ok(()));
         let pattern = RegExp::new("^[a-z]+$", "").expect("pattern");
-        let rules = Rules { pattern: Some(&pattern), max_length: Some(3), ..Rules::default() };
+        let rules = Rules { pattern: Some(&pattern), bounds: Bounds { max_length: Some(3), ..Bounds::default() }, ..Rules::default() };
         assert_eq!(validate(&Value::string("abcd"), &rules), Err("the answer is 4 characters long; at most 3 are allowed".to_owned()));
         assert_eq!(validate(&Value::string("A1"), &rules), Err("the answer does not match /^[a-z]+$/".to_owned()));
-        let rules = Rules { min: Some(1.0), max: Some(10.0), ..Rules::default() };
+        let rules = Rules { bounds: Bounds { min: Some(1.0), max: Some(10.0), ..Bounds::default() }, ..Rules::default() };
         assert_eq!(validate(&Value::Number(11.0), &rules), Err("11 is more than the maximum, 10".to_owned()));
     }
 
     #[test]
     fn json_schema_number_and_list_keywords_mean_what_they_mean_there() {
-        let rules = Rules { exclusive_min: Some(0.0), exclusive_max: Some(1.0), ..Rules::default() };
+        let rules = Rules { bounds: Bounds { exclusive_min: Some(0.0), exclusive_max: Some(1.0), ..Bounds::default() }, ..Rules::default() };
         assert_eq!(validate(&Value::Number(0.0), &rules), Err("0 is not more than 0".to_owned()));
         assert_eq!(validate(&Value::Number(1.0), &rules), Err("1 is not less than 1".to_owned()));
         assert_eq!(validate(&Value::Number(0.5), &rules), Ok(()));
-        let rules = Rules { multiple_of: Some(0.1), ..Rules::default() };
+        let rules = Rules { bounds: Bounds { multiple_of: Some(0.1), ..Bounds::default() }, ..Rules::default() };
         assert_eq!(validate(&Value::Number(0.3), &rules), Ok(()), "0.3 / 0.1 is 2.9999999999999996 in doubles");
         assert_eq!(validate(&Value::Number(0.35), &rules), Err("0.35 is not a multiple of 0.1".to_owned()));
-        let rules = Rules { multiple_of: Some(5.0), ..Rules::default() };
+        let rules = Rules { bounds: Bounds { multiple_of: Some(5.0), ..Bounds::default() }, ..Rules::default() };
         assert_eq!(validate(&Value::Number(-15.0), &rules), Ok(()));
-        let rules = Rules { unique_items: true, ..Rules::default() };
+        let rules = Rules { bounds: Bounds { unique_items: true, ..Bounds::default() }, ..Rules::default() };
         let list = |json: &str| Value::from(&serde_json::from_str::<serde_json::Value>(json).expect("json"));
         assert_eq!(validate(&list(r#"[1, {"a": 1, "b": 2}, 2]"#), &rules), Ok(()));
         assert_eq!(

@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+/// Generated programs name it here, with the rest of a step's rules.
+pub use super::answer::Bounds;
 use super::answer::InputType;
 use super::update::Operation;
 pub use super::update::WriteTier;
@@ -491,26 +493,8 @@ pub struct Rules {
     pub allowed_values: Vec<serde_json::Value>,
     /// A pattern text answers must match (ECMAScript syntax, checked at build time).
     pub pattern: Option<String>,
-    /// `min_length`.
-    pub min_length: Option<u32>,
-    /// `max_length`.
-    pub max_length: Option<u32>,
-    /// `min`.
-    pub min: Option<f64>,
-    /// `max`.
-    pub max: Option<f64>,
-    /// `exclusive_min` (`exclusiveMinimum`).
-    pub exclusive_min: Option<f64>,
-    /// `exclusive_max` (`exclusiveMaximum`).
-    pub exclusive_max: Option<f64>,
-    /// `multiple_of` (`multipleOf`).
-    pub multiple_of: Option<f64>,
-    /// `unique_items` (`uniqueItems`).
-    pub unique_items: bool,
-    /// `min_items` (`minItems`).
-    pub min_items: Option<u32>,
-    /// `max_items` (`maxItems`).
-    pub max_items: Option<u32>,
+    /// Lengths, numbers and list sizes.
+    pub bounds: Bounds,
     /// `items`: a JSON Schema each item must satisfy.
     pub items: Option<serde_json::Value>,
     /// The message for a pattern mismatch.
